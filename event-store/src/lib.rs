@@ -1,0 +1,2 @@
+//! The event log.
+#![warn(missing_docs)]
