@@ -1,2 +1,39 @@
-//! The event log.
+//! The event log of the order platform.
+//!
+//! Every change is an event appended to one table: PostgreSQL through postgres-es's
+//! `PostgresEventRepository`, or an embedded SQLite file through sqlite-es's
+//! `SqliteEventRepository`. This crate adds what those repositories lack and exposes one API
+//! over both:
+//!
+//! - [`EventStore::load`] and [`EventStore::append`]: a stream's state and version, and an append
+//!   that succeeds only at the expected version;
+//! - idempotency: events carry [`EventMetadata`] with a dedup key, a unique index refuses a
+//!   second command with the same key in a stream, and [`AppendError::Duplicate`] tells that
+//!   apart from [`AppendError::Conflict`];
+//! - [`Subscription`]: every event of the log, in commit order, from a [`Checkpoint`], never
+//!   skipping an event whose transaction commits after a higher-positioned one;
+//! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here.
+//!
+//! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
+//! `metadata`, `recorded` (events as read back), `error`.
 #![warn(missing_docs)]
+
+mod error;
+mod metadata;
+mod postgres;
+mod recorded;
+mod sqlite;
+mod store;
+mod subscription;
+
+pub use error::{AppendError, StoreError};
+pub use metadata::EventMetadata;
+pub use recorded::{Checkpoint, RecordedEvent};
+pub use store::{Appended, EventStore, Loaded};
+pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, Subscription};
+
+/// Migrations of the PostgreSQL event store (postgres-es's tables and our additions).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Migrations of the embedded SQLite event store.
+pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

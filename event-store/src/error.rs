@@ -1,0 +1,53 @@
+//! Errors of the event store.
+
+use crate::RecordedEvent;
+
+/// A failure to read or write the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed or could not be reached.
+    #[error("event store database error")]
+    Database(#[from] sqlx::Error),
+    /// The cqrs-es repository reported a failure.
+    #[error("event repository error")]
+    Repository(#[from] cqrs_es::persist::PersistenceError),
+    /// An event or its metadata could not be (de)serialised.
+    #[error("event (de)serialisation failed")]
+    Serialization(#[from] serde_json::Error),
+    /// A stored row is not what this version of the store expects.
+    #[error("unexpected stored data: {0}")]
+    Corrupt(String),
+    /// Applying the migrations failed.
+    #[error("event store migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL (expected postgres://… or sqlite:…): {0}")]
+    UnsupportedUrl(String),
+}
+
+/// Why an append did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// A command with this dedup key was already appended to the stream; nothing was written.
+    /// Carries the events that command appended, so the caller can answer with the first result.
+    #[error("a command with dedup key {dedup_key:?} was already appended")]
+    Duplicate {
+        /// The key that was used twice.
+        dedup_key: String,
+        /// The events the first command appended, in order.
+        original: Vec<RecordedEvent>,
+    },
+    /// The stream is no longer at the expected version: another writer appended first.
+    #[error("stream {aggregate_type}/{aggregate_id} is no longer at version {expected_version}")]
+    Conflict {
+        /// Aggregate type of the stream.
+        aggregate_type: String,
+        /// Aggregate id of the stream.
+        aggregate_id: String,
+        /// The version the caller expected.
+        expected_version: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

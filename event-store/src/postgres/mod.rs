@@ -1,0 +1,103 @@
+//! The PostgreSQL backend: postgres-es's repository for loads and appends, our SQL for the
+//! ordered log.
+
+use std::time::Duration;
+
+use postgres_es::PostgresEventRepository;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError};
+
+/// Connections a store opens at most, when it opens its own pool.
+const POOL_CONNECTIONS_MAX: u32 = 32;
+const POOL_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
+
+/// The channel the events table's trigger notifies after an insert commits.
+pub(crate) const NOTIFY_CHANNEL: &str = "orders_events";
+
+pub(crate) struct PostgresBackend {
+    pub(crate) pool: PgPool,
+    pub(crate) repo: PostgresEventRepository,
+}
+
+impl PostgresBackend {
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self {
+            repo: PostgresEventRepository::new(pool.clone()),
+            pool,
+        }
+    }
+
+    pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_CONNECTIONS_MAX)
+            .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS))
+            .connect(url)
+            .await?;
+        Ok(Self::new(pool))
+    }
+
+    pub(crate) async fn read_after(
+        &self,
+        after: Checkpoint,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("read_after.sql"))
+            .bind(after.txid.to_string())
+            .bind(after.position)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+
+    pub(crate) async fn read_stream(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("read_stream.sql"))
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+
+    pub(crate) async fn find_command(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        dedup_key: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("find_command.sql"))
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(dedup_key)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+}
+
+fn recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    let txid: String = row.try_get("txid")?;
+    let sequence: i64 = row.try_get("sequence")?;
+    let metadata: serde_json::Value = row.try_get("metadata")?;
+    Ok(RecordedEvent {
+        position: row.try_get("position")?,
+        txid: txid
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("transaction id {txid:?}")))?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: u64::try_from(sequence)
+            .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: EventMetadata::from_stored(&metadata),
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}

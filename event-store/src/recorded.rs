@@ -1,0 +1,68 @@
+//! Events as read back from the log, and the checkpoint a reader resumes from.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde_json::Value;
+
+use crate::{EventMetadata, StoreError};
+
+/// A reader's place in the log: everything at or before it has been read.
+///
+/// The log is read in `(txid, position)` order. On PostgreSQL `txid` is the writing
+/// transaction's id; on SQLite, where one write transaction runs at a time and position order is
+/// commit order, it is always 0. Persist both fields to resume exactly where a reader stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Checkpoint {
+    /// Transaction id of the last event read (0 on SQLite).
+    pub txid: u64,
+    /// Global position of the last event read.
+    pub position: i64,
+}
+
+impl Checkpoint {
+    /// Before the first event.
+    pub const START: Self = Self {
+        txid: 0,
+        position: 0,
+    };
+}
+
+/// One stored event with everything the log knows about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedEvent {
+    /// Global position (unique, allocated at insert time).
+    pub position: i64,
+    /// Id of the writing transaction (0 on SQLite).
+    pub txid: u64,
+    /// Aggregate type of the stream (`Order`, `Sku`, ...).
+    pub aggregate_type: String,
+    /// Aggregate id of the stream.
+    pub aggregate_id: String,
+    /// Sequence within the stream, from 1.
+    pub sequence: u64,
+    /// Stable event type string.
+    pub event_type: String,
+    /// Payload version (after upcasting).
+    pub event_version: String,
+    /// The payload as JSON, in cqrs-es's externally tagged form.
+    pub payload: Value,
+    /// Metadata of the command that appended it.
+    pub metadata: EventMetadata,
+    /// When it was recorded (the writing transaction's start on PostgreSQL).
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl RecordedEvent {
+    /// The checkpoint just after this event.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            txid: self.txid,
+            position: self.position,
+        }
+    }
+
+    /// The payload as a domain event.
+    pub fn decode<E: DomainEvent>(&self) -> Result<E, StoreError> {
+        Ok(serde_json::from_value(self.payload.clone())?)
+    }
+}

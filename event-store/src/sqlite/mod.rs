@@ -1,0 +1,120 @@
+//! The embedded SQLite backend: sqlite-es's repository for loads and appends, our SQL for the
+//! ordered log, and an in-process signal that wakes subscribers after an append.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlite_es::SqliteEventRepository;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use tokio::sync::watch;
+
+use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError};
+
+/// Connections a store opens at most, when it opens its own pool. Writes take turns anyway;
+/// readers run in parallel under WAL.
+const POOL_CONNECTIONS_MAX: u32 = 8;
+/// How long a writer waits for another's write transaction before giving up.
+const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+pub(crate) struct SqliteBackend {
+    pub(crate) pool: SqlitePool,
+    pub(crate) repo: SqliteEventRepository,
+    /// Counts appends made through this process; subscribers wait for it to change.
+    appended: watch::Sender<u64>,
+}
+
+impl SqliteBackend {
+    pub(crate) fn new(pool: SqlitePool) -> Self {
+        Self {
+            repo: SqliteEventRepository::new(pool.clone()),
+            pool,
+            appended: watch::Sender::new(0),
+        }
+    }
+
+    /// WAL for concurrent readers; `synchronous = FULL` so that a committed event survives a
+    /// power loss, not only a crash of the process.
+    pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_CONNECTIONS_MAX)
+            .connect_with(options)
+            .await?;
+        Ok(Self::new(pool))
+    }
+
+    pub(crate) fn notify_appended(&self) {
+        self.appended
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    pub(crate) fn watch_appends(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    pub(crate) async fn read_after(
+        &self,
+        after: Checkpoint,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("read_after.sql"))
+            .bind(after.position)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+
+    pub(crate) async fn read_stream(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("read_stream.sql"))
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+
+    pub(crate) async fn find_command(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        dedup_key: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("find_command.sql"))
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(dedup_key)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+}
+
+fn recorded(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let sequence: i64 = row.try_get("sequence")?;
+    let metadata: serde_json::Value = row.try_get("metadata")?;
+    Ok(RecordedEvent {
+        position: row.try_get("position")?,
+        txid: 0,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: u64::try_from(sequence)
+            .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: EventMetadata::from_stored(&metadata),
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}

@@ -1,0 +1,325 @@
+//! One event-store API over the PostgreSQL and SQLite backends.
+
+use std::sync::Arc;
+
+use cqrs_es::persist::{
+    EventUpcaster, PersistedEventRepository, PersistenceError, SerializedEvent,
+};
+use cqrs_es::{Aggregate, DomainEvent};
+use serde_json::Value;
+use sqlx::{PgPool, SqlitePool};
+
+use crate::postgres::PostgresBackend;
+use crate::sqlite::SqliteBackend;
+use crate::subscription::Subscription;
+use crate::{AppendError, Checkpoint, EventMetadata, RecordedEvent, StoreError};
+
+/// An aggregate rebuilt from its stream.
+#[derive(Debug)]
+pub struct Loaded<A> {
+    /// The state after applying every event of the stream.
+    pub aggregate: A,
+    /// The stream's version: its number of events (0 for a stream that does not exist).
+    pub version: u64,
+}
+
+/// The result of a successful append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The stream's version after the append.
+    pub version: u64,
+}
+
+pub(crate) enum Backend {
+    Postgres(PostgresBackend),
+    Sqlite(SqliteBackend),
+}
+
+/// The event log: cheap to clone, shared by every part of a process.
+#[derive(Clone)]
+pub struct EventStore {
+    pub(crate) backend: Arc<Backend>,
+    upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
+}
+
+impl std::fmt::Debug for EventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStore")
+            .field("backend", &self.backend_name())
+            .field("upcasters", &self.upcasters.len())
+            .finish()
+    }
+}
+
+impl EventStore {
+    /// Connects to `postgres://…` (or `postgresql://…`) or `sqlite:…` (the file is created if
+    /// missing). Does not migrate: call [`EventStore::migrate`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::from_backend(Backend::Postgres(
+                PostgresBackend::connect(url).await?,
+            )))
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::from_backend(Backend::Sqlite(
+                SqliteBackend::connect(url).await?,
+            )))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    /// A store on an existing PostgreSQL pool.
+    pub fn postgres(pool: PgPool) -> Self {
+        Self::from_backend(Backend::Postgres(PostgresBackend::new(pool)))
+    }
+
+    /// A store on an existing SQLite pool.
+    pub fn sqlite(pool: SqlitePool) -> Self {
+        Self::from_backend(Backend::Sqlite(SqliteBackend::new(pool)))
+    }
+
+    fn from_backend(backend: Backend) -> Self {
+        Self {
+            backend: Arc::new(backend),
+            upcasters: Arc::new(Vec::new()),
+        }
+    }
+
+    /// Upcasters applied to every event read back, in order: old payload versions are
+    /// converted on read, never rewritten in the log.
+    #[must_use]
+    pub fn with_upcasters(mut self, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
+        self.upcasters = Arc::new(upcasters);
+        self
+    }
+
+    /// `"postgres"` or `"sqlite"`.
+    pub fn backend_name(&self) -> &'static str {
+        match &*self.backend {
+            Backend::Postgres(_) => "postgres",
+            Backend::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The PostgreSQL pool, when this store runs on PostgreSQL.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &*self.backend {
+            Backend::Postgres(b) => Some(&b.pool),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// The SQLite pool, when this store runs on SQLite.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &*self.backend {
+            Backend::Postgres(_) => None,
+            Backend::Sqlite(b) => Some(&b.pool),
+        }
+    }
+
+    /// Applies the migrations of this store's backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Postgres(b) => crate::MIGRATOR.run(&b.pool).await?,
+            Backend::Sqlite(b) => crate::SQLITE_MIGRATOR.run(&b.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Rebuilds an aggregate from its stream (read through the cqrs-es repository, upcast).
+    pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
+        let events = match &*self.backend {
+            Backend::Postgres(b) => b.repo.get_events::<A>(aggregate_id).await?,
+            Backend::Sqlite(b) => b.repo.get_events::<A>(aggregate_id).await?,
+        };
+        let mut aggregate = A::default();
+        let mut version = 0;
+        for event in events {
+            let event = self.upcast(event);
+            version = event.sequence as u64;
+            aggregate.apply(serde_json::from_value::<A::Event>(event.payload)?);
+        }
+        Ok(Loaded { aggregate, version })
+    }
+
+    /// Appends `events` as one command at `expected_version` (the version the caller loaded),
+    /// atomically: all or nothing.
+    ///
+    /// When the stream has moved on, [`AppendError::Conflict`]. When `metadata` carries a dedup
+    /// key that a command in this stream already used, [`AppendError::Duplicate`] with that
+    /// command's events. An empty `events` writes nothing.
+    pub async fn append<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        expected_version: u64,
+        events: &[A::Event],
+        metadata: &EventMetadata,
+    ) -> Result<Appended, AppendError> {
+        if events.is_empty() {
+            return Ok(Appended {
+                version: expected_version,
+            });
+        }
+        let serialized = events
+            .iter()
+            .enumerate()
+            .map(|(index, event)| {
+                Ok(SerializedEvent::new(
+                    aggregate_id.to_owned(),
+                    (expected_version as usize) + 1 + index,
+                    A::TYPE.to_owned(),
+                    event.event_type(),
+                    event.event_version(),
+                    serde_json::to_value(event)?,
+                    metadata.to_stored(index),
+                ))
+            })
+            .collect::<Result<Vec<_>, serde_json::Error>>()
+            .map_err(StoreError::from)?;
+        let written = match &*self.backend {
+            Backend::Postgres(b) => b.repo.persist::<A>(&serialized, None).await,
+            Backend::Sqlite(b) => {
+                let written = b.repo.persist::<A>(&serialized, None).await;
+                if written.is_ok() {
+                    b.notify_appended();
+                }
+                written
+            }
+        };
+        match written {
+            Ok(()) => Ok(Appended {
+                version: expected_version + events.len() as u64,
+            }),
+            Err(err) => Err(self
+                .classify_failed_append(A::TYPE, aggregate_id, expected_version, metadata, err)
+                .await),
+        }
+    }
+
+    /// postgres-es reports every unique violation, the dedup index's too, as an optimistic
+    /// lock error, and sqlite-es reports the dedup index's as an unknown error: the log itself
+    /// says which it was.
+    async fn classify_failed_append(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        expected_version: u64,
+        metadata: &EventMetadata,
+        err: PersistenceError,
+    ) -> AppendError {
+        if let Some(key) = &metadata.dedup_key {
+            match self.find_command(aggregate_type, aggregate_id, key).await {
+                Ok(Some(original)) => {
+                    return AppendError::Duplicate {
+                        dedup_key: key.clone(),
+                        original,
+                    };
+                }
+                Ok(None) => {}
+                Err(lookup) => return AppendError::Store(lookup),
+            }
+        }
+        match err {
+            PersistenceError::OptimisticLockError => AppendError::Conflict {
+                aggregate_type: aggregate_type.to_owned(),
+                aggregate_id: aggregate_id.to_owned(),
+                expected_version,
+            },
+            other => AppendError::Store(other.into()),
+        }
+    }
+
+    /// The events that the command with `dedup_key` appended to the stream, if any.
+    pub async fn find_command(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        dedup_key: &str,
+    ) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
+        let events = match &*self.backend {
+            Backend::Postgres(b) => {
+                b.find_command(aggregate_type, aggregate_id, dedup_key)
+                    .await?
+            }
+            Backend::Sqlite(b) => {
+                b.find_command(aggregate_type, aggregate_id, dedup_key)
+                    .await?
+            }
+        };
+        let events = self.upcast_all(events);
+        Ok((!events.is_empty()).then_some(events))
+    }
+
+    /// Every event of one stream with its metadata, in sequence order.
+    pub async fn read_stream(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = match &*self.backend {
+            Backend::Postgres(b) => b.read_stream(aggregate_type, aggregate_id).await?,
+            Backend::Sqlite(b) => b.read_stream(aggregate_type, aggregate_id).await?,
+        };
+        Ok(self.upcast_all(events))
+    }
+
+    /// Up to `limit` events after `after`, in commit order, without waiting. Only events whose
+    /// order relative to every other event is settled are returned: an event is held back while
+    /// a transaction that could still commit an event before it is running.
+    pub async fn read_after(
+        &self,
+        after: Checkpoint,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = match &*self.backend {
+            Backend::Postgres(b) => b.read_after(after, limit).await?,
+            Backend::Sqlite(b) => b.read_after(after, limit).await?,
+        };
+        Ok(self.upcast_all(events))
+    }
+
+    /// A subscription to every event after `from`, in commit order, in batches of at most
+    /// `batch_size` (capped at [`crate::SUBSCRIPTION_BATCH_SIZE_MAX`]).
+    pub async fn subscribe(
+        &self,
+        from: Checkpoint,
+        batch_size: usize,
+    ) -> Result<Subscription, StoreError> {
+        Subscription::new(self.clone(), from, batch_size).await
+    }
+
+    fn upcast(&self, event: SerializedEvent) -> SerializedEvent {
+        self.upcasters.iter().fold(event, |event, upcaster| {
+            if upcaster.can_upcast(&event.event_type, &event.event_version) {
+                upcaster.upcast(event)
+            } else {
+                event
+            }
+        })
+    }
+
+    fn upcast_all(&self, events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
+        if self.upcasters.is_empty() {
+            return events;
+        }
+        events
+            .into_iter()
+            .map(|mut recorded| {
+                let serialized = SerializedEvent::new(
+                    String::new(),
+                    0,
+                    String::new(),
+                    std::mem::take(&mut recorded.event_type),
+                    std::mem::take(&mut recorded.event_version),
+                    std::mem::replace(&mut recorded.payload, Value::Null),
+                    Value::Null,
+                );
+                let upcast = self.upcast(serialized);
+                recorded.event_type = upcast.event_type;
+                recorded.event_version = upcast.event_version;
+                recorded.payload = upcast.payload;
+                recorded
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,136 @@
+//! Ordered subscriptions: every event of the log after a checkpoint, in commit order, waking
+//! on new commits.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio::sync::watch;
+
+use crate::store::Backend;
+use crate::{Checkpoint, EventStore, RecordedEvent, StoreError};
+
+/// The largest batch a subscription reads at once.
+pub const SUBSCRIPTION_BATCH_SIZE_MAX: usize = 1_000;
+/// First wait after an empty read; doubles while reads stay empty.
+const POLL_INTERVAL_MIN_MS: u64 = 5;
+/// Longest wait between reads when no wake-up arrives: the fallback for a lost notification,
+/// for writers in other processes (SQLite), and for a transaction that was holding events back.
+const POLL_INTERVAL_MAX_MS: u64 = 500;
+
+enum Wake {
+    /// PostgreSQL LISTEN on the events table's trigger channel: a hint, never trusted alone.
+    Listen(Box<PgListener>),
+    /// In-process appends on SQLite.
+    Watch(watch::Receiver<u64>),
+    /// Polling only (the listener could not be set up).
+    Poll,
+}
+
+/// Reads the log in commit order from a checkpoint.
+///
+/// [`Subscription::next_batch`] returns the next events and moves the subscription's
+/// checkpoint past them. A consumer that must apply every event exactly once stores
+/// [`RecordedEvent::checkpoint`] of the last event it applied in the same transaction as its
+/// effects, and after a failure subscribes again from that stored checkpoint.
+pub struct Subscription {
+    store: EventStore,
+    checkpoint: Checkpoint,
+    batch_size: usize,
+    wake: Wake,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("checkpoint", &self.checkpoint)
+            .field("batch_size", &self.batch_size)
+            .finish()
+    }
+}
+
+impl Subscription {
+    pub(crate) async fn new(
+        store: EventStore,
+        from: Checkpoint,
+        batch_size: usize,
+    ) -> Result<Self, StoreError> {
+        let wake = match &*store.backend {
+            Backend::Postgres(b) => match listen(&b.pool).await {
+                Ok(listener) => Wake::Listen(Box::new(listener)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "LISTEN failed; the subscription polls");
+                    Wake::Poll
+                }
+            },
+            Backend::Sqlite(b) => Wake::Watch(b.watch_appends()),
+        };
+        Ok(Self {
+            store,
+            checkpoint: from,
+            batch_size: batch_size.clamp(1, SUBSCRIPTION_BATCH_SIZE_MAX),
+            wake,
+        })
+    }
+
+    /// The checkpoint after the last event returned.
+    pub fn checkpoint(&self) -> Checkpoint {
+        self.checkpoint
+    }
+
+    /// The next events in commit order, waiting until there is at least one.
+    pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut idle = Duration::from_millis(POLL_INTERVAL_MIN_MS);
+        loop {
+            if let Some(batch) = self.try_next_batch().await? {
+                return Ok(batch);
+            }
+            self.wait(idle).await;
+            idle = (idle * 2).min(Duration::from_millis(POLL_INTERVAL_MAX_MS));
+        }
+    }
+
+    /// The next events in commit order, or `None` without waiting when there are none yet.
+    pub async fn try_next_batch(&mut self) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
+        if let Wake::Watch(appended) = &mut self.wake {
+            // mark the current count seen before reading, so an append during the read wakes us
+            appended.borrow_and_update();
+        }
+        let batch = self
+            .store
+            .read_after(self.checkpoint, self.batch_size)
+            .await?;
+        Ok(batch.last().map(RecordedEvent::checkpoint).map(|last| {
+            self.checkpoint = last;
+            batch
+        }))
+    }
+
+    async fn wait(&mut self, at_most: Duration) {
+        match &mut self.wake {
+            Wake::Listen(listener) => {
+                tokio::select! {
+                    received = listener.recv() => {
+                        if let Err(err) = received {
+                            tracing::warn!(error = %err, "LISTEN connection lost; polling");
+                            tokio::time::sleep(at_most).await;
+                        }
+                    }
+                    () = tokio::time::sleep(at_most) => {}
+                }
+            }
+            Wake::Watch(appended) => {
+                tokio::select! {
+                    _ = appended.changed() => {}
+                    () = tokio::time::sleep(at_most) => {}
+                }
+            }
+            Wake::Poll => tokio::time::sleep(at_most).await,
+        }
+    }
+}
+
+async fn listen(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(crate::postgres::NOTIFY_CHANNEL).await?;
+    Ok(listener)
+}

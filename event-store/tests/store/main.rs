@@ -1,0 +1,43 @@
+//! Storage tests of the event store: one conformance suite run on both backends (each test
+//! name says which: `postgres::…` on a fresh PostgreSQL database per test, `sqlite::…` on a
+//! fresh file), and postgres-es's own behaviour on our migrated schema.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod counter;
+mod harness;
+mod postgres_es_compat;
+mod suite;
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[sqlx::test(migrator = "event_store::MIGRATOR")]
+                async fn $test(pool: sqlx::PgPool) {
+                    crate::suite::$test(crate::harness::Harness::postgres(pool)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::suite::$test(crate::harness::Harness::sqlite().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    append_load_round_trip,
+    concurrent_appends_at_the_same_version_exactly_one_wins,
+    a_reused_dedup_key_appends_nothing_and_finds_the_original,
+    concurrent_duplicates_are_duplicates_not_conflicts,
+    a_stale_version_with_a_new_dedup_key_is_a_conflict,
+    the_subscription_waits_for_an_earlier_writer_instead_of_skipping_it,
+    concurrent_writers_are_read_once_each_in_stream_order,
+    a_subscription_resumes_from_its_checkpoint_after_a_restart,
+    a_waiting_subscription_wakes_on_a_new_commit,
+    an_old_event_version_is_upcast_on_read,
+);

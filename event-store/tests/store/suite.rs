@@ -1,0 +1,365 @@
+//! The conformance suite: every backend must pass each of these unchanged.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cqrs_es::persist::SemanticVersionEventUpcaster;
+use event_store::{AppendError, Checkpoint, EventMetadata, RecordedEvent, Subscription};
+use futures::future::join_all;
+use serde_json::json;
+
+use crate::counter::{Counter, CounterEvent, added};
+use crate::harness::Harness;
+
+const WAIT_MS: u64 = 10_000;
+
+fn meta(key: &str) -> EventMetadata {
+    EventMetadata {
+        dedup_key: Some(key.to_owned()),
+        actor: Some("buyer:42".to_owned()),
+        correlation_id: Some("corr-1".to_owned()),
+        causation_id: Some("cause-1".to_owned()),
+        request_id: Some("req-1".to_owned()),
+    }
+}
+
+/// Reads from `sub` until `count` events arrived (or panics after WAIT_MS).
+async fn collect(sub: &mut Subscription, count: usize) -> Vec<RecordedEvent> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let batch = tokio::time::timeout(Duration::from_millis(WAIT_MS), sub.next_batch())
+            .await
+            .expect("subscription delivered too few events")
+            .unwrap();
+        events.extend(batch);
+    }
+    assert_eq!(
+        events.len(),
+        count,
+        "subscription delivered too many events"
+    );
+    events
+}
+
+/// Reads from `sub` until `count` events arrived or `ms` passed, and returns what arrived.
+async fn collect_within(sub: &mut Subscription, count: usize, ms: u64) -> Vec<RecordedEvent> {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+    while events.len() < count {
+        match tokio::time::timeout_at(deadline, sub.next_batch()).await {
+            Ok(batch) => events.extend(batch.unwrap()),
+            Err(_) => break,
+        }
+    }
+    events
+}
+
+pub async fn append_load_round_trip(h: Harness) {
+    let store = h.store();
+    let appended = store
+        .append::<Counter>("c-1", 0, &[added(2), added(3)], &meta("k-1"))
+        .await
+        .unwrap();
+    assert_eq!(appended.version, 2);
+    let appended = store
+        .append::<Counter>("c-1", 2, &[added(5)], &EventMetadata::default())
+        .await
+        .unwrap();
+    assert_eq!(appended.version, 3);
+
+    let loaded = store.load::<Counter>("c-1").await.unwrap();
+    assert_eq!(loaded.aggregate.total, 10);
+    assert_eq!(loaded.version, 3);
+    let missing = store.load::<Counter>("nobody").await.unwrap();
+    assert_eq!((missing.aggregate.total, missing.version), (0, 0));
+
+    let events = store.read_stream("Counter", "c-1").await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(events[0].metadata, meta("k-1"));
+    assert_eq!(events[1].metadata, meta("k-1"));
+    assert_eq!(events[2].metadata, EventMetadata::default());
+    assert_eq!(events[0].decode::<CounterEvent>().unwrap(), added(2));
+    assert!(events.windows(2).all(|w| w[0].position < w[1].position));
+    let age = chrono::Utc::now() - events[0].recorded_at;
+    assert!(age.num_seconds().abs() < 60, "recorded_at is now: {age}");
+}
+
+pub async fn concurrent_appends_at_the_same_version_exactly_one_wins(h: Harness) {
+    let store = h.store();
+    store
+        .append::<Counter>("c-1", 0, &[added(1)], &EventMetadata::default())
+        .await
+        .unwrap();
+    let results = join_all((0..8).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .append::<Counter>("c-1", 1, &[added(10 + i)], &EventMetadata::default())
+                .await
+        }
+    }))
+    .await;
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(AppendError::Conflict { .. })))
+        .count();
+    assert_eq!((wins, conflicts), (1, 7), "{results:?}");
+    assert_eq!(store.load::<Counter>("c-1").await.unwrap().version, 2);
+}
+
+pub async fn a_reused_dedup_key_appends_nothing_and_finds_the_original(h: Harness) {
+    let store = h.store();
+    store
+        .append::<Counter>("c-1", 0, &[added(1), added(2)], &meta("pay-1"))
+        .await
+        .unwrap();
+
+    let again = store
+        .append::<Counter>("c-1", 2, &[added(100)], &meta("pay-1"))
+        .await
+        .unwrap_err();
+    let AppendError::Duplicate {
+        dedup_key,
+        original,
+    } = again
+    else {
+        panic!("expected a duplicate, got {again:?}");
+    };
+    assert_eq!(dedup_key, "pay-1");
+    assert_eq!(
+        original
+            .iter()
+            .map(|e| e.decode::<CounterEvent>().unwrap())
+            .collect::<Vec<_>>(),
+        [added(1), added(2)]
+    );
+    let loaded = store.load::<Counter>("c-1").await.unwrap();
+    assert_eq!((loaded.aggregate.total, loaded.version), (3, 2));
+
+    // the same key in another stream is another command
+    store
+        .append::<Counter>("c-2", 0, &[added(7)], &meta("pay-1"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_command("Counter", "c-1", "pay-404")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn concurrent_duplicates_are_duplicates_not_conflicts(h: Harness) {
+    let store = h.store();
+    let results = join_all((0..8).map(|_| {
+        let store = store.clone();
+        async move {
+            store
+                .append::<Counter>("c-1", 0, &[added(1), added(1)], &meta("click-1"))
+                .await
+        }
+    }))
+    .await;
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let duplicates = results
+        .iter()
+        .filter(
+            |r| matches!(r, Err(AppendError::Duplicate { original, .. }) if original.len() == 2),
+        )
+        .count();
+    assert_eq!((wins, duplicates), (1, 7), "{results:?}");
+    assert_eq!(
+        store.load::<Counter>("c-1").await.unwrap().aggregate.total,
+        2
+    );
+}
+
+pub async fn a_stale_version_with_a_new_dedup_key_is_a_conflict(h: Harness) {
+    let store = h.store();
+    store
+        .append::<Counter>("c-1", 0, &[added(1)], &meta("a"))
+        .await
+        .unwrap();
+    let stale = store
+        .append::<Counter>("c-1", 0, &[added(1)], &meta("b"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            AppendError::Conflict {
+                expected_version: 0,
+                ..
+            }
+        ),
+        "{stale:?}"
+    );
+}
+
+/// The ordering invariant: an event whose transaction started earlier but commits later than
+/// a higher-positioned one must not be skipped by a reader that already saw the later one.
+pub async fn the_subscription_waits_for_an_earlier_writer_instead_of_skipping_it(h: Harness) {
+    let store = h.store();
+    let mut sub = store.subscribe(Checkpoint::START, 100).await.unwrap();
+
+    // writer A inserts first and keeps its transaction open
+    let held = h
+        .hold_writer("early", 1, "2.0", json!({"Added": {"amount": 1}}))
+        .await;
+    // writer B appends after it (on SQLite it has to wait for A's write lock)
+    let later = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .append::<Counter>("late", 0, &[added(2)], &EventMetadata::default())
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let read_while_open = sub.try_next_batch().await.unwrap().unwrap_or_default();
+
+    held.commit().await;
+    later.await.unwrap().unwrap();
+    let mut events = read_while_open.clone();
+    events.extend(collect_within(&mut sub, 2 - events.len().min(2), 3_000).await);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.aggregate_id.as_str())
+            .collect::<Vec<_>>(),
+        ["early", "late"],
+        "the reader skipped or reordered an event"
+    );
+    assert!(
+        read_while_open.is_empty(),
+        "nothing may be read while an earlier writer is open"
+    );
+}
+
+pub async fn concurrent_writers_are_read_once_each_in_stream_order(h: Harness) {
+    const WRITERS: u64 = 6;
+    const APPENDS: u64 = 25;
+    let store = h.store();
+    let mut sub = store.subscribe(Checkpoint::START, 7).await.unwrap();
+    let writers = (0..WRITERS).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 0..APPENDS {
+                // two writers share each stream, so they also race on versions
+                let id = format!("s-{}", w % 3);
+                loop {
+                    let version = store.load::<Counter>(&id).await.unwrap().version;
+                    let events = [added(w * 1000 + n), added(1)];
+                    match store
+                        .append::<Counter>(&id, version, &events, &EventMetadata::default())
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(AppendError::Conflict { .. }) => continue,
+                        Err(other) => panic!("{other}"),
+                    }
+                }
+            }
+        })
+    });
+    let reader =
+        tokio::spawn(async move { collect(&mut sub, (WRITERS * APPENDS * 2) as usize).await });
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let events = reader.await.unwrap();
+
+    let mut positions: Vec<i64> = events.iter().map(|e| e.position).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(
+        positions.len(),
+        events.len(),
+        "an event was delivered twice"
+    );
+    let mut next_sequence: HashMap<&str, u64> = HashMap::new();
+    for event in &events {
+        let expected = next_sequence.entry(&event.aggregate_id).or_insert(1);
+        assert_eq!(
+            event.sequence, *expected,
+            "stream order broken at {event:?}"
+        );
+        *expected += 1;
+    }
+}
+
+pub async fn a_subscription_resumes_from_its_checkpoint_after_a_restart(h: Harness) {
+    let store = h.store();
+    for n in 0..5 {
+        store
+            .append::<Counter>("c-1", n, &[added(n)], &EventMetadata::default())
+            .await
+            .unwrap();
+    }
+    // batches of one, so the reader stops exactly after the third event
+    let mut sub = store.subscribe(Checkpoint::START, 1).await.unwrap();
+    let first = collect(&mut sub, 3).await;
+    let saved = first[2].checkpoint();
+    assert_eq!(sub.checkpoint(), saved);
+    drop(sub);
+
+    let restarted = h.reopen().await;
+    restarted
+        .append::<Counter>("c-1", 5, &[added(5)], &EventMetadata::default())
+        .await
+        .unwrap();
+    let mut sub = restarted.subscribe(saved, 100).await.unwrap();
+    let rest = collect(&mut sub, 3).await;
+    assert_eq!(
+        rest.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [4, 5, 6]
+    );
+}
+
+pub async fn a_waiting_subscription_wakes_on_a_new_commit(h: Harness) {
+    let store = h.store();
+    let mut sub = store.subscribe(Checkpoint::START, 10).await.unwrap();
+    let reader = tokio::spawn(async move { collect(&mut sub, 1).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store
+        .append::<Counter>("c-1", 0, &[added(1)], &EventMetadata::default())
+        .await
+        .unwrap();
+    let events = reader.await.unwrap();
+    assert_eq!(events[0].aggregate_id, "c-1");
+}
+
+pub async fn an_old_event_version_is_upcast_on_read(h: Harness) {
+    // version 1.0 of `Added` had no amount: every event added one
+    h.insert_raw("c-1", 1, "1.0", json!({"Added": {}})).await;
+    let store =
+        h.store()
+            .clone()
+            .with_upcasters(vec![Box::new(SemanticVersionEventUpcaster::new(
+                "Added",
+                "2.0",
+                Box::new(|_| json!({"Added": {"amount": 1}})),
+            ))]);
+    store
+        .append::<Counter>("c-1", 1, &[added(5)], &EventMetadata::default())
+        .await
+        .unwrap();
+
+    let loaded = store.load::<Counter>("c-1").await.unwrap();
+    assert_eq!((loaded.aggregate.total, loaded.version), (6, 2));
+    let events = store.read_stream("Counter", "c-1").await.unwrap();
+    // SemanticVersionEventUpcaster writes the version it upcast to as major.minor.patch
+    assert_eq!(events[0].event_version, "2.0.0");
+    assert_eq!(events[0].decode::<CounterEvent>().unwrap(), added(1));
+    let mut sub = store.subscribe(Checkpoint::START, 10).await.unwrap();
+    let read = collect(&mut sub, 2).await;
+    assert_eq!(read[0].decode::<CounterEvent>().unwrap(), added(1));
+    // the log itself is never rewritten
+    let raw = h.store().read_stream("Counter", "c-1").await.unwrap();
+    assert_eq!(raw[0].event_version, "1.0");
+}
