@@ -117,6 +117,19 @@ impl EventStore {
         }
     }
 
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Postgres(b) => {
+                sqlx::query("SELECT 1").execute(&b.pool).await?;
+            }
+            Backend::Sqlite(b) => {
+                sqlx::query("SELECT 1").execute(&b.pool).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies the migrations of this store's backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &*self.backend {

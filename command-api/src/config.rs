@@ -1,0 +1,183 @@
+//! Typed, layered configuration: defaults, then a TOML file, then environment variables, then
+//! command-line flags. Secrets are never printed.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The embedded default: a SQLite file next to where the server runs.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:./data/orders.db";
+/// The development signing secret used when none is configured (a warning is logged).
+pub const DEV_JWT_SECRET: &str = "orders-dev-secret-change-me";
+
+/// Every setting of the `orders` binary.
+#[derive(Clone, Deserialize, Serialize)]
+pub struct Settings {
+    /// Event store: `sqlite:PATH` (embedded) or `postgres://…`.
+    pub database_url: String,
+    /// NATS JetStream server for the event relay; none runs the in-process bus.
+    pub nats_url: Option<String>,
+    /// Address the HTTP server listens on.
+    pub http_addr: SocketAddr,
+    /// HS256 secret that signs and verifies bearer tokens and checkout tokens.
+    pub jwt_secret: String,
+    /// How long a checkout token stays valid.
+    pub checkout_ttl_secs: u64,
+    /// How long a placed order waits for payment.
+    pub payment_timeout_secs: u64,
+    /// Log format: `pretty` or `json`.
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            nats_url: None,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            jwt_secret: DEV_JWT_SECRET.to_owned(),
+            checkout_ttl_secs: 900,
+            payment_timeout_secs: 900,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("nats_url", &self.nats_url)
+            .field("http_addr", &self.http_addr)
+            .field("jwt_secret", &"<redacted>")
+            .field("checkout_ttl_secs", &self.checkout_ttl_secs)
+            .field("payment_timeout_secs", &self.payment_timeout_secs)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Command-line values that override every other layer when given.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--database-url`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--nats-url`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_url: Option<String>,
+    /// `--http-addr`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<SocketAddr>,
+    /// `--log-format`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// Defaults, then `file` (when given), then `ORDERS_*` variables and `DATABASE_URL` /
+    /// `NATS_URL`, then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("ORDERS_"))
+            .merge(Env::raw().only(&["DATABASE_URL", "NATS_URL"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|err| ConfigError(Box::new(err)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_database_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/orders"),
+            "postgres://app:***@db:5432/orders"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@db/orders"),
+            "postgres://postgres@db/orders"
+        );
+        assert_eq!(
+            redact_url("sqlite:./data/orders.db"),
+            "sqlite:./data/orders.db"
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn later_layers_override_earlier_ones() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "orders.toml",
+                "http_addr = \"127.0.0.1:9000\"\ncheckout_ttl_secs = 60\n",
+            )?;
+            jail.set_env("ORDERS_CHECKOUT_TTL_SECS", "120");
+            jail.set_env("DATABASE_URL", "postgres://postgres@localhost/x");
+            let overrides = Overrides {
+                database_url: Some("sqlite:/tmp/o.db".to_owned()),
+                ..Overrides::default()
+            };
+            let settings = Settings::load(Some(Path::new("orders.toml")), &overrides)
+                .map_err(|e| e.to_string())?;
+            assert_eq!(settings.http_addr.port(), 9000);
+            assert_eq!(settings.checkout_ttl_secs, 120);
+            assert_eq!(settings.database_url, "sqlite:/tmp/o.db");
+            assert_eq!(settings.payment_timeout_secs, 900);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_secret_is_never_printed() {
+        let settings = Settings {
+            jwt_secret: "top-secret".to_owned(),
+            ..Settings::default()
+        };
+        assert!(!format!("{settings:?}").contains("top-secret"));
+    }
+}
