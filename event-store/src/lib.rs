@@ -18,6 +18,7 @@
 //! `metadata`, `recorded` (events as read back), `error`.
 #![warn(missing_docs)]
 
+mod checkpoints;
 mod error;
 mod metadata;
 mod postgres;

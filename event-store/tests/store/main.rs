@@ -40,4 +40,5 @@ conformance!(
     a_subscription_resumes_from_its_checkpoint_after_a_restart,
     a_waiting_subscription_wakes_on_a_new_commit,
     an_old_event_version_is_upcast_on_read,
+    a_named_checkpoint_survives_a_restart,
 );

@@ -363,3 +363,27 @@ pub async fn an_old_event_version_is_upcast_on_read(h: Harness) {
     let raw = h.store().read_stream("Counter", "c-1").await.unwrap();
     assert_eq!(raw[0].event_version, "1.0");
 }
+
+pub async fn a_named_checkpoint_survives_a_restart(h: Harness) {
+    let store = h.store();
+    assert_eq!(
+        store.load_checkpoint("reactor").await.unwrap(),
+        Checkpoint::START
+    );
+    let at = Checkpoint {
+        txid: 1234,
+        position: 56,
+    };
+    store.save_checkpoint("reactor", at).await.unwrap();
+    let later = Checkpoint {
+        txid: 1300,
+        position: 60,
+    };
+    store.save_checkpoint("reactor", later).await.unwrap();
+    let restarted = h.reopen().await;
+    assert_eq!(restarted.load_checkpoint("reactor").await.unwrap(), later);
+    assert_eq!(
+        restarted.load_checkpoint("other").await.unwrap(),
+        Checkpoint::START
+    );
+}
