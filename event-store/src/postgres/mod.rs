@@ -82,7 +82,7 @@ impl PostgresBackend {
 }
 
 fn recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
-    let txid: String = row.try_get("txid")?;
+    let txid: String = row.try_get("txid_text")?;
     let sequence: i64 = row.try_get("sequence")?;
     let metadata: serde_json::Value = row.try_get("metadata")?;
     Ok(RecordedEvent {

@@ -1,7 +1,7 @@
 -- Commit order without gaps: only transactions older than the oldest one still running are
 -- read (their set of events can no longer grow), in (txid, position) order. A running
 -- transaction holds back every event of later transactions until it ends.
-SELECT position, txid::text AS txid, aggregate_type, aggregate_id, sequence, event_type,
+SELECT position, txid::text AS txid_text, aggregate_type, aggregate_id, sequence, event_type,
        event_version, payload, metadata, recorded_at
 FROM events
 WHERE (txid, position) > ($1::text::xid8, $2)

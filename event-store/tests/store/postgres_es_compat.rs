@@ -48,7 +48,11 @@ async fn postgres_es_insert_load_and_optimistic_lock_hold_on_the_migrated_schema
     // what postgres-es wrote gets our columns from their defaults, and is in the ordered log
     let store = EventStore::postgres(pool.clone());
     let mut sub = store.subscribe(Checkpoint::START, 10).await.unwrap();
-    let read = sub.next_batch().await.unwrap();
+    let mut read = sub.next_batch().await.unwrap();
+    if read.len() < 2 {
+        // a batch holds only what is below the horizon; the rest follows
+        read.extend(sub.next_batch().await.unwrap());
+    }
     assert_eq!(read.len(), 2);
     assert!(read[0].position < read[1].position && read[0].txid < read[1].txid);
     assert_eq!(read[0].metadata.actor.as_deref(), Some("ops:1"));
