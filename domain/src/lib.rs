@@ -1,5 +1,57 @@
 //! Pure business logic of the order platform: aggregates, commands, events and value types.
 //!
 //! Nothing here performs I/O, reads a clock or generates an id: time and ids arrive in the
-//! commands, so every decision is a pure function of state and command.
+//! commands, so every decision is a pure function of state and command. Each aggregate has
+//! `decide(&self, command) -> Result<Vec<Event>, Error>` and an exhaustive `apply`; its
+//! cqrs-es [`Aggregate::handle`](cqrs_es::Aggregate::handle) only writes `decide`'s events to
+//! the sink. A command that changes nothing (a duplicate, a retry) decides no events.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`ids`] | [`OrderId`] (a positive `u64`, a decimal string in JSON) and the text ids [`BuyerId`], [`SellerId`], [`SkuId`], [`TxnId`], [`RefundId`], [`TrackingNumber`] |
+//! | [`quantity`] | [`Quantity`]: 1 to 10 000 units |
+//! | [`money`] | [`Money`] in integer minor units; [`allocate`] (largest remainder) and [`refund_share`] |
+//! | [`product`] | the `Product` aggregate: title, price and snapshot version of one SKU |
+//! | [`sku`] | the `Sku` aggregate: stock of one SKU, reservations keyed by order id |
+//! | [`order`] | the `Order` aggregate: placement, payment, cancellation, shipping, refunds |
+//! | [`cart`] | the `Cart` aggregate: a buyer's cart, cleared after an order is placed |
+//!
+//! Aggregate types (`Aggregate::TYPE`): `"Order"`, `"Sku"`, `"Product"`, `"Cart"`; their ids
+//! are the order id, the SKU id, the SKU id and the buyer id. Event types are the variant names
+//! (e.g. `"OrderPlaced"`), all at version `"1.0"`.
 #![warn(missing_docs)]
+
+pub mod cart;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod product;
+pub mod quantity;
+pub mod sku;
+
+pub use cart::{
+    AddToCart, CART_ITEMS_MAX, Cart, CartCleared, CartCommand, CartError, CartEvent, CartItemAdded,
+    CartItemRemoved, ClearCart, RemoveFromCart,
+};
+pub use ids::{
+    BuyerId, ID_LEN_MAX, IdError, OrderId, RefundId, SellerId, SkuId, TrackingNumber, TxnId,
+};
+pub use money::{AllocationError, Money, MoneyError, allocate, refund_share};
+pub use order::{
+    AfterClosePayment, CancelOrder, CancelReason, CompleteRefund, ConfirmPayment, ConfirmReceipt,
+    ItemRequest, LogisticsUpdated, ORDER_ITEMS_MAX, Order, OrderCancelled, OrderCommand,
+    OrderCompleted, OrderError, OrderEvent, OrderItem, OrderPlaced, OrderShipped, OrderStatus,
+    PaidAfterClose, Payment, PaymentConfirmed, PlaceOrder, Refund, RefundCompleted, RefundItem,
+    RefundKind, RefundLine, RefundPaidAfterClose, RefundRequested, RequestRefund, ShipOrder,
+    UpdateLogistics,
+};
+pub use product::{
+    ChangePrice, CreateProduct, PriceChanged, Product, ProductCommand, ProductCreated,
+    ProductError, ProductEvent, ProductSnapshot, ProductTitle, TITLE_LEN_MAX, TitleError,
+};
+pub use quantity::{Quantity, QuantityError};
+pub use sku::{
+    AddStock, CreateSku, DeductStock, ReleaseStock, Reservation, ReservationStatus, ReserveStock,
+    Sku, SkuCommand, SkuCreated, SkuError, SkuEvent, StockAdded, StockDeducted, StockReleased,
+    StockReserved,
+};

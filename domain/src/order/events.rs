@@ -1,0 +1,227 @@
+//! What happened to an order: the public contract of the `Order` stream.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    BuyerId, Money, OrderId, ProductSnapshot, Quantity, RefundId, SellerId, SkuId, TrackingNumber,
+    TxnId,
+};
+
+/// An event of the `Order` aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderEvent {
+    /// The order was placed; it awaits payment.
+    OrderPlaced(OrderPlaced),
+    /// The order was paid.
+    PaymentConfirmed(PaymentConfirmed),
+    /// A payment arrived after the order was closed; it must be refunded.
+    PaidAfterClose(PaidAfterClose),
+    /// The unpaid order was cancelled.
+    OrderCancelled(OrderCancelled),
+    /// The parcel's tracking number was set or changed.
+    LogisticsUpdated(LogisticsUpdated),
+    /// The parcel was handed to the carrier.
+    OrderShipped(OrderShipped),
+    /// The buyer received the parcel.
+    OrderCompleted(OrderCompleted),
+    /// A refund was requested from the payment provider.
+    RefundRequested(RefundRequested),
+    /// The payment provider paid a refund out.
+    RefundCompleted(RefundCompleted),
+}
+
+impl DomainEvent for OrderEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::OrderPlaced(_) => "OrderPlaced",
+            Self::PaymentConfirmed(_) => "PaymentConfirmed",
+            Self::PaidAfterClose(_) => "PaidAfterClose",
+            Self::OrderCancelled(_) => "OrderCancelled",
+            Self::LogisticsUpdated(_) => "LogisticsUpdated",
+            Self::OrderShipped(_) => "OrderShipped",
+            Self::OrderCompleted(_) => "OrderCompleted",
+            Self::RefundRequested(_) => "RefundRequested",
+            Self::RefundCompleted(_) => "RefundCompleted",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+/// One line of a placed order, with the product snapshot it was bought at and what the buyer
+/// pays for it after the order's discount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItem {
+    /// Position in the order, from 0.
+    pub line: u32,
+    /// The SKU (the same as `snapshot.sku`).
+    pub sku: SkuId,
+    /// Units bought.
+    pub quantity: Quantity,
+    /// The product as the buyer saw it.
+    pub snapshot: ProductSnapshot,
+    /// `snapshot.unit_price * quantity`.
+    pub list_total: Money,
+    /// This line's share of the order's discount.
+    pub discount: Money,
+    /// `list_total - discount`: what a full refund of this line returns.
+    pub paid_amount: Money,
+}
+
+/// The order was placed; it awaits payment until `payment_due_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    /// The order.
+    pub order_id: OrderId,
+    /// Who buys.
+    pub buyer: BuyerId,
+    /// Who sells.
+    pub seller: SellerId,
+    /// The lines.
+    pub items: Vec<OrderItem>,
+    /// Sum of the lines' list totals.
+    pub list_total: Money,
+    /// Order-level discount (the sum of the lines' discounts).
+    pub discount: Money,
+    /// What the buyer pays: `list_total - discount`, the sum of the lines' paid amounts.
+    pub total: Money,
+    /// When.
+    pub placed_at: DateTime<Utc>,
+    /// When the order is cancelled unless paid.
+    pub payment_due_at: DateTime<Utc>,
+}
+
+/// The order was paid in full by one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentConfirmed {
+    /// The provider's transaction.
+    pub txn_id: TxnId,
+    /// What was paid: the order's total.
+    pub amount: Money,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A payment arrived for an order that was already cancelled; the money must go back
+/// (`RefundPaidAfterClose`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaidAfterClose {
+    /// The provider's transaction.
+    pub txn_id: TxnId,
+    /// What was paid (whatever it was).
+    pub amount: Money,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Why an order was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CancelReason {
+    /// The buyer cancelled.
+    BuyerCancelled,
+    /// It was not paid by its payment deadline.
+    PaymentTimeout,
+    /// Risk control stopped it.
+    Risk,
+}
+
+impl fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::BuyerCancelled => "BuyerCancelled",
+            Self::PaymentTimeout => "PaymentTimeout",
+            Self::Risk => "Risk",
+        })
+    }
+}
+
+/// The unpaid order was cancelled; its stock goes back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    /// Why.
+    pub reason: CancelReason,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The parcel's tracking number was set or changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogisticsUpdated {
+    /// The new tracking number.
+    pub tracking_number: TrackingNumber,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The parcel was handed to the carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderShipped {
+    /// The parcel's tracking number.
+    pub tracking_number: TrackingNumber,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The buyer received the parcel; the order is complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCompleted {
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What a refund gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RefundKind {
+    /// Units of the order's items, from the order's payment; the order is `Refunding` while
+    /// it is open.
+    Items,
+    /// The whole of a payment that arrived after the order was closed; it has no item lines
+    /// and does not change the order's status.
+    PaidAfterClose,
+}
+
+/// Units of one line being refunded, and the money they return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundLine {
+    /// The order line.
+    pub line: u32,
+    /// Units refunded.
+    pub quantity: Quantity,
+    /// Money returned for them (see `money::refund_share`).
+    pub amount: Money,
+}
+
+/// A refund was requested from the payment provider, against transaction `txn_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequested {
+    /// The refund.
+    pub refund_id: RefundId,
+    /// Items, or a payment after close.
+    pub kind: RefundKind,
+    /// The transaction the money goes back through.
+    pub txn_id: TxnId,
+    /// Lines refunded (empty for `RefundKind::PaidAfterClose`).
+    pub items: Vec<RefundLine>,
+    /// Total to return: the sum of the lines, or the whole after-close payment.
+    pub amount: Money,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The payment provider paid a refund out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundCompleted {
+    /// The refund.
+    pub refund_id: RefundId,
+    /// What it returned.
+    pub amount: Money,
+    /// When.
+    pub at: DateTime<Utc>,
+}

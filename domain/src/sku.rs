@@ -1,0 +1,434 @@
+//! The `Sku` aggregate: the stock of one SKU; its aggregate id is the SKU id.
+//!
+//! Every unit is in exactly one bucket: available, reserved (for an order that is not paid
+//! yet) or sold, so `available + reserved + sold == initial stock + stock added`, and available
+//! never goes below zero. Reservations are keyed by order id, which is also the dedup key of
+//! every reservation command: each order reserves at most once, and its reservation ends at
+//! most once, either released (back to available) or deducted (sold).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::{OrderId, Quantity, SellerId, SkuId};
+
+/// A command to the `Sku` aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkuCommand {
+    /// Start tracking the stock of a SKU.
+    CreateSku(CreateSku),
+    /// Receive more stock.
+    AddStock(AddStock),
+    /// Hold units for an order that awaits payment.
+    ReserveStock(ReserveStock),
+    /// Give an order's held units back (the order was cancelled).
+    ReleaseStock(ReleaseStock),
+    /// Sell an order's held units (the order was paid).
+    DeductStock(DeductStock),
+}
+
+/// Start tracking the stock of a SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateSku {
+    /// The SKU (also the aggregate id).
+    pub sku: SkuId,
+    /// Who sells it.
+    pub seller: SellerId,
+    /// Units available from the start (may be zero).
+    pub initial_stock: u32,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Receive more stock; `quantity` must be positive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddStock {
+    /// Units received.
+    pub quantity: u32,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Hold `quantity` units for an order; a second reservation for the same order changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveStock {
+    /// The order (the reservation's key).
+    pub order_id: OrderId,
+    /// Units to hold.
+    pub quantity: Quantity,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Return an order's held units to available; changes nothing unless they are still held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseStock {
+    /// The order.
+    pub order_id: OrderId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Move an order's held units to sold; changes nothing unless they are still held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeductStock {
+    /// The order.
+    pub order_id: OrderId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// An event of the `Sku` aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SkuEvent {
+    /// Stock tracking started.
+    SkuCreated(SkuCreated),
+    /// Stock was received.
+    StockAdded(StockAdded),
+    /// Units were held for an order.
+    StockReserved(StockReserved),
+    /// An order's held units went back to available.
+    StockReleased(StockReleased),
+    /// An order's held units were sold.
+    StockDeducted(StockDeducted),
+}
+
+/// Stock tracking of a SKU started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkuCreated {
+    /// The SKU.
+    pub sku: SkuId,
+    /// Who sells it.
+    pub seller: SellerId,
+    /// Units available from the start.
+    pub initial_stock: u32,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Stock was received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockAdded {
+    /// Units received.
+    pub quantity: u32,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Units were held for an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReserved {
+    /// The order.
+    pub order_id: OrderId,
+    /// Units held.
+    pub quantity: Quantity,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// An order's held units went back to available.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReleased {
+    /// The order.
+    pub order_id: OrderId,
+    /// Units released: all that the order held.
+    pub quantity: Quantity,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// An order's held units were sold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockDeducted {
+    /// The order.
+    pub order_id: OrderId,
+    /// Units sold: all that the order held.
+    pub quantity: Quantity,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl DomainEvent for SkuEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::SkuCreated(_) => "SkuCreated",
+            Self::StockAdded(_) => "StockAdded",
+            Self::StockReserved(_) => "StockReserved",
+            Self::StockReleased(_) => "StockReleased",
+            Self::StockDeducted(_) => "StockDeducted",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+/// Why the `Sku` aggregate refused a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SkuError {
+    /// `CreateSku` for a SKU whose stock is already tracked.
+    #[error("stock of this SKU is already tracked")]
+    AlreadyExists,
+    /// A command other than `CreateSku` for a SKU whose stock is not tracked.
+    #[error("SKU not found")]
+    NotFound,
+    /// A reservation for more units than are available; nothing was reserved.
+    #[error("insufficient stock: {available} available, {requested} requested")]
+    InsufficientStock {
+        /// Units available.
+        available: u64,
+        /// Units asked for.
+        requested: u32,
+    },
+    /// A reservation for an order that already reserved another quantity of this SKU.
+    #[error("this order already reserved {reserved} units, not {requested}")]
+    ReservationMismatch {
+        /// Units the order holds.
+        reserved: u32,
+        /// Units asked for now.
+        requested: u32,
+    },
+    /// `AddStock` of zero units.
+    #[error("added stock must be positive")]
+    ZeroStockAdded,
+    /// The stock count would pass `u64::MAX`.
+    #[error("stock count overflow")]
+    Overflow,
+}
+
+/// Where an order's reservation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReservationStatus {
+    /// The units are held for the order.
+    Reserved,
+    /// The units went back to available.
+    Released,
+    /// The units were sold.
+    Deducted,
+}
+
+/// An order's reservation of units of this SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// Units reserved.
+    pub quantity: Quantity,
+    /// Where it stands.
+    pub status: ReservationStatus,
+}
+
+/// The `Sku` aggregate: the stock of one SKU.
+///
+/// Every reservation ever made is remembered (that is what makes a late duplicate harmless),
+/// so the state grows with the SKU's order count.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sku {
+    sku: Option<SkuId>,
+    seller: Option<SellerId>,
+    available: u64,
+    reserved: u64,
+    sold: u64,
+    reservations: BTreeMap<OrderId, Reservation>,
+}
+
+impl Sku {
+    /// The SKU, `None` when its stock is not tracked.
+    pub fn sku(&self) -> Option<&SkuId> {
+        self.sku.as_ref()
+    }
+
+    /// Who sells it, `None` when its stock is not tracked.
+    pub fn seller(&self) -> Option<&SellerId> {
+        self.seller.as_ref()
+    }
+
+    /// Units that can be reserved.
+    pub const fn available(&self) -> u64 {
+        self.available
+    }
+
+    /// Units held for orders awaiting payment.
+    pub const fn reserved(&self) -> u64 {
+        self.reserved
+    }
+
+    /// Units sold.
+    pub const fn sold(&self) -> u64 {
+        self.sold
+    }
+
+    /// The reservation of an order, `None` when it never reserved this SKU.
+    pub fn reservation(&self, order_id: OrderId) -> Option<Reservation> {
+        self.reservations.get(&order_id).copied()
+    }
+
+    /// Decides what a command changes, without changing anything.
+    pub fn decide(&self, command: SkuCommand) -> Result<Vec<SkuEvent>, SkuError> {
+        if let SkuCommand::CreateSku(command) = command {
+            return self.create(command);
+        }
+        if self.sku.is_none() {
+            return Err(SkuError::NotFound);
+        }
+        match command {
+            SkuCommand::CreateSku(command) => self.create(command),
+            SkuCommand::AddStock(command) => self.add(command),
+            SkuCommand::ReserveStock(command) => self.reserve(command),
+            SkuCommand::ReleaseStock(command) => Ok(self
+                .held(command.order_id)
+                .map(|quantity| {
+                    SkuEvent::StockReleased(StockReleased {
+                        order_id: command.order_id,
+                        quantity,
+                        at: command.at,
+                    })
+                })
+                .into_iter()
+                .collect()),
+            SkuCommand::DeductStock(command) => Ok(self
+                .held(command.order_id)
+                .map(|quantity| {
+                    SkuEvent::StockDeducted(StockDeducted {
+                        order_id: command.order_id,
+                        quantity,
+                        at: command.at,
+                    })
+                })
+                .into_iter()
+                .collect()),
+        }
+    }
+
+    fn create(&self, command: CreateSku) -> Result<Vec<SkuEvent>, SkuError> {
+        if self.sku.is_some() {
+            return Err(SkuError::AlreadyExists);
+        }
+        Ok(vec![SkuEvent::SkuCreated(SkuCreated {
+            sku: command.sku,
+            seller: command.seller,
+            initial_stock: command.initial_stock,
+            at: command.at,
+        })])
+    }
+
+    fn add(&self, command: AddStock) -> Result<Vec<SkuEvent>, SkuError> {
+        if command.quantity == 0 {
+            return Err(SkuError::ZeroStockAdded);
+        }
+        // Checked here so that `apply` can never overflow.
+        self.available
+            .checked_add(self.reserved)
+            .and_then(|units| units.checked_add(self.sold))
+            .and_then(|units| units.checked_add(u64::from(command.quantity)))
+            .ok_or(SkuError::Overflow)?;
+        Ok(vec![SkuEvent::StockAdded(StockAdded {
+            quantity: command.quantity,
+            at: command.at,
+        })])
+    }
+
+    fn reserve(&self, command: ReserveStock) -> Result<Vec<SkuEvent>, SkuError> {
+        if let Some(existing) = self.reservations.get(&command.order_id) {
+            // the same order asking again is a retry; asking for another quantity is not
+            return if existing.quantity == command.quantity {
+                Ok(vec![])
+            } else {
+                Err(SkuError::ReservationMismatch {
+                    reserved: existing.quantity.get(),
+                    requested: command.quantity.get(),
+                })
+            };
+        }
+        let requested = command.quantity.get();
+        if u64::from(requested) > self.available {
+            return Err(SkuError::InsufficientStock {
+                available: self.available,
+                requested,
+            });
+        }
+        Ok(vec![SkuEvent::StockReserved(StockReserved {
+            order_id: command.order_id,
+            quantity: command.quantity,
+            at: command.at,
+        })])
+    }
+
+    /// The units an order holds right now, if any.
+    fn held(&self, order_id: OrderId) -> Option<Quantity> {
+        self.reservations
+            .get(&order_id)
+            .filter(|r| r.status == ReservationStatus::Reserved)
+            .map(|r| r.quantity)
+    }
+
+    fn end_reservation(&mut self, order_id: OrderId, status: ReservationStatus) -> u64 {
+        match self.reservations.get_mut(&order_id) {
+            Some(reservation) if reservation.status == ReservationStatus::Reserved => {
+                reservation.status = status;
+                let units = u64::from(reservation.quantity.get());
+                self.reserved = self.reserved.saturating_sub(units);
+                units
+            }
+            _ => 0,
+        }
+    }
+}
+
+impl Aggregate for Sku {
+    const TYPE: &'static str = "Sku";
+    type Command = SkuCommand;
+    type Event = SkuEvent;
+    type Error = SkuError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: SkuCommand,
+        _services: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), SkuError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    // `decide` only emits events that keep the counts in range; saturating arithmetic keeps a
+    // corrupt log from panicking the process.
+    fn apply(&mut self, event: SkuEvent) {
+        match event {
+            SkuEvent::SkuCreated(e) => {
+                self.sku = Some(e.sku);
+                self.seller = Some(e.seller);
+                self.available = u64::from(e.initial_stock);
+            }
+            SkuEvent::StockAdded(e) => {
+                self.available = self.available.saturating_add(u64::from(e.quantity));
+            }
+            SkuEvent::StockReserved(e) => {
+                let units = u64::from(e.quantity.get());
+                self.available = self.available.saturating_sub(units);
+                self.reserved = self.reserved.saturating_add(units);
+                self.reservations.insert(
+                    e.order_id,
+                    Reservation {
+                        quantity: e.quantity,
+                        status: ReservationStatus::Reserved,
+                    },
+                );
+            }
+            SkuEvent::StockReleased(e) => {
+                let units = self.end_reservation(e.order_id, ReservationStatus::Released);
+                self.available = self.available.saturating_add(units);
+            }
+            SkuEvent::StockDeducted(e) => {
+                let units = self.end_reservation(e.order_id, ReservationStatus::Deducted);
+                self.sold = self.sold.saturating_add(units);
+            }
+        }
+    }
+}
