@@ -41,9 +41,9 @@ pub use order::{
     AfterClosePayment, CancelOrder, CancelReason, CompleteRefund, ConfirmPayment, ConfirmReceipt,
     ItemRequest, LogisticsUpdated, ORDER_ITEMS_MAX, Order, OrderCancelled, OrderCommand,
     OrderCompleted, OrderError, OrderEvent, OrderItem, OrderPlaced, OrderShipped, OrderStatus,
-    PaidAfterClose, Payment, PaymentConfirmed, PlaceOrder, Refund, RefundCompleted, RefundItem,
-    RefundKind, RefundLine, RefundPaidAfterClose, RefundRequested, RequestRefund, ShipOrder,
-    UpdateLogistics,
+    PaidAfterClose, Payment, PaymentConfirmed, PlaceOrder, PlacementRejected, Refund,
+    RefundCompleted, RefundItem, RefundKind, RefundLine, RefundPaidAfterClose, RefundRequested,
+    RejectPlacement, RejectionReason, RequestRefund, ShipOrder, UpdateLogistics,
 };
 pub use product::{
     ChangePrice, CreateProduct, PriceChanged, Product, ProductCommand, ProductCreated,

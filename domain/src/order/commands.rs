@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    BuyerId, CancelReason, Money, OrderId, ProductSnapshot, Quantity, RefundId, SellerId,
-    TrackingNumber, TxnId,
+    BuyerId, CancelReason, Money, OrderId, ProductSnapshot, Quantity, RefundId, RejectionReason,
+    SellerId, TrackingNumber, TxnId,
 };
 
 /// A command to the `Order` aggregate.
@@ -12,6 +12,9 @@ use crate::{
 pub enum OrderCommand {
     /// Place a new order (or retry placing it).
     PlaceOrder(PlaceOrder),
+    /// Records that a placement failed before its order existed (for example out of stock),
+    /// claiming the order id so that no racing placement can use it afterwards.
+    RejectPlacement(RejectPlacement),
     /// Record the payment provider's confirmation of a payment.
     ConfirmPayment(ConfirmPayment),
     /// Cancel an unpaid order.
@@ -143,6 +146,19 @@ pub struct RefundPaidAfterClose {
 pub struct CompleteRefund {
     /// The refund.
     pub refund_id: RefundId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Claim a never-placed order id for a failed placement. See [`crate::PlacementRejected`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectPlacement {
+    /// The order id of the failed placement.
+    pub order_id: OrderId,
+    /// Its buyer.
+    pub buyer: BuyerId,
+    /// Why it failed.
+    pub reason: RejectionReason,
     /// When.
     pub at: DateTime<Utc>,
 }

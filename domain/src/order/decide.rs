@@ -6,8 +6,8 @@ use super::{
     CancelOrder, CompleteRefund, ConfirmPayment, ConfirmReceipt, LogisticsUpdated, ORDER_ITEMS_MAX,
     Order, OrderCancelled, OrderCommand, OrderCompleted, OrderError, OrderEvent, OrderItem,
     OrderPlaced, OrderShipped, OrderState, OrderStatus, PaidAfterClose, PaymentConfirmed,
-    PlaceOrder, RefundCompleted, RefundItem, RefundKind, RefundLine, RefundPaidAfterClose,
-    RefundRequested, RequestRefund, ShipOrder, UpdateLogistics,
+    PlaceOrder, PlacementRejected, RefundCompleted, RefundItem, RefundKind, RefundLine,
+    RefundPaidAfterClose, RefundRequested, RequestRefund, ShipOrder, UpdateLogistics,
 };
 use crate::money::{allocate, refund_share};
 use crate::{Money, SkuId};
@@ -17,14 +17,30 @@ type Decision = Result<Vec<OrderEvent>, OrderError>;
 impl Order {
     /// Decides what a command changes, without changing anything.
     pub fn decide(&self, command: OrderCommand) -> Decision {
+        if self.rejection.is_some() {
+            return match command {
+                OrderCommand::RejectPlacement(_) => Ok(vec![]),
+                OrderCommand::PlaceOrder(_) => Err(OrderError::PlacementWasRejected),
+                _ => Err(OrderError::NotFound),
+            };
+        }
         let Some(order) = &self.state else {
             return match command {
                 OrderCommand::PlaceOrder(command) => place(command),
+                OrderCommand::RejectPlacement(command) => {
+                    Ok(vec![OrderEvent::PlacementRejected(PlacementRejected {
+                        order_id: command.order_id,
+                        buyer: command.buyer,
+                        reason: command.reason,
+                        at: command.at,
+                    })])
+                }
                 _ => Err(OrderError::NotFound),
             };
         };
         match command {
             OrderCommand::PlaceOrder(command) => order.place_again(&command),
+            OrderCommand::RejectPlacement(_) => Err(OrderError::AlreadyPlaced),
             OrderCommand::ConfirmPayment(command) => order.confirm_payment(command),
             OrderCommand::CancelOrder(command) => order.cancel(command),
             OrderCommand::UpdateLogistics(command) => order.update_logistics(command),

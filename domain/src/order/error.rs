@@ -5,6 +5,12 @@ use crate::{Money, OrderStatus, RefundId, SkuId, TxnId};
 /// Why the `Order` aggregate refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
+    /// A placement was rejected for a order that exists.
+    #[error("the order was already placed")]
+    AlreadyPlaced,
+    /// The order id's placement failed earlier; it cannot be placed any more.
+    #[error("this order id's placement was rejected; check out again")]
+    PlacementWasRejected,
     /// A command other than `PlaceOrder` for an order that does not exist.
     #[error("order not found")]
     NotFound,

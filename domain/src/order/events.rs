@@ -16,6 +16,8 @@ use crate::{
 pub enum OrderEvent {
     /// The order was placed; it awaits payment.
     OrderPlaced(OrderPlaced),
+    /// A placement failed before the order existed; the order id is used up.
+    PlacementRejected(PlacementRejected),
     /// The order was paid.
     PaymentConfirmed(PaymentConfirmed),
     /// A payment arrived after the order was closed; it must be refunded.
@@ -38,6 +40,7 @@ impl DomainEvent for OrderEvent {
     fn event_type(&self) -> String {
         match self {
             Self::OrderPlaced(_) => "OrderPlaced",
+            Self::PlacementRejected(_) => "PlacementRejected",
             Self::PaymentConfirmed(_) => "PaymentConfirmed",
             Self::PaidAfterClose(_) => "PaidAfterClose",
             Self::OrderCancelled(_) => "OrderCancelled",
@@ -224,4 +227,38 @@ pub struct RefundCompleted {
     pub amount: Money,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+/// A placement that failed after it may have reserved stock. Whoever appends the first event
+/// of an order stream decides the fate of the order id's stock reservations: `OrderPlaced`
+/// keeps them for the order, `PlacementRejected` releases them. So a failed placement claims
+/// the stream before it releases anything, and a racing placement with the same id can never
+/// end up as an order whose stock was released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacementRejected {
+    /// The order id that is now used up.
+    pub order_id: OrderId,
+    /// The buyer who tried to place it.
+    pub buyer: BuyerId,
+    /// Why it failed.
+    pub reason: RejectionReason,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Why a placement failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectionReason {
+    /// Not enough stock of this SKU.
+    OutOfStock {
+        /// The SKU that ran out.
+        sku: SkuId,
+    },
+    /// The same order id was being placed with other quantities at the same time.
+    ConflictingPlacement {
+        /// The SKU whose reservation differed.
+        sku: SkuId,
+    },
+    /// The placement was never finished (its process stopped half-way).
+    Abandoned,
 }

@@ -31,13 +31,14 @@ use serde::{Deserialize, Serialize};
 
 pub use commands::{
     CancelOrder, CompleteRefund, ConfirmPayment, ConfirmReceipt, ItemRequest, OrderCommand,
-    PlaceOrder, RefundItem, RefundPaidAfterClose, RequestRefund, ShipOrder, UpdateLogistics,
+    PlaceOrder, RefundItem, RefundPaidAfterClose, RejectPlacement, RequestRefund, ShipOrder,
+    UpdateLogistics,
 };
 pub use error::OrderError;
 pub use events::{
     CancelReason, LogisticsUpdated, OrderCancelled, OrderCompleted, OrderEvent, OrderItem,
-    OrderPlaced, OrderShipped, PaidAfterClose, PaymentConfirmed, RefundCompleted, RefundKind,
-    RefundLine, RefundRequested,
+    OrderPlaced, OrderShipped, PaidAfterClose, PaymentConfirmed, PlacementRejected,
+    RefundCompleted, RefundKind, RefundLine, RefundRequested, RejectionReason,
 };
 
 use crate::{BuyerId, Money, OrderId, RefundId, SellerId, TrackingNumber, TxnId};
@@ -146,6 +147,7 @@ impl Refund {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     state: Option<OrderState>,
+    rejection: Option<PlacementRejected>,
 }
 
 /// A placed order.
@@ -211,6 +213,11 @@ impl OrderState {
 }
 
 impl Order {
+    /// The rejection of a placement that never became an order.
+    pub const fn rejection(&self) -> Option<&PlacementRejected> {
+        self.rejection.as_ref()
+    }
+
     /// Whether the order has been placed.
     pub const fn exists(&self) -> bool {
         self.state.is_some()
@@ -353,12 +360,16 @@ impl Aggregate for Order {
             self.state = Some(OrderState::placed(e));
             return;
         }
+        if let OrderEvent::PlacementRejected(e) = event {
+            self.rejection = Some(e);
+            return;
+        }
         let Some(state) = &mut self.state else {
             return;
         };
         match event {
-            // Handled above: it is the one event that needs no order.
-            OrderEvent::OrderPlaced(_) => {}
+            // Handled above: the events that need no order.
+            OrderEvent::OrderPlaced(_) | OrderEvent::PlacementRejected(_) => {}
             OrderEvent::PaymentConfirmed(e) => {
                 state.payment = Some(Payment {
                     txn_id: e.txn_id,

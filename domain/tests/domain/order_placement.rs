@@ -1,8 +1,9 @@
 use domain::{
     ItemRequest, ORDER_ITEMS_MAX, OrderCommand, OrderError, OrderEvent, OrderStatus, PlaceOrder,
+    PlacementRejected, RejectPlacement, RejectionReason,
 };
 
-use crate::fixtures::{at, buyer, money, qty, seller, sku, snapshot};
+use crate::fixtures::{at, buyer, money, order_id, qty, seller, sku, snapshot};
 use crate::order_fixtures::{TOTAL, given, item_requests, place, place_order, placed, replay};
 
 fn place_with(change: impl FnOnce(&mut PlaceOrder)) -> OrderCommand {
@@ -208,4 +209,65 @@ fn placing_an_existing_order_with_different_content_is_refused() {
             .when(place_with(change))
             .then_expect_error(OrderError::AlreadyPlacedWithDifferentContent);
     }
+}
+
+fn reject() -> OrderCommand {
+    OrderCommand::RejectPlacement(RejectPlacement {
+        order_id: order_id(1001),
+        buyer: buyer("b-1"),
+        reason: RejectionReason::OutOfStock { sku: sku("tea") },
+        at: at(0),
+    })
+}
+
+fn rejected() -> OrderEvent {
+    OrderEvent::PlacementRejected(PlacementRejected {
+        order_id: order_id(1001),
+        buyer: buyer("b-1"),
+        reason: RejectionReason::OutOfStock { sku: sku("tea") },
+        at: at(0),
+    })
+}
+
+#[test]
+fn a_failed_placement_claims_the_order_id_with_a_rejection() {
+    given(vec![])
+        .when(reject())
+        .then_expect_events(vec![rejected()]);
+}
+
+#[test]
+fn rejecting_a_rejected_placement_again_changes_nothing() {
+    given(vec![rejected()])
+        .when(reject())
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_placed_order_cannot_be_rejected() {
+    given(vec![placed()])
+        .when(reject())
+        .then_expect_error(OrderError::AlreadyPlaced);
+}
+
+#[test]
+fn placing_an_order_whose_placement_was_rejected_is_refused() {
+    given(vec![rejected()])
+        .when(place())
+        .then_expect_error(OrderError::PlacementWasRejected);
+}
+
+#[test]
+fn a_rejected_placement_is_not_an_order() {
+    let order = replay(vec![rejected()]);
+    assert!(!order.exists());
+    assert_eq!(order.status(), None);
+    assert!(order.rejection().is_some());
+    given(vec![rejected()])
+        .when(pay_for_rejected())
+        .then_expect_error(OrderError::NotFound);
+}
+
+fn pay_for_rejected() -> OrderCommand {
+    crate::order_fixtures::pay("t-1", TOTAL)
 }
