@@ -1,0 +1,79 @@
+//! The buyer's partition gene: which of the [`GENE_COUNT`] logical partitions a buyer's orders
+//! live in.
+//!
+//! This function is a contract with every stored order: changing it re-shards them all. The
+//! tests pin its values.
+
+use crate::layout::{GENE_BITS, GENE_COUNT};
+
+const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+const GENE_MASK: u64 = (1 << GENE_BITS) - 1;
+const _: () = assert!(GENE_MASK + 1 == GENE_COUNT as u64);
+
+/// FNV-1a, 64 bits, written out: std's `DefaultHasher` may change between Rust releases, and
+/// a gene must not.
+fn fnv1a_64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(FNV_OFFSET_BASIS, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
+    })
+}
+
+/// The partition gene of a buyer: the FNV-1a 64 hash of the buyer id's UTF-8 bytes modulo
+/// [`GENE_COUNT`].
+///
+/// The low bits, not the top ones: FNV's multiplier is 2^40 + 435, so the last bytes of a key
+/// barely reach the top bits, and ids that differ only at the end (`buyer-1`, `buyer-2`, …)
+/// would crowd into a few partitions. The low bits spread them evenly (a test measures it).
+pub fn gene_of_buyer(buyer_id: &str) -> u16 {
+    // masked to 10 bits: the cast cannot truncate
+    (fnv1a_64(buyer_id.as_bytes()) & GENE_MASK) as u16
+}
+
+/// The partition gene an order id carries in its lowest [`GENE_BITS`] bits: its shard, with no
+/// directory.
+pub fn gene_of_order(id: u64) -> u16 {
+    // masked to 10 bits: the cast cannot truncate
+    (id & GENE_MASK) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_64_matches_the_published_test_vectors() {
+        assert_eq!(fnv1a_64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a_64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a_64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    /// Values computed independently (Python, the published FNV-1a 64 constants).
+    #[test]
+    fn genes_are_frozen() {
+        let pinned = [
+            ("", 805),
+            ("buyer-1", 234),
+            ("buyer-2", 823),
+            ("b-42", 514),
+            ("买家-7", 53),
+        ];
+        let actual: Vec<_> = pinned
+            .iter()
+            .map(|(buyer, _)| (*buyer, gene_of_buyer(buyer)))
+            .collect();
+        assert_eq!(actual, pinned);
+    }
+
+    #[test]
+    fn genes_spread_buyers_evenly_over_the_partitions() {
+        let buyers = 102_400;
+        let mut counts = vec![0_u32; usize::from(GENE_COUNT)];
+        for i in 0..buyers {
+            counts[usize::from(gene_of_buyer(&format!("buyer-{i}")))] += 1;
+        }
+        // 100 per partition expected, standard deviation about 10 for a random spread
+        let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        assert!(*min >= 50 && *max <= 150, "min {min}, max {max}");
+    }
+}
