@@ -1,16 +1,25 @@
 //! The command side of the order platform: HTTP routes, authentication, idempotency and error
 //! mapping, and the `orders` command line that runs them.
 //!
-//! Modules: `config` (layered settings), `startup` (the application and its server),
-//! `routes` (one module per resource), `auth` (bearer JWT), `problem` (RFC 7807 errors),
-//! `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share).
+//! Modules: `config` (layered settings), `startup` (the application, its server and its
+//! workers), `routes` (one module per resource), `execute` (load, decide, append with
+//! expected version), `reactions` (what follows an event: cart clearing, stock movements),
+//! `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `problem`
+//! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `views` (JSON
+//! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share).
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod checkout_token;
 pub mod config;
+pub mod errors;
+pub mod execute;
+pub mod http;
 pub mod metrics;
 pub mod problem;
+pub mod reactions;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod views;

@@ -19,11 +19,25 @@ struct Cli {
     command: Command,
 }
 
+/// Every setting, for `orders serve --help`.
+const SETTINGS_HELP: &str = "\
+Settings (defaults, then --config FILE, then environment, then flags):
+  database_url          DATABASE_URL                 sqlite:./data/orders.db
+  nats_url              NATS_URL                     (none: in-process)
+  http_addr             ORDERS_HTTP_ADDR             127.0.0.1:8080
+  jwt_secret            ORDERS_JWT_SECRET            a development secret (a warning is logged)
+  checkout_ttl_secs     ORDERS_CHECKOUT_TTL_SECS     900
+  payment_timeout_secs  ORDERS_PAYMENT_TIMEOUT_SECS  900
+  log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
+The TOML file uses the names in the first column.";
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP server (command API, health, metrics).
+    /// Run the HTTP server (command API, health, metrics) and the reactions beside it.
+    #[command(after_help = SETTINGS_HELP)]
     Serve(Common),
     /// Apply the event-store migrations and exit (`serve` also applies them).
+    #[command(after_help = SETTINGS_HELP)]
     Migrate(Common),
     /// Print a bearer token signed with the configured secret, for trying the API.
     Token {

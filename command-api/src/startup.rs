@@ -10,10 +10,16 @@ use event_store::{EventStore, StoreError};
 use futures::FutureExt;
 use tracing_actix_web::TracingLogger;
 
+use ids::{IdError, OrderIdGenerator, SegmentAllocator};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
 use crate::auth::TokenKeys;
+use crate::checkout_token::CheckoutTokens;
 use crate::config::{DEV_JWT_SECRET, Settings, redact_url};
 use crate::metrics::Metrics;
 use crate::problem::Problem;
+use crate::reactions::{OrderReactions, runner};
 use crate::routes;
 use crate::state::AppState;
 
@@ -40,6 +46,9 @@ pub enum StartupError {
     /// The metrics registry refused a metric.
     #[error("cannot register metrics")]
     Metrics(#[from] prometheus::Error),
+    /// No order-id worker could be leased, or the id tables are unusable.
+    #[error("cannot start the id allocators")]
+    Ids(#[from] IdError),
 }
 
 /// Opens the event store named by `url` and applies its migrations. For SQLite the file's
@@ -59,6 +68,13 @@ pub async fn open_store(url: &str) -> Result<EventStore, StartupError> {
     Ok(store)
 }
 
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "orders".to_owned())
+}
+
 fn sqlite_file(url: &str) -> Option<&Path> {
     let rest = url.strip_prefix("sqlite:")?;
     let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -66,10 +82,13 @@ fn sqlite_file(url: &str) -> Option<&Path> {
     (path != ":memory:" && !path.is_empty()).then(|| Path::new(path))
 }
 
-/// The running application: its HTTP server, bound to a port.
+/// The running application: its HTTP server, bound to a port, and the workers beside it.
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
+    shutdown: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -88,7 +107,24 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys = web::Data::new(TokenKeys::new(&settings.jwt_secret));
         let metrics = web::Data::new(Metrics::new()?);
-        let state = web::Data::new(AppState { store, settings });
+        let owner = format!("{}:{}", hostname(), std::process::id());
+        let order_ids = OrderIdGenerator::start(&store, &owner).await?;
+        tracing::info!(worker = order_ids.worker_id(), "order-id worker leased");
+        let refund_numbers = SegmentAllocator::new(&store, "refund")?;
+        let shutdown = CancellationToken::new();
+        let workers = vec![tokio::spawn(runner::run(
+            store.clone(),
+            OrderReactions::new(store.clone()),
+            shutdown.clone(),
+        ))];
+        let state = web::Data::new(AppState {
+            checkout: CheckoutTokens::new(&settings.jwt_secret),
+            store,
+            settings,
+            order_ids,
+            refund_numbers,
+        });
+        let app_state = state.clone();
 
         let server = HttpServer::new(move || {
             let metrics_mw = metrics.clone();
@@ -129,7 +165,7 @@ impl Application {
                     web::QueryConfig::default()
                         .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
                 )
-                .app_data(state.clone())
+                .app_data(app_state.clone())
                 .app_data(keys.clone())
                 .app_data(metrics.clone())
                 .configure(routes::configure)
@@ -137,7 +173,13 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            state,
+            shutdown,
+            workers,
+        })
     }
 
     /// The port the server listens on.
@@ -145,9 +187,24 @@ impl Application {
         self.port
     }
 
-    /// Serves until the server is stopped (SIGINT or SIGTERM stop it gracefully).
+    /// Serves until the server is stopped (SIGTERM stops it gracefully, SIGINT at once), then
+    /// stops the workers and gives up the order-id worker lease.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.shutdown.cancel();
+        for worker in self.workers {
+            if let Err(err) = worker.await {
+                tracing::error!(error = %err, "a worker failed");
+            }
+        }
+        // The server's app factories are gone by now; if anything still holds the state, the
+        // lease simply expires.
+        if let Ok(state) = std::sync::Arc::try_unwrap(self.state.into_inner()) {
+            if let Err(err) = state.order_ids.shutdown().await {
+                tracing::warn!(error = %err, "releasing the order-id lease failed");
+            }
+        }
+        served
     }
 }
 

@@ -1,14 +1,30 @@
 //! What every request handler shares.
 
 use event_store::EventStore;
+use ids::{OrderIdGenerator, SegmentAllocator};
 
+use crate::checkout_token::CheckoutTokens;
 use crate::config::Settings;
 
 /// Shared application state.
-#[derive(Debug)]
 pub struct AppState {
     /// The event log.
     pub store: EventStore,
     /// The configuration the server started with.
     pub settings: Settings,
+    /// Issues order ids (with the buyer's gene) on a leased worker id.
+    pub order_ids: OrderIdGenerator,
+    /// Issues refund numbers.
+    pub refund_numbers: SegmentAllocator,
+    /// Issues and verifies checkout tokens.
+    pub checkout: CheckoutTokens,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }

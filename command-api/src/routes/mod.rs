@@ -1,6 +1,13 @@
-//! HTTP routes: operations endpoints at the root, the API under `/v1`.
+//! HTTP routes: operations endpoints at the root, the API under `/v1`, one module per
+//! resource.
 
+pub(crate) mod cart;
+pub(crate) mod checkout;
 mod health;
+pub(crate) mod openapi;
+pub(crate) mod orders;
+pub(crate) mod payments;
+pub(crate) mod products;
 
 use actix_web::web;
 
@@ -8,5 +15,24 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
-        .service(health::metrics);
+        .service(health::metrics)
+        .service(openapi::openapi_json)
+        .service(openapi::swagger_ui)
+        .service(products::create_product)
+        .service(products::change_price)
+        .service(products::add_stock)
+        .service(products::get_product)
+        .service(products::get_stock)
+        .service(cart::set_item)
+        .service(cart::remove_item)
+        .service(cart::get_cart)
+        .service(checkout::checkout)
+        .service(orders::place::place_order)
+        .service(orders::get::get_order)
+        .service(orders::update::cancel)
+        .service(orders::update::logistics)
+        .service(orders::update::ship)
+        .service(orders::update::confirm_receipt)
+        .service(orders::update::request_refund)
+        .service(payments::notify);
 }

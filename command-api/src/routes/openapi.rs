@@ -1,0 +1,107 @@
+//! The OpenAPI document, generated from the route and type annotations, and a Swagger UI
+//! page that renders it.
+
+use actix_web::{HttpResponse, get};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::problem::Problem;
+use crate::routes::{cart, checkout, health, orders, payments, products};
+use crate::views;
+
+/// The document's description of bearer authentication.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orders",
+        description = "Event-sourced order platform: command API. Errors are RFC 7807 \
+                       application/problem+json; updates take If-Match with the version from \
+                       the ETag.",
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        health::metrics,
+        products::create_product,
+        products::change_price,
+        products::add_stock,
+        products::get_product,
+        products::get_stock,
+        cart::set_item,
+        cart::remove_item,
+        cart::get_cart,
+        checkout::checkout,
+        orders::place::place_order,
+        orders::get::get_order,
+        orders::update::cancel,
+        orders::update::logistics,
+        orders::update::ship,
+        orders::update::confirm_receipt,
+        orders::update::request_refund,
+        payments::notify,
+    ),
+    components(schemas(
+        Problem,
+        views::OrderView,
+        views::OrderItemView,
+        views::PaymentView,
+        views::RefundView,
+        views::RefundLineView,
+        views::ProductView,
+        views::StockView,
+        views::CartView,
+        views::CartLineView,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub(crate) struct ApiDoc;
+
+/// The OpenAPI document.
+#[get("/openapi.json")]
+pub(crate) async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// Swagger UI for the document. The page loads Swagger UI's script and style from a CDN, so
+/// it renders where the browser can reach one; the document itself is always local.
+#[get("/swagger-ui")]
+pub(crate) async fn swagger_ui() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(SWAGGER_PAGE)
+}
+
+const SWAGGER_PAGE: &str = r##"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>orders API</title>
+  <link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui" });
+  </script>
+</body>
+</html>
+"##;

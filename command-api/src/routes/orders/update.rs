@@ -1,0 +1,273 @@
+//! Updates of an order by its buyer or seller. Each takes `If-Match: <version>`: a stale
+//! version is 412 and changes nothing (check and append are one atomic step: the append is
+//! at that version). A buyer or seller acting on someone else's order gets 404.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, put, web};
+use chrono::Utc;
+use domain::{
+    BuyerId, CancelOrder, CancelReason, ConfirmReceipt, Order, OrderCommand, OrderError, OrderId,
+    Quantity, RefundId, RefundItem, RequestRefund, SellerId, ShipOrder, TrackingNumber,
+    UpdateLogistics,
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::{Principal, Role};
+use crate::errors::ToProblem;
+use crate::execute::execute;
+use crate::http::{field, idempotency_key, metadata, required_if_match, versioned};
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::views::OrderView;
+
+/// Who may act on an order.
+enum Party {
+    Buyer(BuyerId),
+    Seller(SellerId),
+}
+
+impl Party {
+    fn of(principal: &Principal, role: Role) -> Result<Self, Problem> {
+        principal.require(role)?;
+        let invalid = || Problem::forbidden("the token's subject is not a valid id");
+        match role {
+            Role::Buyer => Ok(Self::Buyer(
+                BuyerId::parse(&principal.subject).map_err(|_| invalid())?,
+            )),
+            _ => Ok(Self::Seller(
+                SellerId::parse(&principal.subject).map_err(|_| invalid())?,
+            )),
+        }
+    }
+
+    fn owns(&self, order: &Order) -> bool {
+        match self {
+            Self::Buyer(buyer) => order.buyer() == Some(buyer),
+            Self::Seller(seller) => order.seller() == Some(seller),
+        }
+    }
+}
+
+/// Runs `command` on the caller's order at the version in `If-Match`.
+async fn update(
+    state: &AppState,
+    principal: &Principal,
+    req: &HttpRequest,
+    role: Role,
+    order_id: &str,
+    dedup_key: Option<String>,
+    command: OrderCommand,
+) -> Result<HttpResponse, Problem> {
+    let party = Party::of(principal, role)?;
+    let order_id: OrderId = field("order_id", order_id.parse())?;
+    let expected = required_if_match(req)?;
+    let id = order_id.to_string();
+    // Ownership first: a stale version of someone else's order must not reveal that it exists
+    // (who owns an order never changes, so this read cannot go stale).
+    if !party.owns(&state.store.load::<Order>(&id).await?.aggregate) {
+        return Err(OrderError::NotFound.to_problem());
+    }
+    let meta = metadata(req, principal, dedup_key);
+    let executed = execute::<Order, _>(&state.store, &id, Some(expected), &meta, |order| {
+        order.decide(command.clone())
+    })
+    .await?;
+    Ok(versioned(
+        StatusCode::OK,
+        executed.version,
+        &OrderView::of(&executed.aggregate, executed.version),
+    ))
+}
+
+/// A tracking number.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct LogisticsRequest {
+    /// The carrier's tracking number.
+    tracking_number: String,
+}
+
+/// Shipping, optionally with the tracking number.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ShipRequest {
+    /// The carrier's tracking number, unless it was set before.
+    tracking_number: Option<String>,
+}
+
+/// Items to refund.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RefundRequest {
+    /// Lines and units to refund.
+    items: Vec<RefundItemRequest>,
+}
+
+/// Units of one line to refund.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RefundItemRequest {
+    /// The order line (`line` in the order).
+    line: u32,
+    /// Units to refund.
+    quantity: u32,
+}
+
+/// The buyer cancels an unpaid order; its stock is released.
+#[utoipa::path(
+    params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    responses(
+        (status = 200, description = "Cancelled", body = OrderView),
+        (status = 404, description = "No such order of the caller", body = Problem),
+        (status = 409, description = "Already paid", body = Problem),
+        (status = 412, description = "The order changed", body = Problem),
+        (status = 428, description = "If-Match missing", body = Problem)
+    ),
+    security(("bearer" = [])),
+    tag = "buyer"
+)]
+#[post("/v1/orders/{order_id}/cancel")]
+pub(crate) async fn cancel(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let command = OrderCommand::CancelOrder(CancelOrder {
+        reason: CancelReason::BuyerCancelled,
+        at: Utc::now(),
+    });
+    update(&state, &principal, &req, Role::Buyer, &path, None, command).await
+}
+
+/// The seller sets or changes the tracking number.
+#[utoipa::path(
+    request_body = LogisticsRequest,
+    params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    responses(
+        (status = 200, description = "Updated", body = OrderView),
+        (status = 404, description = "No such order of the caller", body = Problem),
+        (status = 412, description = "The order changed", body = Problem)
+    ),
+    security(("bearer" = [])),
+    tag = "seller"
+)]
+#[put("/v1/orders/{order_id}/logistics")]
+pub(crate) async fn logistics(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<LogisticsRequest>,
+) -> Result<HttpResponse, Problem> {
+    let command = OrderCommand::UpdateLogistics(UpdateLogistics {
+        tracking_number: field(
+            "tracking_number",
+            TrackingNumber::parse(&body.tracking_number),
+        )?,
+        at: Utc::now(),
+    });
+    update(&state, &principal, &req, Role::Seller, &path, None, command).await
+}
+
+/// The seller ships a paid order.
+#[utoipa::path(
+    request_body = ShipRequest,
+    params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    responses(
+        (status = 200, description = "Shipped", body = OrderView),
+        (status = 409, description = "Not paid", body = Problem),
+        (status = 412, description = "The order changed", body = Problem)
+    ),
+    security(("bearer" = [])),
+    tag = "seller"
+)]
+#[post("/v1/orders/{order_id}/ship")]
+pub(crate) async fn ship(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<ShipRequest>,
+) -> Result<HttpResponse, Problem> {
+    let tracking_number = body
+        .tracking_number
+        .as_deref()
+        .map(|number| field("tracking_number", TrackingNumber::parse(number)))
+        .transpose()?;
+    let command = OrderCommand::ShipOrder(ShipOrder {
+        tracking_number,
+        at: Utc::now(),
+    });
+    update(&state, &principal, &req, Role::Seller, &path, None, command).await
+}
+
+/// The buyer confirms receipt of a shipped order.
+#[utoipa::path(
+    params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
+    responses(
+        (status = 200, description = "Completed", body = OrderView),
+        (status = 409, description = "Not shipped", body = Problem),
+        (status = 412, description = "The order changed", body = Problem)
+    ),
+    security(("bearer" = [])),
+    tag = "buyer"
+)]
+#[post("/v1/orders/{order_id}/confirm-receipt")]
+pub(crate) async fn confirm_receipt(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let command = OrderCommand::ConfirmReceipt(ConfirmReceipt { at: Utc::now() });
+    update(&state, &principal, &req, Role::Buyer, &path, None, command).await
+}
+
+/// The buyer asks for a refund of chosen items: each line returns what was paid for its
+/// units, after its share of the discount.
+#[utoipa::path(
+    request_body = RefundRequest,
+    params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    responses(
+        (status = 200, description = "Refund requested", body = OrderView),
+        (status = 409, description = "Not refundable now", body = Problem),
+        (status = 412, description = "The order changed", body = Problem),
+        (status = 422, description = "More units than bought, or an unknown line", body = Problem)
+    ),
+    security(("bearer" = [])),
+    tag = "buyer"
+)]
+#[post("/v1/orders/{order_id}/refunds")]
+pub(crate) async fn request_refund(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<RefundRequest>,
+) -> Result<HttpResponse, Problem> {
+    let items = body
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            Ok(RefundItem {
+                line: item.line,
+                quantity: field(
+                    &format!("items[{i}].quantity"),
+                    Quantity::new(item.quantity),
+                )?,
+            })
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
+    let number = state.refund_numbers.next().await.map_err(|err| {
+        tracing::warn!(error = %err, "refund number refused");
+        Problem::busy()
+    })?;
+    let refund_id =
+        RefundId::parse(&format!("R{number}")).map_err(|err| Problem::internal(&err))?;
+    let key = idempotency_key(&req)?.map(|key| format!("refund:{key}"));
+    let command = OrderCommand::RequestRefund(RequestRefund {
+        refund_id,
+        items,
+        at: Utc::now(),
+    });
+    update(&state, &principal, &req, Role::Buyer, &path, key, command).await
+}

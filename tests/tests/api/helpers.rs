@@ -1,0 +1,277 @@
+//! `spawn_app` and typed helpers for talking to the application over HTTP.
+
+use std::time::Duration;
+
+use command_api::auth::{Role, TokenKeys};
+use command_api::config::Settings;
+use command_api::startup::Application;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The app's signing secret.
+    pub secret: String,
+    keys: TokenKeys,
+    _sqlite_dir: Option<tempfile::TempDir>,
+}
+
+/// Databases of earlier runs older than this are dropped when a test starts.
+const STALE_DATABASE_AGE_SECS: u64 = 3_600;
+
+/// The application against a fresh PostgreSQL database on `DATABASE_URL`'s server (the
+/// README's test command sets it; 127.0.0.1:5432 otherwise).
+pub async fn spawn_app() -> TestApp {
+    let server = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let name = format!("orders_test_{now}_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+    drop_stale_databases(&mut admin, now).await;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = server
+        .rsplit_once('/')
+        .map_or(server.as_str(), |(base, _)| base);
+    start(format!("{base}/{name}"), None).await
+}
+
+/// Drops test databases that a crashed or failed run left behind.
+async fn drop_stale_databases(admin: &mut sqlx::PgConnection, now: u64) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'orders_test_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap();
+    for name in names {
+        let created: Option<u64> = name
+            .strip_prefix("orders_test_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse().ok());
+        if created.is_some_and(|created| now.saturating_sub(created) > STALE_DATABASE_AGE_SECS) {
+            // another run may drop it at the same time: ignore failures
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut *admin)
+                .await;
+        }
+    }
+}
+
+/// The application on a fresh embedded SQLite store.
+pub async fn spawn_embedded_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("orders.db").display());
+    start(url, Some(dir)).await
+}
+
+async fn start(database_url: String, sqlite_dir: Option<tempfile::TempDir>) -> TestApp {
+    let secret = uuid::Uuid::new_v4().to_string();
+    let settings = Settings {
+        database_url,
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: secret.clone(),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).await.expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        keys: TokenKeys::new(&secret),
+        secret,
+        _sqlite_dir: sqlite_dir,
+    }
+}
+
+/// A product to create: (sku, price in cents, initial stock).
+pub struct NewProduct<'a> {
+    pub sku: &'a str,
+    pub price_cents: i64,
+    pub stock: u32,
+}
+
+impl TestApp {
+    pub fn token(&self, role: Role, subject: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        self.keys.issue(subject, role, now, 3_600).unwrap()
+    }
+
+    pub fn buyer(&self, id: &str) -> String {
+        self.token(Role::Buyer, id)
+    }
+
+    pub fn seller(&self) -> String {
+        self.token(Role::Seller, "shop-1")
+    }
+
+    pub fn provider(&self) -> String {
+        self.token(Role::PaymentProvider, "simulator")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn create_product(&self, product: NewProduct<'_>) -> Value {
+        let response = self
+            .client
+            .post(self.url("/v1/products"))
+            .bearer_auth(self.seller())
+            .json(&json!({
+                "sku": product.sku,
+                "title": format!("Product {}", product.sku),
+                "price_cents": product.price_cents,
+                "initial_stock": product.stock,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    pub async fn change_price(&self, sku: &str, price_cents: i64) -> Response {
+        self.client
+            .put(self.url(&format!("/v1/products/{sku}/price")))
+            .bearer_auth(self.seller())
+            .json(&json!({ "price_cents": price_cents }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stock(&self, sku: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(&format!("/v1/skus/{sku}/stock")))
+            .bearer_auth(self.seller())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// `(order_id, checkout_token)` for `buyer`.
+    pub async fn checkout(&self, buyer: &str) -> (String, String) {
+        let response = self
+            .client
+            .post(self.url("/v1/checkout"))
+            .bearer_auth(self.buyer(buyer))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        (
+            body["order_id"].as_str().unwrap().to_owned(),
+            body["checkout_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Places an order of `(sku, quantity, product_version)` lines.
+    pub async fn place_order(
+        &self,
+        buyer: &str,
+        order_id: &str,
+        token: &str,
+        items: &[(&str, u32, u32)],
+    ) -> Response {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(sku, quantity, version)| {
+                json!({ "sku": sku, "quantity": quantity, "product_version": version })
+            })
+            .collect();
+        self.client
+            .post(self.url("/v1/orders"))
+            .bearer_auth(self.buyer(buyer))
+            .json(&json!({ "order_id": order_id, "checkout_token": token, "items": items }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Checks out and places one order; answers with the placed order.
+    pub async fn order(&self, buyer: &str, items: &[(&str, u32, u32)]) -> Value {
+        let (order_id, token) = self.checkout(buyer).await;
+        let response = self.place_order(buyer, &order_id, &token, items).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    pub async fn notify_payment(
+        &self,
+        order_id: &str,
+        txn_id: &str,
+        amount_cents: i64,
+    ) -> Response {
+        self.client
+            .post(self.url("/v1/payments/notify"))
+            .bearer_auth(self.provider())
+            .json(&json!({ "order_id": order_id, "txn_id": txn_id, "amount_cents": amount_cents }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_order(&self, token: &str, order_id: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/orders/{order_id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn set_logistics(&self, order_id: &str, version: &str, number: &str) -> Response {
+        self.client
+            .put(self.url(&format!("/v1/orders/{order_id}/logistics")))
+            .bearer_auth(self.seller())
+            .header("If-Match", version)
+            .json(&json!({ "tracking_number": number }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn cart(&self, buyer: &str) -> Value {
+        self.client
+            .get(self.url("/v1/cart"))
+            .bearer_auth(self.buyer(buyer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// The response's ETag.
+pub fn etag(response: &Response) -> String {
+    response.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+/// Polls `check` until it returns `Some` (read models and reactions lag their commands).
+pub async fn eventually<T, F, Fut>(mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..100 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the condition did not hold within 5 s");
+}

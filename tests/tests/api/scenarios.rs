@@ -1,0 +1,393 @@
+//! The scenarios, each against whatever store the app was spawned on.
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{NewProduct, TestApp, etag, eventually};
+
+const TEA: NewProduct<'static> = NewProduct {
+    sku: "tea-500g",
+    price_cents: 1299,
+    stock: 100,
+};
+
+pub async fn concurrent_identical_placements_make_one_order(app: TestApp) {
+    app.create_product(TEA).await;
+    let (order_id, token) = app.checkout("b-1").await;
+    let responses =
+        join_all((0..50).map(|_| app.place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])))
+            .await;
+    let mut bodies = Vec::new();
+    for response in responses {
+        assert!(response.status().is_success(), "{}", response.status());
+        bodies.push(response.text().await.unwrap());
+    }
+    assert!(bodies.iter().all(|b| b == &bodies[0]), "bodies differ");
+    let stock = app.stock("tea-500g").await;
+    assert_eq!(
+        (stock["available"].as_u64(), stock["reserved"].as_u64()),
+        (Some(98), Some(2))
+    );
+    let order: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(order["version"], 1, "one OrderPlaced event");
+}
+
+/// The seeds' ABA case: the logistics number goes 666 then 888; the 666 request retried with
+/// its old version must not win.
+pub async fn a_retried_stale_update_cannot_overwrite_a_newer_one(app: TestApp) {
+    app.create_product(TEA).await;
+    let order = app.order("b-1", &[("tea-500g", 1, 1)]).await;
+    let id = order["order_id"].as_str().unwrap();
+    let paid = app.notify_payment(id, "T-1", 1299).await;
+    let v_paid = etag(&paid);
+
+    let first = app.set_logistics(id, &v_paid, "666").await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let second = app.set_logistics(id, &etag(&first), "888").await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let retried = app.set_logistics(id, &v_paid, "666").await;
+    assert_eq!(retried.status(), StatusCode::PRECONDITION_FAILED);
+    let problem: Value = retried.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/version-mismatch");
+
+    let now = app.get_order(&app.seller(), id).await;
+    let now: Value = now.json().await.unwrap();
+    assert_eq!(now["tracking_number"], "888");
+    let missing = app
+        .client
+        .put(app.url(&format!("/v1/orders/{id}/logistics")))
+        .bearer_auth(app.seller())
+        .json(&json!({ "tracking_number": "999" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::PRECONDITION_REQUIRED);
+}
+
+pub async fn many_buyers_on_scarce_stock_never_oversell(app: TestApp) {
+    const BUYERS: usize = 200;
+    const STOCK: u32 = 50;
+    app.create_product(NewProduct {
+        sku: "hot",
+        price_cents: 100,
+        stock: STOCK,
+    })
+    .await;
+    let app = &app;
+    let checkouts = join_all((0..BUYERS).map(|i| async move {
+        let buyer = format!("b-{i}");
+        let (order_id, token) = app.checkout(&buyer).await;
+        (buyer, order_id, token)
+    }))
+    .await;
+    let responses =
+        join_all(checkouts.iter().map(|(buyer, order_id, token)| {
+            app.place_order(buyer, order_id, token, &[("hot", 1, 1)])
+        }))
+        .await;
+    let mut placed = 0;
+    for response in responses {
+        match response.status() {
+            StatusCode::CREATED => placed += 1,
+            StatusCode::CONFLICT => {
+                let problem: Value = response.json().await.unwrap();
+                assert_eq!(problem["type"], "/problems/out-of-stock");
+            }
+            other => panic!("unexpected {other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert_eq!(placed, STOCK as usize);
+    let stock = app.stock("hot").await;
+    assert_eq!(stock["available"], 0);
+    assert_eq!(stock["reserved"], u64::from(STOCK));
+}
+
+pub async fn a_stale_product_version_is_refused_and_reserves_nothing(app: TestApp) {
+    app.create_product(TEA).await;
+    let changed = app.change_price("tea-500g", 1499).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let (order_id, token) = app.checkout("b-1").await;
+    let stale = app
+        .place_order("b-1", &order_id, &token, &[("tea-500g", 1, 1)])
+        .await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let problem: Value = stale.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/product-changed");
+    assert_eq!(problem["field"], "items[0].product_version");
+    let stock = app.stock("tea-500g").await;
+    assert_eq!(
+        (stock["available"].as_u64(), stock["reserved"].as_u64()),
+        (Some(100), Some(0))
+    );
+
+    // with the current version the same checkout goes through, at the new price
+    let fresh = app
+        .place_order("b-1", &order_id, &token, &[("tea-500g", 1, 2)])
+        .await;
+    assert_eq!(fresh.status(), StatusCode::CREATED);
+    let order: Value = fresh.json().await.unwrap();
+    assert_eq!(order["total_cents"], 1499);
+}
+
+pub async fn the_same_payment_notified_three_times_is_recorded_once(app: TestApp) {
+    app.create_product(TEA).await;
+    let order = app.order("b-1", &[("tea-500g", 3, 1)]).await;
+    let id = order["order_id"].as_str().unwrap();
+    let mut versions = Vec::new();
+    for _ in 0..3 {
+        let response = app.notify_payment(id, "T-77", 3897).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "Paid");
+        assert_eq!(body["payment"]["txn_id"], "T-77");
+        versions.push(body["version"].as_u64().unwrap());
+    }
+    assert_eq!(versions, [2, 2, 2], "one PaymentConfirmed");
+    let wrong = app.notify_payment(id, "T-78", 1).await;
+    assert_eq!(wrong.status(), StatusCode::CONFLICT, "already paid by T-77");
+    // the reaction deducts the reserved stock once
+    eventually(|| async {
+        let stock = app.stock("tea-500g").await;
+        (stock["sold"] == 3 && stock["reserved"] == 0 && stock["available"] == 97).then_some(())
+    })
+    .await;
+}
+
+pub async fn the_cart_is_cleared_after_the_order_is_placed(app: TestApp) {
+    app.create_product(TEA).await;
+    let added = app
+        .client
+        .put(app.url("/v1/cart/items/tea-500g"))
+        .bearer_auth(app.buyer("b-1"))
+        .json(&json!({ "quantity": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    assert_eq!(app.cart("b-1").await["items"].as_array().unwrap().len(), 1);
+    app.order("b-1", &[("tea-500g", 2, 1)]).await;
+    eventually(|| async {
+        let cart = app.cart("b-1").await;
+        cart["items"].as_array().unwrap().is_empty().then_some(())
+    })
+    .await;
+}
+
+pub async fn a_buyer_cannot_see_or_touch_another_buyers_order(app: TestApp) {
+    app.create_product(TEA).await;
+    let order = app.order("b-1", &[("tea-500g", 1, 1)]).await;
+    let id = order["order_id"].as_str().unwrap();
+    let seen = app.get_order(&app.buyer("b-2"), id).await;
+    assert_eq!(seen.status(), StatusCode::NOT_FOUND);
+    let cancel = app
+        .client
+        .post(app.url(&format!("/v1/orders/{id}/cancel")))
+        .bearer_auth(app.buyer("b-2"))
+        .header("If-Match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), StatusCode::NOT_FOUND);
+    let stale = app
+        .client
+        .post(app.url(&format!("/v1/orders/{id}/cancel")))
+        .bearer_auth(app.buyer("b-2"))
+        .header("If-Match", "\"7\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.status(),
+        StatusCode::NOT_FOUND,
+        "a stale version reveals nothing"
+    );
+    let own = app.get_order(&app.buyer("b-1"), id).await;
+    assert_eq!(own.status(), StatusCode::OK);
+    assert_eq!(etag(&own), "\"1\"");
+}
+
+pub async fn a_forged_or_expired_checkout_token_is_forbidden(app: TestApp) {
+    app.create_product(TEA).await;
+    let (order_id, token) = app.checkout("b-1").await;
+    // another buyer's token for this id, a forged token, and a token for another id
+    let (other_id, other_token) = app.checkout("b-2").await;
+    for (buyer, id, token) in [
+        ("b-2", order_id.as_str(), token.as_str()),
+        (
+            "b-1",
+            order_id.as_str(),
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiLTEifQ.Zm9yZ2Vk",
+        ),
+        ("b-1", order_id.as_str(), other_token.as_str()),
+        ("b-2", other_id.as_str(), token.as_str()),
+    ] {
+        let response = app
+            .place_order(buyer, id, token, &[("tea-500g", 1, 1)])
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{buyer} {id}");
+    }
+    let expired_token = command_api::checkout_token::CheckoutTokens::new(&app.secret)
+        .issue(
+            order_id.parse().unwrap(),
+            "b-1",
+            chrono::Utc::now().timestamp() - 10,
+        )
+        .unwrap();
+    let expired = app
+        .place_order("b-1", &order_id, &expired_token, &[("tea-500g", 1, 1)])
+        .await;
+    assert_eq!(expired.status(), StatusCode::FORBIDDEN);
+    let unauthenticated = app
+        .client
+        .post(app.url("/v1/checkout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    let stock = app.stock("tea-500g").await;
+    assert_eq!(stock["reserved"], 0);
+}
+
+pub async fn client_mistakes_are_4xx_problems_naming_the_field(app: TestApp) {
+    app.create_product(TEA).await;
+    let (order_id, token) = app.checkout("b-1").await;
+    let post = |body: String| {
+        app.client
+            .post(app.url("/v1/orders"))
+            .bearer_auth(app.buyer("b-1"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let malformed = post("{\"order_id\": ".to_owned()).await.unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        malformed.headers()["content-type"],
+        "application/problem+json"
+    );
+    let cases = [
+        (
+            json!([{ "sku": "tea-500g", "quantity": 0, "product_version": 1 }]),
+            "items[0].quantity",
+        ),
+        (
+            json!([{ "sku": "tea 500g", "quantity": 1, "product_version": 1 }]),
+            "items[0].sku",
+        ),
+        (
+            json!([{ "sku": "nope", "quantity": 1, "product_version": 1 }]),
+            "items[0].sku",
+        ),
+        (json!([]), "items"),
+    ];
+    for (items, field) in cases {
+        let body = json!({ "order_id": order_id, "checkout_token": token, "items": items });
+        let response = post(body.to_string()).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["field"], field);
+    }
+    let bad_id = json!({ "order_id": "12x", "checkout_token": token, "items": [] });
+    let response = post(bad_id.to_string()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let wrong_amount = app.notify_payment(&order_id, "T-1", 5).await;
+    assert_eq!(
+        wrong_amount.status(),
+        StatusCode::NOT_FOUND,
+        "nothing was placed"
+    );
+    // nothing was written by any of it
+    let order = app.get_order(&app.buyer("b-1"), &order_id).await;
+    assert_eq!(order.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.stock("tea-500g").await["reserved"], 0);
+}
+
+pub async fn a_paid_order_ships_and_completes_and_refunds_what_was_paid(app: TestApp) {
+    app.create_product(TEA).await;
+    let order = app.order("b-1", &[("tea-500g", 2, 1)]).await;
+    let id = order["order_id"].as_str().unwrap();
+    let wrong = app.notify_payment(id, "T-1", 100).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let paid = app.notify_payment(id, "T-1", 2598).await;
+    let shipped = app
+        .client
+        .post(app.url(&format!("/v1/orders/{id}/ship")))
+        .bearer_auth(app.seller())
+        .header("If-Match", etag(&paid))
+        .json(&json!({ "tracking_number": "SF123" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shipped.status(), StatusCode::OK);
+    let received = app
+        .client
+        .post(app.url(&format!("/v1/orders/{id}/confirm-receipt")))
+        .bearer_auth(app.buyer("b-1"))
+        .header("If-Match", etag(&shipped))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(received.status(), StatusCode::OK);
+    let refund = app
+        .client
+        .post(app.url(&format!("/v1/orders/{id}/refunds")))
+        .bearer_auth(app.buyer("b-1"))
+        .header("If-Match", etag(&received))
+        .json(&json!({ "items": [{ "line": 0, "quantity": 1 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refund.status(), StatusCode::OK);
+    let body: Value = refund.json().await.unwrap();
+    assert_eq!(body["status"], "Refunding");
+    assert_eq!(body["refunds"][0]["amount_cents"], 1299);
+    let too_many = app
+        .client
+        .post(app.url(&format!("/v1/orders/{id}/refunds")))
+        .bearer_auth(app.buyer("b-1"))
+        .header("If-Match", format!("\"{}\"", body["version"]))
+        .json(&json!({ "items": [{ "line": 0, "quantity": 2 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+pub async fn the_openapi_document_covers_every_route(app: TestApp) {
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/v1/products",
+        "/v1/products/{sku}/price",
+        "/v1/skus/{sku}/stock",
+        "/v1/cart/items/{sku}",
+        "/v1/checkout",
+        "/v1/orders",
+        "/v1/orders/{order_id}",
+        "/v1/orders/{order_id}/cancel",
+        "/v1/orders/{order_id}/logistics",
+        "/v1/orders/{order_id}/ship",
+        "/v1/orders/{order_id}/confirm-receipt",
+        "/v1/orders/{order_id}/refunds",
+        "/v1/payments/notify",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(path), "{path} is missing");
+    }
+    let ui = app.client.get(app.url("/swagger-ui")).send().await.unwrap();
+    assert_eq!(ui.status(), StatusCode::OK);
+}
