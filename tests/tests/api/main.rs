@@ -34,6 +34,8 @@ on_both_stores!(
     a_stale_product_version_is_refused_and_reserves_nothing,
     the_same_payment_notified_three_times_is_recorded_once,
     the_cart_is_cleared_after_the_order_is_placed,
+    the_same_order_id_with_other_content_is_a_conflict,
+    cancelling_an_unpaid_order_releases_its_stock,
 );
 
 mod postgres_only {

@@ -391,3 +391,56 @@ pub async fn the_openapi_document_covers_every_route(app: TestApp) {
     let ui = app.client.get(app.url("/swagger-ui")).send().await.unwrap();
     assert_eq!(ui.status(), StatusCode::OK);
 }
+
+pub async fn the_same_order_id_with_other_content_is_a_conflict(app: TestApp) {
+    app.create_product(TEA).await;
+    let (order_id, token) = app.checkout("b-1").await;
+    let first = app
+        .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
+        .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let other = app
+        .place_order("b-1", &order_id, &token, &[("tea-500g", 5, 1)])
+        .await;
+    assert_eq!(other.status(), StatusCode::CONFLICT);
+    let problem: Value = other.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/order-conflict");
+    let same = app
+        .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
+        .await;
+    assert_eq!(same.status(), StatusCode::OK);
+    assert_eq!(same.json::<Value>().await.unwrap(), first);
+    let stock = app.stock("tea-500g").await;
+    assert_eq!(
+        (stock["available"].as_u64(), stock["reserved"].as_u64()),
+        (Some(98), Some(2))
+    );
+}
+
+pub async fn cancelling_an_unpaid_order_releases_its_stock(app: TestApp) {
+    app.create_product(TEA).await;
+    let order = app.order("b-1", &[("tea-500g", 4, 1)]).await;
+    let id = order["order_id"].as_str().unwrap();
+    let cancelled = app
+        .client
+        .post(app.url(&format!("/v1/orders/{id}/cancel")))
+        .bearer_auth(app.buyer("b-1"))
+        .header("If-Match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let body: Value = cancelled.json().await.unwrap();
+    assert_eq!(body["status"], "Cancelled");
+    eventually(|| async {
+        let stock = app.stock("tea-500g").await;
+        (stock["available"] == 100 && stock["reserved"] == 0).then_some(())
+    })
+    .await;
+    // a payment arriving after the cancellation is recorded as paid after close, not as paid
+    let late = app.notify_payment(id, "T-late", 5196).await;
+    assert_eq!(late.status(), StatusCode::OK);
+    let late: Value = late.json().await.unwrap();
+    assert_eq!(late["status"], "Cancelled");
+}
