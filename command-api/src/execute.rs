@@ -49,9 +49,15 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
 
 /// Runs `decide` on the current state of `A`'s stream `id` and appends what it decides.
 ///
+/// Within this process, commands on one stream take turns on the stream's slot, which keeps
+/// the stream's state: each command catches it up from the log (one indexed read, normally
+/// empty) instead of reloading the stream, and no two of this process's commands race for
+/// the same version. Other processes are still seen through the catch-up and kept out by the
+/// append's expected version.
+///
 /// With `expected_version` (`If-Match`) a changed stream is a [`ExecuteError::VersionMismatch`]
-/// and nothing is retried: the caller's premise is stale. Without it, a lost race reloads and
-/// decides again. A dedup key in `metadata` that the stream already holds answers with the
+/// and nothing is retried: the caller's premise is stale. Without it, a lost race catches up
+/// and decides again. A dedup key in `metadata` that the stream already holds answers with the
 /// current state and appends nothing.
 pub async fn execute<A, F>(
     store: &EventStore,
@@ -61,26 +67,44 @@ pub async fn execute<A, F>(
     decide: F,
 ) -> Result<Executed<A>, ExecuteError<A::Error>>
 where
-    A: Aggregate,
+    A: Aggregate + Clone + 'static,
     A::Error: 'static,
     F: Fn(&A) -> Result<Vec<A::Event>, A::Error>,
 {
+    let slot = store.stream_slot::<A>(id);
+    let mut cached = slot.lock().await;
+    // Taken out while working: an error that returns early leaves the slot empty, so the
+    // next command loads the stream afresh (an append whose outcome is unknown included).
+    let mut loaded = match cached.take() {
+        Some(mut loaded) => {
+            store.catch_up(id, &mut loaded).await?;
+            loaded
+        }
+        None => store.load::<A>(id).await?,
+    };
     for attempt in 0..CONFLICT_RETRIES_MAX {
-        let loaded = store.load::<A>(id).await?;
         if let Some(expected) = expected_version {
             if expected != loaded.version {
-                return Err(ExecuteError::VersionMismatch {
-                    current: loaded.version,
-                });
+                let current = loaded.version;
+                *cached = Some(loaded);
+                return Err(ExecuteError::VersionMismatch { current });
             }
         }
-        let events = decide(&loaded.aggregate).map_err(ExecuteError::Domain)?;
+        let events = match decide(&loaded.aggregate) {
+            Ok(events) => events,
+            Err(err) => {
+                *cached = Some(loaded);
+                return Err(ExecuteError::Domain(err));
+            }
+        };
         if events.is_empty() {
-            return Ok(Executed {
-                aggregate: loaded.aggregate,
+            let executed = Executed {
+                aggregate: loaded.aggregate.clone(),
                 version: loaded.version,
                 appended: 0,
-            });
+            };
+            *cached = Some(loaded);
+            return Ok(executed);
         }
         match store
             .append::<A>(id, loaded.version, &events, metadata)
@@ -88,36 +112,39 @@ where
         {
             Ok(appended) => {
                 let count = events.len();
-                let mut aggregate = loaded.aggregate;
                 for event in events {
-                    aggregate.apply(event);
+                    loaded.aggregate.apply(event);
                 }
-                return Ok(Executed {
-                    aggregate,
-                    version: appended.version,
+                loaded.version = appended.version;
+                let executed = Executed {
+                    aggregate: loaded.aggregate.clone(),
+                    version: loaded.version,
                     appended: count,
-                });
+                };
+                *cached = Some(loaded);
+                return Ok(executed);
             }
             Err(AppendError::Duplicate { .. }) => {
-                let current = store.load::<A>(id).await?;
-                return Ok(Executed {
-                    aggregate: current.aggregate,
-                    version: current.version,
+                store.catch_up(id, &mut loaded).await?;
+                let executed = Executed {
+                    aggregate: loaded.aggregate.clone(),
+                    version: loaded.version,
                     appended: 0,
-                });
+                };
+                *cached = Some(loaded);
+                return Ok(executed);
             }
             Err(AppendError::Conflict { .. }) => {
-                if expected_version.is_some() {
-                    let current = store.load::<A>(id).await?;
-                    return Err(ExecuteError::VersionMismatch {
-                        current: current.version,
-                    });
+                // another process appended first
+                store.catch_up(id, &mut loaded).await?;
+                if expected_version.is_none() {
+                    tokio::time::sleep(backoff(attempt)).await;
                 }
-                tokio::time::sleep(backoff(attempt)).await;
             }
             Err(AppendError::Store(err)) => return Err(err.into()),
         }
     }
+    *cached = Some(loaded);
     Err(ExecuteError::Contention)
 }
 

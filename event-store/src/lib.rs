@@ -15,6 +15,7 @@
 //! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here.
 //!
 //! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
+//! `slots` (per-stream locks with cached state for the command side), `checkpoints`,
 //! `metadata`, `recorded` (events as read back), `error`.
 #![warn(missing_docs)]
 
@@ -23,6 +24,7 @@ mod error;
 mod metadata;
 mod postgres;
 mod recorded;
+mod slots;
 mod sqlite;
 mod store;
 mod subscription;
@@ -30,6 +32,7 @@ mod subscription;
 pub use error::{AppendError, StoreError};
 pub use metadata::EventMetadata;
 pub use recorded::{Checkpoint, RecordedEvent};
+pub use slots::StreamSlot;
 pub use store::{Appended, EventStore, Loaded};
 pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, Subscription};
 

@@ -40,6 +40,7 @@ pub(crate) enum Backend {
 pub struct EventStore {
     pub(crate) backend: Arc<Backend>,
     upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
+    pub(crate) slots: Arc<crate::slots::Slots>,
 }
 
 impl std::fmt::Debug for EventStore {
@@ -82,6 +83,7 @@ impl EventStore {
         Self {
             backend: Arc::new(backend),
             upcasters: Arc::new(Vec::new()),
+            slots: Arc::default(),
         }
     }
 
@@ -153,6 +155,29 @@ impl EventStore {
             aggregate.apply(serde_json::from_value::<A::Event>(event.payload)?);
         }
         Ok(Loaded { aggregate, version })
+    }
+
+    /// Brings `loaded` up to date: applies the events appended after its version (by this or
+    /// any other process). Cheap when there are none: one indexed read.
+    pub async fn catch_up<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        loaded: &mut Loaded<A>,
+    ) -> Result<(), StoreError> {
+        let after = usize::try_from(loaded.version)
+            .map_err(|_| StoreError::Corrupt(format!("version {}", loaded.version)))?;
+        let events = match &*self.backend {
+            Backend::Postgres(b) => b.repo.get_last_events::<A>(aggregate_id, after).await?,
+            Backend::Sqlite(b) => b.repo.get_last_events::<A>(aggregate_id, after).await?,
+        };
+        for event in events {
+            let event = self.upcast(event);
+            loaded.version = event.sequence as u64;
+            loaded
+                .aggregate
+                .apply(serde_json::from_value::<A::Event>(event.payload)?);
+        }
+        Ok(())
     }
 
     /// Appends `events` as one command at `expected_version` (the version the caller loaded),

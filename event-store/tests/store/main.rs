@@ -42,4 +42,5 @@ conformance!(
     a_waiting_subscription_wakes_on_a_new_commit,
     an_old_event_version_is_upcast_on_read,
     a_named_checkpoint_survives_a_restart,
+    catching_up_applies_only_what_was_appended_since,
 );

@@ -387,3 +387,26 @@ pub async fn a_named_checkpoint_survives_a_restart(h: Harness) {
         Checkpoint::START
     );
 }
+
+pub async fn catching_up_applies_only_what_was_appended_since(h: Harness) {
+    let store = h.store();
+    store
+        .append::<Counter>("c-1", 0, &[added(1), added(2)], &EventMetadata::default())
+        .await
+        .unwrap();
+    let mut loaded = store.load::<Counter>("c-1").await.unwrap();
+    store.catch_up("c-1", &mut loaded).await.unwrap();
+    assert_eq!(
+        (loaded.aggregate.total, loaded.version),
+        (3, 2),
+        "nothing new"
+    );
+    // another process appends
+    h.reopen()
+        .await
+        .append::<Counter>("c-1", 2, &[added(10)], &EventMetadata::default())
+        .await
+        .unwrap();
+    store.catch_up("c-1", &mut loaded).await.unwrap();
+    assert_eq!((loaded.aggregate.total, loaded.version), (13, 3));
+}
