@@ -1,0 +1,121 @@
+//! Typed calls to the API, timed. A request counts only when it succeeds.
+
+use std::time::Instant;
+
+use command_api::auth::{Role, TokenKeys};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::stats::Samples;
+
+/// Validity of the tokens the generator signs for itself.
+const TOKEN_TTL_SECS: i64 = 24 * 3_600;
+
+/// How a request ended when it did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failed {
+    /// HTTP status, or 0 when the request did not get an answer.
+    pub status: u16,
+}
+
+/// An API client with tokens signed by the server's secret.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    keys: TokenKeys,
+}
+
+impl Api {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`) whose JWT secret is
+    /// `secret`.
+    pub fn new(base: &str, secret: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(1_024)
+                .build()
+                .unwrap_or_default(),
+            base: base.trim_end_matches('/').to_owned(),
+            keys: TokenKeys::new(secret),
+        }
+    }
+
+    /// A bearer token for `subject` in `role`.
+    pub fn token(&self, role: Role, subject: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        self.keys
+            .issue(subject, role, now, TOKEN_TTL_SECS)
+            .unwrap_or_default()
+    }
+
+    /// Sends one request; on success records its latency (when `samples` is given) and
+    /// answers with the JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+        samples: Option<&mut Samples>,
+    ) -> Result<Value, Failed> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let started = Instant::now();
+        let response = request.send().await.map_err(|_| Failed { status: 0 })?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(Failed {
+                status: status.as_u16(),
+            });
+        }
+        if let Some(samples) = samples {
+            samples.request(started.elapsed());
+        }
+        Ok(body)
+    }
+
+    /// Creates a product with `stock` units (an existing identical product is fine).
+    pub async fn create_product(
+        &self,
+        seller: &str,
+        sku: &str,
+        price_cents: i64,
+        stock: u32,
+    ) -> Result<(), Failed> {
+        let body = json!({
+            "sku": sku, "title": format!("Bench {sku}"), "price_cents": price_cents,
+            "initial_stock": stock,
+        });
+        let token = self.token(Role::Seller, seller);
+        self.call(Method::POST, "/v1/products", &token, Some(&body), None)
+            .await
+            .map(|_| ())
+    }
+
+    /// The stock of a SKU as `(available, reserved, sold)`.
+    pub async fn stock(&self, seller: &str, sku: &str) -> Result<(u64, u64, u64), Failed> {
+        let token = self.token(Role::Seller, seller);
+        let body = self
+            .call(
+                Method::GET,
+                &format!("/v1/skus/{sku}/stock"),
+                &token,
+                None,
+                None,
+            )
+            .await?;
+        let field = |name: &str| body[name].as_u64().unwrap_or(0);
+        Ok((field("available"), field("reserved"), field("sold")))
+    }
+}
+
+/// Whether a failure is the expected refusal of a scenario (e.g. out of stock).
+pub fn is_conflict(failed: Failed) -> bool {
+    failed.status == StatusCode::CONFLICT.as_u16()
+}

@@ -1,0 +1,14 @@
+//! A load generator for the order platform's benchmarks: N concurrent HTTP clients for T
+//! seconds against a running `orders serve`, after a warm-up, with its own tokens.
+//!
+//! Modules: `client` (typed calls to the API), `scenario` (place-pay, hot-sku, read-mix),
+//! `stats` (latency percentiles and error counts; a failed request never counts as done),
+//! `rng` (a small deterministic generator, so runs are repeatable), `summary` (the benchmark
+//! table and `summary.json`).
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod rng;
+pub mod scenario;
+pub mod stats;
+pub mod summary;

@@ -1,0 +1,220 @@
+//! `loadgen`: runs one benchmark scenario against a running `orders serve`, or measures the
+//! order-id generation rate, and prints (and optionally writes as JSON) what it measured.
+// The command line reports on stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use loadgen::client::Api;
+use loadgen::scenario::{RunConfig, Scenario, run};
+use loadgen::stats::Report;
+use loadgen::summary;
+
+/// Load generator for the order platform's benchmarks.
+#[derive(Parser)]
+#[command(name = "loadgen", about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario with N clients for T seconds after a warm-up.
+    Run {
+        /// The scenario.
+        #[arg(long, value_enum)]
+        scenario: Scenario,
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The server's JWT secret (to sign the generator's own tokens).
+        #[arg(long, env = "ORDERS_JWT_SECRET", hide_env_values = true)]
+        jwt_secret: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Warm-up seconds before measuring.
+        #[arg(long, default_value_t = 5)]
+        warmup_secs: u64,
+        /// SKUs in the catalogue.
+        #[arg(long, default_value_t = 1_000)]
+        catalogue: usize,
+        /// Stock of the hot SKU in `hot-sku-sellout`.
+        #[arg(long, default_value_t = 2_000)]
+        sellout_stock: u32,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Print the benchmark table and write summary.json from a run's figures.
+    Summary {
+        /// Folder with the scenario reports (`*.json` written by `run --json`).
+        #[arg(long)]
+        reports: PathBuf,
+        /// Clients of the concurrent steps.
+        #[arg(long)]
+        clients: usize,
+        /// pgbench insert tx/s at the same concurrency.
+        #[arg(long)]
+        baseline_insert_tx_per_s: f64,
+        /// COPY read rate of the events.
+        #[arg(long)]
+        copy_events_per_s: Option<f64>,
+        /// Events read by the COPY and the rebuild.
+        #[arg(long)]
+        events: Option<u64>,
+        /// `orders replay` rate over the same events.
+        #[arg(long)]
+        rebuild_events_per_s: Option<f64>,
+        /// Order ids per second.
+        #[arg(long)]
+        order_ids_per_s: Option<f64>,
+        /// The server's peak RSS in MB.
+        #[arg(long)]
+        server_peak_rss_mb: Option<f64>,
+        /// Where to write summary.json.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Measure how many order ids one generator issues per second on a database.
+    Ids {
+        /// The event store (`postgres://…` or `sqlite:…`), migrated.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Write `{"order_ids_per_s": …}` here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match execute(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("loadgen: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run {
+            scenario,
+            url,
+            jwt_secret,
+            clients,
+            seconds,
+            warmup_secs,
+            catalogue,
+            sellout_stock,
+            json,
+        } => {
+            let api = Api::new(&url, &jwt_secret);
+            let config = RunConfig {
+                clients,
+                duration: Duration::from_secs(seconds),
+                warmup: Duration::from_secs(warmup_secs),
+                catalogue,
+                sellout_stock,
+                run_id: format!("{:x}", chrono::Utc::now().timestamp_millis()),
+            };
+            let report = run(&api, scenario, &config).await.map_err(|f| {
+                anyhow::anyhow!("setting up the scenario failed: status {}", f.status)
+            })?;
+            print_report(&report);
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+            }
+        }
+        Command::Summary {
+            reports,
+            clients,
+            baseline_insert_tx_per_s,
+            copy_events_per_s,
+            events,
+            rebuild_events_per_s,
+            order_ids_per_s,
+            server_peak_rss_mb,
+            out,
+        } => {
+            let measured = summary::Measured {
+                clients,
+                baseline_insert_tx_per_s,
+                copy_events_per_s,
+                events,
+                rebuild_events_per_s,
+                order_ids_per_s,
+                server_peak_rss_mb,
+            };
+            let reports = summary::read_reports(&reports)?;
+            println!("| figure | value | baseline (same run) | ratio |");
+            println!("| --- | --- | --- | --- |");
+            for [figure, value, baseline, ratio] in summary::table(&measured, &reports) {
+                println!("| {figure} | {value} | {baseline} | {ratio} |");
+            }
+            std::fs::write(
+                &out,
+                serde_json::to_vec_pretty(&summary::summary(&measured, &reports))?,
+            )?;
+            println!("written: {}", out.display());
+        }
+        Command::Ids {
+            database_url,
+            seconds,
+            json,
+        } => {
+            let store = event_store::EventStore::connect(&database_url).await?;
+            store.migrate().await?;
+            let generator = ids::OrderIdGenerator::start(&store, "loadgen").await?;
+            let end = Instant::now() + Duration::from_secs(seconds);
+            let started = Instant::now();
+            let mut issued = 0_u64;
+            while Instant::now() < end {
+                for buyer in 0..1_000_u32 {
+                    generator.next_id(&buyer.to_string()).await?;
+                }
+                issued += 1_000;
+            }
+            let rate = issued as f64 / started.elapsed().as_secs_f64();
+            generator.shutdown().await?;
+            println!("order ids: {rate:.0}/s (one generator, {issued} ids)");
+            if let Some(path) = json {
+                std::fs::write(
+                    &path,
+                    serde_json::to_vec(&serde_json::json!({ "order_ids_per_s": rate }))?,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_report(report: &Report) {
+    println!(
+        "{:<16} clients {:>3}  {:>9.1} ops/s  {:>9.1} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  errors {:?}  refusals {:?}",
+        report.scenario,
+        report.clients,
+        report.operations_per_s,
+        report.requests_per_s,
+        report.p50_ms,
+        report.p95_ms,
+        report.p99_ms,
+        report.errors,
+        report.refusals,
+    );
+    for (key, value) in &report.extra {
+        println!("  {key}: {value}");
+    }
+}

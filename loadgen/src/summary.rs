@@ -1,0 +1,225 @@
+//! The benchmark table: every figure beside its baseline from the same run, and
+//! `summary.json` with the keys the project tracks.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::stats::Report;
+
+/// Figures measured outside the load generator, by the bench script.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    /// Clients of every concurrent step.
+    pub clients: usize,
+    /// pgbench one-row insert transactions per second (the baseline).
+    pub baseline_insert_tx_per_s: f64,
+    /// COPY read rate of the events table (the rebuild's baseline).
+    pub copy_events_per_s: Option<f64>,
+    /// Events the COPY and the rebuild read.
+    pub events: Option<u64>,
+    /// `orders replay` rate over the same events.
+    pub rebuild_events_per_s: Option<f64>,
+    /// Order ids one generator issues per second.
+    pub order_ids_per_s: Option<f64>,
+    /// The server's peak resident set size.
+    pub server_peak_rss_mb: Option<f64>,
+}
+
+/// Naive cqrs-es figure on one hot aggregate (shared/bench, upper end of 170-590/s).
+const NAIVE_HOT_AGGREGATE_PER_S: f64 = 590.0;
+
+/// Builds `summary.json` from the scenario reports and the other figures.
+pub fn summary(measured: &Measured, reports: &BTreeMap<String, Report>) -> Value {
+    let report = |name: &str| reports.get(name);
+    let mut out = Map::new();
+    let mut put = |key: &str, value: Option<f64>| {
+        out.insert(key.to_owned(), value.map_or(Value::Null, |v| json!(v)));
+    };
+    put("clients", Some(measured.clients as f64));
+    put(
+        "baseline_insert_tx_per_s",
+        Some(measured.baseline_insert_tx_per_s),
+    );
+    put(
+        "place_pay_orders_per_s",
+        report("place-pay").map(|r| r.operations_per_s),
+    );
+    put("place_pay_p99_ms", report("place-pay").map(|r| r.p99_ms));
+    put(
+        "hot_sku_reservations_per_s",
+        report("hot-sku").map(|r| r.operations_per_s),
+    );
+    put(
+        "hot_sku_oversold",
+        report("hot-sku-sellout").and_then(|r| r.extra.get("oversold").copied()),
+    );
+    put(
+        "read_mix_requests_per_s",
+        report("read-mix").map(|r| r.requests_per_s),
+    );
+    put("copy_events_per_s", measured.copy_events_per_s);
+    put("rebuild_events_per_s", measured.rebuild_events_per_s);
+    put("events", measured.events.map(|e| e as f64));
+    put("order_ids_per_s", measured.order_ids_per_s);
+    put("server_peak_rss_mb", measured.server_peak_rss_mb);
+    Value::Object(out)
+}
+
+/// The table rows: (figure, value, baseline, ratio).
+pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[String; 4]> {
+    let mut rows = Vec::new();
+    let base = measured.baseline_insert_tx_per_s;
+    let fmt = |v: f64| format!("{v:.0}");
+    let ratio = |v: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:.2}x", v / b)
+        } else {
+            "-".to_owned()
+        }
+    };
+    rows.push([
+        "pgbench insert tx/s (baseline)".to_owned(),
+        fmt(base),
+        "-".to_owned(),
+        "-".to_owned(),
+    ]);
+    if let Some(r) = reports.get("place-pay") {
+        rows.push([
+            "place-pay orders/s".to_owned(),
+            fmt(r.operations_per_s),
+            format!("{} insert tx/s", fmt(base)),
+            ratio(r.operations_per_s, base),
+        ]);
+        rows.push([
+            "place-pay p99 ms per request".to_owned(),
+            format!("{:.1}", r.p99_ms),
+            "50 ms (target)".to_owned(),
+            "-".to_owned(),
+        ]);
+    }
+    if let Some(r) = reports.get("hot-sku") {
+        rows.push([
+            "hot-sku reservations/s".to_owned(),
+            fmt(r.operations_per_s),
+            format!("{NAIVE_HOT_AGGREGATE_PER_S:.0} (naive cqrs-es, shared/bench)"),
+            ratio(r.operations_per_s, NAIVE_HOT_AGGREGATE_PER_S),
+        ]);
+    }
+    if let Some(r) = reports.get("hot-sku-sellout") {
+        let get = |k: &str| r.extra.get(k).copied().unwrap_or(0.0);
+        rows.push([
+            "hot-sku sell-out: placed / stock (oversold)".to_owned(),
+            format!(
+                "{} / {} ({})",
+                get("placed"),
+                get("initial_stock"),
+                get("oversold")
+            ),
+            "oversold 0".to_owned(),
+            "-".to_owned(),
+        ]);
+    }
+    if let Some(r) = reports.get("read-mix") {
+        rows.push([
+            "read-mix requests/s (p99 ms)".to_owned(),
+            format!("{} ({:.1})", fmt(r.requests_per_s), r.p99_ms),
+            "-".to_owned(),
+            "-".to_owned(),
+        ]);
+    }
+    let copy = measured.copy_events_per_s;
+    rows.push([
+        format!(
+            "full rebuild events/s ({} events)",
+            measured.events.map_or("-".to_owned(), |e| e.to_string())
+        ),
+        measured
+            .rebuild_events_per_s
+            .map_or("not measured".to_owned(), fmt),
+        copy.map_or("-".to_owned(), |c| format!("{} COPY events/s", fmt(c))),
+        match (measured.rebuild_events_per_s, copy) {
+            (Some(v), Some(c)) => ratio(v, c),
+            _ => "-".to_owned(),
+        },
+    ]);
+    rows.push([
+        "order ids/s (one generator)".to_owned(),
+        measured.order_ids_per_s.map_or("-".to_owned(), fmt),
+        "-".to_owned(),
+        "-".to_owned(),
+    ]);
+    rows.push([
+        "server peak RSS MB".to_owned(),
+        measured
+            .server_peak_rss_mb
+            .map_or("-".to_owned(), |m| format!("{m:.0}")),
+        "200 MB (target)".to_owned(),
+        "-".to_owned(),
+    ]);
+    rows
+}
+
+/// Reads every `*.json` scenario report in `dir`.
+pub fn read_reports(dir: &Path) -> std::io::Result<BTreeMap<String, Report>> {
+    let mut reports = BTreeMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path)?;
+            if let Ok(report) = serde_json::from_str::<Report>(&text) {
+                reports.insert(report.scenario.clone(), report);
+            }
+        }
+    }
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::stats::Samples;
+
+    #[test]
+    fn the_summary_has_every_tracked_key_and_ratios_use_the_same_runs_baseline() {
+        let mut samples = Samples {
+            operations: 5_000,
+            ..Samples::default()
+        };
+        samples.request(Duration::from_millis(10));
+        let mut reports = BTreeMap::new();
+        reports.insert(
+            "place-pay".to_owned(),
+            Report::new("place-pay", 64, Duration::from_secs(1), samples),
+        );
+        let measured = Measured {
+            clients: 64,
+            baseline_insert_tx_per_s: 20_000.0,
+            ..Measured::default()
+        };
+        let summary = summary(&measured, &reports);
+        for key in [
+            "baseline_insert_tx_per_s",
+            "place_pay_orders_per_s",
+            "place_pay_p99_ms",
+            "hot_sku_reservations_per_s",
+            "hot_sku_oversold",
+            "copy_events_per_s",
+            "rebuild_events_per_s",
+            "order_ids_per_s",
+            "server_peak_rss_mb",
+            "clients",
+        ] {
+            assert!(summary.get(key).is_some(), "{key}");
+        }
+        assert_eq!(summary["place_pay_orders_per_s"], 5_000.0);
+        let rows = table(&measured, &reports);
+        assert!(
+            rows.iter()
+                .any(|r| r[0] == "place-pay orders/s" && r[3] == "0.25x")
+        );
+    }
+}
