@@ -1,7 +1,54 @@
-//! Read models of the order platform: order detail, buyer and seller views, stock and the cold
-//! archive, each a projection of the event log with its checkpoint written in the same
-//! transaction as its rows.
+//! Read models of the order platform: order detail, buyer and seller order lists and stock
+//! per SKU, each a projection of the event log with its checkpoint written in the same
+//! transaction as its rows, and the query API that serves them.
 //!
-//! The projections and their runner arrive with the read-side work; this crate holds their
-//! place in the dependency chain `command-api -> projections -> event-store -> domain`.
+//! | module | owns |
+//! | --- | --- |
+//! | [`projection`] | the projections ([`Projection`]), what each event changes, the SQL of their tables (`src/sql/`) |
+//! | [`document`] | [`OrderDocument`]: an order as the views store it, and its content hash |
+//! | [`read_models`] | [`ReadModels`]: applying batches and reading rows, on PostgreSQL or SQLite |
+//! | [`runner`] | [`Runner`]: follows the log, retries with backoff, exports lag |
+//! | [`metrics`] | the runner's Prometheus metrics |
+//! | [`reconcile`] | `orders reconcile`: the views against a replay of the log, and the invariants |
+//! | [`replay`] | `orders replay`: rebuild into shadow tables, swap in atomically |
+//! | [`audit`] | `orders audit`: an order's events with their metadata, its state at a time |
+//! | [`routes`] | the query API under `/v1` and its OpenAPI paths |
+//!
+//! The tables are created by the event store's migrations (`0010_read_models.sql`): one sqlx
+//! migrator serves the whole database.
 #![warn(missing_docs)]
+
+pub mod audit;
+mod backend;
+pub mod document;
+mod error;
+pub mod metrics;
+pub mod projection;
+pub mod read_models;
+pub mod reconcile;
+pub mod replay;
+pub mod routes;
+pub mod runner;
+
+pub use backend::{StockRow, StoredOrder};
+pub use document::OrderDocument;
+pub use error::ProjectionError;
+pub use metrics::ProjectionMetrics;
+pub use projection::Projection;
+pub use read_models::{Cursor, Owner, ReadModels};
+pub use runner::{PROJECTION_BATCH_SIZE_MAX, Runner};
+
+/// Displays an error with its whole `source()` chain.
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

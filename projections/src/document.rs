@@ -1,0 +1,174 @@
+//! The order as every order view stores it: a JSON document and its content hash.
+
+use chrono::{DateTime, Utc};
+use domain::{Order, RefundKind};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+/// An order as the read side shows it. Ids are strings (an order id is a decimal string, as
+/// JavaScript loses precision past 2^53); money is integer cents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderDocument {
+    /// Order id (decimal string).
+    pub order_id: String,
+    /// `PendingPayment`, `Paid`, `Shipped`, `Completed`, `Cancelled`, `Refunding`, `Refunded`.
+    pub status: String,
+    /// Buyer id.
+    pub buyer_id: String,
+    /// Seller id.
+    pub seller_id: String,
+    /// Items with the product snapshot they were bought at.
+    pub items: Vec<OrderItemDocument>,
+    /// Sum of the items' list prices.
+    pub list_total_cents: i64,
+    /// Order discount, spread over the items.
+    pub discount_cents: i64,
+    /// What the buyer pays.
+    pub total_cents: i64,
+    /// When it was placed.
+    pub placed_at: Option<DateTime<Utc>>,
+    /// When an unpaid order is cancelled.
+    pub payment_due_at: Option<DateTime<Utc>>,
+    /// The payment, once paid.
+    pub payment: Option<PaymentDocument>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// The carrier's tracking number.
+    pub tracking_number: Option<String>,
+    /// Refunds, open and completed.
+    pub refunds: Vec<RefundDocument>,
+    /// Money refunded from the order's payment so far.
+    pub refunded_cents: i64,
+    /// Money paid after the order closed and not yet refunded.
+    pub after_close_owed_cents: i64,
+    /// The order's version (the number of its events), also its ETag.
+    pub version: u64,
+}
+
+/// One item of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderItemDocument {
+    /// Line number (0-based).
+    pub line: u32,
+    /// SKU.
+    pub sku: String,
+    /// Product title when bought.
+    pub title: String,
+    /// Product snapshot version when bought.
+    pub product_version: u32,
+    /// Unit price when bought.
+    pub unit_price_cents: i64,
+    /// Units.
+    pub quantity: u32,
+    /// Unit price times quantity.
+    pub list_total_cents: i64,
+    /// This item's share of the order discount.
+    pub discount_cents: i64,
+    /// What the buyer paid for this item.
+    pub paid_cents: i64,
+}
+
+/// The payment that paid an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentDocument {
+    /// The provider's transaction id.
+    pub txn_id: String,
+    /// Amount paid.
+    pub amount_cents: i64,
+    /// When.
+    pub paid_at: DateTime<Utc>,
+}
+
+/// A refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RefundDocument {
+    /// Refund number.
+    pub refund_id: String,
+    /// `items`, or `paid_after_close` for a payment that arrived after the order closed.
+    pub kind: String,
+    /// Amount refunded.
+    pub amount_cents: i64,
+    /// Units refunded per line: `(line, quantity, amount_cents)`.
+    pub lines: Vec<(u32, u32, i64)>,
+    /// When it was requested.
+    pub requested_at: DateTime<Utc>,
+    /// When the provider confirmed it.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl OrderDocument {
+    /// The document of a placed order at `version`; `None` before the order exists.
+    pub fn of(order: &Order, version: u64) -> Option<Self> {
+        Some(Self {
+            order_id: order.order_id()?.to_string(),
+            status: order.status()?.as_str().to_owned(),
+            buyer_id: order.buyer()?.to_string(),
+            seller_id: order.seller()?.to_string(),
+            items: order
+                .items()
+                .iter()
+                .map(|item| OrderItemDocument {
+                    line: item.line,
+                    sku: item.sku.to_string(),
+                    title: item.snapshot.title.as_str().to_owned(),
+                    product_version: item.snapshot.version,
+                    unit_price_cents: item.snapshot.unit_price.minor(),
+                    quantity: item.quantity.get(),
+                    list_total_cents: item.list_total.minor(),
+                    discount_cents: item.discount.minor(),
+                    paid_cents: item.paid_amount.minor(),
+                })
+                .collect(),
+            list_total_cents: order.list_total().map_or(0, |m| m.minor()),
+            discount_cents: order.discount().map_or(0, |m| m.minor()),
+            total_cents: order.total().map_or(0, |m| m.minor()),
+            placed_at: order.placed_at(),
+            payment_due_at: order.payment_due_at(),
+            payment: order.payment().map(|p| PaymentDocument {
+                txn_id: p.txn_id.to_string(),
+                amount_cents: p.amount.minor(),
+                paid_at: p.at,
+            }),
+            cancel_reason: order.cancel_reason().map(|r| r.to_string()),
+            tracking_number: order.tracking_number().map(|t| t.to_string()),
+            refunds: order
+                .refunds()
+                .iter()
+                .map(|r| RefundDocument {
+                    refund_id: r.refund_id.to_string(),
+                    kind: match r.kind {
+                        RefundKind::Items => "items",
+                        RefundKind::PaidAfterClose => "paid_after_close",
+                    }
+                    .to_owned(),
+                    amount_cents: r.amount.minor(),
+                    lines: r
+                        .lines
+                        .iter()
+                        .map(|l| (l.line, l.quantity.get(), l.amount.minor()))
+                        .collect(),
+                    requested_at: r.requested_at,
+                    completed_at: r.completed_at,
+                })
+                .collect(),
+            refunded_cents: order.refunded_amount().minor(),
+            after_close_owed_cents: order.after_close_amount_owed().minor(),
+            version,
+        })
+    }
+
+    /// SHA-256 (hex) of the document's canonical JSON (fields in declaration order), so a
+    /// document read back from a `jsonb` column, whose key order PostgreSQL changes, hashes
+    /// the same once parsed.
+    pub fn content_hash(&self) -> String {
+        // serialising a struct of strings, numbers and timestamps cannot fail
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(bytes))
+    }
+}
+
+/// Microseconds since the Unix epoch: the sort key of the order lists.
+pub(crate) fn micros(at: Option<DateTime<Utc>>) -> i64 {
+    at.map_or(0, |at| at.timestamp_micros())
+}

@@ -1,0 +1,217 @@
+//! [`ReadModels`]: the read-model tables of one database, for the runner and the queries.
+
+use event_store::{Checkpoint, EventStore, RecordedEvent};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::backend::{self, StockRow, StoredOrder};
+use crate::error::ProjectionError;
+use crate::projection::{Projection, Sql};
+
+/// Most orders one list page holds.
+pub const ORDER_PAGE_SIZE_MAX: u32 = 100;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Whose orders a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// A buyer's orders.
+    Buyer(&'a str),
+    /// A seller's orders.
+    Seller(&'a str),
+}
+
+/// Where a list page starts: just after the order with this sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last order's `placed_at` in microseconds since the epoch.
+    pub placed_at_us: i64,
+    /// The last order's id.
+    pub order_id: String,
+}
+
+impl Cursor {
+    /// The opaque text form handed to clients.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.placed_at_us, self.order_id)
+    }
+
+    /// Parses [`Cursor::encode`]'s form.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once('_')?;
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then_some(())?;
+        Some(Self {
+            placed_at_us: at.parse().ok()?,
+            order_id: id.to_owned(),
+        })
+    }
+}
+
+/// The read models in the event store's database (they share its pool).
+#[derive(Debug, Clone)]
+pub struct ReadModels {
+    pub(crate) pool: Pool,
+}
+
+impl ReadModels {
+    /// The read models of `store`'s database.
+    pub fn new(store: &EventStore) -> Self {
+        let pool = match (store.postgres_pool(), store.sqlite_pool()) {
+            (Some(pg), _) => Pool::Postgres(pg.clone()),
+            (None, Some(lite)) => Pool::Sqlite(lite.clone()),
+            // an EventStore is always on one of the two
+            (None, None) => unreachable!("an event store without a pool"),
+        };
+        Self { pool }
+    }
+
+    /// Where `projection` has got to in the log.
+    pub async fn checkpoint(&self, projection: Projection) -> Result<Checkpoint, ProjectionError> {
+        let name = projection.name();
+        match &self.pool {
+            Pool::Postgres(p) => backend::postgres::load_checkpoint(p, name, true).await,
+            Pool::Sqlite(p) => backend::sqlite::load_checkpoint(p, name, true).await,
+        }
+    }
+
+    /// Where `projection` has got to, read only (its row must exist: after
+    /// [`ReadModels::checkpoint`]).
+    pub(crate) async fn stored_checkpoint(
+        &self,
+        projection: Projection,
+    ) -> Result<Checkpoint, ProjectionError> {
+        let name = projection.name();
+        match &self.pool {
+            Pool::Postgres(p) => backend::postgres::load_checkpoint(p, name, false).await,
+            Pool::Sqlite(p) => backend::sqlite::load_checkpoint(p, name, false).await,
+        }
+    }
+
+    /// Applies `events`, read after `from`, to `projection` and moves its checkpoint past
+    /// them, atomically.
+    pub async fn apply_batch(
+        &self,
+        projection: Projection,
+        from: Checkpoint,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let sql = Sql::live();
+        let name = projection.name();
+        match &self.pool {
+            Pool::Postgres(p) => {
+                backend::postgres::apply_batch(p, sql, projection, name, from, events).await
+            }
+            Pool::Sqlite(p) => {
+                backend::sqlite::apply_batch(p, sql, projection, name, from, events).await
+            }
+        }
+    }
+
+    /// The order detail view's copy of an order.
+    pub async fn order(&self, order_id: &str) -> Result<Option<StoredOrder>, ProjectionError> {
+        let sql = Sql::live();
+        match &self.pool {
+            Pool::Postgres(p) => backend::postgres::order_detail(p, sql, order_id).await,
+            Pool::Sqlite(p) => backend::sqlite::order_detail(p, sql, order_id).await,
+        }
+    }
+
+    /// One page of an owner's orders, newest first, after `after`; at most `limit` (capped at
+    /// [`ORDER_PAGE_SIZE_MAX`]).
+    pub async fn orders(
+        &self,
+        owner: Owner<'_>,
+        status: Option<&str>,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<StoredOrder>, ProjectionError> {
+        let sql = Sql::live();
+        let (statement, owner) = match owner {
+            Owner::Buyer(id) => (&sql.buyer_list, id),
+            Owner::Seller(id) => (&sql.seller_list, id),
+        };
+        // no cursor: before everything (an empty id sorts before every id)
+        let before = after.map_or((i64::MAX, ""), |c| (c.placed_at_us, c.order_id.as_str()));
+        let limit = i64::from(limit.clamp(1, ORDER_PAGE_SIZE_MAX));
+        match &self.pool {
+            Pool::Postgres(p) => {
+                backend::postgres::order_list(p, statement, owner, status, before, limit).await
+            }
+            Pool::Sqlite(p) => {
+                backend::sqlite::order_list(p, statement, owner, status, before, limit).await
+            }
+        }
+    }
+
+    /// The buyer list's (`Owner::Buyer`) or seller list's copy of one order.
+    pub async fn listed_order(
+        &self,
+        owner: Owner<'_>,
+        order_id: &str,
+    ) -> Result<Option<StoredOrder>, ProjectionError> {
+        let sql = Sql::live();
+        let (statement, owner) = match owner {
+            Owner::Buyer(id) => (&sql.buyer_row, id),
+            Owner::Seller(id) => (&sql.seller_row, id),
+        };
+        match &self.pool {
+            Pool::Postgres(p) => backend::postgres::list_row(p, statement, owner, order_id).await,
+            Pool::Sqlite(p) => backend::sqlite::list_row(p, statement, owner, order_id).await,
+        }
+    }
+
+    /// Up to `limit` ids of streams of `aggregate_type` after `after`, in id order.
+    pub async fn stream_ids(
+        &self,
+        aggregate_type: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, ProjectionError> {
+        let limit = i64::from(limit);
+        match &self.pool {
+            Pool::Postgres(p) => {
+                backend::postgres::stream_ids(p, aggregate_type, after, limit).await
+            }
+            Pool::Sqlite(p) => backend::sqlite::stream_ids(p, aggregate_type, after, limit).await,
+        }
+    }
+
+    /// Rows in the order detail, buyer and seller views.
+    pub async fn order_row_counts(&self) -> Result<[i64; 3], ProjectionError> {
+        let sql = Sql::live();
+        match &self.pool {
+            Pool::Postgres(p) => backend::postgres::count_orders(p, sql).await,
+            Pool::Sqlite(p) => backend::sqlite::count_orders(p, sql).await,
+        }
+    }
+
+    /// The stock view's row of a SKU.
+    pub async fn stock(&self, sku: &str) -> Result<Option<StockRow>, ProjectionError> {
+        let sql = Sql::live();
+        match &self.pool {
+            Pool::Postgres(p) => backend::postgres::sku_stock(p, sql, sku).await,
+            Pool::Sqlite(p) => backend::sqlite::sku_stock(p, sql, sku).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let cursor = Cursor {
+            placed_at_us: 1_700_000_000_000_000,
+            order_id: "123".into(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        for bad in ["", "x_1", "1_", "1_a", "1"] {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+}

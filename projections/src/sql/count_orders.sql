@@ -1,0 +1,3 @@
+SELECT (SELECT count(*) FROM {detail}) AS detail,
+       (SELECT count(*) FROM {buyer}) AS buyer,
+       (SELECT count(*) FROM {seller}) AS seller

@@ -1,0 +1,1 @@
+SELECT txid, position FROM projection_checkpoints WHERE projection = $1

@@ -1,0 +1,1 @@
+SELECT version, state FROM {detail} WHERE order_id = $1

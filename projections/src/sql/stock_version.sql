@@ -1,0 +1,1 @@
+SELECT version FROM {stock} WHERE sku = $1

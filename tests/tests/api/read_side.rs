@@ -1,0 +1,195 @@
+//! The read side over HTTP: the order views and the stock view, their authorization,
+//! pagination, ETags and read-your-writes.
+
+use std::collections::HashSet;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{NewProduct, TestApp, etag, eventually};
+
+const TEA: NewProduct<'static> = NewProduct {
+    sku: "tea-500g",
+    price_cents: 1299,
+    stock: 1_000,
+};
+
+async fn page(app: &TestApp, who: &str, token: &str, query: &str) -> Value {
+    let response = app.my_orders(who, token, query).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A buyer sees their orders in the buyer list and the seller in the seller list, newest
+/// first; nobody sees another's; `min_version` reads one's own write.
+pub async fn buyers_and_sellers_see_their_own_orders(app: TestApp) {
+    app.create_product(TEA).await;
+    let first = app.order("b-1", &[("tea-500g", 1, 1)]).await;
+    let second = app.order("b-1", &[("tea-500g", 2, 1)]).await;
+    let other = app.order("b-2", &[("tea-500g", 1, 1)]).await;
+    let id = |o: &Value| o["order_id"].as_str().unwrap().to_owned();
+
+    // read-your-writes: the command answered version 1; the view waits for it
+    let detail = app.get_order_at(&app.buyer("b-1"), &id(&second), 1).await;
+    assert_eq!(detail.status(), StatusCode::OK);
+    assert_eq!(etag(&detail), "\"1\"");
+    let detail: Value = detail.json().await.unwrap();
+    assert_eq!(detail["total_cents"], 2 * 1299);
+    assert_eq!(detail["status"], "PendingPayment");
+
+    let mine = eventually(|| async {
+        let page = page(&app, "buyers", &app.buyer("b-1"), "").await;
+        (ids(&page).len() == 2).then_some(page)
+    })
+    .await;
+    assert_eq!(ids(&mine), [id(&second), id(&first)], "newest first");
+    let theirs = eventually(|| async {
+        let page = page(&app, "sellers", &app.seller(), "").await;
+        (ids(&page).len() == 3).then_some(page)
+    })
+    .await;
+    assert!(ids(&theirs).contains(&id(&other)));
+    let stranger = page(
+        &app,
+        "sellers",
+        &app.token(command_api::auth::Role::Seller, "shop-2"),
+        "",
+    )
+    .await;
+    assert!(ids(&stranger).is_empty(), "another seller sees none");
+
+    // the wrong role for a list, another buyer's order, a bad filter
+    let wrong_role = app.my_orders("buyers", &app.seller(), "").await;
+    assert_eq!(wrong_role.status(), StatusCode::FORBIDDEN);
+    let not_mine = app.get_order_at(&app.buyer("b-2"), &id(&first), 1).await;
+    assert_eq!(not_mine.status(), StatusCode::NOT_FOUND);
+    let bad = app
+        .my_orders("buyers", &app.buyer("b-1"), "status=Lost")
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unauthenticated = app
+        .client
+        .get(app.url("/v1/buyers/me/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+
+    // a status filter, after a payment the view catches up with
+    let paid = app.notify_payment(&id(&first), "T-1", 1299).await;
+    assert_eq!(paid.status(), StatusCode::OK);
+    let paid_view = app.get_order_at(&app.buyer("b-1"), &id(&first), 2).await;
+    assert_eq!(paid_view.status(), StatusCode::OK);
+    let only_paid = page(&app, "buyers", &app.buyer("b-1"), "status=Paid").await;
+    assert_eq!(ids(&only_paid), [id(&first)]);
+
+    // ETags: an unchanged order answers 304
+    let again = app
+        .client
+        .get(app.url(&format!("/v1/orders/{}", id(&first))))
+        .bearer_auth(app.buyer("b-1"))
+        .header("If-None-Match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // a version the view will not reach in time: 503 with Retry-After
+    let future = app.get_order_at(&app.buyer("b-1"), &id(&first), 99).await;
+    assert_eq!(future.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(future.headers().contains_key("retry-after"));
+}
+
+/// Paging through a buyer's orders while new ones are placed returns every older order
+/// exactly once: new orders go to the front, never shift later pages.
+pub async fn the_buyer_list_paginates_stably_while_orders_arrive(app: TestApp) {
+    app.create_product(TEA).await;
+    let mut placed = Vec::new();
+    for _ in 0..7 {
+        let order = app.order("b-1", &[("tea-500g", 1, 1)]).await;
+        placed.push(order["order_id"].as_str().unwrap().to_owned());
+    }
+    eventually(|| async {
+        let page = page(&app, "buyers", &app.buyer("b-1"), "limit=100").await;
+        (ids(&page).len() == 7).then_some(())
+    })
+    .await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("limit=3&cursor={c}"),
+            None => "limit=3".to_owned(),
+        };
+        let page = page(&app, "buyers", &app.buyer("b-1"), &query).await;
+        seen.extend(ids(&page));
+        // a new order arrives between pages
+        app.order("b-1", &[("tea-500g", 1, 1)]).await;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no order twice: {seen:?}");
+    placed.reverse();
+    assert_eq!(seen, placed, "every older order once, newest first");
+}
+
+/// The stock view follows reservations and sales.
+pub async fn the_stock_view_follows_the_sku(app: TestApp) {
+    app.create_product(TEA).await;
+    let order = app.order("b-1", &[("tea-500g", 3, 1)]).await;
+    let stock = app.stock_when("tea-500g", |s| s["reserved"] == 3).await;
+    assert_eq!(stock["available"], 997);
+    let id = order["order_id"].as_str().unwrap();
+    app.notify_payment(id, "T-9", 3 * 1299).await;
+    let stock = app.stock_when("tea-500g", |s| s["sold"] == 3).await;
+    assert_eq!(
+        (stock["available"].as_u64(), stock["reserved"].as_u64()),
+        (Some(997), Some(0))
+    );
+    let missing = app
+        .client
+        .get(app.url("/v1/skus/nope/stock"))
+        .bearer_auth(app.seller())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+/// The runners' lag is exported.
+pub async fn projection_lag_is_exported(app: TestApp) {
+    app.create_product(TEA).await;
+    app.order("b-1", &[("tea-500g", 1, 1)]).await;
+    let metrics = eventually(|| async {
+        let text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.contains("projection_events_applied_total{projection=\"orders\"}")
+            .then_some(text)
+    })
+    .await;
+    for name in ["projection_lag_events", "projection_lag_seconds"] {
+        assert!(
+            metrics.contains(&format!("{name}{{projection=\"stock\"}}")),
+            "{name}"
+        );
+    }
+}
