@@ -28,6 +28,18 @@ pub struct Settings {
     pub checkout_ttl_secs: u64,
     /// How long a placed order waits for payment.
     pub payment_timeout_secs: u64,
+    /// How often the sweeper fires payment deadlines the timer missed.
+    pub payment_sweep_interval_secs: u64,
+    /// Payment simulator: success callbacks dropped, per mille.
+    pub simulator_callback_drop_permille: u16,
+    /// Payment simulator: success callbacks sent twice, per mille.
+    pub simulator_callback_duplicate_permille: u16,
+    /// Payment simulator: success callbacks delayed, per mille.
+    pub simulator_callback_delay_permille: u16,
+    /// Payment simulator: how long a delayed callback waits, in ms.
+    pub simulator_callback_delay_ms: u64,
+    /// Payment simulator: how long after its request a refund is paid out, in ms.
+    pub simulator_refund_settle_ms: u64,
     /// Log format: `pretty` or `json`.
     pub log_format: LogFormat,
 }
@@ -51,6 +63,12 @@ impl Default for Settings {
             jwt_secret: DEV_JWT_SECRET.to_owned(),
             checkout_ttl_secs: 900,
             payment_timeout_secs: 900,
+            payment_sweep_interval_secs: 600,
+            simulator_callback_drop_permille: 0,
+            simulator_callback_duplicate_permille: 0,
+            simulator_callback_delay_permille: 0,
+            simulator_callback_delay_ms: 0,
+            simulator_refund_settle_ms: 1_000,
             log_format: LogFormat::Pretty,
         }
     }
@@ -65,6 +83,30 @@ impl std::fmt::Debug for Settings {
             .field("jwt_secret", &"<redacted>")
             .field("checkout_ttl_secs", &self.checkout_ttl_secs)
             .field("payment_timeout_secs", &self.payment_timeout_secs)
+            .field(
+                "payment_sweep_interval_secs",
+                &self.payment_sweep_interval_secs,
+            )
+            .field(
+                "simulator_callback_drop_permille",
+                &self.simulator_callback_drop_permille,
+            )
+            .field(
+                "simulator_callback_duplicate_permille",
+                &self.simulator_callback_duplicate_permille,
+            )
+            .field(
+                "simulator_callback_delay_permille",
+                &self.simulator_callback_delay_permille,
+            )
+            .field(
+                "simulator_callback_delay_ms",
+                &self.simulator_callback_delay_ms,
+            )
+            .field(
+                "simulator_refund_settle_ms",
+                &self.simulator_refund_settle_ms,
+            )
             .field("log_format", &self.log_format)
             .finish()
     }

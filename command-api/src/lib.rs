@@ -6,7 +6,8 @@
 //! expected version), `reactions` (what follows an event: cart clearing, stock movements),
 //! `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `problem`
 //! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `views` (JSON
-//! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share).
+//! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
+//! (payment gateway and simulator, durable payment deadlines, their timer and sweeper).
 #![warn(missing_docs)]
 
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod errors;
 pub mod execute;
 pub mod http;
 pub mod metrics;
+pub mod payments;
 pub mod problem;
 pub mod reactions;
 pub mod routes;

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served at `/metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 /// The process's metrics.
@@ -12,6 +12,10 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// Request latency by method and route pattern.
     pub http_latency: HistogramVec,
+    /// Fired payment deadlines: fired time minus due time.
+    pub payment_deadline_lateness: Histogram,
+    /// Payment deadlines fired, by outcome.
+    pub payment_deadlines_fired: IntCounterVec,
 }
 
 impl Metrics {
@@ -30,13 +34,35 @@ impl Metrics {
             ),
             &["method", "route"],
         )?;
+        let payment_deadline_lateness = Histogram::with_opts(
+            HistogramOpts::new(
+                "payment_deadline_lateness_seconds",
+                "Fired payment deadlines: fired time minus due time",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
+        )?;
+        let payment_deadlines_fired = IntCounterVec::new(
+            Opts::new("payment_deadlines_fired_total", "Payment deadlines fired"),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(payment_deadline_lateness.clone()))?;
+        registry.register(Box::new(payment_deadlines_fired.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_latency.clone()))?;
         Ok(Self {
             registry,
             http_requests,
             http_latency,
+            payment_deadline_lateness,
+            payment_deadlines_fired,
         })
+    }
+
+    /// The registry, for metrics other crates define (the projection runners' lag).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The text exposition of every metric.

@@ -2,22 +2,33 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+pub use actix_web::dev::ServerHandle;
 use actix_web::dev::{Server, Service};
 use actix_web::{App, HttpServer, web};
 use event_store::{EventStore, StoreError};
 use futures::FutureExt;
 use tracing_actix_web::TracingLogger;
 
-use ids::{IdError, OrderIdGenerator, SegmentAllocator};
+use ids::{IdError, OrderIdGenerator, SegmentAllocator, SystemClock};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::TokenKeys;
+use actix_web::FromRequest;
+use actix_web::dev::Payload;
+use projections::routes::{Authenticator, Viewer, ViewerRole};
+use projections::{Projection, ProjectionMetrics, ReadModels, Runner};
+
+use crate::auth::{Principal, Role, TokenKeys};
 use crate::checkout_token::CheckoutTokens;
 use crate::config::{DEV_JWT_SECRET, Settings, redact_url};
 use crate::metrics::Metrics;
+use crate::payments::reactions::{DeadlineReaction, RefundReaction, TradeReaction};
+use crate::payments::simulator::CallbackTarget;
+use crate::payments::{CallbackFaults, DeadlineFirer, PaymentGateway, Simulator, timer};
 use crate::problem::Problem;
 use crate::reactions::{OrderReactions, runner};
 use crate::routes;
@@ -68,6 +79,110 @@ pub async fn open_store(url: &str) -> Result<EventStore, StartupError> {
     Ok(store)
 }
 
+/// The built-in payment provider, sending its callbacks to this server's notify route.
+fn payment_simulator(settings: &Settings, port: u16) -> Simulator {
+    let ip = settings.http_addr.ip();
+    let host = if ip.is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else if ip.is_ipv6() {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    };
+    let faults = CallbackFaults {
+        drop_permille: settings.simulator_callback_drop_permille,
+        duplicate_permille: settings.simulator_callback_duplicate_permille,
+        delay_permille: settings.simulator_callback_delay_permille,
+        delay_ms: settings.simulator_callback_delay_ms,
+    };
+    Simulator::new(
+        Some(CallbackTarget {
+            url: format!("http://{host}:{port}/v1/payments/notify"),
+            jwt_secret: settings.jwt_secret.clone(),
+        }),
+        faults,
+        settings.simulator_refund_settle_ms,
+        Arc::new(SystemClock::new()),
+    )
+}
+
+/// The payment side's workers: its three reactions, the deadline timer and the sweeper.
+fn spawn_payment_workers(
+    store: &EventStore,
+    settings: &Settings,
+    gateway: Arc<dyn PaymentGateway>,
+    refund_numbers: SegmentAllocator,
+    deadlines: &DeadlineReaction,
+    metrics: Metrics,
+    shutdown: &CancellationToken,
+) -> Result<Vec<JoinHandle<()>>, StartupError> {
+    let firer = DeadlineFirer::new(
+        store.clone(),
+        gateway.clone(),
+        Arc::new(SystemClock::new()),
+        Some(metrics),
+    );
+    let sweep_interval = Duration::from_secs(settings.payment_sweep_interval_secs.max(1));
+    Ok(vec![
+        tokio::spawn(runner::run(
+            store.clone(),
+            deadlines.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(runner::run(
+            store.clone(),
+            TradeReaction::new(store.clone(), gateway.clone()),
+            shutdown.clone(),
+        )),
+        tokio::spawn(runner::run(
+            store.clone(),
+            RefundReaction::new(store.clone(), gateway, refund_numbers),
+            shutdown.clone(),
+        )),
+        tokio::spawn(timer::run_timer(
+            firer.clone(),
+            deadlines.wake(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(timer::run_sweeper(firer, sweep_interval, shutdown.clone())),
+    ])
+}
+
+/// The read side's workers: one runner per projection, exporting its lag to `/metrics`.
+fn spawn_projection_runners(
+    store: &EventStore,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> Result<Vec<JoinHandle<()>>, StartupError> {
+    let projection_metrics = ProjectionMetrics::register(metrics.registry())?;
+    Ok(Projection::ALL
+        .into_iter()
+        .map(|projection| {
+            let runner = Runner::new(store.clone(), projection, projection_metrics.clone());
+            tokio::spawn(runner.run(shutdown.clone()))
+        })
+        .collect())
+}
+
+/// The query routes' callers, authenticated by the same bearer tokens as the command routes.
+fn viewer_authenticator() -> Authenticator {
+    Authenticator::new(|req| {
+        let principal = Principal::from_request(req, &mut Payload::None)
+            .into_inner()
+            .ok()?;
+        let role = match principal.role {
+            Role::Buyer => ViewerRole::Buyer,
+            Role::Seller => ViewerRole::Seller,
+            Role::Ops => ViewerRole::Ops,
+            Role::PaymentProvider => ViewerRole::Other,
+        };
+        Some(Viewer {
+            subject: principal.subject,
+            role,
+        })
+    })
+}
+
 fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -112,17 +227,37 @@ impl Application {
         tracing::info!(worker = order_ids.worker_id(), "order-id worker leased");
         let refund_numbers = SegmentAllocator::new(&store, "refund")?;
         let shutdown = CancellationToken::new();
-        let workers = vec![tokio::spawn(runner::run(
+        let mut workers = vec![tokio::spawn(runner::run(
             store.clone(),
             OrderReactions::new(store.clone()),
             shutdown.clone(),
         ))];
+        let simulator = Arc::new(payment_simulator(&settings, port));
+        let deadlines = DeadlineReaction::new(
+            store.clone(),
+            SegmentAllocator::new(&store, "trade")?,
+            Arc::new(Notify::new()),
+        );
+        workers.extend(spawn_payment_workers(
+            &store,
+            &settings,
+            simulator.clone(),
+            refund_numbers.clone(),
+            &deadlines,
+            Metrics::clone(&metrics),
+            &shutdown,
+        )?);
+        workers.extend(spawn_projection_runners(&store, &metrics, &shutdown)?);
+        let read_models = web::Data::new(ReadModels::new(&store));
+        let viewers = web::Data::new(viewer_authenticator());
         let state = web::Data::new(AppState {
             checkout: CheckoutTokens::new(&settings.jwt_secret),
             store,
             settings,
             order_ids,
             refund_numbers,
+            simulator,
+            deadlines,
         });
         let app_state = state.clone();
 
@@ -168,7 +303,10 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(keys.clone())
                 .app_data(metrics.clone())
+                .app_data(read_models.clone())
+                .app_data(viewers.clone())
                 .configure(routes::configure)
+                .configure(projections::routes::configure)
         })
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
@@ -185,6 +323,11 @@ impl Application {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A handle that stops the server (and with it the workers) from elsewhere.
+    pub fn server_handle(&self) -> ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until the server is stopped (SIGTERM stops it gracefully, SIGINT at once), then

@@ -22,17 +22,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(products::change_price)
         .service(products::add_stock)
         .service(products::get_product)
-        .service(products::get_stock)
         .service(cart::set_item)
         .service(cart::remove_item)
         .service(cart::get_cart)
         .service(checkout::checkout)
         .service(orders::place::place_order)
-        .service(orders::get::get_order)
         .service(orders::update::cancel)
         .service(orders::update::logistics)
         .service(orders::update::ship)
         .service(orders::update::confirm_receipt)
         .service(orders::update::request_refund)
-        .service(payments::notify);
+        .service(payments::notify)
+        .service(crate::payments::simulator_route::pay);
 }

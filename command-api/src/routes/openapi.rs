@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::payments::{simulator, simulator_route};
 use crate::problem::Problem;
 use crate::routes::{cart, checkout, health, orders, payments, products};
 use crate::views;
@@ -44,31 +45,27 @@ impl Modify for BearerAuth {
         products::change_price,
         products::add_stock,
         products::get_product,
-        products::get_stock,
         cart::set_item,
         cart::remove_item,
         cart::get_cart,
         checkout::checkout,
         orders::place::place_order,
-        orders::get::get_order,
         orders::update::cancel,
         orders::update::logistics,
         orders::update::ship,
         orders::update::confirm_receipt,
         orders::update::request_refund,
         payments::notify,
+        simulator_route::pay,
     ),
     components(schemas(
         Problem,
-        views::OrderView,
-        views::OrderItemView,
-        views::PaymentView,
-        views::RefundView,
-        views::RefundLineView,
         views::ProductView,
         views::StockView,
         views::CartView,
         views::CartLineView,
+        simulator::SimulatedPayment,
+        simulator::CallbackFate,
     )),
     modifiers(&BearerAuth)
 )]
@@ -77,7 +74,10 @@ pub(crate) struct ApiDoc;
 /// The OpenAPI document.
 #[get("/openapi.json")]
 pub(crate) async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    let mut document = ApiDoc::openapi();
+    // the query routes live in the projections crate, beside their read models
+    document.merge(projections::routes::QueryApiDoc::openapi());
+    HttpResponse::Ok().json(document)
 }
 
 /// Swagger UI for the document. The page loads Swagger UI's script and style from a CDN, so

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
 use crate::execute::execute;
-use crate::http::{field, metadata, versioned};
+use crate::http::{field, metadata};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::views::OrderView;
+use crate::views::order_answer;
 
 /// A payment the provider received.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -31,7 +31,7 @@ pub(crate) struct PaymentNotification {
 #[utoipa::path(
     request_body = PaymentNotification,
     responses(
-        (status = 200, description = "Recorded (or recorded before)", body = OrderView),
+        (status = 200, description = "Recorded (or recorded before)", body = projections::OrderDocument),
         (status = 404, description = "No such order", body = Problem),
         (status = 422, description = "Wrong amount or invalid field", body = Problem)
     ),
@@ -58,9 +58,9 @@ pub(crate) async fn notify(
         order.decide(OrderCommand::ConfirmPayment(command.clone()))
     })
     .await?;
-    Ok(versioned(
+    Ok(order_answer(
         StatusCode::OK,
+        &executed.aggregate,
         executed.version,
-        &OrderView::of(&executed.aggregate, executed.version),
     ))
 }

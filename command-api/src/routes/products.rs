@@ -259,31 +259,3 @@ pub(crate) async fn get_product(
         .ok_or_else(|| ProductError::NotFound.to_problem())?;
     Ok(versioned(StatusCode::OK, loaded.version, &view))
 }
-
-/// A SKU's stock, straight from its stream.
-#[utoipa::path(
-    params(("sku" = String, Path, description = "SKU")),
-    responses(
-        (status = 200, description = "The stock", body = StockView),
-        (status = 404, description = "No such SKU", body = Problem)
-    ),
-    security(("bearer" = [])),
-    tag = "catalogue"
-)]
-#[get("/v1/skus/{sku}/stock")]
-pub(crate) async fn get_stock(
-    state: web::Data<AppState>,
-    _principal: Principal,
-    path: web::Path<String>,
-) -> Result<HttpResponse, Problem> {
-    let sku = sku_path(&path)?;
-    let loaded = state.store.load::<Sku>(sku.as_str()).await?;
-    if loaded.aggregate.sku().is_none() {
-        return Err(SkuError::NotFound.to_problem());
-    }
-    Ok(versioned(
-        StatusCode::OK,
-        loaded.version,
-        &StockView::of(&loaded.aggregate, loaded.version),
-    ))
-}

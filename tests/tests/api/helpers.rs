@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use command_api::auth::{Role, TokenKeys};
 use command_api::config::Settings;
-use command_api::startup::Application;
+use command_api::startup::{Application, ServerHandle};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -16,6 +16,10 @@ pub struct TestApp {
     pub secret: String,
     keys: TokenKeys,
     _sqlite_dir: Option<tempfile::TempDir>,
+    /// The settings the app runs with (its database, payment timeout, ...).
+    pub settings: Settings,
+    server: ServerHandle,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Databases of earlier runs older than this are dropped when a test starts.
@@ -41,6 +45,22 @@ pub async fn spawn_app() -> TestApp {
         .rsplit_once('/')
         .map_or(server.as_str(), |(base, _)| base);
     start(format!("{base}/{name}"), None).await
+}
+
+/// Like [`spawn_app`], with settings changed by `configure` (e.g. a short payment timeout).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let app = spawn_app().await;
+    let mut settings = app.settings.clone();
+    configure(&mut settings);
+    app.restart_with(settings).await
+}
+
+/// Like [`spawn_embedded_app`], with settings changed by `configure`.
+pub async fn spawn_embedded_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let app = spawn_embedded_app().await;
+    let mut settings = app.settings.clone();
+    configure(&mut settings);
+    app.restart_with(settings).await
 }
 
 /// Drops test databases that a crashed or failed run left behind.
@@ -79,15 +99,26 @@ async fn start(database_url: String, sqlite_dir: Option<tempfile::TempDir>) -> T
         jwt_secret: secret.clone(),
         ..Settings::default()
     };
-    let app = Application::build(settings).await.expect("the app starts");
+    start_with(settings, sqlite_dir).await
+}
+
+async fn start_with(settings: Settings, sqlite_dir: Option<tempfile::TempDir>) -> TestApp {
+    let secret = settings.jwt_secret.clone();
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let server = app.server_handle();
+    let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
         keys: TokenKeys::new(&secret),
         secret,
         _sqlite_dir: sqlite_dir,
+        settings,
+        server,
+        running,
     }
 }
 
@@ -99,6 +130,17 @@ pub struct NewProduct<'a> {
 }
 
 impl TestApp {
+    /// Stops the server at once and its workers (as a crash or a deploy would), then starts a
+    /// new one on the same database with `settings`.
+    pub async fn restart_with(self, settings: Settings) -> TestApp {
+        self.server.stop(false).await;
+        self.running
+            .await
+            .expect("the server task ends")
+            .expect("the server stops cleanly");
+        start_with(settings, self._sqlite_dir).await
+    }
+
     pub fn token(&self, role: Role, subject: &str) -> String {
         let now = chrono::Utc::now().timestamp();
         self.keys.issue(subject, role, now, 3_600).unwrap()
@@ -149,6 +191,7 @@ impl TestApp {
     }
 
     pub async fn stock(&self, sku: &str) -> Value {
+        self.read_side_settled().await;
         let response = self
             .client
             .get(self.url(&format!("/v1/skus/{sku}/stock")))
@@ -224,6 +267,7 @@ impl TestApp {
     }
 
     pub async fn get_order(&self, token: &str, order_id: &str) -> Response {
+        self.read_side_settled().await;
         self.client
             .get(self.url(&format!("/v1/orders/{order_id}")))
             .bearer_auth(token)
@@ -274,4 +318,80 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the condition did not hold within 5 s");
+}
+
+/// Helpers of the read side: its views lag the commands, so reads wait for what they expect.
+impl TestApp {
+    /// The stock view of `sku` once it exists and `settled` holds for it.
+    pub async fn stock_when(&self, sku: &str, settled: impl Fn(&Value) -> bool) -> Value {
+        eventually(|| async {
+            let response = self
+                .client
+                .get(self.url(&format!("/v1/skus/{sku}/stock")))
+                .bearer_auth(self.seller())
+                .send()
+                .await
+                .unwrap();
+            if response.status() != StatusCode::OK {
+                return None;
+            }
+            let stock: Value = response.json().await.unwrap();
+            settled(&stock).then_some(stock)
+        })
+        .await
+    }
+
+    /// Waits until every projection has applied everything committed before this call, so
+    /// that a read after it sees the caller's earlier writes (the views lag the commands).
+    pub async fn read_side_settled(&self) {
+        const BEHIND_PG: &str = "SELECT count(*) FROM projection_checkpoints c \
+             WHERE c.projection IN ('orders', 'stock') AND NOT EXISTS (SELECT 1 FROM events e \
+             WHERE (e.txid, e.position) > (c.txid::text::xid8, c.position))";
+        const BEHIND_SQLITE: &str = "SELECT count(*) FROM projection_checkpoints c \
+             WHERE c.projection IN ('orders', 'stock') AND NOT EXISTS (SELECT 1 FROM events e \
+             WHERE e.position > c.position)";
+        let url = &self.settings.database_url;
+        eventually(|| async {
+            let settled: i64 = if url.starts_with("sqlite:") {
+                let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(BEHIND_SQLITE)
+                    .fetch_one(&mut db)
+                    .await
+                    .unwrap()
+            } else {
+                let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(BEHIND_PG)
+                    .fetch_one(&mut db)
+                    .await
+                    .unwrap()
+            };
+            (settled == 2).then_some(())
+        })
+        .await;
+    }
+
+    /// `GET /v1/orders/{id}?min_version=…`: waits (bounded, server side) for that version.
+    pub async fn get_order_at(&self, token: &str, order_id: &str, min_version: u64) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/orders/{order_id}?min_version={min_version}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /v1/{who}/me/orders?{query}` with `token` (`who` is `buyers` or `sellers`).
+    pub async fn my_orders(&self, who: &str, token: &str, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/{who}/me/orders?{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The version in an ETag such as `"3"`.
+pub fn etag_version(response: &Response) -> u64 {
+    etag(response).trim_matches('"').parse().unwrap()
 }

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod helpers;
+mod payments;
+mod read_side;
 mod scenarios;
 
 macro_rules! on_both_stores {
@@ -78,4 +80,143 @@ mod postgres_only {
         )
         .await;
     }
+}
+
+mod payments_postgres {
+    use crate::helpers::{spawn_app, spawn_app_with};
+    use crate::payments::{self, SHORT_TIMEOUT_SECS, Step};
+
+    async fn short_deadlines() -> crate::helpers::TestApp {
+        spawn_app_with(|s| s.payment_timeout_secs = SHORT_TIMEOUT_SECS).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unpaid_order_is_cancelled_and_its_stock_released_within_a_second_of_its_deadline() {
+        payments::an_unpaid_order_is_cancelled_and_its_stock_released_within_a_second_of_its_deadline(
+            short_deadlines().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_callback_is_aligned_from_the_provider_at_the_deadline() {
+        let app = spawn_app_with(|s| {
+            s.payment_timeout_secs = SHORT_TIMEOUT_SECS;
+            s.simulator_callback_drop_permille = 1_000;
+        })
+        .await;
+        payments::a_dropped_callback_is_aligned_from_the_provider_at_the_deadline(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_payment_at_the_simulator_pays_the_order_through_its_callback() {
+        let app = spawn_app_with(|s| s.simulator_callback_duplicate_permille = 1_000).await;
+        payments::a_payment_at_the_simulator_pays_the_order_through_its_callback(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deadlines_pending_across_a_restart_still_fire() {
+        let app = spawn_app_with(|s| s.payment_timeout_secs = 5).await;
+        payments::deadlines_pending_across_a_restart_still_fire(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn item_refunds_are_paid_out_by_the_provider_and_never_exceed_what_was_paid() {
+        payments::item_refunds_are_paid_out_by_the_provider_and_never_exceed_what_was_paid(
+            spawn_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn several_timers_never_claim_one_deadline_twice() {
+        payments::several_timers_never_claim_one_deadline_twice(spawn_app().await).await;
+    }
+
+    /// `cargo nextest run -p tests --run-ignored only lateness` (or set `LATENESS_ORDERS`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement that takes minutes: run by hand"]
+    async fn lateness_of_many_deadlines_due_together() {
+        let orders = std::env::var("LATENESS_ORDERS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10_000);
+        let app = spawn_app_with(|s| s.payment_timeout_secs = 3_600).await;
+        payments::measure_deadline_lateness(app, orders, 60).await;
+    }
+
+    macro_rules! races {
+        ($($name:ident: $a:ident, $b:ident, $c:ident;)*) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    payments::race(short_deadlines().await, [Step::$a, Step::$b, Step::$c]).await;
+                }
+            )*
+        };
+    }
+
+    races! {
+        race_notify_then_timeout_then_cancel: Notify, Timeout, BuyerCancel;
+        race_notify_then_cancel_then_timeout: Notify, BuyerCancel, Timeout;
+        race_timeout_then_notify_then_cancel: Timeout, Notify, BuyerCancel;
+        race_timeout_then_cancel_then_notify: Timeout, BuyerCancel, Notify;
+        race_cancel_then_notify_then_timeout: BuyerCancel, Notify, Timeout;
+        race_cancel_then_timeout_then_notify: BuyerCancel, Timeout, Notify;
+    }
+}
+
+mod payments_embedded {
+    use crate::helpers::spawn_embedded_app_with;
+    use crate::payments::{self, SHORT_TIMEOUT_SECS};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unpaid_order_is_cancelled_and_its_stock_released_within_a_second_of_its_deadline() {
+        let app = spawn_embedded_app_with(|s| s.payment_timeout_secs = SHORT_TIMEOUT_SECS).await;
+        payments::an_unpaid_order_is_cancelled_and_its_stock_released_within_a_second_of_its_deadline(
+            app,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_callback_is_aligned_from_the_provider_at_the_deadline() {
+        let app = spawn_embedded_app_with(|s| {
+            s.payment_timeout_secs = SHORT_TIMEOUT_SECS;
+            s.simulator_callback_drop_permille = 1_000;
+        })
+        .await;
+        payments::a_dropped_callback_is_aligned_from_the_provider_at_the_deadline(app).await;
+    }
+}
+
+mod read_side_tests {
+    macro_rules! on_both_stores {
+        ($($scenario:ident),* $(,)?) => {
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $scenario() {
+                        crate::read_side::$scenario(crate::helpers::spawn_app().await).await;
+                    }
+                )*
+            }
+            mod embedded {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $scenario() {
+                        crate::read_side::$scenario(crate::helpers::spawn_embedded_app().await)
+                            .await;
+                    }
+                )*
+            }
+        };
+    }
+
+    on_both_stores!(
+        buyers_and_sellers_see_their_own_orders,
+        the_buyer_list_paginates_stably_while_orders_arrive,
+        the_stock_view_follows_the_sku,
+        projection_lag_is_exported,
+    );
 }

@@ -4,7 +4,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{NewProduct, TestApp, etag, eventually};
+use crate::helpers::{NewProduct, TestApp, etag, etag_version, eventually};
 
 const TEA: NewProduct<'static> = NewProduct {
     sku: "tea-500g",
@@ -24,7 +24,7 @@ pub async fn concurrent_identical_placements_make_one_order(app: TestApp) {
         bodies.push(response.text().await.unwrap());
     }
     assert!(bodies.iter().all(|b| b == &bodies[0]), "bodies differ");
-    let stock = app.stock("tea-500g").await;
+    let stock = app.stock_when("tea-500g", |s| s["reserved"] == 2).await;
     assert_eq!(
         (stock["available"].as_u64(), stock["reserved"].as_u64()),
         (Some(98), Some(2))
@@ -51,7 +51,9 @@ pub async fn a_retried_stale_update_cannot_overwrite_a_newer_one(app: TestApp) {
     let problem: Value = retried.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/version-mismatch");
 
-    let now = app.get_order(&app.seller(), id).await;
+    let now = app
+        .get_order_at(&app.seller(), id, etag_version(&second))
+        .await;
     let now: Value = now.json().await.unwrap();
     assert_eq!(now["tracking_number"], "888");
     let missing = app
@@ -98,7 +100,9 @@ pub async fn many_buyers_on_scarce_stock_never_oversell(app: TestApp) {
         }
     }
     assert_eq!(placed, STOCK as usize);
-    let stock = app.stock("hot").await;
+    let stock = app
+        .stock_when("hot", |s| s["reserved"] == u64::from(STOCK))
+        .await;
     assert_eq!(stock["available"], 0);
     assert_eq!(stock["reserved"], u64::from(STOCK));
 }
@@ -115,7 +119,7 @@ pub async fn a_stale_product_version_is_refused_and_reserves_nothing(app: TestAp
     let problem: Value = stale.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/product-changed");
     assert_eq!(problem["field"], "items[0].product_version");
-    let stock = app.stock("tea-500g").await;
+    let stock = app.stock_when("tea-500g", |_| true).await;
     assert_eq!(
         (stock["available"].as_u64(), stock["reserved"].as_u64()),
         (Some(100), Some(0))
@@ -148,7 +152,7 @@ pub async fn the_same_payment_notified_three_times_is_recorded_once(app: TestApp
     assert_eq!(wrong.status(), StatusCode::CONFLICT, "already paid by T-77");
     // the reaction deducts the reserved stock once
     eventually(|| async {
-        let stock = app.stock("tea-500g").await;
+        let stock = app.stock_when("tea-500g", |_| true).await;
         (stock["sold"] == 3 && stock["reserved"] == 0 && stock["available"] == 97).then_some(())
     })
     .await;
@@ -178,7 +182,8 @@ pub async fn a_buyer_cannot_see_or_touch_another_buyers_order(app: TestApp) {
     app.create_product(TEA).await;
     let order = app.order("b-1", &[("tea-500g", 1, 1)]).await;
     let id = order["order_id"].as_str().unwrap();
-    let seen = app.get_order(&app.buyer("b-2"), id).await;
+    // once the view holds the order (min_version), it is still not b-2's to see
+    let seen = app.get_order_at(&app.buyer("b-2"), id, 1).await;
     assert_eq!(seen.status(), StatusCode::NOT_FOUND);
     let cancel = app
         .client
@@ -202,7 +207,7 @@ pub async fn a_buyer_cannot_see_or_touch_another_buyers_order(app: TestApp) {
         StatusCode::NOT_FOUND,
         "a stale version reveals nothing"
     );
-    let own = app.get_order(&app.buyer("b-1"), id).await;
+    let own = app.get_order_at(&app.buyer("b-1"), id, 1).await;
     assert_eq!(own.status(), StatusCode::OK);
     assert_eq!(etag(&own), "\"1\"");
 }
@@ -245,7 +250,7 @@ pub async fn a_forged_or_expired_checkout_token_is_forbidden(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
-    let stock = app.stock("tea-500g").await;
+    let stock = app.stock_when("tea-500g", |_| true).await;
     assert_eq!(stock["reserved"], 0);
 }
 
@@ -304,7 +309,7 @@ pub async fn client_mistakes_are_4xx_problems_naming_the_field(app: TestApp) {
     // nothing was written by any of it
     let order = app.get_order(&app.buyer("b-1"), &order_id).await;
     assert_eq!(order.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.stock("tea-500g").await["reserved"], 0);
+    assert_eq!(app.stock_when("tea-500g", |_| true).await["reserved"], 0);
 }
 
 pub async fn a_paid_order_ships_and_completes_and_refunds_what_was_paid(app: TestApp) {
@@ -383,6 +388,8 @@ pub async fn the_openapi_document_covers_every_route(app: TestApp) {
         "/v1/orders/{order_id}/confirm-receipt",
         "/v1/orders/{order_id}/refunds",
         "/v1/payments/notify",
+        "/v1/buyers/me/orders",
+        "/v1/sellers/me/orders",
         "/healthz",
         "/metrics",
     ] {
@@ -411,7 +418,7 @@ pub async fn the_same_order_id_with_other_content_is_a_conflict(app: TestApp) {
         .await;
     assert_eq!(same.status(), StatusCode::OK);
     assert_eq!(same.json::<Value>().await.unwrap(), first);
-    let stock = app.stock("tea-500g").await;
+    let stock = app.stock_when("tea-500g", |s| s["reserved"] == 2).await;
     assert_eq!(
         (stock["available"].as_u64(), stock["reserved"].as_u64()),
         (Some(98), Some(2))
@@ -434,7 +441,7 @@ pub async fn cancelling_an_unpaid_order_releases_its_stock(app: TestApp) {
     let body: Value = cancelled.json().await.unwrap();
     assert_eq!(body["status"], "Cancelled");
     eventually(|| async {
-        let stock = app.stock("tea-500g").await;
+        let stock = app.stock_when("tea-500g", |_| true).await;
         (stock["available"] == 100 && stock["reserved"] == 0).then_some(())
     })
     .await;

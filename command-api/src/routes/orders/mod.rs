@@ -1,5 +1,4 @@
-//! Order routes: placing, reading, and the buyer's and seller's updates.
+//! Order routes: placing, and the buyer's and seller's updates.
 
-pub(crate) mod get;
 pub(crate) mod place;
 pub(crate) mod update;

@@ -30,11 +30,11 @@ use utoipa::ToSchema;
 use crate::auth::Principal;
 use crate::errors::ToProblem;
 use crate::execute::{ExecuteError, Executed, execute};
-use crate::http::{field, metadata, versioned};
+use crate::http::{field, metadata};
 use crate::problem::Problem;
 use crate::routes::cart::buyer_of;
 use crate::state::AppState;
-use crate::views::OrderView;
+use crate::views::order_answer;
 
 /// An order to place.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,8 +68,8 @@ struct Line {
 #[utoipa::path(
     request_body = PlaceOrderRequest,
     responses(
-        (status = 201, description = "Placed", body = OrderView),
-        (status = 200, description = "Placed before with the same content", body = OrderView),
+        (status = 201, description = "Placed", body = projections::OrderDocument),
+        (status = 200, description = "Placed before with the same content", body = projections::OrderDocument),
         (status = 403, description = "The checkout token is not valid for this buyer and order", body = Problem),
         (status = 409, description = "Product changed (`product-changed`), out of stock, or the id holds another order", body = Problem),
         (status = 422, description = "A field is invalid", body = Problem)
@@ -181,6 +181,7 @@ pub(crate) async fn place_order(
         }) => {
             if aggregate.exists() {
                 let status = if appended > 0 {
+                    record_deadline(&state, &aggregate).await;
                     StatusCode::CREATED
                 } else {
                     StatusCode::OK
@@ -212,8 +213,21 @@ pub(crate) async fn place_order(
     }
 }
 
+/// Records the new order's payment deadline at once, so it never waits for the deadline
+/// reaction to catch up under load. Best effort: the reaction records it if this fails.
+async fn record_deadline(state: &AppState, order: &Order) {
+    let (Some(order_id), Some(due), Some(total)) =
+        (order.order_id(), order.payment_due_at(), order.total())
+    else {
+        return;
+    };
+    if let Err(err) = state.deadlines.record(order_id, due, total).await {
+        tracing::warn!(error = %err, order_id = %order_id, "deadline left to its reaction");
+    }
+}
+
 fn answer(status: StatusCode, order: &Order, version: u64) -> HttpResponse {
-    versioned(status, version, &OrderView::of(order, version))
+    order_answer(status, order, version)
 }
 
 fn parse_lines(items: &[PlaceOrderItem]) -> Result<Vec<Line>, Problem> {

@@ -16,10 +16,10 @@ use utoipa::ToSchema;
 use crate::auth::{Principal, Role};
 use crate::errors::ToProblem;
 use crate::execute::execute;
-use crate::http::{field, idempotency_key, metadata, required_if_match, versioned};
+use crate::http::{field, idempotency_key, metadata, required_if_match};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::views::OrderView;
+use crate::views::order_answer;
 
 /// Who may act on an order.
 enum Party {
@@ -73,10 +73,10 @@ async fn update(
         order.decide(command.clone())
     })
     .await?;
-    Ok(versioned(
+    Ok(order_answer(
         StatusCode::OK,
+        &executed.aggregate,
         executed.version,
-        &OrderView::of(&executed.aggregate, executed.version),
     ))
 }
 
@@ -114,7 +114,7 @@ pub(crate) struct RefundItemRequest {
 #[utoipa::path(
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     responses(
-        (status = 200, description = "Cancelled", body = OrderView),
+        (status = 200, description = "Cancelled", body = projections::OrderDocument),
         (status = 404, description = "No such order of the caller", body = Problem),
         (status = 409, description = "Already paid", body = Problem),
         (status = 412, description = "The order changed", body = Problem),
@@ -142,7 +142,7 @@ pub(crate) async fn cancel(
     request_body = LogisticsRequest,
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     responses(
-        (status = 200, description = "Updated", body = OrderView),
+        (status = 200, description = "Updated", body = projections::OrderDocument),
         (status = 404, description = "No such order of the caller", body = Problem),
         (status = 412, description = "The order changed", body = Problem)
     ),
@@ -172,7 +172,7 @@ pub(crate) async fn logistics(
     request_body = ShipRequest,
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     responses(
-        (status = 200, description = "Shipped", body = OrderView),
+        (status = 200, description = "Shipped", body = projections::OrderDocument),
         (status = 409, description = "Not paid", body = Problem),
         (status = 412, description = "The order changed", body = Problem)
     ),
@@ -203,7 +203,7 @@ pub(crate) async fn ship(
 #[utoipa::path(
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     responses(
-        (status = 200, description = "Completed", body = OrderView),
+        (status = 200, description = "Completed", body = projections::OrderDocument),
         (status = 409, description = "Not shipped", body = Problem),
         (status = 412, description = "The order changed", body = Problem)
     ),
@@ -227,7 +227,7 @@ pub(crate) async fn confirm_receipt(
     request_body = RefundRequest,
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses(
-        (status = 200, description = "Refund requested", body = OrderView),
+        (status = 200, description = "Refund requested", body = projections::OrderDocument),
         (status = 409, description = "Not refundable now", body = Problem),
         (status = 412, description = "The order changed", body = Problem),
         (status = 422, description = "More units than bought, or an unknown line", body = Problem)

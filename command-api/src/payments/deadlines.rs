@@ -1,0 +1,236 @@
+//! The durable index of payment deadlines (`payment_deadlines`, migration 0020): one row per
+//! placed order, pending until a timer fires it or a payment or cancellation settles it.
+//!
+//! Every statement is one short transaction. A claim marks rows as held until a time; a timer
+//! that dies holding them simply lets the claim run out, and another timer takes them over.
+//! Both backends run the same statements except the claim (`SKIP LOCKED` on PostgreSQL).
+
+use event_store::{EventStore, StoreError};
+use sqlx::Row;
+
+const CLAIM_POSTGRES: &str = include_str!("sql/claim_postgres.sql");
+const CLAIM_SQLITE: &str = include_str!("sql/claim_sqlite.sql");
+
+/// A deadline to record for a placed order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeadline {
+    /// The order (decimal id).
+    pub order_id: String,
+    /// When the order is cancelled unless paid (Unix ms).
+    pub due_at_ms: i64,
+    /// The payment provider's trade number.
+    pub trade_no: String,
+    /// What the buyer pays, in cents.
+    pub amount_cents: i64,
+}
+
+/// A deadline claimed by a timer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDeadline {
+    /// The order (decimal id).
+    pub order_id: String,
+    /// When it was due (Unix ms).
+    pub due_at_ms: i64,
+    /// The payment provider's trade number.
+    pub trade_no: String,
+    /// What the buyer pays, in cents.
+    pub amount_cents: i64,
+}
+
+/// The `payment_deadlines` table of the event store's database.
+#[derive(Debug, Clone)]
+pub struct DeadlineStore {
+    store: EventStore,
+}
+
+impl DeadlineStore {
+    /// The table in `store`'s database.
+    pub fn new(store: EventStore) -> Self {
+        Self { store }
+    }
+
+    /// The trade number recorded for `order_id`, if its deadline is recorded.
+    pub async fn trade_no(&self, order_id: &str) -> Result<Option<String>, StoreError> {
+        const SQL_PG: &str = "SELECT trade_no FROM payment_deadlines WHERE order_id = $1";
+        const SQL_LITE: &str = "SELECT trade_no FROM payment_deadlines WHERE order_id = ?1";
+        let found = if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query_scalar(SQL_PG)
+                .bind(order_id)
+                .fetch_optional(pool)
+                .await?
+        } else if let Some(pool) = self.store.sqlite_pool() {
+            sqlx::query_scalar(SQL_LITE)
+                .bind(order_id)
+                .fetch_optional(pool)
+                .await?
+        } else {
+            None
+        };
+        Ok(found)
+    }
+
+    /// Records a deadline; a deadline already recorded for the order is kept as it is.
+    /// `true` when this call inserted it.
+    pub async fn insert(&self, deadline: &NewDeadline) -> Result<bool, StoreError> {
+        const SQL_PG: &str = "INSERT INTO payment_deadlines \
+             (order_id, due_at_ms, trade_no, amount_cents) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (order_id) DO NOTHING";
+        const SQL_LITE: &str = "INSERT INTO payment_deadlines \
+             (order_id, due_at_ms, trade_no, amount_cents) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (order_id) DO NOTHING";
+        let inserted = if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query(SQL_PG)
+                .bind(&deadline.order_id)
+                .bind(deadline.due_at_ms)
+                .bind(&deadline.trade_no)
+                .bind(deadline.amount_cents)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        } else if let Some(pool) = self.store.sqlite_pool() {
+            sqlx::query(SQL_LITE)
+                .bind(&deadline.order_id)
+                .bind(deadline.due_at_ms)
+                .bind(&deadline.trade_no)
+                .bind(deadline.amount_cents)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        } else {
+            0
+        };
+        Ok(inserted == 1)
+    }
+
+    /// The due time of the earliest pending deadline that no live claim holds at `now_ms`.
+    pub async fn next_due_ms(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        const SQL_PG: &str = "SELECT due_at_ms FROM payment_deadlines \
+             WHERE state = 'pending' AND claimed_until_ms <= $1 ORDER BY due_at_ms LIMIT 1";
+        const SQL_LITE: &str = "SELECT due_at_ms FROM payment_deadlines \
+             WHERE state = 'pending' AND claimed_until_ms <= ?1 ORDER BY due_at_ms LIMIT 1";
+        let next = if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query_scalar(SQL_PG)
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await?
+        } else if let Some(pool) = self.store.sqlite_pool() {
+            sqlx::query_scalar(SQL_LITE)
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await?
+        } else {
+            None
+        };
+        Ok(next)
+    }
+
+    /// Claims up to `limit` deadlines due at `now_ms`, earliest first, until `until_ms`. No two
+    /// callers, in any process, get the same row while its claim lasts.
+    pub async fn claim_due(
+        &self,
+        now_ms: i64,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDeadline>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query(CLAIM_POSTGRES)
+                .bind(now_ms)
+                .bind(until_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(ClaimedDeadline {
+                        order_id: row.try_get("order_id")?,
+                        due_at_ms: row.try_get("due_at_ms")?,
+                        trade_no: row.try_get("trade_no")?,
+                        amount_cents: row.try_get("amount_cents")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        } else if let Some(pool) = self.store.sqlite_pool() {
+            sqlx::query(CLAIM_SQLITE)
+                .bind(now_ms)
+                .bind(until_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(ClaimedDeadline {
+                        order_id: row.try_get("order_id")?,
+                        due_at_ms: row.try_get("due_at_ms")?,
+                        trade_no: row.try_get("trade_no")?,
+                        amount_cents: row.try_get("amount_cents")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        } else {
+            Vec::new()
+        };
+        let mut rows = rows;
+        rows.sort_by_key(|row| row.due_at_ms);
+        Ok(rows)
+    }
+
+    /// Marks a pending deadline done with `outcome`, fired at `fired_at_ms` (`None` when it was
+    /// settled before it fired). `true` when this call changed it: of two timers firing one
+    /// deadline, only one gets `true`.
+    pub async fn finish(
+        &self,
+        order_id: &str,
+        fired_at_ms: Option<i64>,
+        outcome: &str,
+    ) -> Result<bool, StoreError> {
+        const SQL_PG: &str = "UPDATE payment_deadlines \
+             SET state = 'done', fired_at_ms = $2, outcome = $3 \
+             WHERE order_id = $1 AND state = 'pending'";
+        const SQL_LITE: &str = "UPDATE payment_deadlines \
+             SET state = 'done', fired_at_ms = ?2, outcome = ?3 \
+             WHERE order_id = ?1 AND state = 'pending'";
+        let changed = if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query(SQL_PG)
+                .bind(order_id)
+                .bind(fired_at_ms)
+                .bind(outcome)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        } else if let Some(pool) = self.store.sqlite_pool() {
+            sqlx::query(SQL_LITE)
+                .bind(order_id)
+                .bind(fired_at_ms)
+                .bind(outcome)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        } else {
+            0
+        };
+        Ok(changed == 1)
+    }
+
+    /// Holds a claimed deadline until `retry_at_ms`, when a timer tries it again.
+    pub async fn retry_at(&self, order_id: &str, retry_at_ms: i64) -> Result<(), StoreError> {
+        const SQL_PG: &str =
+            "UPDATE payment_deadlines SET claimed_until_ms = $2 WHERE order_id = $1";
+        const SQL_LITE: &str =
+            "UPDATE payment_deadlines SET claimed_until_ms = ?2 WHERE order_id = ?1";
+        if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query(SQL_PG)
+                .bind(order_id)
+                .bind(retry_at_ms)
+                .execute(pool)
+                .await?;
+        } else if let Some(pool) = self.store.sqlite_pool() {
+            sqlx::query(SQL_LITE)
+                .bind(order_id)
+                .bind(retry_at_ms)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+}

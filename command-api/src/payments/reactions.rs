@@ -1,0 +1,366 @@
+//! The payment side's reactions to the log, each at least once with its own checkpoint (so a
+//! slow provider delays only provider work, never deadlines or stock):
+//!
+//! - `payment-deadlines`: `OrderPlaced` records the order's deadline (its due time from the
+//!   event, a trade number from the "trade" sequence), idempotent by order id, and wakes the
+//!   timer; `PaymentConfirmed` and `OrderCancelled` settle it early.
+//! - `payment-trades`: `OrderPlaced` opens the order's trade; `OrderCancelled` closes it
+//!   (a trade found paid confirms the payment, which the closed order records as paid after
+//!   close, to be refunded).
+//! - `payment-refunds`: `PaidAfterClose` requests the refund of that payment;
+//!   `RefundRequested` asks the provider to pay it out and, once it confirms, completes it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::{
+    CompleteRefund, ConfirmPayment, Money, Order, OrderCommand, OrderError, OrderEvent, OrderId,
+    RefundId, RefundPaidAfterClose,
+};
+use event_store::{EventMetadata, EventStore, RecordedEvent};
+use ids::SegmentAllocator;
+use tokio::sync::Notify;
+
+use crate::execute::{ExecuteError, execute};
+use crate::payments::deadlines::{DeadlineStore, NewDeadline};
+use crate::payments::gateway::{
+    GatewayError, NewTrade, PaymentGateway, RefundOrder, RefundStatus, TradeStatus, with_retries,
+};
+use crate::payments::timer::TIMER_ACTOR;
+use crate::reactions::runner::Reaction;
+
+type ReactionError = Box<dyn std::error::Error + Send + Sync>;
+
+/// First pause while a refund is pending at the provider; doubles up to the maximum.
+const REFUND_POLL_MIN_MS: u64 = 100;
+const REFUND_POLL_MAX_MS: u64 = 2_000;
+/// How long one attempt waits for a pending refund before the runner tries again later.
+const REFUND_SETTLE_WAIT_MAX_MS: u64 = 60_000;
+
+fn metadata(event: &RecordedEvent, actor: &str, key: String) -> EventMetadata {
+    EventMetadata {
+        dedup_key: Some(key),
+        actor: Some(actor.to_owned()),
+        correlation_id: event.metadata.correlation_id.clone(),
+        causation_id: Some(format!(
+            "{}/{}/{}",
+            event.aggregate_type, event.aggregate_id, event.sequence
+        )),
+        request_id: None,
+    }
+}
+
+fn boxed(err: ExecuteError<OrderError>) -> ReactionError {
+    Box::new(err)
+}
+
+/// Keeps `payment_deadlines` in step with the log.
+#[derive(Debug, Clone)]
+pub struct DeadlineReaction {
+    deadlines: DeadlineStore,
+    trade_numbers: SegmentAllocator,
+    wake: Arc<Notify>,
+}
+
+impl DeadlineReaction {
+    /// Records deadlines in `store`'s database, numbering trades with `trade_numbers`, and
+    /// wakes the timer through `wake`.
+    pub fn new(store: EventStore, trade_numbers: SegmentAllocator, wake: Arc<Notify>) -> Self {
+        Self {
+            deadlines: DeadlineStore::new(store),
+            trade_numbers,
+            wake,
+        }
+    }
+}
+
+impl DeadlineReaction {
+    /// What the timer waits on: notified when a deadline is recorded here.
+    pub fn wake(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// Records the deadline of a placed order (once: a recorded one is kept) and wakes the
+    /// timer. The placement path calls it right after `OrderPlaced` commits, so a deadline
+    /// never waits for this reaction to catch up; the reaction is the backstop.
+    pub async fn record(
+        &self,
+        order_id: OrderId,
+        due: DateTime<Utc>,
+        total: Money,
+    ) -> Result<(), ReactionError> {
+        let order_id = order_id.to_string();
+        if self.deadlines.trade_no(&order_id).await?.is_some() {
+            return Ok(());
+        }
+        let number = self.trade_numbers.next().await?;
+        let inserted = self
+            .deadlines
+            .insert(&NewDeadline {
+                order_id,
+                due_at_ms: due.timestamp_millis(),
+                trade_no: format!("TR{number}"),
+                amount_cents: total.minor(),
+            })
+            .await?;
+        if inserted {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl Reaction for DeadlineReaction {
+    fn name(&self) -> &'static str {
+        "payment-deadlines"
+    }
+
+    async fn react(&self, event: &RecordedEvent) -> Result<(), ReactionError> {
+        if event.aggregate_type != "Order" {
+            return Ok(());
+        }
+        match event.decode::<OrderEvent>()? {
+            OrderEvent::OrderPlaced(placed) => {
+                self.record(placed.order_id, placed.payment_due_at, placed.total)
+                    .await
+            }
+            // settled before its time; what the timer itself did, it records itself (with
+            // its lateness)
+            OrderEvent::PaymentConfirmed(_) | OrderEvent::OrderCancelled(_)
+                if event.metadata.actor.as_deref() != Some(TIMER_ACTOR) =>
+            {
+                self.deadlines
+                    .finish(&event.aggregate_id, None, "settled")
+                    .await?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Opens and closes the provider's trades.
+#[derive(Debug, Clone)]
+pub struct TradeReaction {
+    store: EventStore,
+    deadlines: DeadlineStore,
+    gateway: Arc<dyn PaymentGateway>,
+}
+
+impl TradeReaction {
+    /// Trades of `store`'s orders, at `gateway`.
+    pub fn new(store: EventStore, gateway: Arc<dyn PaymentGateway>) -> Self {
+        Self {
+            deadlines: DeadlineStore::new(store.clone()),
+            store,
+            gateway,
+        }
+    }
+
+    /// The order's trade number; the deadline reaction records it, and may not have yet.
+    async fn trade_no(&self, order_id: &str) -> Result<String, ReactionError> {
+        self.deadlines
+            .trade_no(order_id)
+            .await?
+            .ok_or_else(|| format!("no trade number recorded for order {order_id} yet").into())
+    }
+}
+
+impl Reaction for TradeReaction {
+    fn name(&self) -> &'static str {
+        "payment-trades"
+    }
+
+    async fn react(&self, event: &RecordedEvent) -> Result<(), ReactionError> {
+        if event.aggregate_type != "Order" {
+            return Ok(());
+        }
+        match event.decode::<OrderEvent>()? {
+            OrderEvent::OrderPlaced(placed) => {
+                let trade = NewTrade {
+                    trade_no: self.trade_no(&event.aggregate_id).await?,
+                    order_id: event.aggregate_id.clone(),
+                    amount_cents: placed.total.minor(),
+                };
+                with_retries("create_trade", || self.gateway.create_trade(trade.clone())).await?;
+                Ok(())
+            }
+            OrderEvent::OrderCancelled(cancelled) => {
+                let trade_no = self.trade_no(&event.aggregate_id).await?;
+                let status =
+                    with_retries("close_trade", || self.gateway.close_trade(trade_no.clone()))
+                        .await?;
+                if let TradeStatus::Paid {
+                    txn_id,
+                    amount_cents,
+                } = status
+                {
+                    // the buyer paid before the trade closed: record it (as paid after
+                    // close), whether or not its callback ever arrives, so it is refunded
+                    let command = ConfirmPayment {
+                        txn_id: txn_id.parse()?,
+                        amount: domain::Money::from_minor(amount_cents)?,
+                        at: cancelled.at,
+                    };
+                    let meta = metadata(event, "system:payment-trades", format!("txn:{txn_id}"));
+                    execute::<Order, _>(&self.store, &event.aggregate_id, None, &meta, |order| {
+                        order.decide(OrderCommand::ConfirmPayment(command.clone()))
+                    })
+                    .await
+                    .map_err(boxed)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Pays refunds out through the provider.
+#[derive(Debug, Clone)]
+pub struct RefundReaction {
+    store: EventStore,
+    gateway: Arc<dyn PaymentGateway>,
+    refund_numbers: SegmentAllocator,
+}
+
+impl RefundReaction {
+    /// Refunds of `store`'s orders, at `gateway`, numbered by `refund_numbers`.
+    pub fn new(
+        store: EventStore,
+        gateway: Arc<dyn PaymentGateway>,
+        refund_numbers: SegmentAllocator,
+    ) -> Self {
+        Self {
+            store,
+            gateway,
+            refund_numbers,
+        }
+    }
+
+    async fn refund_paid_after_close(
+        &self,
+        event: &RecordedEvent,
+        txn_id: domain::TxnId,
+        at: DateTime<Utc>,
+    ) -> Result<(), ReactionError> {
+        let order = self
+            .store
+            .load::<Order>(&event.aggregate_id)
+            .await?
+            .aggregate;
+        let requested = order
+            .after_close_payments()
+            .iter()
+            .any(|p| p.txn_id == txn_id && p.refund_id.is_some());
+        if requested {
+            return Ok(());
+        }
+        let number = self.refund_numbers.next().await?;
+        let command = RefundPaidAfterClose {
+            refund_id: RefundId::parse(&format!("R{number}"))?,
+            txn_id: txn_id.clone(),
+            at,
+        };
+        let meta = metadata(
+            event,
+            "system:payment-refunds",
+            format!("refund-after-close:{}", txn_id.as_str()),
+        );
+        let result = execute::<Order, _>(&self.store, &event.aggregate_id, None, &meta, |order| {
+            order.decide(OrderCommand::RefundPaidAfterClose(command.clone()))
+        })
+        .await;
+        match result {
+            Ok(_)
+            | Err(ExecuteError::Domain(OrderError::PaymentAfterCloseAlreadyRefunded { .. })) => {
+                Ok(())
+            }
+            Err(other) => Err(boxed(other)),
+        }
+    }
+
+    async fn pay_out(
+        &self,
+        event: &RecordedEvent,
+        refund: RefundOrder,
+    ) -> Result<(), ReactionError> {
+        let order = self
+            .store
+            .load::<Order>(&event.aggregate_id)
+            .await?
+            .aggregate;
+        let open = order
+            .refunds()
+            .iter()
+            .any(|r| r.refund_id.as_str() == refund.refund_no && r.is_open());
+        if !open {
+            return Ok(());
+        }
+        let mut waited_ms = 0;
+        let mut pause_ms = REFUND_POLL_MIN_MS;
+        loop {
+            match with_retries("refund", || self.gateway.refund(refund.clone())).await {
+                Ok(RefundStatus::Succeeded) => break,
+                Ok(RefundStatus::Pending) if waited_ms < REFUND_SETTLE_WAIT_MAX_MS => {
+                    tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+                    waited_ms += pause_ms;
+                    pause_ms = (pause_ms * 2).min(REFUND_POLL_MAX_MS);
+                }
+                Ok(RefundStatus::Pending) => {
+                    return Err(format!("refund {} still pending", refund.refund_no).into());
+                }
+                Err(GatewayError::Refused(reason)) => {
+                    // never expected (the order never asks for more than was paid): a person
+                    // has to look, and other refunds must not wait for that
+                    tracing::error!(refund_no = %refund.refund_no, reason, "the provider refused a refund; left open");
+                    return Ok(());
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let command = CompleteRefund {
+            refund_id: RefundId::parse(&refund.refund_no)?,
+            at: Utc::now(),
+        };
+        let meta = metadata(
+            event,
+            "system:payment-refunds",
+            format!("refund-done:{}", refund.refund_no),
+        );
+        execute::<Order, _>(&self.store, &event.aggregate_id, None, &meta, |order| {
+            order.decide(OrderCommand::CompleteRefund(command.clone()))
+        })
+        .await
+        .map_err(boxed)?;
+        Ok(())
+    }
+}
+
+impl Reaction for RefundReaction {
+    fn name(&self) -> &'static str {
+        "payment-refunds"
+    }
+
+    async fn react(&self, event: &RecordedEvent) -> Result<(), ReactionError> {
+        if event.aggregate_type != "Order" {
+            return Ok(());
+        }
+        match event.decode::<OrderEvent>()? {
+            OrderEvent::PaidAfterClose(paid) => {
+                self.refund_paid_after_close(event, paid.txn_id, paid.at)
+                    .await
+            }
+            OrderEvent::RefundRequested(requested) => {
+                let refund = RefundOrder {
+                    refund_no: requested.refund_id.as_str().to_owned(),
+                    txn_id: requested.txn_id.as_str().to_owned(),
+                    amount_cents: requested.amount.minor(),
+                };
+                self.pay_out(event, refund).await
+            }
+            _ => Ok(()),
+        }
+    }
+}

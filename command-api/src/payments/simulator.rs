@@ -1,0 +1,491 @@
+//! A payment provider simulator behind [`PaymentGateway`], in process memory.
+//!
+//! It keeps trades and refunds like a provider would, lets a buyer "scan and pay" a trade
+//! ([`Simulator::pay`]), and then sends the provider's success callback to
+//! `/v1/payments/notify` — with faults injected as configured: a callback can be dropped,
+//! sent twice, or delayed, each a given number of times per thousand.
+//!
+//! Refunds are paid out after a configured settling time, as a provider's are, so the
+//! platform sees them pending first. A refund against a transaction the simulator did not
+//! issue (a notification posted by hand, as tests and the walk-through do) is accepted.
+//! Its memory does not survive a restart: a trade it no longer knows is `NotFound`, which the
+//! deadline timer treats as unpaid.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{Role, TokenKeys};
+use crate::payments::gateway::{
+    GatewayError, NewTrade, PaymentGateway, RefundOrder, RefundStatus, TradeStatus,
+};
+
+/// Seconds a callback's bearer token is valid.
+const CALLBACK_TOKEN_TTL_SECS: i64 = 300;
+/// Per-mille probabilities are out of this.
+pub const PERMILLE_MAX: u16 = 1_000;
+
+/// Faults injected into success callbacks. Each probability is in per mille (0 to 1000).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallbackFaults {
+    /// How often a callback is never sent.
+    pub drop_permille: u16,
+    /// How often a callback is sent twice.
+    pub duplicate_permille: u16,
+    /// How often a callback is sent late.
+    pub delay_permille: u16,
+    /// How late, in ms.
+    pub delay_ms: u64,
+}
+
+/// What happened to a payment's success callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackFate {
+    /// Sent once, now.
+    Sent,
+    /// Never sent (the provider's callback was lost).
+    Dropped,
+    /// Sent twice.
+    Duplicated,
+    /// Sent after the configured delay.
+    Delayed,
+    /// The trade was paid before: no new callback.
+    AlreadyPaid,
+}
+
+/// A payment made through the simulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SimulatedPayment {
+    /// The trade paid.
+    pub trade_no: String,
+    /// The order it paid for.
+    pub order_id: String,
+    /// The provider's transaction id.
+    pub txn_id: String,
+    /// What was paid, in cents.
+    pub amount_cents: i64,
+    /// What happened to the success callback.
+    pub callback: CallbackFate,
+}
+
+/// Why the simulator refused a payment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayError {
+    /// No open trade for the order (not created yet, or forgotten by a restart).
+    #[error("no trade for this order")]
+    NoTrade,
+    /// The trade was closed unpaid (the order's deadline passed or it was cancelled).
+    #[error("the trade is closed")]
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+struct Trade {
+    order_id: String,
+    amount_cents: i64,
+    state: TradeState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TradeState {
+    Unpaid,
+    Paid { txn_id: String },
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+struct SimRefund {
+    requested_ms: u64,
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    trades: HashMap<String, Trade>,
+    by_order: HashMap<String, String>,
+    refunds: HashMap<String, SimRefund>,
+    /// Refunded so far per transaction, in cents.
+    refunded: HashMap<String, i64>,
+}
+
+/// Where success callbacks go, and how they are signed.
+#[derive(Debug, Clone)]
+pub struct CallbackTarget {
+    /// `http://host:port/v1/payments/notify`.
+    pub url: String,
+    /// The secret that signs the callback's payment-provider bearer token.
+    pub jwt_secret: String,
+}
+
+/// The simulated provider.
+pub struct Simulator {
+    books: Mutex<Books>,
+    faults: CallbackFaults,
+    refund_settle_ms: u64,
+    callback: Option<CallbackTarget>,
+    client: reqwest::Client,
+    keys: Option<Arc<TokenKeys>>,
+    clock: Arc<dyn ids::Clock>,
+    rng: Mutex<u64>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("faults", &self.faults)
+            .field("refund_settle_ms", &self.refund_settle_ms)
+            .field("callback_url", &self.callback.as_ref().map(|c| &c.url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// A simulator that sends callbacks to `callback` (none: payments are only visible by
+    /// querying the trade), with `faults`, paying refunds out `refund_settle_ms` after they
+    /// are requested.
+    pub fn new(
+        callback: Option<CallbackTarget>,
+        faults: CallbackFaults,
+        refund_settle_ms: u64,
+        clock: Arc<dyn ids::Clock>,
+    ) -> Self {
+        let keys = callback
+            .as_ref()
+            .map(|target| Arc::new(TokenKeys::new(&target.jwt_secret)));
+        let seed = clock.wall_ms() | 1;
+        Self {
+            books: Mutex::new(Books::default()),
+            faults,
+            refund_settle_ms,
+            callback,
+            client: reqwest::Client::new(),
+            keys,
+            clock,
+            rng: Mutex::new(seed),
+        }
+    }
+
+    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
+        // a panic while holding the lock leaves the books consistent (every change is one
+        // insert), so a poisoned lock is still usable
+        self.books
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether an event of probability `permille` happens this time (xorshift; no need for
+    /// cryptographic randomness here).
+    fn roll(&self, permille: u16) -> bool {
+        if permille == 0 {
+            return false;
+        }
+        let mut state = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut x = *state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *state = x;
+        x % u64::from(PERMILLE_MAX) < u64::from(permille.min(PERMILLE_MAX))
+    }
+
+    /// The buyer scans the order's trade and pays it in full. Paying a paid trade again pays
+    /// nothing and sends no callback.
+    pub fn pay(&self, order_id: &str) -> Result<SimulatedPayment, PayError> {
+        let (trade_no, amount_cents, txn_id, already) = {
+            let mut books = self.books();
+            let trade_no = books
+                .by_order
+                .get(order_id)
+                .cloned()
+                .ok_or(PayError::NoTrade)?;
+            let trade = books.trades.get_mut(&trade_no).ok_or(PayError::NoTrade)?;
+            match &trade.state {
+                TradeState::Closed => return Err(PayError::Closed),
+                TradeState::Paid { txn_id } => (trade_no, trade.amount_cents, txn_id.clone(), true),
+                TradeState::Unpaid => {
+                    let txn_id = format!("SIM-{trade_no}");
+                    trade.state = TradeState::Paid {
+                        txn_id: txn_id.clone(),
+                    };
+                    (trade_no, trade.amount_cents, txn_id, false)
+                }
+            }
+        };
+        let callback = if already {
+            CallbackFate::AlreadyPaid
+        } else {
+            self.send_callback(order_id, &txn_id, amount_cents)
+        };
+        Ok(SimulatedPayment {
+            trade_no,
+            order_id: order_id.to_owned(),
+            txn_id,
+            amount_cents,
+            callback,
+        })
+    }
+
+    /// Sends the success callback in the background, with the configured faults.
+    fn send_callback(&self, order_id: &str, txn_id: &str, amount_cents: i64) -> CallbackFate {
+        let (Some(target), Some(keys)) = (&self.callback, &self.keys) else {
+            return CallbackFate::Dropped;
+        };
+        if self.roll(self.faults.drop_permille) {
+            tracing::info!(order_id, txn_id, "simulator: callback dropped");
+            return CallbackFate::Dropped;
+        }
+        let duplicate = self.roll(self.faults.duplicate_permille);
+        let delay = self
+            .roll(self.faults.delay_permille)
+            .then_some(Duration::from_millis(self.faults.delay_ms));
+        let now_secs = i64::try_from(self.clock.wall_ms() / 1_000).unwrap_or(i64::MAX);
+        let token = match keys.issue(
+            "simulator",
+            Role::PaymentProvider,
+            now_secs,
+            CALLBACK_TOKEN_TTL_SECS,
+        ) {
+            Ok(token) => token,
+            Err(err) => {
+                tracing::error!(error = %err, "simulator: cannot sign a callback token");
+                return CallbackFate::Dropped;
+            }
+        };
+        let body = serde_json::json!({
+            "order_id": order_id,
+            "txn_id": txn_id,
+            "amount_cents": amount_cents,
+        });
+        let client = self.client.clone();
+        let url = target.url.clone();
+        tokio::spawn(async move {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            let sends = if duplicate { 2 } else { 1 };
+            for _ in 0..sends {
+                match client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(response) => {
+                        tracing::info!(status = %response.status(), "simulator: callback sent");
+                    }
+                    Err(err) => tracing::warn!(error = %err, "simulator: callback failed"),
+                }
+            }
+        });
+        match (duplicate, delay) {
+            (true, _) => CallbackFate::Duplicated,
+            (false, Some(_)) => CallbackFate::Delayed,
+            (false, None) => CallbackFate::Sent,
+        }
+    }
+
+    fn create(&self, trade: &NewTrade) {
+        let mut books = self.books();
+        if books.trades.contains_key(&trade.trade_no) {
+            return;
+        }
+        books
+            .by_order
+            .insert(trade.order_id.clone(), trade.trade_no.clone());
+        books.trades.insert(
+            trade.trade_no.clone(),
+            Trade {
+                order_id: trade.order_id.clone(),
+                amount_cents: trade.amount_cents,
+                state: TradeState::Unpaid,
+            },
+        );
+    }
+
+    fn status(&self, trade_no: &str) -> TradeStatus {
+        let books = self.books();
+        match books.trades.get(trade_no) {
+            None => TradeStatus::NotFound,
+            Some(trade) => match &trade.state {
+                TradeState::Unpaid => TradeStatus::Unpaid,
+                TradeState::Closed => TradeStatus::Closed,
+                TradeState::Paid { txn_id } => TradeStatus::Paid {
+                    txn_id: txn_id.clone(),
+                    amount_cents: trade.amount_cents,
+                },
+            },
+        }
+    }
+
+    fn close(&self, trade_no: &str) -> TradeStatus {
+        {
+            let mut books = self.books();
+            if let Some(trade) = books.trades.get_mut(trade_no) {
+                if trade.state == TradeState::Unpaid {
+                    trade.state = TradeState::Closed;
+                    tracing::debug!(trade_no, order_id = %trade.order_id, "simulator: trade closed");
+                }
+            }
+        }
+        self.status(trade_no)
+    }
+
+    fn refund_now(&self, refund: &RefundOrder) -> Result<RefundStatus, GatewayError> {
+        let now = self.clock.wall_ms();
+        let mut books = self.books();
+        let requested_ms = if let Some(existing) = books.refunds.get(&refund.refund_no) {
+            existing.requested_ms
+        } else {
+            let paid = books.trades.values().find_map(|trade| match &trade.state {
+                TradeState::Paid { txn_id } if *txn_id == refund.txn_id => Some(trade.amount_cents),
+                _ => None,
+            });
+            let refunded = books.refunded.get(&refund.txn_id).copied().unwrap_or(0);
+            if let Some(paid) = paid {
+                if refunded + refund.amount_cents > paid {
+                    return Err(GatewayError::Refused(format!(
+                        "refund {} of {} cents exceeds what is left of {} ({} of {})",
+                        refund.refund_no,
+                        refund.amount_cents,
+                        refund.txn_id,
+                        paid - refunded,
+                        paid
+                    )));
+                }
+            }
+            books
+                .refunded
+                .insert(refund.txn_id.clone(), refunded + refund.amount_cents);
+            books
+                .refunds
+                .insert(refund.refund_no.clone(), SimRefund { requested_ms: now });
+            now
+        };
+        Ok(
+            if now.saturating_sub(requested_ms) >= self.refund_settle_ms {
+                RefundStatus::Succeeded
+            } else {
+                RefundStatus::Pending
+            },
+        )
+    }
+}
+
+impl PaymentGateway for Simulator {
+    fn create_trade(&self, trade: NewTrade) -> BoxFuture<'_, Result<(), GatewayError>> {
+        Box::pin(async move {
+            self.create(&trade);
+            Ok(())
+        })
+    }
+
+    fn query_trade(&self, trade_no: String) -> BoxFuture<'_, Result<TradeStatus, GatewayError>> {
+        Box::pin(async move { Ok(self.status(&trade_no)) })
+    }
+
+    fn close_trade(&self, trade_no: String) -> BoxFuture<'_, Result<TradeStatus, GatewayError>> {
+        Box::pin(async move { Ok(self.close(&trade_no)) })
+    }
+
+    fn refund(&self, refund: RefundOrder) -> BoxFuture<'_, Result<RefundStatus, GatewayError>> {
+        Box::pin(async move { self.refund_now(&refund) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ids::ManualClock;
+
+    use super::*;
+
+    fn simulator(clock: Arc<ManualClock>, settle_ms: u64) -> Simulator {
+        Simulator::new(None, CallbackFaults::default(), settle_ms, clock)
+    }
+
+    fn trade(no: &str, order: &str, cents: i64) -> NewTrade {
+        NewTrade {
+            trade_no: no.into(),
+            order_id: order.into(),
+            amount_cents: cents,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_paid_trade_cannot_be_closed_and_a_closed_one_cannot_be_paid() {
+        let sim = simulator(Arc::new(ManualClock::new(1_000)), 0);
+        sim.create_trade(trade("T1", "1", 500)).await.ok();
+        sim.create_trade(trade("T2", "2", 700)).await.ok();
+        let paid = sim.pay("1").unwrap();
+        assert_eq!(paid.amount_cents, 500);
+        assert_eq!(
+            sim.close_trade("T1".into()).await,
+            Ok(TradeStatus::Paid {
+                txn_id: paid.txn_id.clone(),
+                amount_cents: 500
+            })
+        );
+        assert_eq!(sim.pay("1").unwrap().callback, CallbackFate::AlreadyPaid);
+        assert_eq!(sim.close_trade("T2".into()).await, Ok(TradeStatus::Closed));
+        assert_eq!(sim.pay("2"), Err(PayError::Closed));
+        assert_eq!(sim.pay("3"), Err(PayError::NoTrade));
+        assert_eq!(
+            sim.query_trade("T9".into()).await,
+            Ok(TradeStatus::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn refunds_settle_after_their_time_once_and_never_exceed_the_payment() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let sim = simulator(clock.clone(), 2_000);
+        sim.create_trade(trade("T1", "1", 1_000)).await.ok();
+        let txn_id = sim.pay("1").unwrap().txn_id;
+        let refund = |no: &str, cents| RefundOrder {
+            refund_no: no.into(),
+            txn_id: txn_id.clone(),
+            amount_cents: cents,
+        };
+        assert_eq!(
+            sim.refund(refund("R1", 600)).await,
+            Ok(RefundStatus::Pending)
+        );
+        clock.advance_ms(2_000);
+        assert_eq!(
+            sim.refund(refund("R1", 600)).await,
+            Ok(RefundStatus::Succeeded)
+        );
+        // the same refund number again is the same refund, not a second 600
+        assert_eq!(
+            sim.refund(refund("R1", 600)).await,
+            Ok(RefundStatus::Succeeded)
+        );
+        assert!(matches!(
+            sim.refund(refund("R2", 401)).await,
+            Err(GatewayError::Refused(_))
+        ));
+        assert_eq!(
+            sim.refund(refund("R2", 400)).await,
+            Ok(RefundStatus::Pending)
+        );
+    }
+
+    #[test]
+    fn fault_rolls_follow_their_per_mille() {
+        let sim = simulator(Arc::new(ManualClock::new(12_345)), 0);
+        assert!(!sim.roll(0));
+        assert!(sim.roll(PERMILLE_MAX));
+        let hits = (0..10_000).filter(|_| sim.roll(250)).count();
+        assert!(
+            (2_000..3_000).contains(&hits),
+            "{hits} of 10000 at 250 per mille"
+        );
+    }
+}
