@@ -6,6 +6,7 @@ use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use projections::ArchiveWindow;
 use serde::{Deserialize, Serialize};
 
 /// The embedded default: a SQLite file next to where the server runs.
@@ -40,6 +41,15 @@ pub struct Settings {
     pub simulator_callback_delay_ms: u64,
     /// Payment simulator: how long after its request a refund is paid out, in ms.
     pub simulator_refund_settle_ms: u64,
+    /// Settled orders (`Completed`, `Cancelled`, `Refunded`) move to the archive this many days
+    /// after their last change.
+    pub archive_after_days: u32,
+    /// Orders the archiver moves per batch (one transaction).
+    pub archive_batch_size: u32,
+    /// UTC time of day in which the server archives (`HH:MM-HH:MM`, `00:00-24:00`, or `off`).
+    pub archive_window: ArchiveWindow,
+    /// How often the server's archiver looks at the clock (and waits after a failure).
+    pub archive_interval_secs: u64,
     /// Log format: `pretty` or `json`.
     pub log_format: LogFormat,
 }
@@ -69,6 +79,10 @@ impl Default for Settings {
             simulator_callback_delay_permille: 0,
             simulator_callback_delay_ms: 0,
             simulator_refund_settle_ms: 1_000,
+            archive_after_days: projections::archive::ARCHIVE_AFTER_DAYS_DEFAULT,
+            archive_batch_size: projections::archive::ARCHIVE_BATCH_SIZE_DEFAULT,
+            archive_window: ArchiveWindow::default(),
+            archive_interval_secs: 300,
             log_format: LogFormat::Pretty,
         }
     }
@@ -107,6 +121,10 @@ impl std::fmt::Debug for Settings {
                 "simulator_refund_settle_ms",
                 &self.simulator_refund_settle_ms,
             )
+            .field("archive_after_days", &self.archive_after_days)
+            .field("archive_batch_size", &self.archive_batch_size)
+            .field("archive_window", &self.archive_window)
+            .field("archive_interval_secs", &self.archive_interval_secs)
             .field("log_format", &self.log_format)
             .finish()
     }
@@ -199,6 +217,7 @@ mod tests {
                 "http_addr = \"127.0.0.1:9000\"\ncheckout_ttl_secs = 60\n",
             )?;
             jail.set_env("ORDERS_CHECKOUT_TTL_SECS", "120");
+            jail.set_env("ORDERS_ARCHIVE_WINDOW", "22:00-01:30");
             jail.set_env("DATABASE_URL", "postgres://postgres@localhost/x");
             let overrides = Overrides {
                 database_url: Some("sqlite:/tmp/o.db".to_owned()),
@@ -210,6 +229,22 @@ mod tests {
             assert_eq!(settings.checkout_ttl_secs, 120);
             assert_eq!(settings.database_url, "sqlite:/tmp/o.db");
             assert_eq!(settings.payment_timeout_secs, 900);
+            assert_eq!(settings.archive_window.to_string(), "22:00-01:30");
+            assert_eq!(settings.archive_after_days, 90);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn a_malformed_archive_window_is_refused_naming_the_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ORDERS_ARCHIVE_WINDOW", "2am-5am");
+            let err = Settings::load(None, &Overrides::default())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.to_lowercase().contains("archive_window"), "{err}");
             Ok(())
         });
     }

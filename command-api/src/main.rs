@@ -34,6 +34,10 @@ Settings (defaults, then --config FILE, then environment, then flags):
   simulator_callback_delay_permille      ORDERS_SIMULATOR_CALLBACK_DELAY_PERMILLE      0
   simulator_callback_delay_ms            ORDERS_SIMULATOR_CALLBACK_DELAY_MS            0
   simulator_refund_settle_ms             ORDERS_SIMULATOR_REFUND_SETTLE_MS             1000
+  archive_after_days     ORDERS_ARCHIVE_AFTER_DAYS     90 (settled orders archived that long after their last change)
+  archive_batch_size     ORDERS_ARCHIVE_BATCH_SIZE     500 (orders per archive transaction)
+  archive_window         ORDERS_ARCHIVE_WINDOW         02:00-05:00 (UTC; 00:00-24:00 any time; off)
+  archive_interval_secs  ORDERS_ARCHIVE_INTERVAL_SECS  300 (how often the archiver looks at the clock)
   log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
 The TOML file uses the names in the first column.";
 
@@ -82,6 +86,27 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         projection: Option<String>,
     },
+    /// Move settled orders (Completed, Cancelled, Refunded) whose last change is older than the
+    /// threshold from the hot order views to the archive, in batches of one transaction each,
+    /// until none is left. Safe beside a running server and safe to interrupt: a batch moves
+    /// all of its orders and its high-water mark, or nothing. Archived orders are still
+    /// answered by GET /v1/orders/{id}, listed with ?archived=true, and brought back by any
+    /// later event. Prints each batch to stderr and a summary to stdout.
+    #[command(after_help = SETTINGS_HELP)]
+    Archive {
+        #[command(flatten)]
+        common: Common,
+        /// Archive orders whose last change is more than this many days ago (default: the
+        /// archive_after_days setting, 90).
+        #[arg(long, value_name = "DAYS")]
+        older_than_days: Option<u32>,
+        /// Orders per batch (default: the archive_batch_size setting, 500).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(projections::archive::ARCHIVE_BATCH_SIZE_MAX)))]
+        batch_size: Option<u32>,
+        /// Stop after this many batches (default: until none is left).
+        #[arg(long, value_name = "N")]
+        max_batches: Option<u64>,
+    },
     /// Show an order's events with their metadata (who, when, dedup key, correlation) and its
     /// state as of a time, as JSON.
     #[command(after_help = SETTINGS_HELP)]
@@ -99,7 +124,8 @@ enum Command {
 /// Settings come from defaults, then `--config FILE`, then environment variables, then these
 /// flags. Environment: DATABASE_URL, NATS_URL, ORDERS_HTTP_ADDR, ORDERS_JWT_SECRET,
 /// ORDERS_CHECKOUT_TTL_SECS, ORDERS_PAYMENT_TIMEOUT_SECS, ORDERS_PAYMENT_SWEEP_INTERVAL_SECS,
-/// ORDERS_SIMULATOR_* (callback faults, refund settling), ORDERS_LOG_FORMAT.
+/// ORDERS_SIMULATOR_* (callback faults, refund settling), ORDERS_ARCHIVE_* (the archiver),
+/// ORDERS_LOG_FORMAT.
 #[derive(Args)]
 struct Common {
     /// TOML file with any of the settings (keys as the ORDERS_ variables, lower case, without
@@ -221,6 +247,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "\rorders: {name} rebuilt from {replayed} events and swapped in          "
                 );
             }
+        }
+        Command::Archive {
+            common,
+            older_than_days,
+            batch_size,
+            max_batches,
+        } => {
+            let settings = common.settings()?;
+            telemetry::init(settings.log_format);
+            let store = open_store(&settings.database_url).await?;
+            let days = older_than_days.unwrap_or(settings.archive_after_days);
+            let archiver = projections::Archiver::new(
+                &store,
+                chrono::TimeDelta::days(i64::from(days)),
+                batch_size.unwrap_or(settings.archive_batch_size),
+            );
+            eprintln!(
+                "orders: archiving settled orders last changed before {}",
+                archiver.cutoff().to_rfc3339()
+            );
+            let run = archiver
+                .run(max_batches, |batch| {
+                    eprintln!(
+                        "orders: archive batch {}: {} orders moved (mark: order {})",
+                        batch.progress.batches, batch.moved, batch.progress.order_id
+                    );
+                })
+                .await?;
+            println!(
+                "archived {} orders in {} batches ({} moved by every run so far)",
+                run.moved, run.batches, run.progress.orders
+            );
         }
         Command::Audit {
             common,

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use actix_web::FromRequest;
 use actix_web::dev::Payload;
 use projections::routes::{Authenticator, Viewer, ViewerRole};
-use projections::{Projection, ProjectionMetrics, ReadModels, Runner};
+use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, ReadModels, Runner};
 
 use crate::auth::{Principal, Role, TokenKeys};
 use crate::checkout_token::CheckoutTokens;
@@ -164,6 +164,24 @@ fn spawn_projection_runners(
         .collect())
 }
 
+/// The read side's off-peak archiver (`archive_window`; `orders archive` runs it on demand).
+fn spawn_archiver(
+    store: &EventStore,
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> JoinHandle<()> {
+    let archiver = Archiver::new(
+        store,
+        chrono::TimeDelta::days(i64::from(settings.archive_after_days)),
+        settings.archive_batch_size,
+    );
+    let schedule = ArchiveSchedule {
+        window: settings.archive_window,
+        interval: Duration::from_secs(settings.archive_interval_secs.max(1)),
+    };
+    tokio::spawn(archiver.run_scheduled(schedule, shutdown.clone()))
+}
+
 /// The query routes' callers, authenticated by the same bearer tokens as the command routes.
 fn viewer_authenticator() -> Authenticator {
     Authenticator::new(|req| {
@@ -248,6 +266,7 @@ impl Application {
             &shutdown,
         )?);
         workers.extend(spawn_projection_runners(&store, &metrics, &shutdown)?);
+        workers.push(spawn_archiver(&store, &settings, &shutdown));
         let read_models = web::Data::new(ReadModels::new(&store));
         let viewers = web::Data::new(viewer_authenticator());
         let state = web::Data::new(AppState {

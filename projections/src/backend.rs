@@ -7,10 +7,12 @@ use domain::{Order, OrderEvent, SkuEvent};
 use event_store::{Checkpoint, RecordedEvent};
 use serde_json::Value;
 
+use crate::archive::{ARCHIVE_NAME, ArchiveProgress};
 use crate::document::{OrderDocument, micros};
 use crate::error::ProjectionError;
 use crate::projection::{
-    INIT_CHECKPOINT, LOAD_CHECKPOINT, Projection, SAVE_CHECKPOINT, STREAM_IDS, Sql, StockChange,
+    Dialect, INIT_CHECKPOINT, LOAD_CHECKPOINT, Projection, SAVE_CHECKPOINT, STREAM_IDS, Sql,
+    StockChange,
 };
 
 /// An order as a view stores it.
@@ -87,7 +89,7 @@ fn stored_order(
 }
 
 macro_rules! backend {
-    ($module:ident, $db:ty) => {
+    ($module:ident, $db:ty, $dialect:expr) => {
         pub(crate) mod $module {
             use sqlx::Row;
             use sqlx::types::Json;
@@ -96,6 +98,14 @@ macro_rules! backend {
 
             type Pool = sqlx::Pool<$db>;
             type Tx<'a> = sqlx::Transaction<'a, $db>;
+
+            /// This backend's SQL dialect.
+            pub(crate) const DIALECT: Dialect = $dialect;
+
+            /// The statements on the live tables, in this backend's dialect.
+            pub(crate) fn live() -> &'static Sql {
+                Sql::live(DIALECT)
+            }
 
             /// The projection's checkpoint (creating its row at the start of the log).
             pub(crate) async fn load_checkpoint(
@@ -165,10 +175,22 @@ macro_rules! backend {
                 sql: &Sql,
                 event: &RecordedEvent,
             ) -> Result<(), ProjectionError> {
-                let row = sqlx::query(&sql.order_state)
+                let mut row = sqlx::query(&sql.order_state)
                     .bind(&event.aggregate_id)
                     .fetch_optional(&mut **tx)
                     .await?;
+                let mut archived = false;
+                if let (None, Some(statement)) = (&row, &sql.archived_state) {
+                    // not hot: archived, if anywhere. A late event brings it back; an event the
+                    // archived copy already holds (a replay moved the checkpoint back) changes
+                    // nothing. Looked up for a first event too: after a replay's swap an
+                    // archived order has no hot row, and its events are applied again.
+                    row = sqlx::query(statement)
+                        .bind(&event.aggregate_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    archived = row.is_some();
+                }
                 let current = match row {
                     Some(row) => {
                         let Json(state): Json<Value> = row.try_get("state")?;
@@ -182,6 +204,14 @@ macro_rules! backend {
                 let Some((order, doc)) = next_order(current, event)? else {
                     return Ok(());
                 };
+                if archived {
+                    // the order changes again: back to the hot views, in this transaction, so
+                    // it is in exactly one place whatever happens
+                    sqlx::query(&sql.unarchive)
+                        .bind(&event.aggregate_id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
                 let hash = doc.content_hash();
                 let version = to_i64(doc.version, "version")?;
                 let placed_at_us = micros(doc.placed_at);
@@ -196,6 +226,7 @@ macro_rules! backend {
                     .bind(Json(&document))
                     .bind(&hash)
                     .bind(Json(serde_json::to_value(&order)?))
+                    .bind(micros(Some(event.recorded_at)))
                     .execute(&mut **tx)
                     .await?;
                 for (statement, owner) in [
@@ -264,12 +295,12 @@ macro_rules! backend {
                 Ok(())
             }
 
+            /// An order from the detail view, else from the archive.
             pub(crate) async fn order_detail(
                 pool: &Pool,
-                sql: &Sql,
                 order_id: &str,
             ) -> Result<Option<StoredOrder>, ProjectionError> {
-                let row = sqlx::query(&sql.order_detail)
+                let row = sqlx::query(&live().order_detail)
                     .bind(order_id)
                     .fetch_optional(pool)
                     .await?;
@@ -285,15 +316,44 @@ macro_rules! backend {
                 .transpose()
             }
 
+            /// Every copy of an order, named by the view that holds it.
+            pub(crate) async fn order_copies(
+                pool: &Pool,
+                order_id: &str,
+                buyer_id: &str,
+                seller_id: &str,
+            ) -> Result<Vec<(String, StoredOrder)>, ProjectionError> {
+                let rows = sqlx::query(&live().order_copies)
+                    .bind(order_id)
+                    .bind(buyer_id)
+                    .bind(seller_id)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let Json(document): Json<Value> = row.try_get("document")?;
+                        Ok((
+                            row.try_get("view_name")?,
+                            stored_order(
+                                document,
+                                row.try_get("content_hash")?,
+                                row.try_get("version")?,
+                                0,
+                            )?,
+                        ))
+                    })
+                    .collect()
+            }
+
             pub(crate) async fn order_list(
                 pool: &Pool,
-                statement: &str,
+                statement: fn(&Sql) -> &String,
                 owner: &str,
                 status: Option<&str>,
                 before: (i64, &str),
                 limit: i64,
             ) -> Result<Vec<StoredOrder>, ProjectionError> {
-                let rows = sqlx::query(statement)
+                let rows = sqlx::query(statement(live()))
                     .bind(owner)
                     .bind(status)
                     .bind(before.0)
@@ -316,11 +376,11 @@ macro_rules! backend {
 
             pub(crate) async fn list_row(
                 pool: &Pool,
-                statement: &str,
+                statement: fn(&Sql) -> &String,
                 owner: &str,
                 order_id: &str,
             ) -> Result<Option<StoredOrder>, ProjectionError> {
-                let row = sqlx::query(statement)
+                let row = sqlx::query(statement(live()))
                     .bind(owner)
                     .bind(order_id)
                     .fetch_optional(pool)
@@ -337,6 +397,21 @@ macro_rules! backend {
                 .transpose()
             }
 
+            /// The newest version of an owner's order in its list or the archive.
+            pub(crate) async fn listed_version(
+                pool: &Pool,
+                statement: fn(&Sql) -> &String,
+                owner: &str,
+                order_id: &str,
+            ) -> Result<Option<u64>, ProjectionError> {
+                let version: Option<i64> = sqlx::query_scalar(statement(live()))
+                    .bind(owner)
+                    .bind(order_id)
+                    .fetch_one(pool)
+                    .await?;
+                version.map(|v| to_u64(v, "version")).transpose()
+            }
+
             pub(crate) async fn stream_ids(
                 pool: &Pool,
                 aggregate_type: &str,
@@ -351,24 +426,111 @@ macro_rules! backend {
                     .await?)
             }
 
-            pub(crate) async fn count_orders(
-                pool: &Pool,
-                sql: &Sql,
-            ) -> Result<[i64; 3], ProjectionError> {
-                let row = sqlx::query(&sql.count_orders).fetch_one(pool).await?;
+            pub(crate) async fn count_orders(pool: &Pool) -> Result<[i64; 4], ProjectionError> {
+                let row = sqlx::query(&live().count_orders).fetch_one(pool).await?;
                 Ok([
                     row.try_get("detail")?,
                     row.try_get("buyer")?,
                     row.try_get("seller")?,
+                    row.try_get("archive")?,
                 ])
+            }
+
+            /// One archive batch: up to `batch_size` settled orders whose last change is
+            /// before `cutoff_us` move from the hot views to the archive, and the high-water
+            /// mark moves with them, in one transaction.
+            pub(crate) async fn archive_batch(
+                pool: &Pool,
+                cutoff_us: i64,
+                batch_size: i64,
+                now_us: i64,
+            ) -> Result<(u64, ArchiveProgress), ProjectionError> {
+                let sql = live();
+                let mut tx = pool.begin().await?;
+                let row = sqlx::query(&sql.archive_claim)
+                    .bind(ARCHIVE_NAME)
+                    .bind(now_us)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let mut progress = ArchiveProgress {
+                    changed_at_us: row.try_get("changed_at_us")?,
+                    order_id: row.try_get("order_id")?,
+                    batches: to_u64(row.try_get("batches")?, "batches")?,
+                    orders: to_u64(row.try_get("orders")?, "orders")?,
+                };
+                let picked: Vec<(String, i64)> = sqlx::query_as(&sql.archive_pick)
+                    .bind(cutoff_us)
+                    .bind(batch_size)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let Some((last_id, last_changed)) = picked.last().cloned() else {
+                    tx.commit().await?;
+                    return Ok((0, progress));
+                };
+                let ids = serde_json::to_string(
+                    &picked.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+                )?;
+                sqlx::query(&sql.archive_copy)
+                    .bind(&ids)
+                    .bind(now_us)
+                    .execute(&mut *tx)
+                    .await?;
+                for statement in [&sql.archive_drop_buyer, &sql.archive_drop_seller] {
+                    sqlx::query(statement).bind(&ids).execute(&mut *tx).await?;
+                }
+                let moved = sqlx::query(&sql.archive_drop_detail)
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if moved != picked.len() as u64 {
+                    // the picked rows are locked (or the database is): nothing else removes them
+                    return Err(ProjectionError::Corrupt(format!(
+                        "picked {} orders to archive but removed {moved}",
+                        picked.len()
+                    )));
+                }
+                // the mark only moves forward: an order whose last event committed late can
+                // be picked after newer ones
+                if (last_changed, last_id.as_str())
+                    > (progress.changed_at_us, progress.order_id.as_str())
+                {
+                    progress.changed_at_us = last_changed;
+                    progress.order_id = last_id;
+                }
+                progress.batches += 1;
+                progress.orders += moved;
+                sqlx::query(&sql.archive_mark)
+                    .bind(ARCHIVE_NAME)
+                    .bind(progress.changed_at_us)
+                    .bind(&progress.order_id)
+                    .bind(to_i64(moved, "moved")?)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((moved, progress))
+            }
+
+            pub(crate) async fn archive_progress(
+                pool: &Pool,
+            ) -> Result<ArchiveProgress, ProjectionError> {
+                let row = sqlx::query(&live().archive_progress)
+                    .bind(ARCHIVE_NAME)
+                    .fetch_one(pool)
+                    .await?;
+                Ok(ArchiveProgress {
+                    changed_at_us: row.try_get("changed_at_us")?,
+                    order_id: row.try_get("order_id")?,
+                    batches: to_u64(row.try_get("batches")?, "batches")?,
+                    orders: to_u64(row.try_get("orders")?, "orders")?,
+                })
             }
 
             pub(crate) async fn sku_stock(
                 pool: &Pool,
-                sql: &Sql,
                 sku: &str,
             ) -> Result<Option<StockRow>, ProjectionError> {
-                let row = sqlx::query(&sql.sku_stock)
+                let row = sqlx::query(&live().sku_stock)
                     .bind(sku)
                     .fetch_optional(pool)
                     .await?;
@@ -388,5 +550,5 @@ macro_rules! backend {
     };
 }
 
-backend!(postgres, sqlx::Postgres);
-backend!(sqlite, sqlx::Sqlite);
+backend!(postgres, sqlx::Postgres, Dialect::Postgres);
+backend!(sqlite, sqlx::Sqlite, Dialect::Sqlite);

@@ -1,10 +1,21 @@
 //! The order as every order view stores it: a JSON document and its content hash.
 
 use chrono::{DateTime, Utc};
-use domain::{Order, RefundKind};
+use domain::{Order, OrderStatus, RefundKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+
+/// Every status an order can be in, as the views store it (`OrderDocument::status`).
+pub(crate) const ORDER_STATUSES: [OrderStatus; 7] = [
+    OrderStatus::PendingPayment,
+    OrderStatus::Paid,
+    OrderStatus::Shipped,
+    OrderStatus::Completed,
+    OrderStatus::Cancelled,
+    OrderStatus::Refunding,
+    OrderStatus::Refunded,
+];
 
 /// An order as the read side shows it. Ids are strings (an order id is a decimal string, as
 /// JavaScript loses precision past 2^53); money is integer cents.

@@ -1,6 +1,7 @@
 //! Read models of the order platform: order detail, buyer and seller order lists and stock
 //! per SKU, each a projection of the event log with its checkpoint written in the same
-//! transaction as its rows, and the query API that serves them.
+//! transaction as its rows; the cold archive of settled orders; and the query API that serves
+//! them.
 //!
 //! | module | owns |
 //! | --- | --- |
@@ -9,15 +10,17 @@
 //! | [`read_models`] | [`ReadModels`]: applying batches and reading rows, on PostgreSQL or SQLite |
 //! | [`runner`] | [`Runner`]: follows the log, retries with backoff, exports lag |
 //! | [`metrics`] | the runner's Prometheus metrics |
+//! | [`archive`] | [`Archiver`]: `orders archive` and the server's off-peak archiver, moving settled old orders to the archive in batches |
 //! | [`reconcile`] | `orders reconcile`: the views against a replay of the log, and the invariants |
 //! | [`replay`] | `orders replay`: rebuild into shadow tables, swap in atomically |
 //! | [`audit`] | `orders audit`: an order's events with their metadata, its state at a time |
 //! | [`routes`] | the query API under `/v1` and its OpenAPI paths |
 //!
-//! The tables are created by the event store's migrations (`0010_read_models.sql`): one sqlx
-//! migrator serves the whole database.
+//! The tables are created by the event store's migrations (`0010_read_models.sql`,
+//! `0011_order_archive.sql`): one sqlx migrator serves the whole database.
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod audit;
 mod backend;
 pub mod document;
@@ -30,12 +33,13 @@ pub mod replay;
 pub mod routes;
 pub mod runner;
 
+pub use archive::{ArchiveSchedule, ArchiveWindow, Archiver};
 pub use backend::{StockRow, StoredOrder};
 pub use document::OrderDocument;
 pub use error::ProjectionError;
 pub use metrics::ProjectionMetrics;
 pub use projection::Projection;
-pub use read_models::{Cursor, Owner, ReadModels};
+pub use read_models::{Cursor, Owner, ReadModels, Shelf};
 pub use runner::{PROJECTION_BATCH_SIZE_MAX, Runner};
 
 /// Displays an error with its whole `source()` chain.

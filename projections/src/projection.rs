@@ -88,14 +88,21 @@ impl StockChange {
     }
 }
 
-/// The read-model tables one set of statements works on: the live ones, or (later) shadow
-/// copies that a replay fills before swapping them in.
+/// The archive of the order views: one table, never rebuilt by a replay (events do not move, so
+/// a replay rebuilds every order, and the swap keeps each in one place: `swap_archive.sql`).
+pub(crate) const ARCHIVE_TABLE: &str = "order_archive";
+
+/// The read-model tables one set of statements works on: the live ones, or shadow copies that
+/// a replay fills before swapping them in.
 #[derive(Debug, Clone)]
 pub(crate) struct Tables {
     pub(crate) detail: &'static str,
     pub(crate) buyer: &'static str,
     pub(crate) seller: &'static str,
     pub(crate) stock: &'static str,
+    /// Whether an event for an order missing from `detail` looks for it in the archive (the
+    /// live tables); a replay builds every order from the log instead.
+    pub(crate) follows_archive: bool,
 }
 
 impl Tables {
@@ -104,6 +111,7 @@ impl Tables {
         buyer: "buyer_orders",
         seller: "seller_orders",
         stock: "sku_stock",
+        follows_archive: true,
     };
 
     /// Where a replay builds the views before swapping them in.
@@ -112,7 +120,34 @@ impl Tables {
         buyer: "buyer_orders_shadow",
         seller: "seller_orders_shadow",
         stock: "sku_stock_shadow",
+        follows_archive: false,
     };
+}
+
+/// Where the two backends' SQL differs; everything else is the same text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    /// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
+    /// SQLite has no need of: it runs one writing transaction at a time) and `{ids}` (the ids
+    /// of a JSON array bound as the first parameter).
+    fn fill(self, sql: &str) -> String {
+        let (for_update, skip_locked, ids) = match self {
+            Self::Postgres => (
+                " FOR UPDATE",
+                " FOR UPDATE SKIP LOCKED",
+                "SELECT jsonb_array_elements_text(CAST($1 AS jsonb))",
+            ),
+            Self::Sqlite => ("", "", "SELECT value FROM json_each($1)"),
+        };
+        sql.replace("{for_update}", for_update)
+            .replace("{skip_locked}", skip_locked)
+            .replace("{ids}", ids)
+    }
 }
 
 impl Projection {
@@ -137,6 +172,9 @@ impl Projection {
 #[derive(Debug)]
 pub(crate) struct Sql {
     pub(crate) order_state: String,
+    /// `None` on tables that do not follow the archive ([`Tables::follows_archive`]).
+    pub(crate) archived_state: Option<String>,
+    pub(crate) unarchive: String,
     pub(crate) upsert_detail: String,
     pub(crate) upsert_buyer: String,
     pub(crate) upsert_seller: String,
@@ -144,12 +182,26 @@ pub(crate) struct Sql {
     pub(crate) stock_moved: String,
     pub(crate) stock_version: String,
     pub(crate) order_detail: String,
+    pub(crate) order_copies: String,
     pub(crate) buyer_list: String,
     pub(crate) seller_list: String,
+    pub(crate) buyer_archive_list: String,
+    pub(crate) seller_archive_list: String,
     pub(crate) sku_stock: String,
     pub(crate) buyer_row: String,
     pub(crate) seller_row: String,
+    pub(crate) buyer_version: String,
+    pub(crate) seller_version: String,
     pub(crate) count_orders: String,
+    pub(crate) archive_claim: String,
+    pub(crate) archive_pick: String,
+    pub(crate) archive_copy: String,
+    pub(crate) archive_drop_buyer: String,
+    pub(crate) archive_drop_seller: String,
+    pub(crate) archive_drop_detail: String,
+    pub(crate) archive_mark: String,
+    pub(crate) archive_progress: String,
+    pub(crate) swap_archive: String,
 }
 
 pub(crate) const LOAD_CHECKPOINT: &str = include_str!("sql/load_checkpoint.sql");
@@ -158,18 +210,25 @@ pub(crate) const STREAM_IDS: &str = include_str!("sql/order_ids.sql");
 pub(crate) const SAVE_CHECKPOINT: &str = include_str!("sql/save_checkpoint.sql");
 
 impl Sql {
-    pub(crate) fn for_tables(t: &Tables) -> Self {
+    pub(crate) fn for_tables(t: &Tables, dialect: Dialect) -> Self {
         let fill = |sql: &str| {
-            sql.replace("{detail}", t.detail)
-                .replace("{stock}", t.stock)
-                .replace("{buyer}", t.buyer)
-                .replace("{seller}", t.seller)
+            dialect.fill(
+                &sql.replace("{detail}", t.detail)
+                    .replace("{stock}", t.stock)
+                    .replace("{buyer}", t.buyer)
+                    .replace("{seller}", t.seller)
+                    .replace("{archive}", ARCHIVE_TABLE),
+            )
         };
         let list = |sql: &str, table: &str, owner: &str| {
-            sql.replace("{list}", table).replace("{owner}", owner)
+            fill(&sql.replace("{list}", table).replace("{owner}", owner))
         };
         Self {
             order_state: fill(include_str!("sql/order_state.sql")),
+            archived_state: t
+                .follows_archive
+                .then(|| fill(include_str!("sql/archived_state.sql"))),
+            unarchive: fill(include_str!("sql/unarchive.sql")),
             upsert_detail: fill(include_str!("sql/upsert_detail.sql")),
             upsert_buyer: list(include_str!("sql/upsert_list.sql"), t.buyer, "buyer_id"),
             upsert_seller: list(include_str!("sql/upsert_list.sql"), t.seller, "seller_id"),
@@ -177,19 +236,59 @@ impl Sql {
             stock_moved: fill(include_str!("sql/stock_moved.sql")),
             stock_version: fill(include_str!("sql/stock_version.sql")),
             order_detail: fill(include_str!("sql/order_detail.sql")),
+            order_copies: fill(include_str!("sql/order_copies.sql")),
             buyer_list: list(include_str!("sql/order_list.sql"), t.buyer, "buyer_id"),
             seller_list: list(include_str!("sql/order_list.sql"), t.seller, "seller_id"),
+            buyer_archive_list: list(
+                include_str!("sql/order_list.sql"),
+                ARCHIVE_TABLE,
+                "buyer_id",
+            ),
+            seller_archive_list: list(
+                include_str!("sql/order_list.sql"),
+                ARCHIVE_TABLE,
+                "seller_id",
+            ),
             sku_stock: fill(include_str!("sql/sku_stock.sql")),
             buyer_row: list(include_str!("sql/list_row.sql"), t.buyer, "buyer_id"),
             seller_row: list(include_str!("sql/list_row.sql"), t.seller, "seller_id"),
+            buyer_version: list(include_str!("sql/listed_version.sql"), t.buyer, "buyer_id"),
+            seller_version: list(
+                include_str!("sql/listed_version.sql"),
+                t.seller,
+                "seller_id",
+            ),
             count_orders: fill(include_str!("sql/count_orders.sql")),
+            archive_claim: fill(include_str!("sql/archive_claim.sql")),
+            archive_pick: fill(include_str!("sql/archive_pick.sql")),
+            archive_copy: fill(include_str!("sql/archive_copy.sql")),
+            archive_drop_buyer: list(
+                include_str!("sql/archive_drop_list.sql"),
+                t.buyer,
+                "buyer_id",
+            ),
+            archive_drop_seller: list(
+                include_str!("sql/archive_drop_list.sql"),
+                t.seller,
+                "seller_id",
+            ),
+            archive_drop_detail: fill(include_str!("sql/archive_drop_detail.sql")),
+            archive_mark: fill(include_str!("sql/archive_mark.sql")),
+            archive_progress: fill(include_str!("sql/archive_progress.sql")),
+            swap_archive: fill(include_str!("sql/swap_archive.sql")),
         }
     }
 
     /// The statements on the live tables.
-    pub(crate) fn live() -> &'static Self {
-        static LIVE: LazyLock<Sql> = LazyLock::new(|| Sql::for_tables(&Tables::LIVE));
-        &LIVE
+    pub(crate) fn live(dialect: Dialect) -> &'static Self {
+        static POSTGRES: LazyLock<Sql> =
+            LazyLock::new(|| Sql::for_tables(&Tables::LIVE, Dialect::Postgres));
+        static SQLITE: LazyLock<Sql> =
+            LazyLock::new(|| Sql::for_tables(&Tables::LIVE, Dialect::Sqlite));
+        match dialect {
+            Dialect::Postgres => &POSTGRES,
+            Dialect::Sqlite => &SQLITE,
+        }
     }
 }
 
@@ -207,20 +306,75 @@ mod tests {
 
     #[test]
     fn every_statement_names_real_tables() {
-        let sql = Sql::live();
-        for text in [
-            &sql.order_state,
-            &sql.upsert_detail,
-            &sql.upsert_buyer,
-            &sql.upsert_seller,
-            &sql.stock_created,
-            &sql.stock_moved,
-            &sql.order_detail,
-            &sql.buyer_list,
-            &sql.seller_list,
-            &sql.sku_stock,
-        ] {
-            assert!(!text.contains('{'), "unfilled placeholder in {text}");
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            for tables in [Tables::LIVE, Tables::SHADOW] {
+                let sql = Sql::for_tables(&tables, dialect);
+                for text in [
+                    &sql.order_state,
+                    &sql.unarchive,
+                    &sql.upsert_detail,
+                    &sql.upsert_buyer,
+                    &sql.upsert_seller,
+                    &sql.stock_created,
+                    &sql.stock_moved,
+                    &sql.stock_version,
+                    &sql.order_detail,
+                    &sql.order_copies,
+                    &sql.buyer_list,
+                    &sql.seller_list,
+                    &sql.buyer_archive_list,
+                    &sql.seller_archive_list,
+                    &sql.sku_stock,
+                    &sql.buyer_row,
+                    &sql.seller_row,
+                    &sql.buyer_version,
+                    &sql.seller_version,
+                    &sql.count_orders,
+                    &sql.archive_claim,
+                    &sql.archive_pick,
+                    &sql.archive_copy,
+                    &sql.archive_drop_buyer,
+                    &sql.archive_drop_seller,
+                    &sql.archive_drop_detail,
+                    &sql.archive_mark,
+                    &sql.archive_progress,
+                    &sql.swap_archive,
+                ]
+                .into_iter()
+                .chain(&sql.archived_state)
+                {
+                    assert!(!text.contains('{'), "unfilled placeholder in {text}");
+                }
+            }
         }
+    }
+
+    #[test]
+    fn only_postgres_locks_rows() {
+        // the statement without its comments
+        let code = |sql: &str| {
+            sql.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let pg = Sql::live(Dialect::Postgres);
+        let lite = Sql::live(Dialect::Sqlite);
+        assert!(code(&pg.order_state).ends_with("FOR UPDATE"));
+        assert!(code(&pg.archive_pick).ends_with("FOR UPDATE SKIP LOCKED"));
+        assert!(!code(&lite.order_state).contains("FOR UPDATE"));
+        assert!(!code(&lite.archive_pick).contains("FOR UPDATE"));
+        assert!(lite.archive_copy.contains("json_each($1)"));
+        assert!(pg.archive_copy.contains("jsonb_array_elements_text"));
+    }
+
+    #[test]
+    fn a_replay_never_reads_the_archive() {
+        assert!(
+            Sql::for_tables(&Tables::SHADOW, Dialect::Postgres)
+                .archived_state
+                .is_none()
+        );
+        assert!(Sql::live(Dialect::Postgres).archived_state.is_some());
     }
 }

@@ -7,6 +7,16 @@ use crate::backend::{self, StockRow, StoredOrder};
 use crate::error::ProjectionError;
 use crate::projection::{Projection, Sql};
 
+/// Which shelf of the order lists a page comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shelf {
+    /// The hot lists: every order not archived.
+    #[default]
+    Hot,
+    /// The archive (settled orders whose last change is older than the archive threshold).
+    Archive,
+}
+
 /// Most orders one list page holds.
 pub const ORDER_PAGE_SIZE_MAX: u32 = 100;
 
@@ -99,40 +109,61 @@ impl ReadModels {
         from: Checkpoint,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let sql = Sql::live();
         let name = projection.name();
         match &self.pool {
             Pool::Postgres(p) => {
+                let sql = backend::postgres::live();
                 backend::postgres::apply_batch(p, sql, projection, name, from, events).await
             }
             Pool::Sqlite(p) => {
+                let sql = backend::sqlite::live();
                 backend::sqlite::apply_batch(p, sql, projection, name, from, events).await
             }
         }
     }
 
-    /// The order detail view's copy of an order.
+    /// An order: the order detail view's copy, or the archive's when it has been archived.
     pub async fn order(&self, order_id: &str) -> Result<Option<StoredOrder>, ProjectionError> {
-        let sql = Sql::live();
         match &self.pool {
-            Pool::Postgres(p) => backend::postgres::order_detail(p, sql, order_id).await,
-            Pool::Sqlite(p) => backend::sqlite::order_detail(p, sql, order_id).await,
+            Pool::Postgres(p) => backend::postgres::order_detail(p, order_id).await,
+            Pool::Sqlite(p) => backend::sqlite::order_detail(p, order_id).await,
         }
     }
 
-    /// One page of an owner's orders, newest first, after `after`; at most `limit` (capped at
-    /// [`ORDER_PAGE_SIZE_MAX`]).
+    /// Every copy of an order of `buyer_id` and `seller_id`, with the view that holds it
+    /// (`order_detail`, `buyer_orders`, `seller_orders`, `order_archive`), read at one moment:
+    /// a hot order is in the first three, an archived one in the archive only.
+    pub async fn order_copies(
+        &self,
+        order_id: &str,
+        buyer_id: &str,
+        seller_id: &str,
+    ) -> Result<Vec<(String, StoredOrder)>, ProjectionError> {
+        match &self.pool {
+            Pool::Postgres(p) => {
+                backend::postgres::order_copies(p, order_id, buyer_id, seller_id).await
+            }
+            Pool::Sqlite(p) => {
+                backend::sqlite::order_copies(p, order_id, buyer_id, seller_id).await
+            }
+        }
+    }
+
+    /// One page of an owner's orders on `shelf`, newest first, after `after`; at most `limit`
+    /// (capped at [`ORDER_PAGE_SIZE_MAX`]).
     pub async fn orders(
         &self,
         owner: Owner<'_>,
+        shelf: Shelf,
         status: Option<&str>,
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<StoredOrder>, ProjectionError> {
-        let sql = Sql::live();
-        let (statement, owner) = match owner {
-            Owner::Buyer(id) => (&sql.buyer_list, id),
-            Owner::Seller(id) => (&sql.seller_list, id),
+        let (statement, owner): (fn(&Sql) -> &String, _) = match (owner, shelf) {
+            (Owner::Buyer(id), Shelf::Hot) => (|s| &s.buyer_list, id),
+            (Owner::Seller(id), Shelf::Hot) => (|s| &s.seller_list, id),
+            (Owner::Buyer(id), Shelf::Archive) => (|s| &s.buyer_archive_list, id),
+            (Owner::Seller(id), Shelf::Archive) => (|s| &s.seller_archive_list, id),
         };
         // no cursor: before everything (an empty id sorts before every id)
         let before = after.map_or((i64::MAX, ""), |c| (c.placed_at_us, c.order_id.as_str()));
@@ -153,14 +184,32 @@ impl ReadModels {
         owner: Owner<'_>,
         order_id: &str,
     ) -> Result<Option<StoredOrder>, ProjectionError> {
-        let sql = Sql::live();
-        let (statement, owner) = match owner {
-            Owner::Buyer(id) => (&sql.buyer_row, id),
-            Owner::Seller(id) => (&sql.seller_row, id),
+        let (statement, owner): (fn(&Sql) -> &String, _) = match owner {
+            Owner::Buyer(id) => (|s| &s.buyer_row, id),
+            Owner::Seller(id) => (|s| &s.seller_row, id),
         };
         match &self.pool {
             Pool::Postgres(p) => backend::postgres::list_row(p, statement, owner, order_id).await,
             Pool::Sqlite(p) => backend::sqlite::list_row(p, statement, owner, order_id).await,
+        }
+    }
+
+    /// The version of an owner's order that the read side holds, in the owner's list or in the
+    /// archive; `None` when it holds none (not yet, or not the owner's order).
+    pub async fn listed_version(
+        &self,
+        owner: Owner<'_>,
+        order_id: &str,
+    ) -> Result<Option<u64>, ProjectionError> {
+        let (statement, owner): (fn(&Sql) -> &String, _) = match owner {
+            Owner::Buyer(id) => (|s| &s.buyer_version, id),
+            Owner::Seller(id) => (|s| &s.seller_version, id),
+        };
+        match &self.pool {
+            Pool::Postgres(p) => {
+                backend::postgres::listed_version(p, statement, owner, order_id).await
+            }
+            Pool::Sqlite(p) => backend::sqlite::listed_version(p, statement, owner, order_id).await,
         }
     }
 
@@ -180,21 +229,20 @@ impl ReadModels {
         }
     }
 
-    /// Rows in the order detail, buyer and seller views.
-    pub async fn order_row_counts(&self) -> Result<[i64; 3], ProjectionError> {
-        let sql = Sql::live();
+    /// Rows in the order detail, buyer and seller views and the archive, counted at one
+    /// moment.
+    pub async fn order_row_counts(&self) -> Result<[i64; 4], ProjectionError> {
         match &self.pool {
-            Pool::Postgres(p) => backend::postgres::count_orders(p, sql).await,
-            Pool::Sqlite(p) => backend::sqlite::count_orders(p, sql).await,
+            Pool::Postgres(p) => backend::postgres::count_orders(p).await,
+            Pool::Sqlite(p) => backend::sqlite::count_orders(p).await,
         }
     }
 
     /// The stock view's row of a SKU.
     pub async fn stock(&self, sku: &str) -> Result<Option<StockRow>, ProjectionError> {
-        let sql = Sql::live();
         match &self.pool {
-            Pool::Postgres(p) => backend::postgres::sku_stock(p, sql, sku).await,
-            Pool::Sqlite(p) => backend::sqlite::sku_stock(p, sql, sku).await,
+            Pool::Postgres(p) => backend::postgres::sku_stock(p, sku).await,
+            Pool::Sqlite(p) => backend::sqlite::sku_stock(p, sku).await,
         }
     }
 }

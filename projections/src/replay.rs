@@ -6,6 +6,11 @@
 //! tables; the checkpoint it wrote is overwritten, so those events are applied again, once, to
 //! the new tables) or fails its compare-and-set on the checkpoint after (rolled back and
 //! retried from the new checkpoint). Either way every event is in the new tables exactly once.
+//!
+//! The archive is not rebuilt: the replay rebuilds every order from the log, archived ones
+//! too, and the swap keeps each order in one place (`sql/swap_archive.sql`): an archived
+//! order stays archived only, unless the log has moved past the archived copy (a late event
+//! not applied yet), in which case the rebuilt copy replaces it.
 
 use std::time::Instant;
 
@@ -14,7 +19,7 @@ use sqlx::Row;
 
 use crate::backend;
 use crate::error::ProjectionError;
-use crate::projection::{INIT_CHECKPOINT, Projection, Sql, Tables};
+use crate::projection::{ARCHIVE_TABLE, INIT_CHECKPOINT, Projection, Sql, Tables};
 use crate::read_models::{Pool, ReadModels};
 use crate::runner::PROJECTION_BATCH_SIZE_MAX;
 
@@ -39,7 +44,10 @@ pub async fn replay(
     mut progress: impl FnMut(Progress),
 ) -> Result<u64, ProjectionError> {
     let models = ReadModels::new(store);
-    let shadow = Sql::for_tables(&Tables::SHADOW);
+    let shadow = match &models.pool {
+        Pool::Postgres(_) => Sql::for_tables(&Tables::SHADOW, backend::postgres::DIALECT),
+        Pool::Sqlite(_) => Sql::for_tables(&Tables::SHADOW, backend::sqlite::DIALECT),
+    };
     let name = projection.replay_checkpoint();
     prepare_shadow(&models.pool, projection, name).await?;
     let total = count_events(&models.pool).await?;
@@ -67,7 +75,7 @@ pub async fn replay(
             eta_secs: total.saturating_sub(events) as f64 / rate.max(1e-3),
         });
     }
-    swap_in(&models.pool, projection, from).await?;
+    swap_in(&models.pool, &shadow, projection, from).await?;
     Ok(events)
 }
 
@@ -185,6 +193,7 @@ fn rename_table_ddl(sql: &str, table: &str, shadow: &str) -> String {
 /// Swaps the shadow tables in and moves the live checkpoint to the shadow's, atomically.
 async fn swap_in(
     pool: &Pool,
+    shadow: &Sql,
     projection: Projection,
     at: Checkpoint,
 ) -> Result<(), ProjectionError> {
@@ -193,6 +202,15 @@ async fn swap_in(
     const DELETE: &str = "DELETE FROM projection_checkpoints WHERE projection = $1";
     let txid = i64::try_from(at.txid)
         .map_err(|_| ProjectionError::Corrupt(format!("txid {}", at.txid)))?;
+    // PostgreSQL: every table the swap reads or renames, locked before the archive is read. An
+    // archive batch in flight finishes first (its moves are then seen), and none starts until
+    // the swap commits. The order is the archiver's: the detail view first.
+    let mut lock = projection.tables().to_vec();
+    let with_archive = projection == Projection::Orders;
+    if with_archive {
+        lock.push(ARCHIVE_TABLE);
+    }
+    let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", lock.join(", "));
     let mut statements = Vec::new();
     for table in projection.tables() {
         let shadow = shadow_of(table);
@@ -201,7 +219,7 @@ async fn swap_in(
         statements.push(format!("DROP TABLE {table}_retired"));
     }
     macro_rules! swap {
-        ($pool:expr) => {{
+        ($pool:expr, $lock:expr) => {{
             let mut tx = $pool.begin().await?;
             // the checkpoint row first: a live runner's batch now waits, then fails its
             // compare-and-set and resumes from here on the new tables
@@ -215,6 +233,14 @@ async fn swap_in(
                 .bind(at.position)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(lock) = $lock {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
+            if with_archive {
+                sqlx::raw_sql(&shadow.swap_archive)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for statement in &statements {
                 sqlx::query(statement).execute(&mut *tx).await?;
             }
@@ -226,8 +252,9 @@ async fn swap_in(
         }};
     }
     match pool {
-        Pool::Postgres(p) => swap!(p),
-        Pool::Sqlite(p) => swap!(p),
+        Pool::Postgres(p) => swap!(p, Some(lock.as_str())),
+        // one writing transaction at a time, and this one holds the write lock already
+        Pool::Sqlite(p) => swap!(p, None::<&str>),
     }
     Ok(())
 }

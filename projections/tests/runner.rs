@@ -12,7 +12,7 @@ use domain::{
     StockDeducted, StockReserved, TxnId,
 };
 use event_store::{EventMetadata, EventStore};
-use projections::{OrderDocument, Owner, Projection, ProjectionMetrics, ReadModels, Runner};
+use projections::{OrderDocument, Owner, Projection, ProjectionMetrics, ReadModels, Runner, Shelf};
 use tokio_util::sync::CancellationToken;
 
 const ORDERS: u64 = 40;
@@ -134,7 +134,7 @@ async fn views_match_the_log(store: &EventStore, models: &ReadModels) -> Result<
         }
         let buyer = expected.buyer_id.clone();
         let listed = models
-            .orders(Owner::Buyer(&buyer), None, None, 100)
+            .orders(Owner::Buyer(&buyer), Shelf::Hot, None, None, 100)
             .await
             .unwrap();
         let in_list = listed.iter().find(|o| o.document.order_id == id);

@@ -3,8 +3,9 @@
 //!
 //! Every answer carries an ETag (`If-None-Match` gets 304). Read-your-writes: `min_version`
 //! (query parameter or `X-Min-Version` header) makes a request wait, at most
-//! [`MIN_VERSION_WAIT_MAX_MS`], until the view holds that version of the resource, then 503
-//! with `Retry-After`. The server registers [`web::Data<ReadModels>`](crate::ReadModels) and
+//! [`MIN_VERSION_WAIT_MAX_MS`], until the view holds that version of the resource (on a list:
+//! of the order named by `order_id`), then 503 with `Retry-After`. Archived orders are answered
+//! by the order detail route as any other, and listed with `archived=true`. The server registers [`web::Data<ReadModels>`](crate::ReadModels) and
 //! [`web::Data<Authenticator>`] as app data and calls [`configure`].
 
 mod orders;

@@ -1,27 +1,16 @@
 //! `GET /v1/orders/{id}`, `GET /v1/buyers/me/orders`, `GET /v1/sellers/me/orders`.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use domain::OrderStatus;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{QueryProblem, Viewer, ViewerRole, min_version, read_at_least, tagged};
-use crate::document::OrderDocument;
-use crate::read_models::{Cursor, ORDER_PAGE_SIZE_MAX, Owner, ReadModels};
+use crate::document::{ORDER_STATUSES, OrderDocument};
+use crate::read_models::{Cursor, ORDER_PAGE_SIZE_MAX, Owner, ReadModels, Shelf};
 
 /// Orders per page when the request does not say.
 const ORDER_PAGE_SIZE_DEFAULT: u32 = 20;
-
-const STATUSES: [OrderStatus; 7] = [
-    OrderStatus::PendingPayment,
-    OrderStatus::Paid,
-    OrderStatus::Shipped,
-    OrderStatus::Completed,
-    OrderStatus::Cancelled,
-    OrderStatus::Refunding,
-    OrderStatus::Refunded,
-];
 
 /// Parameters of `GET /v1/orders/{id}`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -31,8 +20,8 @@ pub(crate) struct DetailQuery {
     min_version: Option<u64>,
 }
 
-/// An order from the order detail view: its buyer and seller see it, operators see every
-/// order; anyone else gets 404.
+/// An order from the order detail view, or from the archive once it is archived: its buyer and
+/// seller see it, operators see every order; anyone else gets 404.
 #[utoipa::path(
     params(("order_id" = String, Path, description = "Order id"), DetailQuery),
     responses(
@@ -82,6 +71,18 @@ pub(crate) struct ListQuery {
     cursor: Option<String>,
     /// Orders per page, 1 to 100 (default 20).
     limit: Option<u32>,
+    /// `true` lists the archive: settled orders (`Completed`, `Cancelled`, `Refunded`) whose
+    /// last change is older than the archive threshold (90 days by default) leave the list
+    /// for the archive, newest first and paged the same way. Default `false`. Any archived
+    /// order is still answered by `GET /v1/orders/{order_id}`.
+    archived: Option<bool>,
+    /// With `min_version`: the order (one of the caller's) whose write the list must reflect.
+    order_id: Option<String>,
+    /// Read-your-writes for a list: wait (bounded) until the read side holds at least this
+    /// version of `order_id` (the version a command answered with; also `X-Min-Version`),
+    /// then answer the page. The order views apply the log in order, so the page then
+    /// reflects that write and every write before it. Needs `order_id`.
+    min_version: Option<u64>,
 }
 
 /// One page of orders, newest first.
@@ -99,8 +100,10 @@ pub struct OrderPage {
     params(ListQuery),
     responses(
         (status = 200, description = "A page of the buyer's orders (weak ETag of the page)", body = OrderPage),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 403, description = "The caller is not a buyer", body = QueryProblem),
-        (status = 422, description = "Bad status, cursor or limit", body = QueryProblem)
+        (status = 422, description = "Bad status, cursor, limit, order_id, or min_version without order_id", body = QueryProblem),
+        (status = 503, description = "The list did not reach min_version of order_id in time (Retry-After)", body = QueryProblem)
     ),
     security(("bearer" = [])),
     tag = "queries"
@@ -123,8 +126,10 @@ pub(crate) async fn buyer_orders(
     params(ListQuery),
     responses(
         (status = 200, description = "A page of the seller's orders (weak ETag of the page)", body = OrderPage),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 403, description = "The caller is not a seller", body = QueryProblem),
-        (status = 422, description = "Bad status, cursor or limit", body = QueryProblem)
+        (status = 422, description = "Bad status, cursor, limit, order_id, or min_version without order_id", body = QueryProblem),
+        (status = 503, description = "The list did not reach min_version of order_id in time (Retry-After)", body = QueryProblem)
     ),
     security(("bearer" = [])),
     tag = "queries"
@@ -151,7 +156,7 @@ async fn list(
     let status = match query.status.as_deref() {
         None => None,
         Some(s) => Some(
-            STATUSES
+            ORDER_STATUSES
                 .iter()
                 .find(|status| status.as_str() == s)
                 .ok_or_else(|| QueryProblem::invalid_field("status", "not an order status"))?
@@ -172,7 +177,42 @@ async fn list(
             format!("must be 1 to {ORDER_PAGE_SIZE_MAX}"),
         ));
     }
-    let rows = models.orders(owner, status, cursor.as_ref(), limit).await?;
+    let wanted = min_version(req, query.min_version)?;
+    match (wanted, query.order_id.as_deref()) {
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(QueryProblem::invalid_field(
+                "order_id",
+                "min_version on a list needs the order_id it is a version of",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(QueryProblem::invalid_field(
+                "min_version",
+                "order_id on a list only goes with min_version",
+            ));
+        }
+        (Some(version), Some(id)) => {
+            let id: domain::OrderId = id.parse().map_err(|e: domain::IdError| {
+                QueryProblem::invalid_field("order_id", e.to_string())
+            })?;
+            let id = id.to_string();
+            read_at_least(
+                Some(version),
+                |v: &u64| *v,
+                || models.listed_version(owner, &id),
+            )
+            .await?;
+        }
+    }
+    let shelf = if query.archived.unwrap_or(false) {
+        Shelf::Archive
+    } else {
+        Shelf::Hot
+    };
+    let rows = models
+        .orders(owner, shelf, status, cursor.as_ref(), limit)
+        .await?;
     let next_cursor = (rows.len() == limit as usize)
         .then(|| rows.last())
         .flatten()

@@ -3,6 +3,7 @@
 //! same scenarios' core against a fresh SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod archive;
 mod helpers;
 mod payments;
 mod read_side;
@@ -215,8 +216,52 @@ mod read_side_tests {
 
     on_both_stores!(
         buyers_and_sellers_see_their_own_orders,
+        a_list_with_min_version_reflects_the_callers_write,
         the_buyer_list_paginates_stably_while_orders_arrive,
         the_stock_view_follows_the_sku,
         projection_lag_is_exported,
     );
+}
+
+mod archive_tests {
+    mod postgres {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_archived_order_is_answered_and_its_id_never_used_again() {
+            let app = crate::helpers::spawn_app_with(crate::archive::archive_at_once).await;
+            crate::archive::an_archived_order_is_answered_and_its_id_never_used_again(app).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn orders_archive_moves_settled_orders_in_batches_on_demand() {
+            crate::archive::orders_archive_moves_settled_orders_in_batches_on_demand(
+                crate::helpers::spawn_app().await,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_list_parameters_are_in_the_openapi_document() {
+            crate::archive::the_list_parameters_are_in_the_openapi_document(
+                crate::helpers::spawn_app().await,
+            )
+            .await;
+        }
+    }
+
+    mod embedded {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_archived_order_is_answered_and_its_id_never_used_again() {
+            let app =
+                crate::helpers::spawn_embedded_app_with(crate::archive::archive_at_once).await;
+            crate::archive::an_archived_order_is_answered_and_its_id_never_used_again(app).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn orders_archive_moves_settled_orders_in_batches_on_demand() {
+            crate::archive::orders_archive_moves_settled_orders_in_batches_on_demand(
+                crate::helpers::spawn_embedded_app().await,
+            )
+            .await;
+        }
+    }
 }

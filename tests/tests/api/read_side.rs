@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{NewProduct, TestApp, etag, eventually};
+use crate::helpers::{NewProduct, TestApp, etag, etag_version, eventually};
 
 const TEA: NewProduct<'static> = NewProduct {
     sku: "tea-500g",
@@ -107,6 +107,58 @@ pub async fn buyers_and_sellers_see_their_own_orders(app: TestApp) {
     let future = app.get_order_at(&app.buyer("b-1"), &id(&first), 99).await;
     assert_eq!(future.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(future.headers().contains_key("retry-after"));
+}
+
+/// A list read with `order_id` and `min_version` (the version a command answered) waits until
+/// it reflects that write, on both lists; a version the read side does not reach in time is
+/// 503 with `Retry-After`; the two parameters go together.
+pub async fn a_list_with_min_version_reflects_the_callers_write(app: TestApp) {
+    app.create_product(TEA).await;
+    let order = app.order("b-1", &[("tea-500g", 1, 1)]).await;
+    let id = order["order_id"].as_str().unwrap().to_owned();
+
+    // no polling: the server waits for the write
+    let query = format!("order_id={id}&min_version=1");
+    let mine = page(&app, "buyers", &app.buyer("b-1"), &query).await;
+    assert_eq!(ids(&mine), [id.as_str()]);
+
+    let paid = app.notify_payment(&id, "T-list", 1299).await;
+    assert_eq!(paid.status(), StatusCode::OK);
+    let version = etag_version(&paid);
+    let query = format!("status=Paid&order_id={id}&min_version={version}");
+    let only_paid = page(&app, "buyers", &app.buyer("b-1"), &query).await;
+    assert_eq!(ids(&only_paid), [id.as_str()]);
+    let theirs = app
+        .client
+        .get(app.url(&format!("/v1/sellers/me/orders?order_id={id}")))
+        .bearer_auth(app.seller())
+        .header("X-Min-Version", version.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), StatusCode::OK);
+    let theirs: Value = theirs.json().await.unwrap();
+    assert_eq!(theirs["orders"][0]["status"], "Paid");
+
+    let future = app
+        .my_orders(
+            "buyers",
+            &app.buyer("b-1"),
+            &format!("order_id={id}&min_version=99"),
+        )
+        .await;
+    assert_eq!(future.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(future.headers().contains_key("retry-after"));
+    for (query, field) in [
+        ("min_version=1".to_owned(), "order_id"),
+        (format!("order_id={id}"), "min_version"),
+        ("order_id=abc&min_version=1".to_owned(), "order_id"),
+    ] {
+        let bad = app.my_orders("buyers", &app.buyer("b-1"), &query).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        let problem: Value = bad.json().await.unwrap();
+        assert_eq!(problem["field"], field, "{query}");
+    }
 }
 
 /// Paging through a buyer's orders while new ones are placed returns every older order

@@ -1,0 +1,1 @@
+DELETE FROM {detail} WHERE order_id IN ({ids})

@@ -1,0 +1,1 @@
+DELETE FROM {archive} WHERE order_id = $1
