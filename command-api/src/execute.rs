@@ -50,10 +50,11 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
 /// Runs `decide` on the current state of `A`'s stream `id` and appends what it decides.
 ///
 /// Within this process, commands on one stream take turns on the stream's slot, which keeps
-/// the stream's state: each command catches it up from the log (one indexed read, normally
-/// empty) instead of reloading the stream, and no two of this process's commands race for
-/// the same version. Other processes are still seen through the catch-up and kept out by the
-/// append's expected version.
+/// the stream's state, so no two of this process's commands race for the same version. A
+/// command decides on the kept state without reading the log first: the append's expected
+/// version is the check. When another process appended meanwhile, the append is a conflict,
+/// and the command catches up from the log and decides again. A decision that appends nothing
+/// (a refusal, a repeat) is only given after catching up, so it is never based on a stale state.
 ///
 /// With `expected_version` (`If-Match`) a changed stream is a [`ExecuteError::VersionMismatch`]
 /// and nothing is retried: the caller's premise is stale. Without it, a lost race catches up
@@ -75,37 +76,47 @@ where
     let mut cached = slot.lock().await;
     // Taken out while working: an error that returns early leaves the slot empty, so the
     // next command loads the stream afresh (an append whose outcome is unknown included).
-    let mut loaded = match cached.take() {
-        Some(mut loaded) => {
-            store.catch_up(id, &mut loaded).await?;
-            loaded
-        }
-        None => store.load::<A>(id).await?,
+    let (mut loaded, mut current) = match cached.take() {
+        Some(loaded) => (loaded, false),
+        None => (store.load::<A>(id).await?, true),
     };
-    for attempt in 0..CONFLICT_RETRIES_MAX {
-        if let Some(expected) = expected_version {
-            if expected != loaded.version {
+    let mut attempt = 0;
+    loop {
+        let decision = match expected_version {
+            Some(expected) if expected != loaded.version => Decision::Mismatch,
+            _ => match decide(&loaded.aggregate) {
+                Ok(events) if events.is_empty() => Decision::Nothing,
+                Ok(events) => Decision::Append(events),
+                Err(err) => Decision::Refused(err),
+            },
+        };
+        let events = match decision {
+            Decision::Append(events) => events,
+            // Nothing to append: answer only from a state known to be current.
+            _ if !current => {
+                store.catch_up(id, &mut loaded).await?;
+                current = true;
+                continue;
+            }
+            Decision::Mismatch => {
                 let current = loaded.version;
                 *cached = Some(loaded);
                 return Err(ExecuteError::VersionMismatch { current });
             }
-        }
-        let events = match decide(&loaded.aggregate) {
-            Ok(events) => events,
-            Err(err) => {
+            Decision::Refused(err) => {
                 *cached = Some(loaded);
                 return Err(ExecuteError::Domain(err));
             }
+            Decision::Nothing => {
+                let executed = Executed {
+                    aggregate: loaded.aggregate.clone(),
+                    version: loaded.version,
+                    appended: 0,
+                };
+                *cached = Some(loaded);
+                return Ok(executed);
+            }
         };
-        if events.is_empty() {
-            let executed = Executed {
-                aggregate: loaded.aggregate.clone(),
-                version: loaded.version,
-                appended: 0,
-            };
-            *cached = Some(loaded);
-            return Ok(executed);
-        }
         match store
             .append::<A>(id, loaded.version, &events, metadata)
             .await
@@ -137,15 +148,31 @@ where
             Err(AppendError::Conflict { .. }) => {
                 // another process appended first
                 store.catch_up(id, &mut loaded).await?;
+                current = true;
                 if expected_version.is_none() {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
             }
             Err(AppendError::Store(err)) => return Err(err.into()),
         }
+        attempt += 1;
+        if attempt >= CONFLICT_RETRIES_MAX {
+            *cached = Some(loaded);
+            return Err(ExecuteError::Contention);
+        }
     }
-    *cached = Some(loaded);
-    Err(ExecuteError::Contention)
+}
+
+/// What a command decided on the state at hand.
+enum Decision<E, Ev> {
+    /// Append these events.
+    Append(Vec<Ev>),
+    /// Nothing changes (a repeat, or a command without effect).
+    Nothing,
+    /// The aggregate refused the command.
+    Refused(E),
+    /// The caller expected another version.
+    Mismatch,
 }
 
 /// A growing pause with jitter, so racing writers spread out.

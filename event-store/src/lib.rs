@@ -1,7 +1,8 @@
 //! The event log of the order platform.
 //!
-//! Every change is an event appended to one table: PostgreSQL through postgres-es's
-//! `PostgresEventRepository`, or an embedded SQLite file through sqlite-es's
+//! Every change is an event appended to one table: PostgreSQL in postgres-es's schema (its
+//! `PostgresEventRepository` reads streams; appends are group-committed, see
+//! `postgres/group_commit.rs`), or an embedded SQLite file through sqlite-es's
 //! `SqliteEventRepository`. This crate adds what those repositories lack and exposes one API
 //! over both:
 //!
@@ -34,7 +35,7 @@ pub use metadata::EventMetadata;
 pub use recorded::{Checkpoint, RecordedEvent};
 pub use slots::StreamSlot;
 pub use store::{Appended, EventStore, Loaded};
-pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, Subscription};
+pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, SUBSCRIPTION_LINGER_MS, Subscription};
 
 /// Migrations of the PostgreSQL event store (postgres-es's tables and our additions).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

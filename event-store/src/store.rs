@@ -9,7 +9,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
 use sqlx::{PgPool, SqlitePool};
 
-use crate::postgres::PostgresBackend;
+use crate::postgres::{EventRow, PostgresBackend};
 use crate::sqlite::SqliteBackend;
 use crate::subscription::Subscription;
 use crate::{AppendError, Checkpoint, EventMetadata, RecordedEvent, StoreError};
@@ -28,6 +28,22 @@ pub struct Loaded<A> {
 pub struct Appended {
     /// The stream's version after the append.
     pub version: u64,
+}
+
+/// How an append failed, before the log is asked whether it was a duplicate.
+enum FailedAppend {
+    /// A unique index refused it: the stream's version, or its dedup key.
+    Collision,
+    /// An error that may hide a dedup-key collision (sqlite-es does not say).
+    MaybeDuplicate(StoreError),
+    /// The store failed.
+    Store(StoreError),
+}
+
+/// The stored sequence of the `index`-th event appended at `expected_version`.
+fn sequence_at(expected_version: u64, index: usize) -> Result<i64, StoreError> {
+    i64::try_from(expected_version + 1 + index as u64)
+        .map_err(|_| StoreError::Corrupt(format!("version {expected_version} out of range")))
 }
 
 pub(crate) enum Backend {
@@ -198,52 +214,77 @@ impl EventStore {
                 version: expected_version,
             });
         }
-        let serialized = events
-            .iter()
-            .enumerate()
-            .map(|(index, event)| {
-                Ok(SerializedEvent::new(
-                    aggregate_id.to_owned(),
-                    (expected_version as usize) + 1 + index,
-                    A::TYPE.to_owned(),
-                    event.event_type(),
-                    event.event_version(),
-                    serde_json::to_value(event)?,
-                    metadata.to_stored(index),
-                ))
-            })
-            .collect::<Result<Vec<_>, serde_json::Error>>()
-            .map_err(StoreError::from)?;
         let written = match &*self.backend {
-            Backend::Postgres(b) => b.repo.persist::<A>(&serialized, None).await,
+            Backend::Postgres(b) => {
+                let rows = events
+                    .iter()
+                    .enumerate()
+                    .map(|(index, event)| {
+                        Ok(EventRow {
+                            aggregate_type: A::TYPE.to_owned(),
+                            aggregate_id: aggregate_id.to_owned(),
+                            sequence: sequence_at(expected_version, index)?,
+                            event_type: event.event_type(),
+                            event_version: event.event_version(),
+                            payload: serde_json::to_string(event)?,
+                            metadata: metadata.to_stored(index).to_string(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                b.append(rows).await.map_err(|err| match &err {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => {
+                        FailedAppend::Collision
+                    }
+                    _ => FailedAppend::Store(err.into()),
+                })
+            }
             Backend::Sqlite(b) => {
+                let serialized = events
+                    .iter()
+                    .enumerate()
+                    .map(|(index, event)| {
+                        Ok(SerializedEvent::new(
+                            aggregate_id.to_owned(),
+                            (expected_version as usize) + 1 + index,
+                            A::TYPE.to_owned(),
+                            event.event_type(),
+                            event.event_version(),
+                            serde_json::to_value(event)?,
+                            metadata.to_stored(index),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, serde_json::Error>>()
+                    .map_err(StoreError::from)?;
                 let written = b.repo.persist::<A>(&serialized, None).await;
                 if written.is_ok() {
                     b.notify_appended();
                 }
-                written
+                written.map_err(|err| match err {
+                    PersistenceError::OptimisticLockError => FailedAppend::Collision,
+                    // sqlite-es reports the dedup index's violation as an unknown error
+                    other => FailedAppend::MaybeDuplicate(other.into()),
+                })
             }
         };
         match written {
             Ok(()) => Ok(Appended {
                 version: expected_version + events.len() as u64,
             }),
-            Err(err) => Err(self
-                .classify_failed_append(A::TYPE, aggregate_id, expected_version, metadata, err)
+            Err(failed) => Err(self
+                .classify_failed_append(A::TYPE, aggregate_id, expected_version, metadata, failed)
                 .await),
         }
     }
 
-    /// postgres-es reports every unique violation, the dedup index's too, as an optimistic
-    /// lock error, and sqlite-es reports the dedup index's as an unknown error: the log itself
-    /// says which it was.
+    /// A failed append is a duplicate when the log holds a command with its dedup key, else a
+    /// version conflict when a unique index refused it: the log itself says which it was.
     async fn classify_failed_append(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
         expected_version: u64,
         metadata: &EventMetadata,
-        err: PersistenceError,
+        failed: FailedAppend,
     ) -> AppendError {
         if let Some(key) = &metadata.dedup_key {
             match self.find_command(aggregate_type, aggregate_id, key).await {
@@ -257,13 +298,13 @@ impl EventStore {
                 Err(lookup) => return AppendError::Store(lookup),
             }
         }
-        match err {
-            PersistenceError::OptimisticLockError => AppendError::Conflict {
+        match failed {
+            FailedAppend::Collision => AppendError::Conflict {
                 aggregate_type: aggregate_type.to_owned(),
                 aggregate_id: aggregate_id.to_owned(),
                 expected_version,
             },
-            other => AppendError::Store(other.into()),
+            FailedAppend::MaybeDuplicate(err) | FailedAppend::Store(err) => AppendError::Store(err),
         }
     }
 

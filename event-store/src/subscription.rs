@@ -16,6 +16,11 @@ const POLL_INTERVAL_MIN_MS: u64 = 5;
 /// Longest wait between reads when no wake-up arrives: the fallback for a lost notification,
 /// for writers in other processes (SQLite), and for a transaction that was holding events back.
 const POLL_INTERVAL_MAX_MS: u64 = 500;
+/// Shortest time between two reads that return less than a full batch. Under load every commit
+/// wakes every subscription; reading at once would read one event per query, so a subscription
+/// that is keeping up lets events gather for this long and reads them in one batch (like a
+/// producer's linger): fewer, fuller reads, and consumers that write once per batch.
+pub const SUBSCRIPTION_LINGER_MS: u64 = 10;
 
 enum Wake {
     /// PostgreSQL LISTEN on the events table's trigger channel: a hint, never trusted alone.
@@ -37,6 +42,8 @@ pub struct Subscription {
     checkpoint: Checkpoint,
     batch_size: usize,
     wake: Wake,
+    /// When the last read that returned less than a full batch started.
+    last_partial_read: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -69,6 +76,7 @@ impl Subscription {
             checkpoint: from,
             batch_size: batch_size.clamp(1, SUBSCRIPTION_BATCH_SIZE_MAX),
             wake,
+            last_partial_read: None,
         })
     }
 
@@ -77,11 +85,20 @@ impl Subscription {
         self.checkpoint
     }
 
-    /// The next events in commit order, waiting until there is at least one.
+    /// The next events in commit order, waiting until there is at least one. Reads that return
+    /// less than a full batch are at least [`SUBSCRIPTION_LINGER_MS`] apart.
     pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut idle = Duration::from_millis(POLL_INTERVAL_MIN_MS);
         loop {
-            if let Some(batch) = self.try_next_batch().await? {
+            if let Some(last) = self.last_partial_read {
+                tokio::time::sleep_until(last + Duration::from_millis(SUBSCRIPTION_LINGER_MS))
+                    .await;
+            }
+            let started = tokio::time::Instant::now();
+            let batch = self.try_next_batch().await?;
+            let full = batch.as_ref().is_some_and(|b| b.len() >= self.batch_size);
+            self.last_partial_read = (!full).then_some(started);
+            if let Some(batch) = batch {
                 return Ok(batch);
             }
             self.wait(idle).await;

@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: postgres-es's repository for loads and appends, our SQL for the
 //! ordered log.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use postgres_es::PostgresEventRepository;
@@ -8,6 +9,11 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError};
+
+mod group_commit;
+
+pub(crate) use group_commit::EventRow;
+use group_commit::GroupCommitter;
 
 /// Connections a store opens at most, when it opens its own pool.
 const POOL_CONNECTIONS_MAX: u32 = 32;
@@ -19,6 +25,8 @@ pub(crate) const NOTIFY_CHANNEL: &str = "orders_events";
 pub(crate) struct PostgresBackend {
     pub(crate) pool: PgPool,
     pub(crate) repo: PostgresEventRepository,
+    /// Started by the first append, on the runtime that makes it.
+    committer: OnceLock<GroupCommitter>,
 }
 
 impl PostgresBackend {
@@ -26,6 +34,7 @@ impl PostgresBackend {
         Self {
             repo: PostgresEventRepository::new(pool.clone()),
             pool,
+            committer: OnceLock::new(),
         }
     }
 
@@ -36,6 +45,15 @@ impl PostgresBackend {
             .connect(url)
             .await?;
         Ok(Self::new(pool))
+    }
+
+    /// Writes one command's events, grouped with other commands' appends (see
+    /// [`group_commit`]); returns once they are committed.
+    pub(crate) async fn append(&self, rows: Vec<EventRow>) -> Result<(), sqlx::Error> {
+        self.committer
+            .get_or_init(|| GroupCommitter::start(self.pool.clone()))
+            .append(&self.pool, rows)
+            .await
     }
 
     pub(crate) async fn read_after(

@@ -1,0 +1,133 @@
+//! Group commit: the appends of many concurrent commands written by one statement.
+//!
+//! postgres-es writes a command's events in a transaction of its own (`BEGIN`, one `INSERT` per
+//! event, `COMMIT`): four round trips and a commit per command. Here an append is one row set
+//! handed to a committer task, which writes every append waiting at that moment with one
+//! `INSERT … SELECT FROM UNNEST` (one round trip, one commit) and answers each command when the
+//! statement has committed, so a command is still answered only after its events are durable.
+//! The rows are exactly those postgres-es writes, so its repository reads them unchanged.
+//!
+//! No latency is added to wait for company: a group is whatever arrived while the previous
+//! groups were being written ([`FLUSHES_IN_FLIGHT_MAX`] at a time). A group that fails is
+//! written again one append at a time, so that each append gets its own answer (a version or
+//! dedup-key collision belongs to one command, not to the others of its group).
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// Events one group writes at most.
+const GROUP_ROWS_MAX: usize = 2_000;
+/// Groups being written at the same time (each holds one pooled connection meanwhile).
+const FLUSHES_IN_FLIGHT_MAX: usize = 4;
+
+/// One event as the `events` table stores it.
+#[derive(Debug)]
+pub(crate) struct EventRow {
+    pub(crate) aggregate_type: String,
+    pub(crate) aggregate_id: String,
+    pub(crate) sequence: i64,
+    pub(crate) event_type: String,
+    pub(crate) event_version: String,
+    pub(crate) payload: String,
+    pub(crate) metadata: String,
+}
+
+struct Append {
+    rows: Vec<EventRow>,
+    reply: oneshot::Sender<Result<(), sqlx::Error>>,
+}
+
+/// The handle to a committer task; the task ends when the handle is dropped.
+pub(crate) struct GroupCommitter {
+    appends: mpsc::UnboundedSender<Append>,
+}
+
+impl GroupCommitter {
+    /// Starts the committer task on the current tokio runtime.
+    pub(crate) fn start(pool: PgPool) -> Self {
+        let (appends, pending) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, pending));
+        Self { appends }
+    }
+
+    /// Writes `rows` (one command's events) with whatever other appends are waiting; returns
+    /// once they are committed. When the committer task is gone (its runtime ended), writes
+    /// them alone on `pool`.
+    pub(crate) async fn append(&self, pool: &PgPool, rows: Vec<EventRow>) -> Result<(), sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        match self.appends.send(Append { rows, reply }) {
+            Ok(()) => match answer.await {
+                Ok(result) => result,
+                Err(_) => Err(sqlx::Error::WorkerCrashed),
+            },
+            Err(mpsc::error::SendError(append)) => insert(pool, &append.rows).await,
+        }
+    }
+}
+
+async fn run(pool: PgPool, mut pending: mpsc::UnboundedReceiver<Append>) {
+    let flushes = Arc::new(Semaphore::new(FLUSHES_IN_FLIGHT_MAX));
+    while let Some(first) = pending.recv().await {
+        // Waiting for a free flush lets the next group gather meanwhile.
+        let Ok(permit) = Arc::clone(&flushes).acquire_owned().await else {
+            return;
+        };
+        let mut rows = first.rows.len();
+        let mut group = vec![first];
+        while rows < GROUP_ROWS_MAX {
+            match pending.try_recv() {
+                Ok(next) => {
+                    rows += next.rows.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            flush(&pool, group).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn flush(pool: &PgPool, group: Vec<Append>) {
+    if group.len() > 1 {
+        let rows: Vec<&EventRow> = group.iter().flat_map(|append| &append.rows).collect();
+        if insert_refs(pool, &rows).await.is_ok() {
+            for append in group {
+                // a command that stopped waiting still has its events written
+                let _ = append.reply.send(Ok(()));
+            }
+            return;
+        }
+    }
+    for append in group {
+        let result = insert(pool, &append.rows).await;
+        let _ = append.reply.send(result);
+    }
+}
+
+async fn insert(pool: &PgPool, rows: &[EventRow]) -> Result<(), sqlx::Error> {
+    let rows: Vec<&EventRow> = rows.iter().collect();
+    insert_refs(pool, &rows).await
+}
+
+async fn insert_refs(pool: &PgPool, rows: &[&EventRow]) -> Result<(), sqlx::Error> {
+    fn column<T: Clone>(rows: &[&EventRow], field: impl Fn(&EventRow) -> &T) -> Vec<T> {
+        rows.iter().map(|row| field(row).clone()).collect()
+    }
+    sqlx::query(include_str!("insert_events.sql"))
+        .bind(column(rows, |r| &r.aggregate_type))
+        .bind(column(rows, |r| &r.aggregate_id))
+        .bind(column(rows, |r| &r.sequence))
+        .bind(column(rows, |r| &r.event_type))
+        .bind(column(rows, |r| &r.event_version))
+        .bind(column(rows, |r| &r.payload))
+        .bind(column(rows, |r| &r.metadata))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
