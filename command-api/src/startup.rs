@@ -13,7 +13,6 @@ use futures::FutureExt;
 use tracing_actix_web::TracingLogger;
 
 use ids::{IdError, OrderIdGenerator, SegmentAllocator, SystemClock};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -254,7 +253,7 @@ impl Application {
         let deadlines = DeadlineReaction::new(
             store.clone(),
             SegmentAllocator::new(&store, "trade")?,
-            Arc::new(Notify::new()),
+            Arc::new(timer::DeadlineWake::default()),
         );
         workers.extend(spawn_payment_workers(
             &store,

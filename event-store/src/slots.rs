@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use cqrs_es::Aggregate;
 
-use crate::{EventStore, Loaded};
+use crate::{EventStore, Loaded, StoreError};
 
 /// Streams whose slot a process keeps at most; idle slots beyond it are dropped.
 const STREAM_SLOTS_MAX: usize = 10_000;
@@ -49,5 +49,37 @@ impl EventStore {
         let slot: Arc<StreamSlot<A>> = Arc::new(tokio::sync::Mutex::new(None));
         slots.insert(key, Arc::clone(&slot) as AnySlot);
         slot
+    }
+
+    /// The current state of `A`'s stream, read through its slot: the kept state caught up from
+    /// the log (or the stream loaded), and kept, so that the next command on the stream starts
+    /// from it without reading the stream again.
+    pub async fn current<A>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError>
+    where
+        A: Aggregate + Clone + 'static,
+    {
+        let slot = self.stream_slot::<A>(aggregate_id);
+        let mut kept = slot.lock().await;
+        let loaded = match kept.take() {
+            Some(mut loaded) => {
+                self.catch_up(aggregate_id, &mut loaded).await?;
+                loaded
+            }
+            None => self.load::<A>(aggregate_id).await?,
+        };
+        *kept = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The state this process last kept for `A`'s stream, without reading the log; `None` when
+    /// none is kept or a command is working on it. It may be behind the log: use it only for
+    /// what never changes once written (an order's items once it is placed).
+    pub fn kept<A>(&self, aggregate_id: &str) -> Option<Loaded<A>>
+    where
+        A: Aggregate + Clone + 'static,
+    {
+        let slot = self.stream_slot::<A>(aggregate_id);
+        let kept = slot.try_lock().ok()?;
+        kept.clone()
     }
 }

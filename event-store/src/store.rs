@@ -15,7 +15,7 @@ use crate::subscription::Subscription;
 use crate::{AppendError, Checkpoint, EventMetadata, RecordedEvent, StoreError};
 
 /// An aggregate rebuilt from its stream.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Loaded<A> {
     /// The state after applying every event of the stream.
     pub aggregate: A,

@@ -20,14 +20,13 @@ use domain::{
 };
 use event_store::{EventMetadata, EventStore, RecordedEvent};
 use ids::SegmentAllocator;
-use tokio::sync::Notify;
 
 use crate::execute::{ExecuteError, execute};
 use crate::payments::deadlines::{DeadlineStore, NewDeadline};
 use crate::payments::gateway::{
     GatewayError, NewTrade, PaymentGateway, RefundOrder, RefundStatus, TradeStatus, with_retries,
 };
-use crate::payments::timer::TIMER_ACTOR;
+use crate::payments::timer::{DeadlineWake, TIMER_ACTOR};
 use crate::reactions::runner::Reaction;
 
 type ReactionError = Box<dyn std::error::Error + Send + Sync>;
@@ -60,13 +59,17 @@ fn boxed(err: ExecuteError<OrderError>) -> ReactionError {
 pub struct DeadlineReaction {
     deadlines: DeadlineStore,
     trade_numbers: SegmentAllocator,
-    wake: Arc<Notify>,
+    wake: Arc<DeadlineWake>,
 }
 
 impl DeadlineReaction {
     /// Records deadlines in `store`'s database, numbering trades with `trade_numbers`, and
     /// wakes the timer through `wake`.
-    pub fn new(store: EventStore, trade_numbers: SegmentAllocator, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        store: EventStore,
+        trade_numbers: SegmentAllocator,
+        wake: Arc<DeadlineWake>,
+    ) -> Self {
         Self {
             deadlines: DeadlineStore::new(store),
             trade_numbers,
@@ -77,23 +80,35 @@ impl DeadlineReaction {
 
 impl DeadlineReaction {
     /// What the timer waits on: notified when a deadline is recorded here.
-    pub fn wake(&self) -> Arc<Notify> {
+    pub fn wake(&self) -> Arc<DeadlineWake> {
         Arc::clone(&self.wake)
     }
 
     /// Records the deadline of a placed order (once: a recorded one is kept) and wakes the
-    /// timer. The placement path calls it right after `OrderPlaced` commits, so a deadline
-    /// never waits for this reaction to catch up; the reaction is the backstop.
+    /// timer when it is due before what the timer waits for.
     pub async fn record(
         &self,
         order_id: OrderId,
         due: DateTime<Utc>,
         total: Money,
     ) -> Result<(), ReactionError> {
-        let order_id = order_id.to_string();
-        if self.deadlines.trade_no(&order_id).await?.is_some() {
+        if self.deadlines.trade_no(&order_id.to_string()).await?.is_some() {
             return Ok(());
         }
+        self.record_new(order_id, due, total).await
+    }
+
+    /// [`DeadlineReaction::record`] for an order just placed, whose deadline is most likely not
+    /// recorded yet: no look first (a recorded one is still kept, and its trade number too).
+    /// The placement path calls it right after `OrderPlaced` commits, so a deadline never
+    /// waits for this reaction to catch up; the reaction is the backstop.
+    pub async fn record_new(
+        &self,
+        order_id: OrderId,
+        due: DateTime<Utc>,
+        total: Money,
+    ) -> Result<(), ReactionError> {
+        let order_id = order_id.to_string();
         let number = self.trade_numbers.next().await?;
         let inserted = self
             .deadlines
@@ -105,7 +120,7 @@ impl DeadlineReaction {
             })
             .await?;
         if inserted {
-            self.wake.notify_one();
+            self.wake.recorded(due.timestamp_millis());
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 //! close and refunded automatically.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,7 @@ use domain::{
 };
 use event_store::{EventMetadata, EventStore, StoreError};
 use futures::StreamExt;
+
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -292,11 +294,46 @@ fn system_metadata(key: String) -> EventMetadata {
     }
 }
 
+/// How the timer learns that a deadline was recorded: a wake-up, sent only when the new
+/// deadline falls before the one the timer sleeps until (a new order's deadline is normally
+/// the latest of all, so under load the timer is not woken once per order).
+#[derive(Debug)]
+pub struct DeadlineWake {
+    notify: Notify,
+    /// The due time (ms) the timer sleeps until; `i64::MAX` while it is reading.
+    sleeping_until_ms: AtomicI64,
+}
+
+impl Default for DeadlineWake {
+    fn default() -> Self {
+        Self {
+            notify: Notify::new(),
+            sleeping_until_ms: AtomicI64::new(i64::MAX),
+        }
+    }
+}
+
+impl DeadlineWake {
+    /// Tells the timer that a deadline due at `due_ms` was recorded (after it committed).
+    pub fn recorded(&self, due_ms: i64) {
+        if due_ms < self.sleeping_until_ms.load(Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
+}
+
 /// Fires deadlines as they fall due until `shutdown`: sleeps until the earliest pending
-/// deadline, or until `wake` says one was recorded, or [`TIMER_IDLE_MAX_MS`].
-pub async fn run_timer(firer: DeadlineFirer, wake: Arc<Notify>, shutdown: CancellationToken) {
+/// deadline, or until `wake` says an earlier one was recorded, or [`TIMER_IDLE_MAX_MS`].
+pub async fn run_timer(
+    firer: DeadlineFirer,
+    wake: Arc<DeadlineWake>,
+    shutdown: CancellationToken,
+) {
     tracing::info!("payment deadline timer started");
     loop {
+        // Any deadline recorded from here on wakes the timer, until it knows what to sleep
+        // for: one committed before the read below is in the read.
+        wake.sleeping_until_ms.store(i64::MAX, Ordering::SeqCst);
         let pause_ms = match firer.fire_due().await {
             Ok(_) => match firer.deadlines.next_due_ms(firer.now_ms()).await {
                 Ok(Some(due)) => {
@@ -310,13 +347,17 @@ pub async fn run_timer(firer: DeadlineFirer, wake: Arc<Notify>, shutdown: Cancel
                 }
             },
             Err(err) => {
-                tracing::warn!(error = %err, "claiming due deadlines failed");
+                tracing::warn!(error = %err, "firing due deadlines failed");
                 TIMER_FAILURE_PAUSE_MS
             }
         };
+        let until_ms = firer
+            .now_ms()
+            .saturating_add(i64::try_from(pause_ms).unwrap_or(i64::MAX));
+        wake.sleeping_until_ms.store(until_ms, Ordering::SeqCst);
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = wake.notified() => {}
+            () = wake.notify.notified() => {}
             () = tokio::time::sleep(Duration::from_millis(pause_ms)) => {}
         }
     }

@@ -71,11 +71,12 @@ impl OrderReactions {
         key: &str,
         command: impl Fn(OrderId) -> SkuCommand,
     ) -> Result<(), ReactionError> {
-        let order = self
-            .store
-            .load::<Order>(&event.aggregate_id)
-            .await?
-            .aggregate;
+        // an order's items never change once it is placed: the state kept by this process
+        // serves when it has them
+        let order = match self.store.kept::<Order>(&event.aggregate_id) {
+            Some(kept) if kept.aggregate.exists() => kept.aggregate,
+            _ => self.store.load::<Order>(&event.aggregate_id).await?.aggregate,
+        };
         let Some(order_id) = order.order_id() else {
             return Ok(());
         };

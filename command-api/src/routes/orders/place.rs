@@ -98,7 +98,8 @@ pub(crate) async fn place_order(
     let store = &state.store;
     let id = order_id.to_string();
 
-    let existing = store.load::<Order>(&id).await?;
+    // through the order's slot: the placement below starts from this state, unread again
+    let existing = store.current::<Order>(&id).await?;
     if existing.aggregate.rejection().is_some() {
         return Err(OrderError::PlacementWasRejected.to_problem());
     }
@@ -221,7 +222,7 @@ async fn record_deadline(state: &AppState, order: &Order) {
     else {
         return;
     };
-    if let Err(err) = state.deadlines.record(order_id, due, total).await {
+    if let Err(err) = state.deadlines.record_new(order_id, due, total).await {
         tracing::warn!(error = %err, order_id = %order_id, "deadline left to its reaction");
     }
 }
