@@ -92,7 +92,12 @@ impl DeadlineReaction {
         due: DateTime<Utc>,
         total: Money,
     ) -> Result<(), ReactionError> {
-        if self.deadlines.trade_no(&order_id.to_string()).await?.is_some() {
+        if self
+            .deadlines
+            .trade_no(&order_id.to_string())
+            .await?
+            .is_some()
+        {
             return Ok(());
         }
         self.record_new(order_id, due, total).await

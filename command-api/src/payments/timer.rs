@@ -324,11 +324,7 @@ impl DeadlineWake {
 
 /// Fires deadlines as they fall due until `shutdown`: sleeps until the earliest pending
 /// deadline, or until `wake` says an earlier one was recorded, or [`TIMER_IDLE_MAX_MS`].
-pub async fn run_timer(
-    firer: DeadlineFirer,
-    wake: Arc<DeadlineWake>,
-    shutdown: CancellationToken,
-) {
+pub async fn run_timer(firer: DeadlineFirer, wake: Arc<DeadlineWake>, shutdown: CancellationToken) {
     tracing::info!("payment deadline timer started");
     loop {
         // Any deadline recorded from here on wakes the timer, until it knows what to sleep

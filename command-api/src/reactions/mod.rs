@@ -75,7 +75,12 @@ impl OrderReactions {
         // serves when it has them
         let order = match self.store.kept::<Order>(&event.aggregate_id) {
             Some(kept) if kept.aggregate.exists() => kept.aggregate,
-            _ => self.store.load::<Order>(&event.aggregate_id).await?.aggregate,
+            _ => {
+                self.store
+                    .load::<Order>(&event.aggregate_id)
+                    .await?
+                    .aggregate
+            }
         };
         let Some(order_id) = order.order_id() else {
             return Ok(());

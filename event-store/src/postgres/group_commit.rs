@@ -55,7 +55,11 @@ impl GroupCommitter {
     /// Writes `rows` (one command's events) with whatever other appends are waiting; returns
     /// once they are committed. When the committer task is gone (its runtime ended), writes
     /// them alone on `pool`.
-    pub(crate) async fn append(&self, pool: &PgPool, rows: Vec<EventRow>) -> Result<(), sqlx::Error> {
+    pub(crate) async fn append(
+        &self,
+        pool: &PgPool,
+        rows: Vec<EventRow>,
+    ) -> Result<(), sqlx::Error> {
         let (reply, answer) = oneshot::channel();
         match self.appends.send(Append { rows, reply }) {
             Ok(()) => match answer.await {
