@@ -17,7 +17,7 @@
 //!
 //! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
 //! `slots` (per-stream locks with cached state for the command side), `checkpoints`,
-//! `metadata`, `recorded` (events as read back), `error`.
+//! `metadata`, `recorded` (events as read back), `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
 mod checkpoints;
@@ -29,6 +29,7 @@ mod slots;
 mod sqlite;
 mod store;
 mod subscription;
+mod transaction;
 
 pub use error::{AppendError, StoreError};
 pub use metadata::EventMetadata;
@@ -36,6 +37,7 @@ pub use recorded::{Checkpoint, RecordedEvent};
 pub use slots::StreamSlot;
 pub use store::{Appended, EventStore, Loaded};
 pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, SUBSCRIPTION_LINGER_MS, Subscription};
+pub use transaction::begin;
 
 /// Migrations of the PostgreSQL event store (postgres-es's tables and our additions).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
