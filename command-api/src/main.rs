@@ -236,11 +236,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             for projection in projections {
                 let name = projection.name();
+                let mut shown = std::time::Instant::now();
                 let replayed = projections::replay::replay(&store, projection, |p| {
-                    eprint!(
-                        "\rorders: replaying {name}: {}/{} events, {:.0} events/s, ETA {:.0} s   ",
-                        p.events, p.total, p.events_per_sec, p.eta_secs
-                    );
+                    if shown.elapsed() >= std::time::Duration::from_millis(500) {
+                        shown = std::time::Instant::now();
+                        eprint!(
+                            "\rorders: replaying {name}: {}/{} events, {:.0} events/s, ETA {:.0} s   ",
+                            p.events, p.total, p.events_per_sec, p.eta_secs
+                        );
+                    }
                 })
                 .await?;
                 eprintln!(

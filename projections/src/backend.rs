@@ -2,6 +2,8 @@
 //! (both take `$N` parameters); only the pool and transaction types differ, so one macro
 //! writes the code for both.
 
+use std::collections::{HashMap, HashSet};
+
 use cqrs_es::Aggregate;
 use domain::{Order, OrderEvent, SkuEvent};
 use event_store::{Checkpoint, RecordedEvent};
@@ -53,25 +55,98 @@ fn to_u64(value: i64, what: &str) -> Result<u64, ProjectionError> {
     u64::try_from(value).map_err(|_| ProjectionError::Corrupt(format!("{what} {value}")))
 }
 
-/// The order and its version after `event`, or `None` when the event changes no view (an
-/// event already applied, a rejected placement).
-fn next_order(
-    current: Option<(Order, u64)>,
-    event: &RecordedEvent,
-) -> Result<Option<(Order, OrderDocument)>, ProjectionError> {
-    let (mut order, version) = current.unwrap_or_default();
-    if event.sequence <= version {
-        // the checkpoint makes this impossible; the guard keeps a view from going back
-        return Ok(None);
+/// A batch's orders: their states as the views hold them, and the events of the batch folded
+/// into them in memory, so that each order is read once and written once per batch.
+#[derive(Default)]
+struct OrderFold {
+    /// Each order's state and version (absent: not in any view).
+    states: HashMap<String, (Order, u64)>,
+    /// Orders that changed, in the order they first changed, with the time of their last event.
+    changed: Vec<String>,
+    changed_at: HashMap<String, i64>,
+}
+
+impl OrderFold {
+    /// Applies `event` to its order's state; an event already applied, or one that leaves the
+    /// order without a document (a rejected placement), changes nothing.
+    fn apply(&mut self, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        let version = self
+            .states
+            .get(&event.aggregate_id)
+            .map_or(0, |(_, version)| *version);
+        if event.sequence <= version {
+            // the checkpoint makes this impossible; the guard keeps a view from going back
+            return Ok(());
+        }
+        if version > 0 && event.sequence != version + 1 {
+            return Err(ProjectionError::Corrupt(format!(
+                "order {} is at version {version} in the view but the next event is {}",
+                event.aggregate_id, event.sequence
+            )));
+        }
+        let decoded = event.decode::<OrderEvent>()?;
+        let (order, at) = self.states.entry(event.aggregate_id.clone()).or_default();
+        order.apply(decoded);
+        *at = event.sequence;
+        if !order.exists() {
+            // no document: nothing to show, and nothing kept
+            if version == 0 {
+                self.states.remove(&event.aggregate_id);
+            }
+            return Ok(());
+        }
+        if self
+            .changed_at
+            .insert(event.aggregate_id.clone(), micros(Some(event.recorded_at)))
+            .is_none()
+        {
+            self.changed.push(event.aggregate_id.clone());
+        }
+        Ok(())
     }
-    if version > 0 && event.sequence != version + 1 {
-        return Err(ProjectionError::Corrupt(format!(
-            "order {} is at version {version} in the view but the next event is {}",
-            event.aggregate_id, event.sequence
-        )));
+
+    /// The changed orders as the JSON arrays of rows the upsert statements read: the detail
+    /// view's rows, and the lists' rows (the same without the state, which PostgreSQL would
+    /// otherwise parse twice more for nothing).
+    fn rows(&self) -> Result<(String, String), ProjectionError> {
+        let mut rows = Vec::with_capacity(self.changed.len());
+        let mut states = Vec::with_capacity(self.changed.len());
+        for id in &self.changed {
+            let Some((order, version)) = self.states.get(id) else {
+                continue;
+            };
+            let Some(doc) = OrderDocument::of(order, *version) else {
+                continue;
+            };
+            rows.push(serde_json::json!({
+                "order_id": doc.order_id,
+                "buyer_id": doc.buyer_id,
+                "seller_id": doc.seller_id,
+                "status": doc.status,
+                "placed_at_us": micros(doc.placed_at),
+                "version": to_i64(doc.version, "version")?,
+                "content_hash": doc.content_hash(),
+                "document": serde_json::to_value(&doc)?,
+                "changed_at_us": self.changed_at.get(id).copied().unwrap_or_default(),
+            }));
+            states.push(serde_json::to_value(order)?);
+        }
+        let mut rows = Value::Array(rows);
+        let lists = rows.to_string();
+        if let Value::Array(rows) = &mut rows {
+            for (row, state) in rows.iter_mut().zip(states) {
+                if let Value::Object(fields) = row {
+                    fields.insert("state".to_owned(), state);
+                }
+            }
+        }
+        Ok((rows.to_string(), lists))
     }
-    order.apply(event.decode::<OrderEvent>()?);
-    Ok(OrderDocument::of(&order, event.sequence).map(|doc| (order, doc)))
+}
+
+/// A JSON array of ids, as the `{ids}` statements take them.
+fn id_array<'a>(ids: impl IntoIterator<Item = &'a String>) -> Result<String, ProjectionError> {
+    Ok(serde_json::to_string(&ids.into_iter().collect::<Vec<_>>())?)
 }
 
 fn stored_order(
@@ -143,7 +218,7 @@ macro_rules! backend {
                     return Ok(());
                 };
                 let to = last.checkpoint();
-                let mut tx = pool.begin().await?;
+                let mut tx = event_store::begin(pool).await?;
                 // the checkpoint first: on SQLite the first statement takes the write lock, so
                 // the transaction never has to upgrade from a read
                 let moved = sqlx::query(SAVE_CHECKPOINT)
@@ -157,92 +232,119 @@ macro_rules! backend {
                 if moved.rows_affected() != 1 {
                     return Err(ProjectionError::CheckpointMoved(checkpoint_name));
                 }
-                for event in events
+                let mine = events
                     .iter()
-                    .filter(|e| e.aggregate_type == projection.aggregate_type())
-                {
-                    match projection {
-                        Projection::Orders => apply_order(&mut tx, sql, event).await?,
-                        Projection::Stock => apply_stock(&mut tx, sql, event).await?,
+                    .filter(|e| e.aggregate_type == projection.aggregate_type());
+                match projection {
+                    Projection::Orders => apply_orders(&mut tx, sql, mine).await?,
+                    Projection::Stock => {
+                        for event in mine {
+                            apply_stock(&mut tx, sql, event).await?;
+                        }
                     }
                 }
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn apply_order(
+            /// Applies a batch's order events: reads every order they touch in one statement
+            /// (an order in no hot view is looked for in the archive), folds the events in
+            /// memory, and writes each changed order once to each view.
+            async fn apply_orders<'e>(
                 tx: &mut Tx<'_>,
                 sql: &Sql,
-                event: &RecordedEvent,
+                events: impl Iterator<Item = &'e RecordedEvent> + Clone,
             ) -> Result<(), ProjectionError> {
-                let mut row = sqlx::query(&sql.order_state)
-                    .bind(&event.aggregate_id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                let mut archived = false;
-                if let (None, Some(statement)) = (&row, &sql.archived_state) {
-                    // not hot: archived, if anywhere. A late event brings it back; an event the
+                let mut ids: Vec<&String> = Vec::new();
+                let mut seen = HashSet::new();
+                for event in events.clone() {
+                    if seen.insert(&event.aggregate_id) {
+                        ids.push(&event.aggregate_id);
+                    }
+                }
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let mut fold = OrderFold::default();
+                read_states(
+                    tx,
+                    &sql.order_states,
+                    &id_array(ids.iter().copied())?,
+                    &mut fold,
+                )
+                .await?;
+                let mut archived = HashSet::new();
+                if let Some(statement) = &sql.archived_states {
+                    // Not hot: archived, if anywhere. A late event brings it back; an event the
                     // archived copy already holds (a replay moved the checkpoint back) changes
                     // nothing. Looked up for a first event too: after a replay's swap an
                     // archived order has no hot row, and its events are applied again.
-                    row = sqlx::query(statement)
-                        .bind(&event.aggregate_id)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                    archived = row.is_some();
+                    let cold: Vec<&String> = ids
+                        .iter()
+                        .copied()
+                        .filter(|id| !fold.states.contains_key(id.as_str()))
+                        .collect();
+                    if !cold.is_empty() {
+                        let before: HashSet<String> = fold.states.keys().cloned().collect();
+                        read_states(tx, statement, &id_array(cold)?, &mut fold).await?;
+                        archived = fold
+                            .states
+                            .keys()
+                            .filter(|id| !before.contains(id.as_str()))
+                            .cloned()
+                            .collect();
+                    }
                 }
-                let current = match row {
-                    Some(row) => {
-                        let Json(state): Json<Value> = row.try_get("state")?;
-                        Some((
+                for event in events {
+                    fold.apply(event)?;
+                }
+                if fold.changed.is_empty() {
+                    return Ok(());
+                }
+                let back: Vec<&String> = fold
+                    .changed
+                    .iter()
+                    .filter(|id| archived.contains(id.as_str()))
+                    .collect();
+                if !back.is_empty() {
+                    // these change again: back to the hot views, in this transaction, so each
+                    // is in exactly one place whatever happens
+                    sqlx::query(&sql.unarchive)
+                        .bind(id_array(back)?)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                let (details, lists) = fold.rows()?;
+                for (statement, rows) in [
+                    (&sql.upsert_detail, &details),
+                    (&sql.upsert_buyer, &lists),
+                    (&sql.upsert_seller, &lists),
+                ] {
+                    sqlx::query(statement).bind(rows).execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Reads `(order_id, version, state)` rows into the fold's states.
+            async fn read_states(
+                tx: &mut Tx<'_>,
+                statement: &str,
+                ids: &str,
+                fold: &mut OrderFold,
+            ) -> Result<(), ProjectionError> {
+                let rows = sqlx::query(statement)
+                    .bind(ids)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                for row in rows {
+                    let Json(state): Json<Value> = row.try_get("state")?;
+                    fold.states.insert(
+                        row.try_get("order_id")?,
+                        (
                             serde_json::from_value::<Order>(state)?,
                             to_u64(row.try_get("version")?, "version")?,
-                        ))
-                    }
-                    None => None,
-                };
-                let Some((order, doc)) = next_order(current, event)? else {
-                    return Ok(());
-                };
-                if archived {
-                    // the order changes again: back to the hot views, in this transaction, so
-                    // it is in exactly one place whatever happens
-                    sqlx::query(&sql.unarchive)
-                        .bind(&event.aggregate_id)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                let hash = doc.content_hash();
-                let version = to_i64(doc.version, "version")?;
-                let placed_at_us = micros(doc.placed_at);
-                let document = serde_json::to_value(&doc)?;
-                sqlx::query(&sql.upsert_detail)
-                    .bind(&doc.order_id)
-                    .bind(&doc.buyer_id)
-                    .bind(&doc.seller_id)
-                    .bind(&doc.status)
-                    .bind(placed_at_us)
-                    .bind(version)
-                    .bind(Json(&document))
-                    .bind(&hash)
-                    .bind(Json(serde_json::to_value(&order)?))
-                    .bind(micros(Some(event.recorded_at)))
-                    .execute(&mut **tx)
-                    .await?;
-                for (statement, owner) in [
-                    (&sql.upsert_buyer, &doc.buyer_id),
-                    (&sql.upsert_seller, &doc.seller_id),
-                ] {
-                    sqlx::query(statement)
-                        .bind(owner)
-                        .bind(&doc.order_id)
-                        .bind(&doc.status)
-                        .bind(placed_at_us)
-                        .bind(version)
-                        .bind(Json(&document))
-                        .bind(&hash)
-                        .execute(&mut **tx)
-                        .await?;
+                        ),
+                    );
                 }
                 Ok(())
             }
@@ -446,7 +548,7 @@ macro_rules! backend {
                 now_us: i64,
             ) -> Result<(u64, ArchiveProgress), ProjectionError> {
                 let sql = live();
-                let mut tx = pool.begin().await?;
+                let mut tx = event_store::begin(pool).await?;
                 let row = sqlx::query(&sql.archive_claim)
                     .bind(ARCHIVE_NAME)
                     .bind(now_us)

@@ -133,20 +133,40 @@ pub(crate) enum Dialect {
 
 impl Dialect {
     /// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
-    /// SQLite has no need of: it runs one writing transaction at a time) and `{ids}` (the ids
-    /// of a JSON array bound as the first parameter).
+    /// SQLite has no need of: it runs one writing transaction at a time), `{ids}` (the ids of a
+    /// JSON array bound as the first parameter) and `{order_rows}` (the rows of a JSON array of
+    /// order objects bound as the first parameter, as a table `r`).
     fn fill(self, sql: &str) -> String {
-        let (for_update, skip_locked, ids) = match self {
+        let (for_update, skip_locked, ids, order_rows) = match self {
             Self::Postgres => (
                 " FOR UPDATE",
                 " FOR UPDATE SKIP LOCKED",
                 "SELECT jsonb_array_elements_text(CAST($1 AS jsonb))",
+                "jsonb_to_recordset(CAST($1 AS jsonb)) AS r(order_id text, buyer_id text, \
+                 seller_id text, status text, placed_at_us bigint, version bigint, \
+                 document jsonb, content_hash text, state jsonb, changed_at_us bigint)",
             ),
-            Self::Sqlite => ("", "", "SELECT value FROM json_each($1)"),
+            Self::Sqlite => (
+                "",
+                "",
+                "SELECT value FROM json_each($1)",
+                "(SELECT json_extract(value, '$.order_id') AS order_id, \
+                 json_extract(value, '$.buyer_id') AS buyer_id, \
+                 json_extract(value, '$.seller_id') AS seller_id, \
+                 json_extract(value, '$.status') AS status, \
+                 json_extract(value, '$.placed_at_us') AS placed_at_us, \
+                 json_extract(value, '$.version') AS version, \
+                 json_extract(value, '$.document') AS document, \
+                 json_extract(value, '$.content_hash') AS content_hash, \
+                 json_extract(value, '$.state') AS state, \
+                 json_extract(value, '$.changed_at_us') AS changed_at_us \
+                 FROM json_each($1)) AS r",
+            ),
         };
         sql.replace("{for_update}", for_update)
             .replace("{skip_locked}", skip_locked)
             .replace("{ids}", ids)
+            .replace("{order_rows}", order_rows)
     }
 }
 
@@ -171,9 +191,9 @@ impl Projection {
 /// Every statement of the read side, with its table names filled in.
 #[derive(Debug)]
 pub(crate) struct Sql {
-    pub(crate) order_state: String,
+    pub(crate) order_states: String,
     /// `None` on tables that do not follow the archive ([`Tables::follows_archive`]).
-    pub(crate) archived_state: Option<String>,
+    pub(crate) archived_states: Option<String>,
     pub(crate) unarchive: String,
     pub(crate) upsert_detail: String,
     pub(crate) upsert_buyer: String,
@@ -224,10 +244,10 @@ impl Sql {
             fill(&sql.replace("{list}", table).replace("{owner}", owner))
         };
         Self {
-            order_state: fill(include_str!("sql/order_state.sql")),
-            archived_state: t
+            order_states: fill(include_str!("sql/order_states.sql")),
+            archived_states: t
                 .follows_archive
-                .then(|| fill(include_str!("sql/archived_state.sql"))),
+                .then(|| fill(include_str!("sql/archived_states.sql"))),
             unarchive: fill(include_str!("sql/unarchive.sql")),
             upsert_detail: fill(include_str!("sql/upsert_detail.sql")),
             upsert_buyer: list(include_str!("sql/upsert_list.sql"), t.buyer, "buyer_id"),
@@ -310,7 +330,7 @@ mod tests {
             for tables in [Tables::LIVE, Tables::SHADOW] {
                 let sql = Sql::for_tables(&tables, dialect);
                 for text in [
-                    &sql.order_state,
+                    &sql.order_states,
                     &sql.unarchive,
                     &sql.upsert_detail,
                     &sql.upsert_buyer,
@@ -341,7 +361,7 @@ mod tests {
                     &sql.swap_archive,
                 ]
                 .into_iter()
-                .chain(&sql.archived_state)
+                .chain(&sql.archived_states)
                 {
                     assert!(!text.contains('{'), "unfilled placeholder in {text}");
                 }
@@ -360,9 +380,9 @@ mod tests {
         };
         let pg = Sql::live(Dialect::Postgres);
         let lite = Sql::live(Dialect::Sqlite);
-        assert!(code(&pg.order_state).ends_with("FOR UPDATE"));
+        assert!(code(&pg.order_states).ends_with("FOR UPDATE"));
         assert!(code(&pg.archive_pick).ends_with("FOR UPDATE SKIP LOCKED"));
-        assert!(!code(&lite.order_state).contains("FOR UPDATE"));
+        assert!(!code(&lite.order_states).contains("FOR UPDATE"));
         assert!(!code(&lite.archive_pick).contains("FOR UPDATE"));
         assert!(lite.archive_copy.contains("json_each($1)"));
         assert!(pg.archive_copy.contains("jsonb_array_elements_text"));
@@ -372,9 +392,9 @@ mod tests {
     fn a_replay_never_reads_the_archive() {
         assert!(
             Sql::for_tables(&Tables::SHADOW, Dialect::Postgres)
-                .archived_state
+                .archived_states
                 .is_none()
         );
-        assert!(Sql::live(Dialect::Postgres).archived_state.is_some());
+        assert!(Sql::live(Dialect::Postgres).archived_states.is_some());
     }
 }

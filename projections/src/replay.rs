@@ -21,7 +21,11 @@ use crate::backend;
 use crate::error::ProjectionError;
 use crate::projection::{ARCHIVE_TABLE, INIT_CHECKPOINT, Projection, Sql, Tables};
 use crate::read_models::{Pool, ReadModels};
-use crate::runner::PROJECTION_BATCH_SIZE_MAX;
+
+/// Events a replay reads and applies per transaction: larger than a live runner's batches,
+/// since a replay has no reader waiting for its views, and each batch reads and writes each
+/// order it touches once.
+pub const REPLAY_BATCH_SIZE: usize = 10_000;
 
 /// How far a replay has got.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,7 +59,7 @@ pub async fn replay(
     let mut from = Checkpoint::START;
     let mut events = 0u64;
     loop {
-        let batch = store.read_after(from, PROJECTION_BATCH_SIZE_MAX).await?;
+        let batch = store.read_after(from, REPLAY_BATCH_SIZE).await?;
         let Some(last) = batch.last() else { break };
         match &models.pool {
             Pool::Postgres(p) => {
@@ -102,7 +106,7 @@ async fn prepare_shadow(
     const DELETE: &str = "DELETE FROM projection_checkpoints WHERE projection = $1";
     match pool {
         Pool::Postgres(p) => {
-            let mut tx = p.begin().await?;
+            let mut tx = event_store::begin(p).await?;
             // a write first: on SQLite it takes the write lock at once (waiting its turn),
             // where a read first would fail to upgrade once another writer committed
             sqlx::query(DELETE)
@@ -127,7 +131,7 @@ async fn prepare_shadow(
             tx.commit().await?;
         }
         Pool::Sqlite(p) => {
-            let mut tx = p.begin().await?;
+            let mut tx = event_store::begin(p).await?;
             // a write first: on SQLite it takes the write lock at once (waiting its turn),
             // where a read first would fail to upgrade once another writer committed
             sqlx::query(DELETE)
@@ -220,7 +224,7 @@ async fn swap_in(
     }
     macro_rules! swap {
         ($pool:expr, $lock:expr) => {{
-            let mut tx = $pool.begin().await?;
+            let mut tx = event_store::begin(&$pool).await?;
             // the checkpoint row first: a live runner's batch now waits, then fails its
             // compare-and-set and resumes from here on the new tables
             sqlx::query(INIT_CHECKPOINT)
