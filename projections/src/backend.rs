@@ -144,6 +144,31 @@ impl OrderFold {
     }
 }
 
+/// The summed deltas of one SKU's events in a batch, when they are all movements in
+/// consecutive sequence; `None` when one creates the SKU (or the sequence has a gap), so that
+/// they are applied one by one.
+fn fold_moves(events: &[&RecordedEvent]) -> Result<Option<(i64, i64, i64)>, ProjectionError> {
+    let mut sums = (0, 0, 0);
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 && event.sequence != events[i - 1].sequence + 1 {
+            return Ok(None);
+        }
+        match StockChange::of(&event.decode::<SkuEvent>()?) {
+            StockChange::Created { .. } => return Ok(None),
+            StockChange::Moved {
+                available,
+                reserved,
+                sold,
+            } => {
+                sums.0 += available;
+                sums.1 += reserved;
+                sums.2 += sold;
+            }
+        }
+    }
+    Ok(Some(sums))
+}
+
 /// A JSON array of ids, as the `{ids}` statements take them.
 fn id_array<'a>(ids: impl IntoIterator<Item = &'a String>) -> Result<String, ProjectionError> {
     Ok(serde_json::to_string(&ids.into_iter().collect::<Vec<_>>())?)
@@ -237,11 +262,7 @@ macro_rules! backend {
                     .filter(|e| e.aggregate_type == projection.aggregate_type());
                 match projection {
                     Projection::Orders => apply_orders(&mut tx, sql, mine).await?,
-                    Projection::Stock => {
-                        for event in mine {
-                            apply_stock(&mut tx, sql, event).await?;
-                        }
-                    }
+                    Projection::Stock => apply_stocks(&mut tx, sql, mine).await?,
                 }
                 tx.commit().await?;
                 Ok(())
@@ -345,6 +366,66 @@ macro_rules! backend {
                             to_u64(row.try_get("version")?, "version")?,
                         ),
                     );
+                }
+                Ok(())
+            }
+
+            /// Applies a batch's stock events: each SKU's movements fold into one row, and one
+            /// statement moves every SKU of the batch on top of its previous event. A SKU it
+            /// does not move (an event applied already, a corrupt view) and a SKU created in
+            /// the batch are applied event by event.
+            async fn apply_stocks<'e>(
+                tx: &mut Tx<'_>,
+                sql: &Sql,
+                events: impl Iterator<Item = &'e RecordedEvent>,
+            ) -> Result<(), ProjectionError> {
+                let mut skus: Vec<(&'e str, Vec<&'e RecordedEvent>)> = Vec::new();
+                let mut index: HashMap<&'e str, usize> = HashMap::new();
+                for event in events {
+                    let at = *index.entry(&event.aggregate_id).or_insert_with(|| {
+                        skus.push((&event.aggregate_id, Vec::new()));
+                        skus.len() - 1
+                    });
+                    skus[at].1.push(event);
+                }
+                let mut one_by_one: Vec<&RecordedEvent> = Vec::new();
+                let mut folded: Vec<(&str, Vec<&RecordedEvent>)> = Vec::new();
+                let mut moves = Vec::new();
+                for (sku, sku_events) in skus {
+                    match fold_moves(&sku_events)? {
+                        Some((available, reserved, sold)) => {
+                            let first = sku_events.first().map_or(0, |e| e.sequence);
+                            let last = sku_events.last().map_or(0, |e| e.sequence);
+                            let (first, last) =
+                                (to_i64(first, "sequence")?, to_i64(last, "sequence")?);
+                            moves.push(serde_json::json!({
+                                "sku": sku,
+                                "available": available,
+                                "reserved": reserved,
+                                "sold": sold,
+                                "from_version": first - 1,
+                                "version": last,
+                            }));
+                            folded.push((sku, sku_events));
+                        }
+                        None => one_by_one.extend(sku_events),
+                    }
+                }
+                if !moves.is_empty() {
+                    let moved: HashSet<String> = sqlx::query_scalar(&sql.stock_moves)
+                        .bind(Value::Array(moves).to_string())
+                        .fetch_all(&mut **tx)
+                        .await?
+                        .into_iter()
+                        .collect();
+                    for (sku, sku_events) in folded {
+                        if !moved.contains(sku) {
+                            one_by_one.extend(sku_events);
+                        }
+                    }
+                }
+                for event in one_by_one {
+                    apply_stock(tx, sql, event).await?;
                 }
                 Ok(())
             }

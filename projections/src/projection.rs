@@ -131,42 +131,71 @@ pub(crate) enum Dialect {
     Sqlite,
 }
 
+/// The columns of an order row that the order upserts read (`{order_rows}`).
+const ORDER_ROW: &[(&str, &str)] = &[
+    ("order_id", "text"),
+    ("buyer_id", "text"),
+    ("seller_id", "text"),
+    ("status", "text"),
+    ("placed_at_us", "bigint"),
+    ("version", "bigint"),
+    ("document", "jsonb"),
+    ("content_hash", "text"),
+    ("state", "jsonb"),
+    ("changed_at_us", "bigint"),
+];
+
+/// The columns of a SKU's folded stock movement (`{move_rows}`).
+const MOVE_ROW: &[(&str, &str)] = &[
+    ("sku", "text"),
+    ("available", "bigint"),
+    ("reserved", "bigint"),
+    ("sold", "bigint"),
+    ("from_version", "bigint"),
+    ("version", "bigint"),
+];
+
 impl Dialect {
     /// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
     /// SQLite has no need of: it runs one writing transaction at a time), `{ids}` (the ids of a
-    /// JSON array bound as the first parameter) and `{order_rows}` (the rows of a JSON array of
-    /// order objects bound as the first parameter, as a table `r`).
+    /// JSON array bound as the first parameter), and `{order_rows}` and `{move_rows}` (the rows
+    /// of a JSON array of objects bound as the first parameter, as a table `r`).
     fn fill(self, sql: &str) -> String {
-        let (for_update, skip_locked, ids, order_rows) = match self {
+        let (for_update, skip_locked, ids) = match self {
             Self::Postgres => (
                 " FOR UPDATE",
                 " FOR UPDATE SKIP LOCKED",
                 "SELECT jsonb_array_elements_text(CAST($1 AS jsonb))",
-                "jsonb_to_recordset(CAST($1 AS jsonb)) AS r(order_id text, buyer_id text, \
-                 seller_id text, status text, placed_at_us bigint, version bigint, \
-                 document jsonb, content_hash text, state jsonb, changed_at_us bigint)",
             ),
-            Self::Sqlite => (
-                "",
-                "",
-                "SELECT value FROM json_each($1)",
-                "(SELECT json_extract(value, '$.order_id') AS order_id, \
-                 json_extract(value, '$.buyer_id') AS buyer_id, \
-                 json_extract(value, '$.seller_id') AS seller_id, \
-                 json_extract(value, '$.status') AS status, \
-                 json_extract(value, '$.placed_at_us') AS placed_at_us, \
-                 json_extract(value, '$.version') AS version, \
-                 json_extract(value, '$.document') AS document, \
-                 json_extract(value, '$.content_hash') AS content_hash, \
-                 json_extract(value, '$.state') AS state, \
-                 json_extract(value, '$.changed_at_us') AS changed_at_us \
-                 FROM json_each($1)) AS r",
-            ),
+            Self::Sqlite => ("", "", "SELECT value FROM json_each($1)"),
         };
         sql.replace("{for_update}", for_update)
             .replace("{skip_locked}", skip_locked)
             .replace("{ids}", ids)
-            .replace("{order_rows}", order_rows)
+            .replace("{order_rows}", &self.rows(ORDER_ROW))
+            .replace("{move_rows}", &self.rows(MOVE_ROW))
+    }
+
+    /// A JSON array of objects bound as the first parameter, read as a table `r` of `columns`.
+    fn rows(self, columns: &[(&str, &str)]) -> String {
+        match self {
+            Self::Postgres => format!(
+                "jsonb_to_recordset(CAST($1 AS jsonb)) AS r({})",
+                columns
+                    .iter()
+                    .map(|(name, kind)| format!("{name} {kind}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Self::Sqlite => format!(
+                "(SELECT {} FROM json_each($1)) AS r",
+                columns
+                    .iter()
+                    .map(|(name, _)| format!("json_extract(value, '$.{name}') AS {name}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     }
 }
 
@@ -200,6 +229,7 @@ pub(crate) struct Sql {
     pub(crate) upsert_seller: String,
     pub(crate) stock_created: String,
     pub(crate) stock_moved: String,
+    pub(crate) stock_moves: String,
     pub(crate) stock_version: String,
     pub(crate) order_detail: String,
     pub(crate) order_copies: String,
@@ -254,6 +284,7 @@ impl Sql {
             upsert_seller: list(include_str!("sql/upsert_list.sql"), t.seller, "seller_id"),
             stock_created: fill(include_str!("sql/stock_created.sql")),
             stock_moved: fill(include_str!("sql/stock_moved.sql")),
+            stock_moves: fill(include_str!("sql/stock_moves.sql")),
             stock_version: fill(include_str!("sql/stock_version.sql")),
             order_detail: fill(include_str!("sql/order_detail.sql")),
             order_copies: fill(include_str!("sql/order_copies.sql")),
@@ -337,6 +368,7 @@ mod tests {
                     &sql.upsert_seller,
                     &sql.stock_created,
                     &sql.stock_moved,
+                    &sql.stock_moves,
                     &sql.stock_version,
                     &sql.order_detail,
                     &sql.order_copies,

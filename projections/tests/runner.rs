@@ -254,6 +254,71 @@ async fn reconcile_is_clean_until_a_view_row_is_tampered_with(store: EventStore)
     assert_eq!(found, [("document", "buyer_orders", "1001")], "{report:?}");
 }
 
+/// A batch's stock movements on one SKU are applied together, and only on top of the SKU's
+/// previous event: a view row that is not where the log says stops the runner, unmoved.
+async fn stock_moves_apply_only_on_top_of_the_previous_event(store: EventStore) {
+    write_log(&store).await;
+    let metrics = ProjectionMetrics::unregistered().unwrap();
+    let runner = Runner::new(store.clone(), Projection::Stock, metrics);
+    runner.catch_up().await.unwrap();
+    let models = ReadModels::new(&store);
+    let before = models.stock(SKU).await.unwrap().unwrap();
+    let reserve = |n: u64| {
+        SkuEvent::StockReserved(StockReserved {
+            order_id: OrderId::new(5_000 + n).unwrap(),
+            quantity: Quantity::new(2).unwrap(),
+            at: Utc::now(),
+        })
+    };
+    let version = store.load::<Sku>(SKU).await.unwrap().version;
+    let version = store
+        .append::<Sku>(SKU, version, &[reserve(0)], &meta("late-0".into()))
+        .await
+        .unwrap()
+        .version;
+    store
+        .append::<Sku>(SKU, version, &[reserve(1)], &meta("late-1".into()))
+        .await
+        .unwrap();
+    let tamper = "UPDATE sku_stock SET version = version - 1 WHERE sku = 'tea'";
+    match (store.postgres_pool(), store.sqlite_pool()) {
+        (Some(pg), _) => sqlx::query(tamper).execute(pg).await.map(|_| ()).unwrap(),
+        (None, Some(lite)) => sqlx::query(tamper).execute(lite).await.map(|_| ()).unwrap(),
+        (None, None) => unreachable!(),
+    }
+    let failed = runner.catch_up().await;
+    assert!(
+        matches!(failed, Err(projections::ProjectionError::Corrupt(_))),
+        "{failed:?}"
+    );
+    let after = models.stock(SKU).await.unwrap().unwrap();
+    assert_eq!(
+        (after.available, after.reserved, after.version),
+        (before.available, before.reserved, before.version - 1),
+        "nothing moved"
+    );
+    let restore = "UPDATE sku_stock SET version = version + 1 WHERE sku = 'tea'";
+    match (store.postgres_pool(), store.sqlite_pool()) {
+        (Some(pg), _) => sqlx::query(restore).execute(pg).await.map(|_| ()).unwrap(),
+        (None, Some(lite)) => sqlx::query(restore)
+            .execute(lite)
+            .await
+            .map(|_| ())
+            .unwrap(),
+        (None, None) => unreachable!(),
+    }
+    runner.catch_up().await.unwrap();
+    let after = models.stock(SKU).await.unwrap().unwrap();
+    assert_eq!(
+        (after.available, after.reserved, after.version),
+        (
+            before.available - 4,
+            before.reserved + 4,
+            before.version + 2
+        )
+    );
+}
+
 /// Reconcile catches the views up itself; on PostgreSQL other tests' transactions may hold
 /// the log back for a moment (ADR 1), so a first report may still see a view behind.
 async fn eventually_reconciled(store: &EventStore) -> projections::reconcile::Report {
@@ -356,6 +421,14 @@ async fn sqlite_store() -> (EventStore, tempfile::TempDir) {
 
 mod postgres {
     #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    async fn stock_moves_apply_only_on_top_of_the_previous_event(pool: sqlx::PgPool) {
+        super::stock_moves_apply_only_on_top_of_the_previous_event(
+            event_store::EventStore::postgres(pool),
+        )
+        .await;
+    }
+
+    #[sqlx::test(migrator = "event_store::MIGRATOR")]
     async fn a_replay_while_events_arrive_swaps_in_views_equal_to_the_log(pool: sqlx::PgPool) {
         super::a_replay_while_events_arrive_swaps_in_views_equal_to_the_log(
             event_store::EventStore::postgres(pool),
@@ -397,6 +470,12 @@ mod postgres {
 }
 
 mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stock_moves_apply_only_on_top_of_the_previous_event() {
+        let (store, _dir) = super::sqlite_store().await;
+        super::stock_moves_apply_only_on_top_of_the_previous_event(store).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_replay_while_events_arrive_swaps_in_views_equal_to_the_log() {
         let (store, _dir) = super::sqlite_store().await;
