@@ -270,9 +270,10 @@ async fn read_mix(
         }
         k if k % 2 == 0 && !orders.is_empty() => {
             let id = &orders[rng.below(orders.len() as u64) as usize];
+            // the client's own order: read your writes, as a client after placing would
             api.call(
                 Method::GET,
-                &format!("/v1/orders/{id}"),
+                &format!("/v1/orders/{id}?min_version=1"),
                 &token,
                 None,
                 Some(samples),
