@@ -6,6 +6,7 @@
 mod counter;
 mod harness;
 mod postgres_es_compat;
+mod postgres_group_commit;
 mod postgres_ordering;
 mod suite;
 

@@ -1,0 +1,67 @@
+//! Group commit (ADR 6): appends that wait together are written by one statement, and a
+//! collision in a group belongs to its own command only.
+
+use event_store::{AppendError, EventMetadata, EventStore};
+use sqlx::PgPool;
+
+use crate::counter::{Counter, added};
+
+fn key(key: &str) -> EventMetadata {
+    EventMetadata {
+        dedup_key: Some(key.to_owned()),
+        ..EventMetadata::default()
+    }
+}
+
+/// Many appends at once, among them one at a stale version and one with a used dedup key: the
+/// others are all written, the stale one is a conflict and the repeat a duplicate.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn a_collision_in_a_group_fails_only_its_own_append(pool: PgPool) {
+    const STREAMS: usize = 40;
+    let store = EventStore::postgres(pool);
+    store
+        .append::<Counter>("taken", 0, &[added(1)], &key("first"))
+        .await
+        .unwrap();
+    store
+        .append::<Counter>("repeated", 0, &[added(1)], &key("once"))
+        .await
+        .unwrap();
+    let appends = (0..STREAMS).map(|n| {
+        let store = store.clone();
+        async move {
+            match n {
+                0 => store
+                    .append::<Counter>("taken", 0, &[added(2)], &key("second"))
+                    .await
+                    .map(|_| ()),
+                1 => store
+                    .append::<Counter>("repeated", 1, &[added(1)], &key("once"))
+                    .await
+                    .map(|_| ()),
+                _ => store
+                    .append::<Counter>(&format!("s-{n}"), 0, &[added(1), added(2)], &key("k"))
+                    .await
+                    .map(|_| ()),
+            }
+        }
+    });
+    let results = futures::future::join_all(appends).await;
+    assert!(
+        matches!(results[0], Err(AppendError::Conflict { .. })),
+        "{:?}",
+        results[0]
+    );
+    assert!(
+        matches!(results[1], Err(AppendError::Duplicate { .. })),
+        "{:?}",
+        results[1]
+    );
+    for (n, result) in results.iter().enumerate().skip(2) {
+        assert!(result.is_ok(), "stream s-{n}: {result:?}");
+        let loaded = store.load::<Counter>(&format!("s-{n}")).await.unwrap();
+        assert_eq!((loaded.version, loaded.aggregate.total), (2, 3));
+    }
+    assert_eq!(store.load::<Counter>("taken").await.unwrap().version, 1);
+    assert_eq!(store.load::<Counter>("repeated").await.unwrap().version, 1);
+}
