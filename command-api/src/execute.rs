@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use cqrs_es::Aggregate;
-use event_store::{AppendError, EventMetadata, EventStore, StoreError};
+use event_store::{EventMetadata, EventStore, StoreError};
 
 /// Attempts per command when other writers keep winning the race for the stream.
 const CONFLICT_RETRIES_MAX: u32 = 64;
@@ -50,16 +50,18 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
 /// Runs `decide` on the current state of `A`'s stream `id` and appends what it decides.
 ///
 /// Within this process, commands on one stream take turns on the stream's slot, which keeps
-/// the stream's state, so no two of this process's commands race for the same version. A
-/// command decides on the kept state without reading the log first: the append's expected
-/// version is the check. When another process appended meanwhile, the append is a conflict,
-/// and the command catches up from the log and decides again. A decision that appends nothing
-/// (a refusal, a repeat) is only given after catching up, so it is never based on a stale state.
+/// the stream's state: a command decides on it without reading the log first, applies its
+/// events, queues them to be written and lets the next command decide meanwhile; the stream's
+/// queued commands are written together, at the stream's written version, and each command is
+/// answered once its events are durable (`event_store::SlotState`). When the write fails
+/// (another process appended first, the database), every command decided on the unwritten
+/// state decides again on a fresh one. A decision that appends nothing (a refusal, a repeat)
+/// is only given on a state that is written and caught up with the log, so it never rests on
+/// a stale or unwritten state.
 ///
 /// With `expected_version` (`If-Match`) a changed stream is a [`ExecuteError::VersionMismatch`]
-/// and nothing is retried: the caller's premise is stale. Without it, a lost race catches up
-/// and decides again. A dedup key in `metadata` that the stream already holds answers with the
-/// current state and appends nothing.
+/// and nothing is retried: the caller's premise is stale. A dedup key in `metadata` that the
+/// stream already holds answers with the current state and appends nothing.
 pub async fn execute<A, F>(
     store: &EventStore,
     id: &str,
@@ -73,92 +75,82 @@ where
     F: Fn(&A) -> Result<Vec<A::Event>, A::Error>,
 {
     let slot = store.stream_slot::<A>(id);
-    let mut cached = slot.lock().await;
-    // Taken out while working: an error that returns early leaves the slot empty, so the
-    // next command loads the stream afresh (an append whose outcome is unknown included).
-    let (mut loaded, mut current) = match cached.take() {
-        Some(loaded) => (loaded, false),
-        None => (store.load::<A>(id).await?, true),
-    };
     let mut attempt = 0;
-    loop {
-        let decision = match expected_version {
-            Some(expected) if expected != loaded.version => Decision::Mismatch,
-            _ => match decide(&loaded.aggregate) {
-                Ok(events) if events.is_empty() => Decision::Nothing,
-                Ok(events) => Decision::Append(events),
-                Err(err) => Decision::Refused(err),
-            },
-        };
-        let events = match decision {
-            Decision::Append(events) => events,
-            // Nothing to append: answer only from a state known to be current.
-            _ if !current => {
-                store.catch_up(id, &mut loaded).await?;
-                current = true;
-                continue;
-            }
-            Decision::Mismatch => {
-                let current = loaded.version;
-                *cached = Some(loaded);
-                return Err(ExecuteError::VersionMismatch { current });
-            }
-            Decision::Refused(err) => {
-                *cached = Some(loaded);
-                return Err(ExecuteError::Domain(err));
-            }
-            Decision::Nothing => {
-                let executed = Executed {
-                    aggregate: loaded.aggregate.clone(),
-                    version: loaded.version,
-                    appended: 0,
-                };
-                *cached = Some(loaded);
-                return Ok(executed);
-            }
-        };
-        match store
-            .append::<A>(id, loaded.version, &events, metadata)
-            .await
-        {
-            Ok(appended) => {
-                let count = events.len();
-                for event in events {
-                    loaded.aggregate.apply(event);
-                }
-                loaded.version = appended.version;
-                let executed = Executed {
-                    aggregate: loaded.aggregate.clone(),
-                    version: loaded.version,
-                    appended: count,
-                };
-                *cached = Some(loaded);
-                return Ok(executed);
-            }
-            Err(AppendError::Duplicate { .. }) => {
-                store.catch_up(id, &mut loaded).await?;
-                let executed = Executed {
-                    aggregate: loaded.aggregate.clone(),
-                    version: loaded.version,
-                    appended: 0,
-                };
-                *cached = Some(loaded);
-                return Ok(executed);
-            }
-            Err(AppendError::Conflict { .. }) => {
-                // another process appended first
-                store.catch_up(id, &mut loaded).await?;
-                current = true;
-                if expected_version.is_none() {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-            }
-            Err(AppendError::Store(err)) => return Err(err.into()),
+    'attempt: loop {
+        let mut state = slot.lock().await;
+        let mut current = false;
+        if state.kept.is_none() {
+            // only while settled: a failed write drops the kept state and its queue together
+            state.keep(store.load::<A>(id).await?);
+            current = true;
         }
+        let events = loop {
+            let settled = state.settled();
+            let Some(kept) = state.kept.as_mut() else {
+                continue 'attempt;
+            };
+            let decision = match expected_version {
+                Some(expected) if expected != kept.version => Decision::Mismatch,
+                _ => match decide(&kept.aggregate) {
+                    Ok(events) if events.is_empty() => Decision::Nothing,
+                    Ok(events) => Decision::Append(events),
+                    Err(err) => Decision::Refused(err),
+                },
+            };
+            match decision {
+                Decision::Append(events) => break events,
+                // Nothing to append: answer only from a state that is written and current.
+                _ if !settled => {
+                    store.settle(&slot, state, id).await;
+                    continue 'attempt;
+                }
+                _ if !current => {
+                    if let Err(err) = store.catch_up(id, kept).await {
+                        state.forget();
+                        return Err(err.into());
+                    }
+                    current = true;
+                }
+                Decision::Mismatch => {
+                    return Err(ExecuteError::VersionMismatch {
+                        current: kept.version,
+                    });
+                }
+                Decision::Refused(err) => return Err(ExecuteError::Domain(err)),
+                Decision::Nothing => {
+                    return Ok(Executed {
+                        aggregate: kept.aggregate.clone(),
+                        version: kept.version,
+                        appended: 0,
+                    });
+                }
+            }
+        };
+        let Some(kept) = state.kept.as_mut() else {
+            continue;
+        };
+        let count = events.len();
+        for event in events.iter().cloned() {
+            kept.aggregate.apply(event);
+        }
+        kept.version += count as u64;
+        let executed = Executed {
+            aggregate: kept.aggregate.clone(),
+            version: kept.version,
+            appended: count,
+        };
+        let written = store.enqueue(&slot, &mut state, id, events, metadata.clone());
+        drop(state);
+        if written.await.unwrap_or(false) {
+            return Ok(executed);
+        }
+        // the write failed: the state it was decided on is gone; decide again on a fresh one
         attempt += 1;
         if attempt >= CONFLICT_RETRIES_MAX {
-            *cached = Some(loaded);
             return Err(ExecuteError::Contention);
+        }
+        if expected_version.is_none() {
+            tokio::time::sleep(backoff(attempt)).await;
         }
     }
 }

@@ -1,22 +1,78 @@
 //! Per-stream slots: within one process, commands on one stream take turns on an async lock
-//! that also holds the stream's last known state. Racing writers of one process no longer
-//! reload the stream and lose the version race to each other; the cached state is caught up
-//! from the log ([`EventStore::catch_up`]) before every decision, so writers in other
-//! processes are still seen, and the append's expected version still guards the stream.
+//! that also holds the stream's state, and their events are written in batches.
+//!
+//! A command decides on the kept state under the lock, applies its events to it and queues
+//! them ([`EventStore::enqueue`]); then it lets the next command decide and waits for its
+//! events to be written. One writer task per stream at a time writes everything queued as one
+//! append at the stream's written version: the commands that queued while a write was in
+//! flight go together in the next one. A hot stream (one SKU in a flash sale) thus takes one
+//! write per batch instead of one per command, and each command is still answered only after
+//! its events are durable. When a write fails (another process appended first, a dedup key the
+//! log holds, the database), the kept state is dropped and every command decided on it is told
+//! to decide again on a fresh one: nothing is written on top of an unwritten state.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cqrs_es::Aggregate;
+use tokio::sync::oneshot;
 
-use crate::{EventStore, Loaded, StoreError};
+use crate::{EventMetadata, EventStore, Loaded, StoreError};
 
 /// Streams whose slot a process keeps at most; idle slots beyond it are dropped.
 const STREAM_SLOTS_MAX: usize = 10_000;
 
-/// The lock of one stream, holding its cached state (`None`: load it afresh).
-pub type StreamSlot<A> = tokio::sync::Mutex<Option<Loaded<A>>>;
+/// The lock of one stream and what it keeps.
+pub type StreamSlot<A> = tokio::sync::Mutex<SlotState<A>>;
+
+/// What a stream's slot keeps: the stream's state, and the commands decided on it whose events
+/// are not written yet.
+pub struct SlotState<A: Aggregate> {
+    /// The stream's state, including the events of queued and in-flight commands; `None`:
+    /// load it afresh.
+    pub kept: Option<Loaded<A>>,
+    /// The version of the stream known written (the next write's expected version).
+    written: u64,
+    queued: Vec<Queued<A>>,
+    writing: bool,
+}
+
+impl<A: Aggregate> Default for SlotState<A> {
+    fn default() -> Self {
+        Self {
+            kept: None,
+            written: 0,
+            queued: Vec::new(),
+            writing: false,
+        }
+    }
+}
+
+impl<A: Aggregate> SlotState<A> {
+    /// Whether every event of the kept state is written: no command waits for a write.
+    pub fn settled(&self) -> bool {
+        self.queued.is_empty() && !self.writing
+    }
+
+    /// Keeps `loaded`, read from the log (only while settled).
+    pub fn keep(&mut self, loaded: Loaded<A>) {
+        self.written = loaded.version;
+        self.kept = Some(loaded);
+    }
+
+    /// Forgets the kept state (only while settled): the next command loads the stream.
+    pub fn forget(&mut self) {
+        self.kept = None;
+    }
+}
+
+/// A command's events waiting to be written, and who to tell.
+struct Queued<A: Aggregate> {
+    events: Vec<A::Event>,
+    metadata: EventMetadata,
+    written: oneshot::Sender<bool>,
+}
 
 type AnySlot = Arc<dyn Any + Send + Sync>;
 
@@ -46,9 +102,67 @@ impl EventStore {
             // keep only slots someone is using right now
             slots.retain(|_, slot| Arc::strong_count(slot) > 1);
         }
-        let slot: Arc<StreamSlot<A>> = Arc::new(tokio::sync::Mutex::new(None));
+        let slot: Arc<StreamSlot<A>> = Arc::new(tokio::sync::Mutex::new(SlotState::default()));
         slots.insert(key, Arc::clone(&slot) as AnySlot);
         slot
+    }
+
+    /// Queues a command's `events`, already applied to `state.kept`, to be written to `A`'s
+    /// stream `aggregate_id` (whose slot is `slot`, locked as `state`). The answer is `true`
+    /// once they are durable, `false` when the write failed: the kept state was dropped, and
+    /// the command decides again on a fresh one.
+    pub fn enqueue<A>(
+        &self,
+        slot: &Arc<StreamSlot<A>>,
+        state: &mut SlotState<A>,
+        aggregate_id: &str,
+        events: Vec<A::Event>,
+        metadata: EventMetadata,
+    ) -> oneshot::Receiver<bool>
+    where
+        A: Aggregate + 'static,
+    {
+        let (written, answer) = oneshot::channel();
+        state.queued.push(Queued {
+            events,
+            metadata,
+            written,
+        });
+        if !state.writing {
+            state.writing = true;
+            // a task of its own: a caller that goes away cannot leave the stream half written
+            tokio::spawn(write_queued(
+                self.clone(),
+                Arc::clone(slot),
+                aggregate_id.to_owned(),
+            ));
+        }
+        answer
+    }
+
+    /// Waits until every command queued on `state` so far is written (or failed); `state` is
+    /// the locked `slot`, unlocked meanwhile.
+    pub async fn settle<A>(
+        &self,
+        slot: &Arc<StreamSlot<A>>,
+        state: tokio::sync::MutexGuard<'_, SlotState<A>>,
+        aggregate_id: &str,
+    ) where
+        A: Aggregate + 'static,
+    {
+        let mut state = state;
+        if state.settled() {
+            return;
+        }
+        let answer = self.enqueue(
+            slot,
+            &mut state,
+            aggregate_id,
+            Vec::new(),
+            EventMetadata::default(),
+        );
+        drop(state);
+        let _ = answer.await;
     }
 
     /// The current state of `A`'s stream, read through its slot: the kept state caught up from
@@ -59,27 +173,80 @@ impl EventStore {
         A: Aggregate + Clone + 'static,
     {
         let slot = self.stream_slot::<A>(aggregate_id);
-        let mut kept = slot.lock().await;
-        let loaded = match kept.take() {
-            Some(mut loaded) => {
-                self.catch_up(aggregate_id, &mut loaded).await?;
-                loaded
+        loop {
+            let mut state = slot.lock().await;
+            if !state.settled() {
+                self.settle(&slot, state, aggregate_id).await;
+                continue;
             }
-            None => self.load::<A>(aggregate_id).await?,
-        };
-        *kept = Some(loaded.clone());
-        Ok(loaded)
+            let loaded = match state.kept.take() {
+                Some(mut loaded) => {
+                    self.catch_up(aggregate_id, &mut loaded).await?;
+                    loaded
+                }
+                None => self.load::<A>(aggregate_id).await?,
+            };
+            state.keep(loaded.clone());
+            return Ok(loaded);
+        }
     }
 
     /// The state this process last kept for `A`'s stream, without reading the log; `None` when
-    /// none is kept or a command is working on it. It may be behind the log: use it only for
-    /// what never changes once written (an order's items once it is placed).
+    /// none is kept, or a command is working on it or waiting for its write. It may be behind
+    /// the log: use it only for what never changes once written (an order's items once it is
+    /// placed).
     pub fn kept<A>(&self, aggregate_id: &str) -> Option<Loaded<A>>
     where
         A: Aggregate + Clone + 'static,
     {
         let slot = self.stream_slot::<A>(aggregate_id);
-        let kept = slot.try_lock().ok()?;
-        kept.clone()
+        let state = slot.try_lock().ok()?;
+        if !state.settled() {
+            return None;
+        }
+        state.kept.clone()
+    }
+}
+
+/// Writes what is queued on the slot, batch after batch, until nothing is left.
+async fn write_queued<A>(store: EventStore, slot: Arc<StreamSlot<A>>, aggregate_id: String)
+where
+    A: Aggregate + 'static,
+{
+    loop {
+        let (batch, written) = {
+            let mut state = slot.lock().await;
+            if state.queued.is_empty() {
+                state.writing = false;
+                return;
+            }
+            (std::mem::take(&mut state.queued), state.written)
+        };
+        let commands: Vec<(&[A::Event], &EventMetadata)> = batch
+            .iter()
+            .map(|queued| (queued.events.as_slice(), &queued.metadata))
+            .collect();
+        let appended = store
+            .append_commands::<A>(&aggregate_id, written, &commands)
+            .await;
+        let mut state = slot.lock().await;
+        match appended {
+            Ok(appended) => {
+                state.written = appended.version;
+                for queued in batch {
+                    let _ = queued.written.send(true);
+                }
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, stream = %aggregate_id, "a batch write failed; deciding again");
+                // everything queued was decided on top of what failed
+                state.kept = None;
+                for queued in batch.into_iter().chain(std::mem::take(&mut state.queued)) {
+                    let _ = queued.written.send(false);
+                }
+                state.writing = false;
+                return;
+            }
+        }
     }
 }

@@ -214,23 +214,86 @@ impl EventStore {
                 version: expected_version,
             });
         }
-        let written = match &*self.backend {
-            Backend::Postgres(b) => {
-                let rows = events
+        match self
+            .write_commands::<A>(aggregate_id, expected_version, &[(events, metadata)])
+            .await
+        {
+            Ok(()) => Ok(Appended {
+                version: expected_version + events.len() as u64,
+            }),
+            Err(failed) => Err(self
+                .classify_failed_append(A::TYPE, aggregate_id, expected_version, metadata, failed)
+                .await),
+        }
+    }
+
+    /// Appends the events of several commands, in order, at `expected_version`, atomically: all
+    /// of them or none. Each command keeps its own metadata (dedup key, actor, ...). When the
+    /// stream has moved on or a dedup key was used before, [`AppendError::Conflict`]: the
+    /// caller's state is behind the log, and it decides again on a fresh one.
+    pub async fn append_commands<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        expected_version: u64,
+        commands: &[(&[A::Event], &EventMetadata)],
+    ) -> Result<Appended, AppendError> {
+        let count: usize = commands.iter().map(|(events, _)| events.len()).sum();
+        if count == 0 {
+            return Ok(Appended {
+                version: expected_version,
+            });
+        }
+        match self
+            .write_commands::<A>(aggregate_id, expected_version, commands)
+            .await
+        {
+            Ok(()) => Ok(Appended {
+                version: expected_version + count as u64,
+            }),
+            Err(FailedAppend::Collision | FailedAppend::MaybeDuplicate(_)) => {
+                Err(AppendError::Conflict {
+                    aggregate_type: A::TYPE.to_owned(),
+                    aggregate_id: aggregate_id.to_owned(),
+                    expected_version,
+                })
+            }
+            Err(FailedAppend::Store(err)) => Err(AppendError::Store(err)),
+        }
+    }
+
+    /// Writes the commands' events at consecutive sequences after `expected_version`.
+    async fn write_commands<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        expected_version: u64,
+        commands: &[(&[A::Event], &EventMetadata)],
+    ) -> Result<(), FailedAppend> {
+        // (sequence offset, index within its command, event, the command's metadata)
+        let events = commands
+            .iter()
+            .flat_map(|(events, metadata)| {
+                events
                     .iter()
                     .enumerate()
-                    .map(|(index, event)| {
+                    .map(move |(index, event)| (index, event, *metadata))
+            })
+            .enumerate();
+        match &*self.backend {
+            Backend::Postgres(b) => {
+                let rows = events
+                    .map(|(offset, (index, event, metadata))| {
                         Ok(EventRow {
                             aggregate_type: A::TYPE.to_owned(),
                             aggregate_id: aggregate_id.to_owned(),
-                            sequence: sequence_at(expected_version, index)?,
+                            sequence: sequence_at(expected_version, offset)?,
                             event_type: event.event_type(),
                             event_version: event.event_version(),
                             payload: serde_json::to_string(event)?,
                             metadata: metadata.to_stored(index).to_string(),
                         })
                     })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
+                    .collect::<Result<Vec<_>, StoreError>>()
+                    .map_err(FailedAppend::Store)?;
                 b.append(rows).await.map_err(|err| match &err {
                     sqlx::Error::Database(db) if db.is_unique_violation() => {
                         FailedAppend::Collision
@@ -240,12 +303,10 @@ impl EventStore {
             }
             Backend::Sqlite(b) => {
                 let serialized = events
-                    .iter()
-                    .enumerate()
-                    .map(|(index, event)| {
+                    .map(|(offset, (index, event, metadata))| {
                         Ok(SerializedEvent::new(
                             aggregate_id.to_owned(),
-                            (expected_version as usize) + 1 + index,
+                            (expected_version as usize) + 1 + offset,
                             A::TYPE.to_owned(),
                             event.event_type(),
                             event.event_version(),
@@ -254,7 +315,7 @@ impl EventStore {
                         ))
                     })
                     .collect::<Result<Vec<_>, serde_json::Error>>()
-                    .map_err(StoreError::from)?;
+                    .map_err(|err| FailedAppend::Store(err.into()))?;
                 let written = b.repo.persist::<A>(&serialized, None).await;
                 if written.is_ok() {
                     b.notify_appended();
@@ -265,14 +326,6 @@ impl EventStore {
                     other => FailedAppend::MaybeDuplicate(other.into()),
                 })
             }
-        };
-        match written {
-            Ok(()) => Ok(Appended {
-                version: expected_version + events.len() as u64,
-            }),
-            Err(failed) => Err(self
-                .classify_failed_append(A::TYPE, aggregate_id, expected_version, metadata, failed)
-                .await),
         }
     }
 

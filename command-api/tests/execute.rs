@@ -1,0 +1,109 @@
+//! Commands on one stream from two processes at once (two stores, each with its own slots and
+//! batched writes): every write that loses the race is decided again, nothing is written on top
+//! of an unwritten state, and stock is never oversold.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use chrono::Utc;
+use command_api::execute::{ExecuteError, execute};
+use domain::{
+    CreateSku, OrderId, Quantity, ReserveStock, SellerId, Sku, SkuCommand, SkuError, SkuId,
+};
+use event_store::{EventMetadata, EventStore};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+const SKU: &str = "hot";
+const PER_PROCESS: u64 = 150;
+
+fn meta(key: String) -> EventMetadata {
+    EventMetadata {
+        dedup_key: Some(key),
+        ..EventMetadata::default()
+    }
+}
+
+async fn second_process(pool: &PgPool) -> EventStore {
+    EventStore::postgres(
+        PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .unwrap(),
+    )
+}
+
+async fn create(store: &EventStore, stock: u32) {
+    let command = CreateSku {
+        sku: SkuId::parse(SKU).unwrap(),
+        seller: SellerId::parse("shop-1").unwrap(),
+        initial_stock: stock,
+        at: Utc::now(),
+    };
+    execute::<Sku, _>(store, SKU, None, &meta("create".into()), |sku| {
+        sku.decide(SkuCommand::CreateSku(command.clone()))
+    })
+    .await
+    .unwrap();
+}
+
+/// Reserves one unit for each order `first..first + PER_PROCESS`, all at once; returns how
+/// many were reserved and how many refused as out of stock.
+async fn reserve_all(store: &EventStore, first: u64) -> (u64, u64) {
+    let reservations = (first..first + PER_PROCESS).map(|n| {
+        let store = store.clone();
+        async move {
+            let command = ReserveStock {
+                order_id: OrderId::new(n).unwrap(),
+                quantity: Quantity::new(1).unwrap(),
+                at: Utc::now(),
+            };
+            execute::<Sku, _>(&store, SKU, None, &meta(format!("reserve:{n}")), |sku| {
+                sku.decide(SkuCommand::ReserveStock(command.clone()))
+            })
+            .await
+        }
+    });
+    let mut counts = (0, 0);
+    for result in futures::future::join_all(reservations).await {
+        match result {
+            Ok(executed) => {
+                assert_eq!(executed.appended, 1);
+                counts.0 += 1;
+            }
+            Err(ExecuteError::Domain(SkuError::InsufficientStock { .. })) => counts.1 += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    counts
+}
+
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn two_processes_reserving_one_sku_lose_and_double_nothing(pool: PgPool) {
+    let one = EventStore::postgres(pool.clone());
+    let two = second_process(&pool).await;
+    create(&one, 10_000).await;
+    let (a, b) = tokio::join!(reserve_all(&one, 1_000), reserve_all(&two, 5_000));
+    assert_eq!((a, b), ((PER_PROCESS, 0), (PER_PROCESS, 0)));
+    let log = one.load::<Sku>(SKU).await.unwrap();
+    assert_eq!(
+        log.version,
+        1 + 2 * PER_PROCESS,
+        "one event per reservation, no gaps"
+    );
+    assert_eq!(log.aggregate.reserved(), 2 * PER_PROCESS);
+}
+
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn two_processes_never_oversell_one_sku(pool: PgPool) {
+    const STOCK: u32 = 120;
+    let one = EventStore::postgres(pool.clone());
+    let two = second_process(&pool).await;
+    create(&one, STOCK).await;
+    let ((a, a_refused), (b, b_refused)) =
+        tokio::join!(reserve_all(&one, 1_000), reserve_all(&two, 5_000));
+    assert_eq!(a + b, u64::from(STOCK), "sold exactly the stock");
+    assert_eq!(a_refused + b_refused, 2 * PER_PROCESS - u64::from(STOCK));
+    let log = one.load::<Sku>(SKU).await.unwrap();
+    assert_eq!(log.aggregate.reserved(), u64::from(STOCK));
+    assert_eq!(log.aggregate.available(), 0);
+}
