@@ -16,7 +16,7 @@
 //! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here.
 //!
 //! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
-//! `slots` (per-stream locks with cached state for the command side), `checkpoints`,
+//! `slots` (per-stream locks, kept state and batched writes for the command side), `checkpoints`,
 //! `metadata`, `recorded` (events as read back), `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
