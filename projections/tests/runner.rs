@@ -266,7 +266,11 @@ async fn stock_moves_apply_only_on_top_of_the_previous_event(store: EventStore) 
     let mut before = None;
     for _ in 0..500 {
         runner.catch_up().await.unwrap();
-        before = models.stock(SKU).await.unwrap().filter(|row| row.version == logged);
+        before = models
+            .stock(SKU)
+            .await
+            .unwrap()
+            .filter(|row| row.version == logged);
         if before.is_some() {
             break;
         }
