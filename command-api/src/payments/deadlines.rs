@@ -5,6 +5,9 @@
 //! that dies holding them simply lets the claim run out, and another timer takes them over.
 //! Both backends run the same statements except the claim (`SKIP LOCKED` on PostgreSQL).
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
 use event_store::{EventStore, StoreError};
 use sqlx::Row;
 
@@ -37,20 +40,63 @@ pub struct ClaimedDeadline {
     pub amount_cents: i64,
 }
 
-/// The `payment_deadlines` table of the event store's database.
+/// Trade numbers a process remembers having recorded, at most (the oldest are forgotten).
+const RECORDED_TRADES_MAX: usize = 10_000;
+
+/// Trade numbers this process recorded lately: an order's trade number never changes once
+/// recorded, so the reactions that need it right after the placement recorded it do not read
+/// it back.
+#[derive(Debug, Default)]
+struct RecordedTrades {
+    by_order: HashMap<String, String>,
+    oldest_first: VecDeque<String>,
+}
+
+impl RecordedTrades {
+    fn remember(&mut self, order_id: &str, trade_no: &str) {
+        if self
+            .by_order
+            .insert(order_id.to_owned(), trade_no.to_owned())
+            .is_none()
+        {
+            self.oldest_first.push_back(order_id.to_owned());
+        }
+        while self.oldest_first.len() > RECORDED_TRADES_MAX {
+            if let Some(oldest) = self.oldest_first.pop_front() {
+                self.by_order.remove(&oldest);
+            }
+        }
+    }
+}
+
+/// The `payment_deadlines` table of the event store's database. Clones share what they
+/// remember of recorded trade numbers.
 #[derive(Debug, Clone)]
 pub struct DeadlineStore {
     store: EventStore,
+    recorded: Arc<Mutex<RecordedTrades>>,
 }
 
 impl DeadlineStore {
     /// The table in `store`'s database.
     pub fn new(store: EventStore) -> Self {
-        Self { store }
+        Self {
+            store,
+            recorded: Arc::default(),
+        }
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, RecordedTrades> {
+        self.recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The trade number recorded for `order_id`, if its deadline is recorded.
     pub async fn trade_no(&self, order_id: &str) -> Result<Option<String>, StoreError> {
+        if let Some(trade_no) = self.remembered().by_order.get(order_id) {
+            return Ok(Some(trade_no.clone()));
+        }
         const SQL_PG: &str = "SELECT trade_no FROM payment_deadlines WHERE order_id = $1";
         const SQL_LITE: &str = "SELECT trade_no FROM payment_deadlines WHERE order_id = ?1";
         let found = if let Some(pool) = self.store.postgres_pool() {
@@ -99,6 +145,10 @@ impl DeadlineStore {
         } else {
             0
         };
+        if inserted == 1 {
+            self.remembered()
+                .remember(&deadline.order_id, &deadline.trade_no);
+        }
         Ok(inserted == 1)
     }
 

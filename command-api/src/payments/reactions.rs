@@ -79,6 +79,11 @@ impl DeadlineReaction {
 }
 
 impl DeadlineReaction {
+    /// The deadlines table, sharing what it remembers of recorded trade numbers.
+    pub fn deadlines(&self) -> DeadlineStore {
+        self.deadlines.clone()
+    }
+
     /// What the timer waits on: notified when a deadline is recorded here.
     pub fn wake(&self) -> Arc<DeadlineWake> {
         Arc::clone(&self.wake)
@@ -169,10 +174,14 @@ pub struct TradeReaction {
 }
 
 impl TradeReaction {
-    /// Trades of `store`'s orders, at `gateway`.
-    pub fn new(store: EventStore, gateway: Arc<dyn PaymentGateway>) -> Self {
+    /// Trades of `store`'s orders, at `gateway`, with the trade numbers of `deadlines`.
+    pub fn new(
+        store: EventStore,
+        gateway: Arc<dyn PaymentGateway>,
+        deadlines: DeadlineStore,
+    ) -> Self {
         Self {
-            deadlines: DeadlineStore::new(store.clone()),
+            deadlines,
             store,
             gateway,
         }

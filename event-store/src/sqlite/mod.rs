@@ -85,6 +85,20 @@ impl SqliteBackend {
         rows.iter().map(recorded).collect()
     }
 
+    /// Every event of several streams (`aggregate_ids`: a JSON array), stream by stream.
+    pub(crate) async fn read_streams(
+        &self,
+        aggregate_type: &str,
+        aggregate_ids: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("read_streams.sql"))
+            .bind(aggregate_type)
+            .bind(aggregate_ids)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+
     pub(crate) async fn find_command(
         &self,
         aggregate_type: &str,

@@ -44,4 +44,5 @@ conformance!(
     an_old_event_version_is_upcast_on_read,
     a_named_checkpoint_survives_a_restart,
     catching_up_applies_only_what_was_appended_since,
+    several_streams_load_in_one_read_as_each_alone,
 );

@@ -410,3 +410,25 @@ pub async fn catching_up_applies_only_what_was_appended_since(h: Harness) {
     store.catch_up("c-1", &mut loaded).await.unwrap();
     assert_eq!((loaded.aggregate.total, loaded.version), (13, 3));
 }
+
+pub async fn several_streams_load_in_one_read_as_each_alone(h: Harness) {
+    let store = h.store();
+    store
+        .append::<Counter>("c-1", 0, &[added(1), added(2)], &EventMetadata::default())
+        .await
+        .unwrap();
+    store
+        .append::<Counter>("c-2", 0, &[added(10)], &EventMetadata::default())
+        .await
+        .unwrap();
+    let many = store
+        .load_many::<Counter>(&["c-2", "none", "c-1"])
+        .await
+        .unwrap();
+    let mut found: Vec<_> = many
+        .iter()
+        .map(|(id, loaded)| (id.as_str(), loaded.aggregate.total, loaded.version))
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, [("c-1", 3, 2), ("c-2", 10, 1)]);
+}

@@ -274,10 +274,14 @@ async fn current_snapshots(
     store: &EventStore,
     lines: &[Line],
 ) -> Result<Vec<ProductSnapshot>, Problem> {
+    let skus: Vec<&str> = lines.iter().map(|line| line.sku.as_str()).collect();
+    let products = store.load_many::<Product>(&skus).await?;
     let mut snapshots: Vec<ProductSnapshot> = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
-        let product = store.load::<Product>(line.sku.as_str()).await?;
-        let Some(snapshot) = product.aggregate.snapshot() else {
+        let Some(snapshot) = products
+            .get(line.sku.as_str())
+            .and_then(|product| product.aggregate.snapshot())
+        else {
             return Err(Problem::invalid_field(
                 &format!("items[{i}].sku"),
                 format!("no product {}", line.sku),
