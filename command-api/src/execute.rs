@@ -1,6 +1,7 @@
-//! Executing a command against one aggregate: load, check the caller's expected version,
-//! decide, append at the loaded version, and on a lost race either answer with the first
-//! result (a duplicate) or reload and decide again (a conflict), a bounded number of times.
+//! Executing a command against one aggregate: decide on the stream's kept state (loaded when
+//! none is kept), check the caller's expected version, queue the events for the stream's next
+//! batched write, and when that write loses a race (another process appended, a dedup key the
+//! log already holds) decide again on a fresh load, a bounded number of times (ADR 6).
 //!
 //! cqrs-es's `CqrsFramework::execute` returns neither the events nor the version, which every
 //! answer here needs (ETag, read-your-writes, idempotent replies), so the command side drives
