@@ -5,10 +5,13 @@
 //! and on SQLite (a temporary file).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use common::{eventually_reconciled, sqlite_store};
 use domain::{
     BuyerId, CancelOrder, CancelReason, CompleteRefund, ConfirmPayment, ConfirmReceipt, Money,
     Order, OrderCommand, OrderEvent, OrderId, OrderItem, OrderPlaced, ProductSnapshot,
@@ -597,21 +600,6 @@ async fn a_replay_after_archiving_keeps_every_order_in_one_place(store: EventSto
     );
 }
 
-/// Reconcile catches the views up itself; on PostgreSQL other tests' transactions may hold
-/// the log back for a moment (ADR 1), so a first report may still see a view behind.
-async fn eventually_reconciled(store: &EventStore) -> projections::reconcile::Report {
-    let mut last = None;
-    for _ in 0..100 {
-        let report = projections::reconcile::reconcile(store).await.unwrap();
-        if report.is_clean() {
-            return report;
-        }
-        last = Some(report);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("reconcile never came out clean: {last:?}");
-}
-
 async fn reconcile_compares_the_archive_with_the_log(store: EventStore) {
     let cutoff = write_log(&store).await;
     archiver(&store, cutoff, 500)
@@ -763,14 +751,6 @@ async fn a_projection_batch_waits_for_an_archive_batch_holding_its_order(pool: s
         !archived.contains(&id),
         "back from the archive, with the late event"
     );
-}
-
-async fn sqlite_store() -> (EventStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("orders.db").display());
-    let store = EventStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
 }
 
 macro_rules! on_both_stores {

@@ -3,9 +3,12 @@
 //! per test) and on SQLite (a temporary file).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod common;
+
 use std::time::Duration;
 
 use chrono::Utc;
+use common::{eventually_reconciled, sqlite_store};
 use domain::{
     BuyerId, Money, Order, OrderEvent, OrderId, OrderItem, OrderPlaced, PaymentConfirmed,
     ProductSnapshot, ProductTitle, Quantity, SellerId, Sku, SkuCreated, SkuEvent, SkuId,
@@ -341,21 +344,6 @@ async fn stock_moves_apply_only_on_top_of_the_previous_event(store: EventStore) 
     );
 }
 
-/// Reconcile catches the views up itself; on PostgreSQL other tests' transactions may hold
-/// the log back for a moment (ADR 1), so a first report may still see a view behind.
-async fn eventually_reconciled(store: &EventStore) -> projections::reconcile::Report {
-    let mut last = None;
-    for _ in 0..100 {
-        let report = projections::reconcile::reconcile(store).await.unwrap();
-        if report.is_clean() {
-            return report;
-        }
-        last = Some(report);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("reconcile never came out clean: {last:?}");
-}
-
 async fn audit_shows_who_did_what_and_the_state_at_a_time(store: EventStore) {
     write_log(&store).await;
     let events = store.read_stream("Order", "1000").await.unwrap();
@@ -431,14 +419,6 @@ async fn a_replay_while_events_arrive_swaps_in_views_equal_to_the_log(store: Eve
             .unwrap()
             .is_clean()
     );
-}
-
-async fn sqlite_store() -> (EventStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("orders.db").display());
-    let store = EventStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
 }
 
 mod postgres {

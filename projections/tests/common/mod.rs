@@ -1,0 +1,29 @@
+//! Helpers shared by the projections' test files.
+
+use std::time::Duration;
+
+use event_store::EventStore;
+
+/// A migrated embedded store in a temporary folder (kept while the folder lives).
+pub async fn sqlite_store() -> (EventStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("orders.db").display());
+    let store = EventStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+/// Reconcile catches the views up itself; on PostgreSQL other tests' transactions may hold
+/// the log back for a moment (ADR 1), so a first report may still see a view behind.
+pub async fn eventually_reconciled(store: &EventStore) -> projections::reconcile::Report {
+    let mut last = None;
+    for _ in 0..100 {
+        let report = projections::reconcile::reconcile(store).await.unwrap();
+        if report.is_clean() {
+            return report;
+        }
+        last = Some(report);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("reconcile never came out clean: {last:?}");
+}
