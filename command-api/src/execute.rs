@@ -17,10 +17,12 @@ const CONFLICT_RETRIES_MAX: u32 = 64;
 /// Longest pause between attempts (the pause grows with each attempt, with jitter).
 const CONFLICT_BACKOFF_MAX_MS: u64 = 20;
 
-/// The aggregate after a command, and whether this call appended anything.
+/// The aggregate after a command (or what the caller took of it), and whether this call
+/// appended anything.
 #[derive(Debug)]
 pub struct Executed<A> {
-    /// State after the command (or after the first command with the same dedup key).
+    /// State after the command (or after the first command with the same dedup key); with
+    /// [`execute_with`], what its `answer` took of that state.
     pub aggregate: A,
     /// Version of the stream: the ETag.
     pub version: u64,
@@ -75,6 +77,25 @@ where
     A::Error: 'static,
     F: Fn(&A) -> Result<Vec<A::Event>, A::Error>,
 {
+    execute_with(store, id, expected_version, metadata, decide, A::clone).await
+}
+
+/// [`execute`], answering with what `answer` takes of the state after the command instead of
+/// a clone of it: for streams whose state is large (a hot SKU's reservations), cloned under
+/// the stream's lock once per command otherwise.
+pub async fn execute_with<A, F, R>(
+    store: &EventStore,
+    id: &str,
+    expected_version: Option<u64>,
+    metadata: &EventMetadata,
+    decide: F,
+    answer: impl Fn(&A) -> R,
+) -> Result<Executed<R>, ExecuteError<A::Error>>
+where
+    A: Aggregate + Clone + 'static,
+    A::Error: 'static,
+    F: Fn(&A) -> Result<Vec<A::Event>, A::Error>,
+{
     let slot = store.stream_slot::<A>(id);
     let mut attempt = 0;
     'attempt: loop {
@@ -120,7 +141,7 @@ where
                 Decision::Refused(err) => return Err(ExecuteError::Domain(err)),
                 Decision::Nothing => {
                     return Ok(Executed {
-                        aggregate: kept.aggregate.clone(),
+                        aggregate: answer(&kept.aggregate),
                         version: kept.version,
                         appended: 0,
                     });
@@ -136,7 +157,7 @@ where
         }
         kept.version += count as u64;
         let executed = Executed {
-            aggregate: kept.aggregate.clone(),
+            aggregate: answer(&kept.aggregate),
             version: kept.version,
             appended: count,
         };

@@ -15,7 +15,7 @@ use domain::{
 };
 use event_store::{EventMetadata, EventStore, RecordedEvent};
 
-use crate::execute::{ExecuteError, execute};
+use crate::execute::{ExecuteError, execute, execute_with};
 use runner::Reaction;
 
 type ReactionError = Box<dyn std::error::Error + Send + Sync>;
@@ -87,9 +87,14 @@ impl OrderReactions {
         };
         let meta = Self::metadata(event, format!("{key}:{order_id}"));
         for item in order.items() {
-            execute::<Sku, _>(&self.store, item.sku.as_str(), None, &meta, |stock| {
-                stock.decide(command(order_id))
-            })
+            execute_with(
+                &self.store,
+                item.sku.as_str(),
+                None,
+                &meta,
+                |stock: &Sku| stock.decide(command(order_id)),
+                |_| (),
+            )
             .await
             .map_err(boxed)?;
         }

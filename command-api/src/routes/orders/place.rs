@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Principal;
 use crate::errors::ToProblem;
-use crate::execute::{ExecuteError, Executed, execute};
+use crate::execute::{ExecuteError, Executed, execute, execute_with};
 use crate::http::{field, metadata};
 use crate::problem::Problem;
 use crate::routes::cart::buyer_of;
@@ -332,9 +332,14 @@ async fn reserve(
         quantity,
         at: Utc::now(),
     };
-    let executed = execute::<Sku, _>(store, sku.as_str(), None, &meta, |stock| {
-        stock.decide(SkuCommand::ReserveStock(command.clone()))
-    })
+    let executed = execute_with(
+        store,
+        sku.as_str(),
+        None,
+        &meta,
+        |stock: &Sku| stock.decide(SkuCommand::ReserveStock(command.clone())),
+        |_| (),
+    )
     .await?;
     Ok(executed.appended > 0)
 }
@@ -395,9 +400,14 @@ async fn release(
             order_id,
             at: Utc::now(),
         };
-        execute::<Sku, _>(store, sku.as_str(), None, &meta, |stock| {
-            stock.decide(SkuCommand::ReleaseStock(command.clone()))
-        })
+        execute_with(
+            store,
+            sku.as_str(),
+            None,
+            &meta,
+            |stock: &Sku| stock.decide(SkuCommand::ReleaseStock(command.clone())),
+            |_| (),
+        )
         .await?;
     }
     Ok(())
