@@ -8,7 +8,7 @@ use projections::ArchiveWindow;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{NewProduct, TestApp, etag, eventually};
+use crate::helpers::{NewProduct, TestApp, etag, eventually, page_ids};
 
 const TEA: NewProduct<'static> = NewProduct {
     sku: "tea-500g",
@@ -21,21 +21,6 @@ pub fn archive_at_once(settings: &mut command_api::config::Settings) {
     settings.archive_after_days = 0;
     settings.archive_window = ArchiveWindow::ALWAYS;
     settings.archive_interval_secs = 1;
-}
-
-async fn list(app: &TestApp, who: &str, token: &str, query: &str) -> Value {
-    let response = app.my_orders(who, token, query).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
-fn ids(page: &Value) -> Vec<String> {
-    page["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["order_id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 async fn cancel(app: &TestApp, buyer: &str, id: &str) {
@@ -53,7 +38,9 @@ async fn cancel(app: &TestApp, buyer: &str, id: &str) {
 /// Waits until the buyer's archive lists `id` at `version` or later.
 async fn archived(app: &TestApp, buyer: &str, id: &str, version: u64) -> Value {
     eventually(|| async {
-        let page = list(app, "buyers", &app.buyer(buyer), "archived=true").await;
+        let page = app
+            .orders_page("buyers", &app.buyer(buyer), "archived=true")
+            .await;
         page["orders"]
             .as_array()
             .unwrap()
@@ -81,14 +68,16 @@ pub async fn an_archived_order_is_answered_and_its_id_never_used_again(app: Test
 
     let in_archive = archived(&app, "b-1", &order_id, 2).await;
     assert_eq!(in_archive["status"], "Cancelled");
-    let hot = list(&app, "buyers", &app.buyer("b-1"), "").await;
+    let hot = app.orders_page("buyers", &app.buyer("b-1"), "").await;
     assert_eq!(
-        ids(&hot),
+        page_ids(&hot),
         [open.as_str()],
         "the open order stays hot, alone"
     );
-    let sellers = list(&app, "sellers", &app.seller(), "archived=true").await;
-    assert_eq!(ids(&sellers), [order_id.as_str()]);
+    let sellers = app
+        .orders_page("sellers", &app.seller(), "archived=true")
+        .await;
+    assert_eq!(page_ids(&sellers), [order_id.as_str()]);
 
     // the detail route falls back to the archive, for its buyer and nobody else
     let detail = app.get_order_at(&app.buyer("b-1"), &order_id, 2).await;
@@ -119,10 +108,12 @@ pub async fn an_archived_order_is_answered_and_its_id_never_used_again(app: Test
         (stock["available"].as_u64(), stock["reserved"].as_u64()),
         (Some(99), Some(1))
     );
-    let hot = list(&app, "buyers", &app.buyer("b-1"), "").await;
-    assert_eq!(ids(&hot), [open.as_str()]);
-    let every = list(&app, "buyers", &app.buyer("b-1"), "archived=true").await;
-    assert_eq!(ids(&every), [order_id.as_str()]);
+    let hot = app.orders_page("buyers", &app.buyer("b-1"), "").await;
+    assert_eq!(page_ids(&hot), [open.as_str()]);
+    let every = app
+        .orders_page("buyers", &app.buyer("b-1"), "archived=true")
+        .await;
+    assert_eq!(page_ids(&every), [order_id.as_str()]);
 
     // a payment after close: the order comes back with it, is refunded by the provider, and,
     // settled again, goes back to the archive with every event applied
@@ -134,8 +125,8 @@ pub async fn an_archived_order_is_answered_and_its_id_never_used_again(app: Test
     assert_eq!(refunded["refunds"][0]["kind"], "paid_after_close");
     assert!(refunded["refunds"][0]["completed_at"].is_string());
     assert_eq!(refunded["after_close_owed_cents"], 0);
-    let hot = list(&app, "buyers", &app.buyer("b-1"), "").await;
-    assert_eq!(ids(&hot), [open]);
+    let hot = app.orders_page("buyers", &app.buyer("b-1"), "").await;
+    assert_eq!(page_ids(&hot), [open]);
 }
 
 /// `orders archive` on demand, as the command line runs it (the archiver of the `projections`
@@ -173,13 +164,13 @@ pub async fn orders_archive_moves_settled_orders_in_batches_on_demand(app: TestA
         "the mark: the newest moved"
     );
 
-    let hot = list(&app, "buyers", &app.buyer("b-1"), "").await;
-    assert_eq!(ids(&hot), [open["order_id"].as_str().unwrap()]);
+    let hot = app.orders_page("buyers", &app.buyer("b-1"), "").await;
+    assert_eq!(page_ids(&hot), [open["order_id"].as_str().unwrap()]);
     let mut seen = Vec::new();
     let mut query = "archived=true&limit=2".to_owned();
     loop {
-        let page = list(&app, "buyers", &app.buyer("b-1"), &query).await;
-        seen.extend(ids(&page));
+        let page = app.orders_page("buyers", &app.buyer("b-1"), &query).await;
+        seen.extend(page_ids(&page));
         match page["next_cursor"].as_str() {
             Some(next) => query = format!("archived=true&limit=2&cursor={next}"),
             None => break,
@@ -187,21 +178,15 @@ pub async fn orders_archive_moves_settled_orders_in_batches_on_demand(app: TestA
     }
     cancelled.reverse();
     assert_eq!(seen, cancelled, "every archived order once, newest first");
-    let filtered = list(&app, "sellers", &app.seller(), "archived=true&status=Paid").await;
-    assert!(ids(&filtered).is_empty());
+    let filtered = app
+        .orders_page("sellers", &app.seller(), "archived=true&status=Paid")
+        .await;
+    assert!(page_ids(&filtered).is_empty());
 }
 
 /// The list routes document `archived`, `order_id` and `min_version`.
 pub async fn the_list_parameters_are_in_the_openapi_document(app: TestApp) {
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     for path in ["/v1/buyers/me/orders", "/v1/sellers/me/orders"] {
         let names: Vec<&str> = doc["paths"][path]["get"]["parameters"]
             .as_array()

@@ -389,6 +389,35 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// One page of `who`'s (`buyers` or `sellers`) orders, which must be answered 200.
+    pub async fn orders_page(&self, who: &str, token: &str, query: &str) -> Value {
+        let response = self.my_orders(who, token, query).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// The OpenAPI document the server serves.
+    pub async fn openapi(&self) -> Value {
+        self.client
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// The order ids of a list page, in order.
+pub fn page_ids(page: &Value) -> Vec<String> {
+    page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The version in an ETag such as `"3"`.

@@ -6,28 +6,13 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{NewProduct, TestApp, etag, etag_version, eventually};
+use crate::helpers::{NewProduct, TestApp, etag, etag_version, eventually, page_ids};
 
 const TEA: NewProduct<'static> = NewProduct {
     sku: "tea-500g",
     price_cents: 1299,
     stock: 1_000,
 };
-
-async fn page(app: &TestApp, who: &str, token: &str, query: &str) -> Value {
-    let response = app.my_orders(who, token, query).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
-fn ids(page: &Value) -> Vec<String> {
-    page["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["order_id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 /// A buyer sees their orders in the buyer list and the seller in the seller list, newest
 /// first; nobody sees another's; `min_version` reads one's own write.
@@ -47,25 +32,25 @@ pub async fn buyers_and_sellers_see_their_own_orders(app: TestApp) {
     assert_eq!(detail["status"], "PendingPayment");
 
     let mine = eventually(|| async {
-        let page = page(&app, "buyers", &app.buyer("b-1"), "").await;
-        (ids(&page).len() == 2).then_some(page)
+        let page = app.orders_page("buyers", &app.buyer("b-1"), "").await;
+        (page_ids(&page).len() == 2).then_some(page)
     })
     .await;
-    assert_eq!(ids(&mine), [id(&second), id(&first)], "newest first");
+    assert_eq!(page_ids(&mine), [id(&second), id(&first)], "newest first");
     let theirs = eventually(|| async {
-        let page = page(&app, "sellers", &app.seller(), "").await;
-        (ids(&page).len() == 3).then_some(page)
+        let page = app.orders_page("sellers", &app.seller(), "").await;
+        (page_ids(&page).len() == 3).then_some(page)
     })
     .await;
-    assert!(ids(&theirs).contains(&id(&other)));
-    let stranger = page(
-        &app,
-        "sellers",
-        &app.token(command_api::auth::Role::Seller, "shop-2"),
-        "",
-    )
-    .await;
-    assert!(ids(&stranger).is_empty(), "another seller sees none");
+    assert!(page_ids(&theirs).contains(&id(&other)));
+    let stranger = app
+        .orders_page(
+            "sellers",
+            &app.token(command_api::auth::Role::Seller, "shop-2"),
+            "",
+        )
+        .await;
+    assert!(page_ids(&stranger).is_empty(), "another seller sees none");
 
     // the wrong role for a list, another buyer's order, a bad filter
     let wrong_role = app.my_orders("buyers", &app.seller(), "").await;
@@ -89,8 +74,10 @@ pub async fn buyers_and_sellers_see_their_own_orders(app: TestApp) {
     assert_eq!(paid.status(), StatusCode::OK);
     let paid_view = app.get_order_at(&app.buyer("b-1"), &id(&first), 2).await;
     assert_eq!(paid_view.status(), StatusCode::OK);
-    let only_paid = page(&app, "buyers", &app.buyer("b-1"), "status=Paid").await;
-    assert_eq!(ids(&only_paid), [id(&first)]);
+    let only_paid = app
+        .orders_page("buyers", &app.buyer("b-1"), "status=Paid")
+        .await;
+    assert_eq!(page_ids(&only_paid), [id(&first)]);
 
     // ETags: an unchanged order answers 304
     let again = app
@@ -119,15 +106,15 @@ pub async fn a_list_with_min_version_reflects_the_callers_write(app: TestApp) {
 
     // no polling: the server waits for the write
     let query = format!("order_id={id}&min_version=1");
-    let mine = page(&app, "buyers", &app.buyer("b-1"), &query).await;
-    assert_eq!(ids(&mine), [id.as_str()]);
+    let mine = app.orders_page("buyers", &app.buyer("b-1"), &query).await;
+    assert_eq!(page_ids(&mine), [id.as_str()]);
 
     let paid = app.notify_payment(&id, "T-list", 1299).await;
     assert_eq!(paid.status(), StatusCode::OK);
     let version = etag_version(&paid);
     let query = format!("status=Paid&order_id={id}&min_version={version}");
-    let only_paid = page(&app, "buyers", &app.buyer("b-1"), &query).await;
-    assert_eq!(ids(&only_paid), [id.as_str()]);
+    let only_paid = app.orders_page("buyers", &app.buyer("b-1"), &query).await;
+    assert_eq!(page_ids(&only_paid), [id.as_str()]);
     let theirs = app
         .client
         .get(app.url(&format!("/v1/sellers/me/orders?order_id={id}")))
@@ -171,8 +158,10 @@ pub async fn the_buyer_list_paginates_stably_while_orders_arrive(app: TestApp) {
         placed.push(order["order_id"].as_str().unwrap().to_owned());
     }
     eventually(|| async {
-        let page = page(&app, "buyers", &app.buyer("b-1"), "limit=100").await;
-        (ids(&page).len() == 7).then_some(())
+        let page = app
+            .orders_page("buyers", &app.buyer("b-1"), "limit=100")
+            .await;
+        (page_ids(&page).len() == 7).then_some(())
     })
     .await;
     let mut seen = Vec::new();
@@ -182,8 +171,8 @@ pub async fn the_buyer_list_paginates_stably_while_orders_arrive(app: TestApp) {
             Some(c) => format!("limit=3&cursor={c}"),
             None => "limit=3".to_owned(),
         };
-        let page = page(&app, "buyers", &app.buyer("b-1"), &query).await;
-        seen.extend(ids(&page));
+        let page = app.orders_page("buyers", &app.buyer("b-1"), &query).await;
+        seen.extend(page_ids(&page));
         // a new order arrives between pages
         app.order("b-1", &[("tea-500g", 1, 1)]).await;
         match page["next_cursor"].as_str() {

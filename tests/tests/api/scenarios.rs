@@ -364,15 +364,7 @@ pub async fn a_paid_order_ships_and_completes_and_refunds_what_was_paid(app: Tes
 }
 
 pub async fn the_openapi_document_covers_every_route(app: TestApp) {
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let paths = doc["paths"].as_object().unwrap();
     for path in [
         "/v1/products",
