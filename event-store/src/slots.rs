@@ -145,12 +145,11 @@ impl EventStore {
     pub async fn settle<A>(
         &self,
         slot: &Arc<StreamSlot<A>>,
-        state: tokio::sync::MutexGuard<'_, SlotState<A>>,
+        mut state: tokio::sync::MutexGuard<'_, SlotState<A>>,
         aggregate_id: &str,
     ) where
         A: Aggregate + 'static,
     {
-        let mut state = state;
         if state.settled() {
             return;
         }

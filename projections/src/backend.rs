@@ -306,14 +306,7 @@ macro_rules! backend {
                         .filter(|id| !fold.states.contains_key(id.as_str()))
                         .collect();
                     if !cold.is_empty() {
-                        let before: HashSet<String> = fold.states.keys().cloned().collect();
-                        read_states(tx, statement, &id_array(cold)?, &mut fold).await?;
-                        archived = fold
-                            .states
-                            .keys()
-                            .filter(|id| !before.contains(id.as_str()))
-                            .cloned()
-                            .collect();
+                        archived = read_states(tx, statement, &id_array(cold)?, &mut fold).await?;
                     }
                 }
                 for event in events {
@@ -346,28 +339,32 @@ macro_rules! backend {
                 Ok(())
             }
 
-            /// Reads `(order_id, version, state)` rows into the fold's states.
+            /// Reads `(order_id, version, state)` rows into the fold's states; returns the ids
+            /// it found.
             async fn read_states(
                 tx: &mut Tx<'_>,
                 statement: &str,
                 ids: &str,
                 fold: &mut OrderFold,
-            ) -> Result<(), ProjectionError> {
+            ) -> Result<HashSet<String>, ProjectionError> {
                 let rows = sqlx::query(statement)
                     .bind(ids)
                     .fetch_all(&mut **tx)
                     .await?;
+                let mut found = HashSet::with_capacity(rows.len());
                 for row in rows {
+                    let order_id: String = row.try_get("order_id")?;
                     let Json(state): Json<Value> = row.try_get("state")?;
                     fold.states.insert(
-                        row.try_get("order_id")?,
+                        order_id.clone(),
                         (
                             serde_json::from_value::<Order>(state)?,
                             to_u64(row.try_get("version")?, "version")?,
                         ),
                     );
+                    found.insert(order_id);
                 }
-                Ok(())
+                Ok(found)
             }
 
             /// Applies a batch's stock events: each SKU's movements fold into one row, and one

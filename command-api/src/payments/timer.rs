@@ -22,7 +22,6 @@ use domain::{
 };
 use event_store::{EventMetadata, EventStore, StoreError};
 use futures::StreamExt;
-
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
