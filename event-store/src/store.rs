@@ -438,6 +438,45 @@ impl EventStore {
         Ok(self.upcast_all(events))
     }
 
+    /// The newest event a reader of the log may see now ([`Checkpoint::START`] for an empty
+    /// log): every event at or before it has committed, and [`EventStore::read_after`] will
+    /// return none that sorts before it that it has not returned already.
+    pub async fn head(&self) -> Result<Checkpoint, StoreError> {
+        let head = match &*self.backend {
+            Backend::Postgres(b) => b.head().await?,
+            Backend::Sqlite(b) => b.head().await?,
+        };
+        Ok(head.unwrap_or(Checkpoint::START))
+    }
+
+    /// Up to `limit` events of every stream of `aggregate_type`, stream by stream (each
+    /// stream's in sequence order), of the events in the log at or before `upto`: a rebuild's
+    /// read, which folds each stream on its own. `after` is the stream and sequence of the
+    /// previous page's last event (`("", 0)` for the first page); an empty page is the end.
+    pub async fn read_streams_page(
+        &self,
+        aggregate_type: &str,
+        after: (&str, u64),
+        upto: Checkpoint,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sequence = i64::try_from(after.1)
+            .map_err(|_| StoreError::Corrupt(format!("sequence {}", after.1)))?;
+        let after = (after.0, sequence);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let events = match &*self.backend {
+            Backend::Postgres(b) => {
+                b.read_streams_page(aggregate_type, after, upto, limit)
+                    .await?
+            }
+            Backend::Sqlite(b) => {
+                b.read_streams_page(aggregate_type, after, upto, limit)
+                    .await?
+            }
+        };
+        Ok(self.upcast_all(events))
+    }
+
     /// A subscription to every event after `from`, in commit order, in batches of at most
     /// `batch_size` (capped at [`crate::SUBSCRIPTION_BATCH_SIZE_MAX`]).
     pub async fn subscribe(

@@ -97,6 +97,44 @@ impl PostgresBackend {
         rows.iter().map(recorded).collect()
     }
 
+    /// The newest event a reader of the log may see now.
+    pub(crate) async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let row = sqlx::query(include_str!("head.sql"))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let txid: String = row.try_get("txid_text")?;
+            Ok(Checkpoint {
+                txid: txid
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("transaction id {txid:?}")))?,
+                position: row.try_get("position")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// A page of every stream of a type, stream by stream, after `(aggregate_id, sequence)`,
+    /// of the events at or before `upto`.
+    pub(crate) async fn read_streams_page(
+        &self,
+        aggregate_type: &str,
+        after: (&str, i64),
+        upto: Checkpoint,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("read_streams_page.sql"))
+            .bind(aggregate_type)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(upto.txid.to_string())
+            .bind(upto.position)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+
     pub(crate) async fn find_command(
         &self,
         aggregate_type: &str,

@@ -99,6 +99,34 @@ impl SqliteBackend {
         rows.iter().map(recorded).collect()
     }
 
+    /// The newest event.
+    pub(crate) async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let position: Option<i64> = sqlx::query_scalar(include_str!("head.sql"))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(position.map(|position| Checkpoint { txid: 0, position }))
+    }
+
+    /// A page of every stream of a type, stream by stream, after `(aggregate_id, sequence)`,
+    /// of the events at or before `upto`.
+    pub(crate) async fn read_streams_page(
+        &self,
+        aggregate_type: &str,
+        after: (&str, i64),
+        upto: Checkpoint,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(include_str!("read_streams_page.sql"))
+            .bind(aggregate_type)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(upto.position)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded).collect()
+    }
+
     pub(crate) async fn find_command(
         &self,
         aggregate_type: &str,

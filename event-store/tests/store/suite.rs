@@ -432,3 +432,80 @@ pub async fn several_streams_load_in_one_read_as_each_alone(h: Harness) {
     found.sort_unstable();
     assert_eq!(found, [("c-1", 3, 2), ("c-2", 10, 1)]);
 }
+
+pub async fn a_rebuild_reads_every_stream_once_up_to_the_head(h: Harness) {
+    let store = h.store();
+    assert_eq!(store.head().await.unwrap(), Checkpoint::START);
+    for (id, version, amounts) in [
+        ("c-2", 0, vec![1, 2]),
+        ("c-1", 0, vec![3]),
+        ("c-3", 0, vec![4]),
+        ("c-1", 1, vec![5, 6]),
+        ("c-2", 2, vec![7]),
+    ] {
+        let events: Vec<_> = amounts.into_iter().map(added).collect();
+        store
+            .append::<Counter>(id, version, &events, &EventMetadata::default())
+            .await
+            .unwrap();
+    }
+    let head = store.head().await.unwrap();
+    let log = store.read_after(Checkpoint::START, 100).await.unwrap();
+    assert_eq!(head, log.last().unwrap().checkpoint());
+
+    // an open writer, and on PostgreSQL a later one that commits, leave the head where it is
+    let held = h
+        .hold_writer("c-0", 1, "2.0", json!({"Added": {"amount": 8}}))
+        .await;
+    if store.backend_name() == "postgres" {
+        store
+            .append::<Counter>("c-4", 0, &[added(9)], &EventMetadata::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.head().await.unwrap(), head);
+
+    // pages of two, up to the head: each stream whole and in sequence, nothing after the head
+    let read_up_to = |upto: Checkpoint| {
+        let store = store.clone();
+        async move {
+            let mut read = Vec::new();
+            let mut after = (String::new(), 0);
+            loop {
+                let page = store
+                    .read_streams_page("Counter", (&after.0, after.1), upto, 2)
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else { break };
+                assert!(page.len() <= 2);
+                after = (last.aggregate_id.clone(), last.sequence);
+                read.extend(page.iter().map(|e| (e.aggregate_id.clone(), e.sequence)));
+            }
+            read
+        }
+    };
+    let expected = |ids: &[(&str, u64)]| -> Vec<(String, u64)> {
+        ids.iter()
+            .map(|(id, seq)| ((*id).to_owned(), *seq))
+            .collect()
+    };
+    assert_eq!(
+        read_up_to(head).await,
+        expected(&[
+            ("c-1", 1),
+            ("c-1", 2),
+            ("c-1", 3),
+            ("c-2", 1),
+            ("c-2", 2),
+            ("c-2", 3),
+            ("c-3", 1),
+        ])
+    );
+    held.commit().await;
+    let head = store.head().await.unwrap();
+    assert_eq!(
+        read_up_to(head).await.len(),
+        8 + usize::from(store.backend_name() == "postgres")
+    );
+    assert_eq!(read_up_to(head).await[0], ("c-0".to_owned(), 1));
+}

@@ -1,0 +1,7 @@
+-- The newest event a reader of the log may see now: the last below the transaction horizon
+-- (read_after.sql's rule), so that every event at or before it has committed.
+SELECT txid::text AS txid_text, position
+FROM events
+WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY txid DESC, position DESC
+LIMIT 1
