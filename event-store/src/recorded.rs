@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{EventMetadata, StoreError};
 
@@ -64,5 +65,30 @@ impl RecordedEvent {
     /// The payload as a domain event.
     pub fn decode<E: DomainEvent>(&self) -> Result<E, StoreError> {
         Ok(serde_json::from_value(self.payload.clone())?)
+    }
+}
+
+/// An event as a rebuild reads it ([`crate::EventStore::read_streams_page`]): its place in its
+/// stream, its time and its payload as the stored JSON text, decoded straight into the event.
+#[derive(Clone, Debug)]
+pub struct StreamEvent {
+    /// Aggregate id of the stream.
+    pub aggregate_id: String,
+    /// Sequence within the stream, from 1.
+    pub sequence: u64,
+    /// Stable event type string.
+    pub event_type: String,
+    /// Payload version (after upcasting).
+    pub event_version: String,
+    /// The payload's JSON text, in cqrs-es's externally tagged form.
+    pub payload: Box<RawValue>,
+    /// When it was recorded (the writing transaction's start on PostgreSQL).
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl StreamEvent {
+    /// The payload as a domain event.
+    pub fn decode<E: DomainEvent>(&self) -> Result<E, StoreError> {
+        Ok(serde_json::from_str(self.payload.get())?)
     }
 }

@@ -13,7 +13,7 @@ use sqlx::{PgPool, SqlitePool};
 use crate::postgres::{EventRow, PostgresBackend};
 use crate::sqlite::SqliteBackend;
 use crate::subscription::Subscription;
-use crate::{AppendError, Checkpoint, EventMetadata, RecordedEvent, StoreError};
+use crate::{AppendError, Checkpoint, EventMetadata, RecordedEvent, StoreError, StreamEvent};
 
 /// An aggregate rebuilt from its stream.
 #[derive(Clone, Debug)]
@@ -459,7 +459,7 @@ impl EventStore {
         after: (&str, u64),
         upto: Checkpoint,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<StreamEvent>, StoreError> {
         let sequence = i64::try_from(after.1)
             .map_err(|_| StoreError::Corrupt(format!("sequence {}", after.1)))?;
         let after = (after.0, sequence);
@@ -474,7 +474,7 @@ impl EventStore {
                     .await?
             }
         };
-        Ok(self.upcast_all(events))
+        self.upcast_stream_events(events)
     }
 
     /// A subscription to every event after `from`, in commit order, in batches of at most
@@ -495,6 +495,34 @@ impl EventStore {
                 event
             }
         })
+    }
+
+    fn upcast_stream_events(
+        &self,
+        events: Vec<StreamEvent>,
+    ) -> Result<Vec<StreamEvent>, StoreError> {
+        if self.upcasters.is_empty() {
+            return Ok(events);
+        }
+        events
+            .into_iter()
+            .map(|mut event| {
+                let serialized = SerializedEvent::new(
+                    String::new(),
+                    0,
+                    String::new(),
+                    std::mem::take(&mut event.event_type),
+                    std::mem::take(&mut event.event_version),
+                    serde_json::from_str(event.payload.get())?,
+                    Value::Null,
+                );
+                let upcast = self.upcast(serialized);
+                event.event_type = upcast.event_type;
+                event.event_version = upcast.event_version;
+                event.payload = serde_json::value::to_raw_value(&upcast.payload)?;
+                Ok(event)
+            })
+            .collect()
     }
 
     fn upcast_all(&self, events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {

@@ -16,6 +16,8 @@ use crate::projection::{
     Dialect, INIT_CHECKPOINT, LOAD_CHECKPOINT, Projection, SAVE_CHECKPOINT, STREAM_IDS, Sql,
     StockChange,
 };
+use crate::rebuild::{Rows, joined};
+use crate::rows::OrderRow;
 
 /// An order as a view stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,41 +108,17 @@ impl OrderFold {
     }
 
     /// The changed orders as the JSON arrays of rows the upsert statements read: the detail
-    /// view's rows, and the lists' rows (the same without the state, which PostgreSQL would
-    /// otherwise parse twice more for nothing).
+    /// view's rows, and the lists' rows.
     fn rows(&self) -> Result<(String, String), ProjectionError> {
         let mut rows = Vec::with_capacity(self.changed.len());
-        let mut states = Vec::with_capacity(self.changed.len());
         for id in &self.changed {
             let Some((order, version)) = self.states.get(id) else {
                 continue;
             };
-            let Some(doc) = OrderDocument::of(order, *version) else {
-                continue;
-            };
-            rows.push(serde_json::json!({
-                "order_id": doc.order_id,
-                "buyer_id": doc.buyer_id,
-                "seller_id": doc.seller_id,
-                "status": doc.status,
-                "placed_at_us": micros(doc.placed_at),
-                "version": to_i64(doc.version, "version")?,
-                "content_hash": doc.content_hash(),
-                "document": serde_json::to_value(&doc)?,
-                "changed_at_us": self.changed_at.get(id).copied().unwrap_or_default(),
-            }));
-            states.push(serde_json::to_value(order)?);
+            let changed_at_us = self.changed_at.get(id).copied().unwrap_or_default();
+            rows.extend(OrderRow::of(order, *version, changed_at_us)?);
         }
-        let mut rows = Value::Array(rows);
-        let lists = rows.to_string();
-        if let Value::Array(rows) = &mut rows {
-            for (row, state) in rows.iter_mut().zip(states) {
-                if let Value::Object(fields) = row {
-                    fields.insert("state".to_owned(), state);
-                }
-            }
-        }
-        Ok((rows.to_string(), lists))
+        Ok((OrderRow::detail_json(&rows)?, OrderRow::list_json(&rows)?))
     }
 }
 
@@ -189,7 +167,7 @@ fn stored_order(
 }
 
 macro_rules! backend {
-    ($module:ident, $db:ty, $dialect:expr) => {
+    ($module:ident, $db:ty, $dialect:expr, $write_detail:ident) => {
         pub(crate) mod $module {
             use sqlx::Row;
             use sqlx::types::Json;
@@ -246,17 +224,7 @@ macro_rules! backend {
                 let mut tx = event_store::begin(pool).await?;
                 // the checkpoint first: on SQLite the first statement takes the write lock, so
                 // the transaction never has to upgrade from a read
-                let moved = sqlx::query(SAVE_CHECKPOINT)
-                    .bind(checkpoint_name)
-                    .bind(to_i64(to.txid, "txid")?)
-                    .bind(to.position)
-                    .bind(to_i64(from.txid, "txid")?)
-                    .bind(from.position)
-                    .execute(&mut *tx)
-                    .await?;
-                if moved.rows_affected() != 1 {
-                    return Err(ProjectionError::CheckpointMoved(checkpoint_name));
-                }
+                move_checkpoint(&mut tx, checkpoint_name, from, to).await?;
                 let mine = events
                     .iter()
                     .filter(|e| e.aggregate_type == projection.aggregate_type());
@@ -265,6 +233,106 @@ macro_rules! backend {
                     Projection::Stock => apply_stocks(&mut tx, sql, mine).await?,
                 }
                 tx.commit().await?;
+                Ok(())
+            }
+
+            /// Moves a checkpoint from `from` to `to`, or fails: another runner (or replay)
+            /// moved it first.
+            async fn move_checkpoint(
+                tx: &mut Tx<'_>,
+                name: &'static str,
+                from: Checkpoint,
+                to: Checkpoint,
+            ) -> Result<(), ProjectionError> {
+                let moved = sqlx::query(SAVE_CHECKPOINT)
+                    .bind(name)
+                    .bind(to_i64(to.txid, "txid")?)
+                    .bind(to.position)
+                    .bind(to_i64(from.txid, "txid")?)
+                    .bind(from.position)
+                    .execute(&mut **tx)
+                    .await?;
+                if moved.rows_affected() != 1 {
+                    return Err(ProjectionError::CheckpointMoved(name));
+                }
+                Ok(())
+            }
+
+            /// One write of a replay: `rows` into the empty shadow views, in a transaction
+            /// that moves the replay's claim `(claim, written)` on by one.
+            pub(crate) async fn replay_write(
+                pool: &Pool,
+                sql: &Sql,
+                checkpoint_name: &'static str,
+                claim: u64,
+                written: i64,
+                rows: &Rows,
+            ) -> Result<(), ProjectionError> {
+                let mut tx = event_store::begin(pool).await?;
+                // the checkpoint first: on SQLite the first statement takes the write lock
+                move_checkpoint(
+                    &mut tx,
+                    checkpoint_name,
+                    Checkpoint { txid: claim, position: written },
+                    Checkpoint { txid: claim, position: written + 1 },
+                )
+                .await?;
+                match rows {
+                    Rows::Orders(rows) => super::$write_detail(&mut tx, sql, rows).await?,
+                    Rows::Stock(rows) => {
+                        sqlx::query(&sql.insert_stock)
+                            .bind(serde_json::to_string(rows)?)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// The end of a replay's writes: its checkpoint at `head`, the last event it
+            /// folded.
+            pub(crate) async fn replay_finish(
+                pool: &Pool,
+                checkpoint_name: &'static str,
+                claim: u64,
+                written: i64,
+                head: Checkpoint,
+            ) -> Result<(), ProjectionError> {
+                let mut tx = event_store::begin(pool).await?;
+                move_checkpoint(
+                    &mut tx,
+                    checkpoint_name,
+                    Checkpoint { txid: claim, position: written },
+                    head,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// Runs each group of statements in a transaction of its own, the groups at once.
+            pub(crate) async fn run_at_once(
+                pool: &Pool,
+                groups: Vec<Vec<String>>,
+            ) -> Result<(), ProjectionError> {
+                let tasks: Vec<_> = groups
+                    .into_iter()
+                    .map(|statements| {
+                        let pool = pool.clone();
+                        tokio::spawn(async move {
+                            let mut tx = event_store::begin(&pool).await?;
+                            for statement in &statements {
+                                sqlx::query(statement).execute(&mut *tx).await?;
+                            }
+                            tx.commit().await?;
+                            Ok::<_, ProjectionError>(())
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    joined(task.await)??;
+                }
                 Ok(())
             }
 
@@ -730,5 +798,34 @@ macro_rules! backend {
     };
 }
 
-backend!(postgres, sqlx::Postgres, Dialect::Postgres);
-backend!(sqlite, sqlx::Sqlite, Dialect::Sqlite);
+backend!(postgres, sqlx::Postgres, Dialect::Postgres, copy_detail);
+backend!(sqlite, sqlx::Sqlite, Dialect::Sqlite, upsert_detail);
+
+/// A replay's order rows into PostgreSQL's empty shadow detail view, by COPY.
+async fn copy_detail(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    sql: &Sql,
+    rows: &[OrderRow],
+) -> Result<(), ProjectionError> {
+    let mut text = String::with_capacity(rows.iter().map(OrderRow::copy_len).sum());
+    for row in rows {
+        row.copy_line(&mut text);
+    }
+    let mut copy = tx.copy_in_raw(&sql.copy_detail).await?;
+    copy.send(text.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// A replay's order rows into SQLite's empty shadow detail view, by the live upsert.
+async fn upsert_detail(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    sql: &Sql,
+    rows: &[OrderRow],
+) -> Result<(), ProjectionError> {
+    sqlx::query(&sql.upsert_detail)
+        .bind(OrderRow::detail_json(rows)?)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

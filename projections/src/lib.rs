@@ -28,9 +28,11 @@ mod error;
 pub mod metrics;
 pub mod projection;
 pub mod read_models;
+mod rebuild;
 pub mod reconcile;
 pub mod replay;
 pub mod routes;
+mod rows;
 pub mod runner;
 
 pub use archive::{ArchiveSchedule, ArchiveWindow, Archiver};

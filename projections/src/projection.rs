@@ -139,10 +139,20 @@ const ORDER_ROW: &[(&str, &str)] = &[
     ("status", "text"),
     ("placed_at_us", "bigint"),
     ("version", "bigint"),
-    ("document", "jsonb"),
+    ("document", "json"),
     ("content_hash", "text"),
-    ("state", "jsonb"),
+    ("state", "json"),
     ("changed_at_us", "bigint"),
+];
+
+/// The columns of a SKU's row (`{stock_rows}`).
+const STOCK_ROW: &[(&str, &str)] = &[
+    ("sku", "text"),
+    ("seller_id", "text"),
+    ("available", "bigint"),
+    ("reserved", "bigint"),
+    ("sold", "bigint"),
+    ("version", "bigint"),
 ];
 
 /// The columns of a SKU's folded stock movement (`{move_rows}`).
@@ -158,7 +168,7 @@ const MOVE_ROW: &[(&str, &str)] = &[
 impl Dialect {
     /// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
     /// SQLite has no need of: it runs one writing transaction at a time), `{ids}` (the ids of a
-    /// JSON array bound as the first parameter), and `{order_rows}` and `{move_rows}` (the rows
+    /// JSON array bound as the first parameter), and `{order_rows}`, `{move_rows}` and `{stock_rows}` (the rows
     /// of a JSON array of objects bound as the first parameter, as a table `r`).
     fn fill(self, sql: &str) -> String {
         let (for_update, skip_locked, ids) = match self {
@@ -174,6 +184,7 @@ impl Dialect {
             .replace("{ids}", ids)
             .replace("{order_rows}", &self.rows(ORDER_ROW))
             .replace("{move_rows}", &self.rows(MOVE_ROW))
+            .replace("{stock_rows}", &self.rows(STOCK_ROW))
     }
 
     /// A JSON array of objects bound as the first parameter, read as a table `r` of `columns`.
@@ -231,6 +242,11 @@ pub(crate) struct Sql {
     pub(crate) stock_moved: String,
     pub(crate) stock_moves: String,
     pub(crate) stock_version: String,
+    pub(crate) insert_stock: String,
+    pub(crate) buyer_from_detail: String,
+    /// PostgreSQL only: a replay's COPY into the detail view.
+    pub(crate) copy_detail: String,
+    pub(crate) seller_from_detail: String,
     pub(crate) order_detail: String,
     pub(crate) order_copies: String,
     pub(crate) buyer_list: String,
@@ -286,6 +302,22 @@ impl Sql {
             stock_moved: fill(include_str!("sql/stock_moved.sql")),
             stock_moves: fill(include_str!("sql/stock_moves.sql")),
             stock_version: fill(include_str!("sql/stock_version.sql")),
+            insert_stock: fill(include_str!("sql/insert_stock.sql")),
+            copy_detail: format!(
+                "COPY {} ({}) FROM STDIN",
+                t.detail,
+                crate::rows::OrderRow::COPY_COLUMNS
+            ),
+            buyer_from_detail: list(
+                include_str!("sql/list_from_detail.sql"),
+                t.buyer,
+                "buyer_id",
+            ),
+            seller_from_detail: list(
+                include_str!("sql/list_from_detail.sql"),
+                t.seller,
+                "seller_id",
+            ),
             order_detail: fill(include_str!("sql/order_detail.sql")),
             order_copies: fill(include_str!("sql/order_copies.sql")),
             buyer_list: list(include_str!("sql/order_list.sql"), t.buyer, "buyer_id"),
@@ -341,6 +373,18 @@ impl Sql {
             Dialect::Sqlite => &SQLITE,
         }
     }
+
+    /// The statements on a replay's shadow tables.
+    pub(crate) fn shadow(dialect: Dialect) -> &'static Self {
+        static POSTGRES: LazyLock<Sql> =
+            LazyLock::new(|| Sql::for_tables(&Tables::SHADOW, Dialect::Postgres));
+        static SQLITE: LazyLock<Sql> =
+            LazyLock::new(|| Sql::for_tables(&Tables::SHADOW, Dialect::Sqlite));
+        match dialect {
+            Dialect::Postgres => &POSTGRES,
+            Dialect::Sqlite => &SQLITE,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -370,6 +414,9 @@ mod tests {
                     &sql.stock_moved,
                     &sql.stock_moves,
                     &sql.stock_version,
+                    &sql.insert_stock,
+                    &sql.buyer_from_detail,
+                    &sql.seller_from_detail,
                     &sql.order_detail,
                     &sql.order_copies,
                     &sql.buyer_list,

@@ -1,7 +1,20 @@
-//! `orders replay`: rebuilds a projection from position zero into shadow tables while the live
+//! `orders replay`: rebuilds a projection from the log into shadow tables while the live
 //! ones keep serving, then swaps them in atomically.
 //!
-//! The swap is one transaction: it sets the live checkpoint to the shadow's and renames the
+//! The rebuild reads the log as it stood when the replay began (up to its head,
+//! [`EventStore::head`]), stream by stream rather than in commit order: each stream folds on
+//! its own into the one row it leaves in its view, so a stream is read once, its row written
+//! once, and only one stream's state is held at a time. Three tasks run at once: one reads
+//! pages of the log, one folds them, one writes the finished rows into the shadow tables (on
+//! PostgreSQL by COPY), a transaction per page. The order lists are filled from the rebuilt
+//! detail view at the end, in SQL.
+//!
+//! While the rebuild writes, the replay's checkpoint row is a claim: a token of this run and
+//! the number of its writes, each of which moves it on by one. A second replay that starts
+//! over the same shadow tables resets it, and this one then fails instead of swapping in
+//! tables half-written by both. The last write sets it to the head.
+//!
+//! The swap is one transaction: it sets the live checkpoint to the head and renames the
 //! tables. A live runner's batch in flight either committed before (its rows go with the old
 //! tables; the checkpoint it wrote is overwritten, so those events are applied again, once, to
 //! the new tables) or fails its compare-and-set on the checkpoint after (rolled back and
@@ -14,25 +27,29 @@
 
 use std::time::Instant;
 
-use event_store::{Checkpoint, EventStore};
+use event_store::{Checkpoint, EventStore, StoreError, StreamEvent};
 use sqlx::Row;
+use tokio::sync::mpsc;
 
 use crate::backend;
 use crate::error::ProjectionError;
 use crate::projection::{ARCHIVE_TABLE, INIT_CHECKPOINT, Projection, Sql, Tables};
 use crate::read_models::{Pool, ReadModels};
+use crate::rebuild::{OrderStream, Rows, StockStream, StreamState, Streams, joined};
 
-/// Events a replay reads and applies per transaction: larger than a live runner's batches,
-/// since a replay has no reader waiting for its views, and each batch reads and writes each
-/// order it touches once.
-pub const REPLAY_BATCH_SIZE: usize = 10_000;
+/// Events a replay reads per page; the streams a page finishes are written in one
+/// transaction.
+pub const REPLAY_PAGE_EVENTS: usize = 10_000;
+
+/// Pages read ahead of the fold, and writes queued behind it.
+const PIPELINE_DEPTH: usize = 2;
 
 /// How far a replay has got.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     /// Events read so far.
     pub events: u64,
-    /// Events in the log when the replay started (more may arrive).
+    /// Events of the projection's streams in the log when the replay started.
     pub total: u64,
     /// Events per second so far.
     pub events_per_sec: f64,
@@ -41,36 +58,44 @@ pub struct Progress {
 }
 
 /// Rebuilds `projection` into shadow tables and swaps them in, reporting progress after each
-/// batch. Returns the number of events replayed.
+/// page. Returns the number of events replayed.
 pub async fn replay(
     store: &EventStore,
     projection: Projection,
+    progress: impl FnMut(Progress),
+) -> Result<u64, ProjectionError> {
+    replay_in_pages(store, projection, REPLAY_PAGE_EVENTS, progress).await
+}
+
+/// [`replay`], reading `page_events` events per page.
+pub async fn replay_in_pages(
+    store: &EventStore,
+    projection: Projection,
+    page_events: usize,
     mut progress: impl FnMut(Progress),
 ) -> Result<u64, ProjectionError> {
-    let models = ReadModels::new(store);
-    let shadow = match &models.pool {
-        Pool::Postgres(_) => Sql::for_tables(&Tables::SHADOW, backend::postgres::DIALECT),
-        Pool::Sqlite(_) => Sql::for_tables(&Tables::SHADOW, backend::sqlite::DIALECT),
+    let pool = ReadModels::new(store).pool;
+    let shadow = match &pool {
+        Pool::Postgres(_) => Sql::shadow(backend::postgres::DIALECT),
+        Pool::Sqlite(_) => Sql::shadow(backend::sqlite::DIALECT),
     };
     let name = projection.replay_checkpoint();
-    prepare_shadow(&models.pool, projection, name).await?;
-    let total = count_events(&models.pool).await?;
+    let Prepared { claim, fills } = prepare_shadow(&pool, shadow, projection, name).await?;
+    let head = store.head().await?;
+    let total = count_events(&pool, projection.aggregate_type()).await?;
+
+    let (pages_in, mut pages) = mpsc::channel(PIPELINE_DEPTH);
+    let reader = tokio::spawn(read_pages(
+        store.clone(),
+        projection.aggregate_type(),
+        head,
+        page_events.max(1),
+        pages_in,
+    ));
+    let (rows_in, rows) = mpsc::channel(PIPELINE_DEPTH);
+    let writer = tokio::spawn(write_rows(pool.clone(), shadow, name, claim, rows));
     let started = Instant::now();
-    let mut from = Checkpoint::START;
-    let mut events = 0u64;
-    loop {
-        let batch = store.read_after(from, REPLAY_BATCH_SIZE).await?;
-        let Some(last) = batch.last() else { break };
-        match &models.pool {
-            Pool::Postgres(p) => {
-                backend::postgres::apply_batch(p, &shadow, projection, name, from, &batch).await?
-            }
-            Pool::Sqlite(p) => {
-                backend::sqlite::apply_batch(p, &shadow, projection, name, from, &batch).await?
-            }
-        }
-        from = last.checkpoint();
-        events += batch.len() as u64;
+    let mut report = |events: u64| {
         let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
         progress(Progress {
             events,
@@ -78,16 +103,132 @@ pub async fn replay(
             events_per_sec: rate,
             eta_secs: total.saturating_sub(events) as f64 / rate.max(1e-3),
         });
+    };
+    let folded = match projection {
+        Projection::Orders => {
+            fold::<OrderStream>(&mut pages, &rows_in, Rows::Orders, &mut report).await
+        }
+        Projection::Stock => {
+            fold::<StockStream>(&mut pages, &rows_in, Rows::Stock, &mut report).await
+        }
+    };
+    drop(rows_in);
+    drop(pages);
+    let written = joined(writer.await);
+    joined(reader.await)?;
+    let (events, written) = (folded?, written??);
+
+    match &pool {
+        Pool::Postgres(p) => backend::postgres::run_at_once(p, fills).await?,
+        Pool::Sqlite(p) => backend::sqlite::run_at_once(p, fills).await?,
     }
-    swap_in(&models.pool, &shadow, projection, from).await?;
+    match &pool {
+        Pool::Postgres(p) => {
+            backend::postgres::replay_finish(p, name, claim, written, head).await?
+        }
+        Pool::Sqlite(p) => backend::sqlite::replay_finish(p, name, claim, written, head).await?,
+    }
+    swap_in(&pool, shadow, projection, head).await?;
     Ok(events)
 }
 
-async fn count_events(pool: &Pool) -> Result<u64, ProjectionError> {
-    const COUNT: &str = "SELECT count(*) AS n FROM events";
+/// Reads the pages of every stream of `aggregate_type` up to `head` into `pages`, until the
+/// last, a failed read (sent on as the last page), or the fold stops listening.
+async fn read_pages(
+    store: EventStore,
+    aggregate_type: &'static str,
+    head: Checkpoint,
+    page_events: usize,
+    pages: mpsc::Sender<Result<Vec<StreamEvent>, StoreError>>,
+) {
+    let mut after = (String::new(), 0);
+    loop {
+        let page = match store
+            .read_streams_page(aggregate_type, (&after.0, after.1), head, page_events)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                // nobody listening: the fold has stopped with an error of its own
+                let _ = pages.send(Err(e)).await;
+                return;
+            }
+        };
+        let Some(last) = page.last() else { return };
+        after = (last.aggregate_id.clone(), last.sequence);
+        if pages.send(Ok(page)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Folds the pages, sending each page's finished rows to the writer; returns the number of
+/// events folded. Stops early when the writer has (its error is the answer).
+async fn fold<S: StreamState>(
+    pages: &mut mpsc::Receiver<Result<Vec<StreamEvent>, StoreError>>,
+    rows: &mpsc::Sender<Rows>,
+    wrap: fn(Vec<S::Row>) -> Rows,
+    report: &mut impl FnMut(u64),
+) -> Result<u64, ProjectionError> {
+    let mut streams = Streams::<S>::default();
+    let mut events = 0u64;
+    while let Some(page) = pages.recv().await {
+        let page = page?;
+        events += page.len() as u64;
+        for event in page {
+            streams.apply(event)?;
+        }
+        let finished = streams.take_finished();
+        if !finished.is_empty() && rows.send(wrap(finished)).await.is_err() {
+            return Ok(events);
+        }
+        report(events);
+    }
+    let last = streams.finish()?;
+    if !last.is_empty() {
+        // a writer that stopped has its error to give
+        let _ = rows.send(wrap(last)).await;
+    }
+    Ok(events)
+}
+
+/// Writes each batch of rows in a transaction of its own that moves the replay's claim on;
+/// returns the number of writes.
+async fn write_rows(
+    pool: Pool,
+    shadow: &'static Sql,
+    name: &'static str,
+    claim: u64,
+    mut rows: mpsc::Receiver<Rows>,
+) -> Result<i64, ProjectionError> {
+    let mut written = 0;
+    while let Some(batch) = rows.recv().await {
+        match &pool {
+            Pool::Postgres(p) => {
+                backend::postgres::replay_write(p, shadow, name, claim, written, &batch).await?
+            }
+            Pool::Sqlite(p) => {
+                backend::sqlite::replay_write(p, shadow, name, claim, written, &batch).await?
+            }
+        }
+        written += 1;
+    }
+    Ok(written)
+}
+
+async fn count_events(pool: &Pool, aggregate_type: &str) -> Result<u64, ProjectionError> {
+    const COUNT: &str = "SELECT count(*) AS n FROM events WHERE aggregate_type = $1";
     let n: i64 = match pool {
-        Pool::Postgres(p) => sqlx::query(COUNT).fetch_one(p).await?.try_get("n")?,
-        Pool::Sqlite(p) => sqlx::query(COUNT).fetch_one(p).await?.try_get("n")?,
+        Pool::Postgres(p) => sqlx::query(COUNT)
+            .bind(aggregate_type)
+            .fetch_one(p)
+            .await?
+            .try_get("n")?,
+        Pool::Sqlite(p) => sqlx::query(COUNT)
+            .bind(aggregate_type)
+            .fetch_one(p)
+            .await?
+            .try_get("n")?,
     };
     Ok(u64::try_from(n).unwrap_or(0))
 }
@@ -96,14 +237,33 @@ fn shadow_of(table: &str) -> String {
     format!("{table}_shadow")
 }
 
+/// What [`prepare_shadow`] leaves to do.
+struct Prepared {
+    /// The token of this run in the replay's checkpoint row: `(claim, 0)`.
+    claim: u64,
+    /// The statements that fill the order lists from the rebuilt detail view (and, on
+    /// PostgreSQL, index them): a transaction per group, the groups at once.
+    fills: Vec<Vec<String>>,
+}
+
 /// Fresh, empty shadow tables with the live tables' columns, checks and indexes, and the
-/// shadow checkpoint at the start of the log.
+/// replay's checkpoint row claimed for this run.
+///
+/// On PostgreSQL the order lists' shadows start without their indexes: they are filled in one
+/// statement each at the end, and an index built over a full table costs far less than one
+/// grown row by row.
 async fn prepare_shadow(
     pool: &Pool,
+    sql: &Sql,
     projection: Projection,
     checkpoint: &str,
-) -> Result<(), ProjectionError> {
+) -> Result<Prepared, ProjectionError> {
     const DELETE: &str = "DELETE FROM projection_checkpoints WHERE projection = $1";
+    const CLAIM: &str =
+        "INSERT INTO projection_checkpoints (projection, txid, position) VALUES ($1, $2, 0)";
+    // a token of this run: no other run's, and never a head of the log (a transaction id)
+    let claim = chrono::Utc::now().timestamp_micros();
+    let mut fills = Vec::new();
     match pool {
         Pool::Postgres(p) => {
             let mut tx = event_store::begin(p).await?;
@@ -113,8 +273,9 @@ async fn prepare_shadow(
                 .bind(checkpoint)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(INIT_CHECKPOINT)
+            sqlx::query(CLAIM)
                 .bind(checkpoint)
+                .bind(claim)
                 .execute(&mut *tx)
                 .await?;
             for table in projection.tables() {
@@ -127,6 +288,39 @@ async fn prepare_shadow(
                 ))
                 .execute(&mut *tx)
                 .await?;
+                let Some(fill) = list_fill(sql, table) else {
+                    continue;
+                };
+                let mut group = vec![fill.clone()];
+                let constraints: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+                     WHERE conrelid = CAST($1 AS regclass) AND contype IN ('p', 'u')",
+                )
+                .bind(&shadow)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (name, definition) in &constraints {
+                    sqlx::query(&format!("ALTER TABLE {shadow} DROP CONSTRAINT {name}"))
+                        .execute(&mut *tx)
+                        .await?;
+                    group.push(format!(
+                        "ALTER TABLE {shadow} ADD CONSTRAINT {name} {definition}"
+                    ));
+                }
+                let indexes: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT indexname::text, indexdef FROM pg_indexes \
+                     WHERE schemaname = current_schema() AND tablename = $1",
+                )
+                .bind(&shadow)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (name, definition) in indexes {
+                    sqlx::query(&format!("DROP INDEX {name}"))
+                        .execute(&mut *tx)
+                        .await?;
+                    group.push(definition);
+                }
+                fills.push(group);
             }
             tx.commit().await?;
         }
@@ -138,8 +332,9 @@ async fn prepare_shadow(
                 .bind(checkpoint)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(INIT_CHECKPOINT)
+            sqlx::query(CLAIM)
                 .bind(checkpoint)
+                .bind(claim)
                 .execute(&mut *tx)
                 .await?;
             for (n, table) in projection.tables().iter().enumerate() {
@@ -172,9 +367,31 @@ async fn prepare_shadow(
                 }
             }
             tx.commit().await?;
+            // one writer at a time: both lists in one transaction
+            let group: Vec<String> = projection
+                .tables()
+                .iter()
+                .filter_map(|table| list_fill(sql, table).cloned())
+                .collect();
+            if !group.is_empty() {
+                fills.push(group);
+            }
         }
     }
-    Ok(())
+    let claim = u64::try_from(claim)
+        .map_err(|_| ProjectionError::Corrupt(format!("clock at {claim} µs")))?;
+    Ok(Prepared { claim, fills })
+}
+
+/// The statement that fills `table`'s shadow from the rebuilt detail view, if it is a list.
+fn list_fill<'s>(sql: &'s Sql, table: &str) -> Option<&'s String> {
+    if table == Tables::LIVE.buyer {
+        Some(&sql.buyer_from_detail)
+    } else if table == Tables::LIVE.seller {
+        Some(&sql.seller_from_detail)
+    } else {
+        None
+    }
 }
 
 /// `CREATE TABLE order_detail (` -> `CREATE TABLE order_detail_shadow (`; ` ON buyer_orders (`
@@ -203,7 +420,10 @@ async fn swap_in(
 ) -> Result<(), ProjectionError> {
     const MOVE: &str = "UPDATE projection_checkpoints SET txid = $2, position = $3 \
                         WHERE projection = $1";
-    const DELETE: &str = "DELETE FROM projection_checkpoints WHERE projection = $1";
+    // the replay's checkpoint at the head its writes ended on: another replay that started
+    // since has reset it, and its tables are not ours to swap in
+    const RELEASE: &str = "DELETE FROM projection_checkpoints \
+                           WHERE projection = $1 AND txid = $2 AND position = $3";
     let txid = i64::try_from(at.txid)
         .map_err(|_| ProjectionError::Corrupt(format!("txid {}", at.txid)))?;
     // PostgreSQL: every table the swap reads or renames, locked before the archive is read. An
@@ -225,7 +445,19 @@ async fn swap_in(
     macro_rules! swap {
         ($pool:expr, $lock:expr) => {{
             let mut tx = event_store::begin(&$pool).await?;
-            // the checkpoint row first: a live runner's batch now waits, then fails its
+            // a write first, which takes SQLite's write lock
+            let released = sqlx::query(RELEASE)
+                .bind(projection.replay_checkpoint())
+                .bind(txid)
+                .bind(at.position)
+                .execute(&mut *tx)
+                .await?;
+            if released.rows_affected() != 1 {
+                return Err(ProjectionError::CheckpointMoved(
+                    projection.replay_checkpoint(),
+                ));
+            }
+            // the live checkpoint row next: a live runner's batch now waits, then fails its
             // compare-and-set and resumes from here on the new tables
             sqlx::query(INIT_CHECKPOINT)
                 .bind(projection.name())
@@ -248,10 +480,6 @@ async fn swap_in(
             for statement in &statements {
                 sqlx::query(statement).execute(&mut *tx).await?;
             }
-            sqlx::query(DELETE)
-                .bind(projection.replay_checkpoint())
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
         }};
     }

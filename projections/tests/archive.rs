@@ -614,7 +614,7 @@ async fn reconcile_compares_the_archive_with_the_log(store: EventStore) {
     execute(
         &store,
         &format!(
-            "UPDATE order_archive SET document = jsonb_set(document, '{{total_cents}}', '1') \
+            "UPDATE order_archive SET document = jsonb_set(document::jsonb, '{{total_cents}}', '1')::json \
              WHERE order_id = '{victim}'"
         ),
         &format!(

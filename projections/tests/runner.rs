@@ -233,7 +233,7 @@ async fn reconcile_is_clean_until_a_view_row_is_tampered_with(store: EventStore)
     assert_eq!(report.skus_checked, 1);
 
     let tamper = "UPDATE buyer_orders SET status = 'Cancelled', \
-                  document = replace(document::text, 'PendingPayment', 'Cancelled')::jsonb \
+                  document = replace(document::text, 'PendingPayment', 'Cancelled')::json \
                   WHERE order_id = '1001'";
     match (store.postgres_pool(), store.sqlite_pool()) {
         (Some(pg), _) => {

@@ -1,8 +1,7 @@
 -- A page of every stream of one type ($1), stream by stream in the primary key's order, after
 -- the event ($2, $3) of the previous page, holding only the events at or before the log
 -- checkpoint ($4, $5): the same events read_after.sql reads up to there.
-SELECT position, txid::text AS txid_text, aggregate_type, aggregate_id, sequence, event_type,
-       event_version, payload, metadata, recorded_at
+SELECT aggregate_id, sequence, event_type, event_version, payload, recorded_at
 FROM events
 WHERE aggregate_type = $1
   AND (aggregate_type, aggregate_id, sequence) > ($1, $2, $3)

@@ -11,7 +11,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use tokio::sync::watch;
 
-use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError};
+use serde_json::value::RawValue;
+use sqlx::types::Json;
+
+use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError, StreamEvent};
 
 /// Connections a store opens at most, when it opens its own pool. Writes take turns anyway;
 /// readers run in parallel under WAL.
@@ -115,7 +118,7 @@ impl SqliteBackend {
         after: (&str, i64),
         upto: Checkpoint,
         limit: i64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<StreamEvent>, StoreError> {
         let rows = sqlx::query(include_str!("read_streams_page.sql"))
             .bind(aggregate_type)
             .bind(after.0)
@@ -124,7 +127,7 @@ impl SqliteBackend {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(recorded).collect()
+        rows.iter().map(stream_event).collect()
     }
 
     pub(crate) async fn find_command(
@@ -157,6 +160,20 @@ fn recorded(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         event_version: row.try_get("event_version")?,
         payload: row.try_get("payload")?,
         metadata: EventMetadata::from_stored(&metadata),
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+fn stream_event(row: &SqliteRow) -> Result<StreamEvent, StoreError> {
+    let sequence: i64 = row.try_get("sequence")?;
+    let Json(payload) = row.try_get::<Json<Box<RawValue>>, _>("payload")?;
+    Ok(StreamEvent {
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: u64::try_from(sequence)
+            .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload,
         recorded_at: row.try_get("recorded_at")?,
     })
 }

@@ -1,7 +1,6 @@
 -- A page of every stream of one type (?1), stream by stream, after the event (?2, ?3) of the
 -- previous page, holding only the events at or before position ?4.
-SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
-       metadata, recorded_at
+SELECT aggregate_id, sequence, event_type, event_version, payload, recorded_at
 FROM events
 WHERE aggregate_type = ?1
   AND (aggregate_id, sequence) > (?2, ?3)

@@ -359,6 +359,14 @@ pub async fn an_old_event_version_is_upcast_on_read(h: Harness) {
     let mut sub = store.subscribe(Checkpoint::START, 10).await.unwrap();
     let read = collect(&mut sub, 2).await;
     assert_eq!(read[0].decode::<CounterEvent>().unwrap(), added(1));
+    let head = store.head().await.unwrap();
+    let page = store
+        .read_streams_page("Counter", ("", 0), head, 10)
+        .await
+        .unwrap();
+    assert_eq!(page[0].event_version, "2.0.0");
+    assert_eq!(page[0].decode::<CounterEvent>().unwrap(), added(1));
+    assert_eq!(page[1].decode::<CounterEvent>().unwrap(), added(5));
     // the log itself is never rewritten
     let raw = h.store().read_stream("Counter", "c-1").await.unwrap();
     assert_eq!(raw[0].event_version, "1.0");
