@@ -167,7 +167,7 @@ fn stored_order(
 }
 
 macro_rules! backend {
-    ($module:ident, $db:ty, $dialect:expr, $write_detail:ident) => {
+    ($module:ident, $db:ty, $dialect:expr, $write_detail:ident, $claim_check:expr) => {
         pub(crate) mod $module {
             use sqlx::Row;
             use sqlx::types::Json;
@@ -259,24 +259,18 @@ macro_rules! backend {
             }
 
             /// One write of a replay: `rows` into the empty shadow views, in a transaction
-            /// that moves the replay's claim `(claim, written)` on by one.
+            /// that holds the replay's claim on its checkpoint row (`$claim_check`): one that
+            /// another replay has reset since fails, and a reset waits for the writes in
+            /// flight.
             pub(crate) async fn replay_write(
                 pool: &Pool,
                 sql: &Sql,
                 checkpoint_name: &'static str,
                 claim: u64,
-                written: i64,
                 rows: &Rows,
             ) -> Result<(), ProjectionError> {
                 let mut tx = event_store::begin(pool).await?;
-                // the checkpoint first: on SQLite the first statement takes the write lock
-                move_checkpoint(
-                    &mut tx,
-                    checkpoint_name,
-                    Checkpoint { txid: claim, position: written },
-                    Checkpoint { txid: claim, position: written + 1 },
-                )
-                .await?;
+                hold_claim(&mut tx, checkpoint_name, to_i64(claim, "claim")?).await?;
                 match rows {
                     Rows::Orders(rows) => super::$write_detail(&mut tx, sql, rows).await?,
                     Rows::Stock(rows) => {
@@ -296,14 +290,13 @@ macro_rules! backend {
                 pool: &Pool,
                 checkpoint_name: &'static str,
                 claim: u64,
-                written: i64,
                 head: Checkpoint,
             ) -> Result<(), ProjectionError> {
                 let mut tx = event_store::begin(pool).await?;
                 move_checkpoint(
                     &mut tx,
                     checkpoint_name,
-                    Checkpoint { txid: claim, position: written },
+                    Checkpoint { txid: claim, position: 0 },
                     head,
                 )
                 .await?;
@@ -311,17 +304,22 @@ macro_rules! backend {
                 Ok(())
             }
 
-            /// Runs each group of statements in a transaction of its own, the groups at once.
-            pub(crate) async fn run_at_once(
+            /// Runs each group of statements in a transaction of its own that holds the
+            /// replay's claim (as [`replay_write`] does), the groups at once.
+            pub(crate) async fn replay_fill(
                 pool: &Pool,
+                checkpoint_name: &'static str,
+                claim: u64,
                 groups: Vec<Vec<String>>,
             ) -> Result<(), ProjectionError> {
+                let claim = to_i64(claim, "claim")?;
                 let tasks: Vec<_> = groups
                     .into_iter()
                     .map(|statements| {
                         let pool = pool.clone();
                         tokio::spawn(async move {
                             let mut tx = event_store::begin(&pool).await?;
+                            hold_claim(&mut tx, checkpoint_name, claim).await?;
                             for statement in &statements {
                                 sqlx::query(statement).execute(&mut *tx).await?;
                             }
@@ -332,6 +330,24 @@ macro_rules! backend {
                     .collect();
                 for task in tasks {
                     joined(task.await)??;
+                }
+                Ok(())
+            }
+
+            /// Holds a replay's claim for the transaction, or fails: another replay has
+            /// reset it.
+            async fn hold_claim(
+                tx: &mut Tx<'_>,
+                checkpoint_name: &'static str,
+                claim: i64,
+            ) -> Result<(), ProjectionError> {
+                let held = sqlx::query($claim_check)
+                    .bind(checkpoint_name)
+                    .bind(claim)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if held.is_none() {
+                    return Err(ProjectionError::CheckpointMoved(checkpoint_name));
                 }
                 Ok(())
             }
@@ -798,8 +814,24 @@ macro_rules! backend {
     };
 }
 
-backend!(postgres, sqlx::Postgres, Dialect::Postgres, copy_detail);
-backend!(sqlite, sqlx::Sqlite, Dialect::Sqlite, upsert_detail);
+// A replay's claim, held for one write: on PostgreSQL a shared lock on the checkpoint row (the
+// replay's writers run at once; a reset waits for them), on SQLite a write, which takes the
+// write lock first (one writer at a time).
+backend!(
+    postgres,
+    sqlx::Postgres,
+    Dialect::Postgres,
+    copy_detail,
+    "SELECT 1 FROM projection_checkpoints WHERE projection = $1 AND txid = $2 FOR SHARE"
+);
+backend!(
+    sqlite,
+    sqlx::Sqlite,
+    Dialect::Sqlite,
+    upsert_detail,
+    "UPDATE projection_checkpoints SET position = 0 WHERE projection = $1 AND txid = $2 \
+     RETURNING 1"
+);
 
 /// A replay's order rows into PostgreSQL's empty shadow detail view, by COPY.
 async fn copy_detail(

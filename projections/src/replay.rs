@@ -4,15 +4,17 @@
 //! The rebuild reads the log as it stood when the replay began (up to its head,
 //! [`EventStore::head`]), stream by stream rather than in commit order: each stream folds on
 //! its own into the one row it leaves in its view, so a stream is read once, its row written
-//! once, and only one stream's state is held at a time. Three tasks run at once: one reads
-//! pages of the log, one folds them, one writes the finished rows into the shadow tables (on
-//! PostgreSQL by COPY), a transaction per page. The order lists are filled from the rebuilt
-//! detail view at the end, in SQL.
+//! once, and only one stream's state is held at a time. The work is a pipeline: a task reads
+//! pages of the log, the caller folds them, and writers put each page's finished rows into the
+//! shadow detail (or stock) view in a transaction of their own, on PostgreSQL by COPY with two
+//! writers on two connections. The order lists are filled from the rebuilt detail view at the
+//! end, in SQL, and on PostgreSQL indexed only then.
 //!
-//! While the rebuild writes, the replay's checkpoint row is a claim: a token of this run and
-//! the number of its writes, each of which moves it on by one. A second replay that starts
-//! over the same shadow tables resets it, and this one then fails instead of swapping in
-//! tables half-written by both. The last write sets it to the head.
+//! While the rebuild writes, the replay's checkpoint row holds a claim, a token of this run,
+//! and every write holds the claim (a shared row lock on PostgreSQL). A second replay that
+//! starts over the same shadow tables resets the row once the writes in flight end, and this
+//! one's next write, end or swap then fails instead of swapping in tables half-written by both.
+//! The end sets the row to the head.
 //!
 //! The swap is one transaction: it sets the live checkpoint to the head and renames the
 //! tables. A live runner's batch in flight either committed before (its rows go with the old
@@ -41,12 +43,28 @@ use crate::rebuild::{OrderStream, Rows, StockStream, StreamState, Streams, joine
 /// transaction.
 pub const REPLAY_PAGE_EVENTS: usize = 10_000;
 
-/// Pages read ahead of the fold, and writes queued behind it.
+/// Pages read ahead of the fold, and writes queued behind it per writer.
 const PIPELINE_DEPTH: usize = 2;
+
+/// Writers of a replay on PostgreSQL, each a COPY at a time on a connection of its own.
+const REPLAY_WRITERS: usize = 2;
+
+/// What a replay is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the log and writing each stream's row.
+    Reading,
+    /// Filling (and indexing) the order lists from the rebuilt detail view.
+    Filling,
+    /// Swapping the rebuilt tables in.
+    Swapping,
+}
 
 /// How far a replay has got.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
+    /// What it is doing.
+    pub stage: Stage,
     /// Events read so far.
     pub events: u64,
     /// Events of the projection's streams in the log when the replay started.
@@ -92,12 +110,23 @@ pub async fn replay_in_pages(
         page_events.max(1),
         pages_in,
     ));
-    let (rows_in, rows) = mpsc::channel(PIPELINE_DEPTH);
-    let writer = tokio::spawn(write_rows(pool.clone(), shadow, name, claim, rows));
+    // PostgreSQL runs each writer's COPY in a backend of its own; SQLite has one writer
+    let writers = match &pool {
+        Pool::Postgres(_) => REPLAY_WRITERS,
+        Pool::Sqlite(_) => 1,
+    };
+    let (rows_in, writers): (Vec<_>, Vec<_>) = (0..writers)
+        .map(|_| {
+            let (rows_in, rows) = mpsc::channel(PIPELINE_DEPTH);
+            let writer = tokio::spawn(write_rows(pool.clone(), shadow, name, claim, rows));
+            (rows_in, writer)
+        })
+        .unzip();
     let started = Instant::now();
-    let mut report = |events: u64| {
+    let mut report = |stage: Stage, events: u64| {
         let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
         progress(Progress {
+            stage,
             events,
             total,
             events_per_sec: rate,
@@ -114,20 +143,25 @@ pub async fn replay_in_pages(
     };
     drop(rows_in);
     drop(pages);
-    let written = joined(writer.await);
+    let mut written = Ok(());
+    for writer in writers {
+        let outcome = joined(writer.await).and_then(|w| w);
+        written = written.and(outcome);
+    }
     joined(reader.await)?;
-    let (events, written) = (folded?, written??);
+    let events = folded?;
+    written?;
+    report(Stage::Filling, events);
 
     match &pool {
-        Pool::Postgres(p) => backend::postgres::run_at_once(p, fills).await?,
-        Pool::Sqlite(p) => backend::sqlite::run_at_once(p, fills).await?,
+        Pool::Postgres(p) => backend::postgres::replay_fill(p, name, claim, fills).await?,
+        Pool::Sqlite(p) => backend::sqlite::replay_fill(p, name, claim, fills).await?,
     }
     match &pool {
-        Pool::Postgres(p) => {
-            backend::postgres::replay_finish(p, name, claim, written, head).await?
-        }
-        Pool::Sqlite(p) => backend::sqlite::replay_finish(p, name, claim, written, head).await?,
+        Pool::Postgres(p) => backend::postgres::replay_finish(p, name, claim, head).await?,
+        Pool::Sqlite(p) => backend::sqlite::replay_finish(p, name, claim, head).await?,
     }
+    report(Stage::Swapping, events);
     swap_in(&pool, shadow, projection, head).await?;
     Ok(events)
 }
@@ -162,16 +196,17 @@ async fn read_pages(
     }
 }
 
-/// Folds the pages, sending each page's finished rows to the writer; returns the number of
-/// events folded. Stops early when the writer has (its error is the answer).
+/// Folds the pages, sending each page's finished rows to the writers in turn; returns the
+/// number of events folded. Stops early when a writer has (its error is the answer).
 async fn fold<S: StreamState>(
     pages: &mut mpsc::Receiver<Result<Vec<StreamEvent>, StoreError>>,
-    rows: &mpsc::Sender<Rows>,
+    writers: &[mpsc::Sender<Rows>],
     wrap: fn(Vec<S::Row>) -> Rows,
-    report: &mut impl FnMut(u64),
+    report: &mut impl FnMut(Stage, u64),
 ) -> Result<u64, ProjectionError> {
     let mut streams = Streams::<S>::default();
     let mut events = 0u64;
+    let mut sent = 0usize;
     while let Some(page) = pages.recv().await {
         let page = page?;
         events += page.len() as u64;
@@ -179,41 +214,45 @@ async fn fold<S: StreamState>(
             streams.apply(event)?;
         }
         let finished = streams.take_finished();
-        if !finished.is_empty() && rows.send(wrap(finished)).await.is_err() {
-            return Ok(events);
+        if !finished.is_empty() {
+            sent += 1;
+            if writers[sent % writers.len()]
+                .send(wrap(finished))
+                .await
+                .is_err()
+            {
+                return Ok(events);
+            }
         }
-        report(events);
+        report(Stage::Reading, events);
     }
     let last = streams.finish()?;
     if !last.is_empty() {
         // a writer that stopped has its error to give
-        let _ = rows.send(wrap(last)).await;
+        let _ = writers[(sent + 1) % writers.len()].send(wrap(last)).await;
     }
     Ok(events)
 }
 
-/// Writes each batch of rows in a transaction of its own that moves the replay's claim on;
-/// returns the number of writes.
+/// Writes each batch of rows in a transaction of its own that holds the replay's claim.
 async fn write_rows(
     pool: Pool,
     shadow: &'static Sql,
     name: &'static str,
     claim: u64,
     mut rows: mpsc::Receiver<Rows>,
-) -> Result<i64, ProjectionError> {
-    let mut written = 0;
+) -> Result<(), ProjectionError> {
     while let Some(batch) = rows.recv().await {
         match &pool {
             Pool::Postgres(p) => {
-                backend::postgres::replay_write(p, shadow, name, claim, written, &batch).await?
+                backend::postgres::replay_write(p, shadow, name, claim, &batch).await?
             }
             Pool::Sqlite(p) => {
-                backend::sqlite::replay_write(p, shadow, name, claim, written, &batch).await?
+                backend::sqlite::replay_write(p, shadow, name, claim, &batch).await?
             }
         }
-        written += 1;
     }
-    Ok(written)
+    Ok(())
 }
 
 async fn count_events(pool: &Pool, aggregate_type: &str) -> Result<u64, ProjectionError> {
@@ -258,9 +297,11 @@ async fn prepare_shadow(
     projection: Projection,
     checkpoint: &str,
 ) -> Result<Prepared, ProjectionError> {
-    const DELETE: &str = "DELETE FROM projection_checkpoints WHERE projection = $1";
-    const CLAIM: &str =
-        "INSERT INTO projection_checkpoints (projection, txid, position) VALUES ($1, $2, 0)";
+    // one statement, so that replays starting at once take turns on the row instead of both
+    // finding it missing
+    const CLAIM: &str = "INSERT INTO projection_checkpoints (projection, txid, position) \
+                         VALUES ($1, $2, 0) \
+                         ON CONFLICT (projection) DO UPDATE SET txid = $2, position = 0";
     // a token of this run: no other run's, and never a head of the log (a transaction id)
     let claim = chrono::Utc::now().timestamp_micros();
     let mut fills = Vec::new();
@@ -268,11 +309,8 @@ async fn prepare_shadow(
         Pool::Postgres(p) => {
             let mut tx = event_store::begin(p).await?;
             // a write first: on SQLite it takes the write lock at once (waiting its turn),
-            // where a read first would fail to upgrade once another writer committed
-            sqlx::query(DELETE)
-                .bind(checkpoint)
-                .execute(&mut *tx)
-                .await?;
+            // where a read first would fail to upgrade once another writer committed; on
+            // PostgreSQL it waits for another replay's writes in flight
             sqlx::query(CLAIM)
                 .bind(checkpoint)
                 .bind(claim)
@@ -327,11 +365,8 @@ async fn prepare_shadow(
         Pool::Sqlite(p) => {
             let mut tx = event_store::begin(p).await?;
             // a write first: on SQLite it takes the write lock at once (waiting its turn),
-            // where a read first would fail to upgrade once another writer committed
-            sqlx::query(DELETE)
-                .bind(checkpoint)
-                .execute(&mut *tx)
-                .await?;
+            // where a read first would fail to upgrade once another writer committed; on
+            // PostgreSQL it waits for another replay's writes in flight
             sqlx::query(CLAIM)
                 .bind(checkpoint)
                 .bind(claim)
