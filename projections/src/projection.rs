@@ -323,12 +323,12 @@ impl Sql {
             buyer_list: list(include_str!("sql/order_list.sql"), t.buyer, "buyer_id"),
             seller_list: list(include_str!("sql/order_list.sql"), t.seller, "seller_id"),
             buyer_archive_list: list(
-                include_str!("sql/order_list.sql"),
+                include_str!("sql/archive_list.sql"),
                 ARCHIVE_TABLE,
                 "buyer_id",
             ),
             seller_archive_list: list(
-                include_str!("sql/order_list.sql"),
+                include_str!("sql/archive_list.sql"),
                 ARCHIVE_TABLE,
                 "seller_id",
             ),

@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 use crate::document::{OrderDocument, micros};
 use crate::error::ProjectionError;
 
-/// One order's row in the detail view; the list views hold the same without the state.
+/// One order's row in the detail view; the list views hold the same without the document and
+/// the state (ADR 12).
 #[derive(Debug)]
 pub(crate) struct OrderRow {
     pub(crate) order_id: String,
@@ -67,13 +68,13 @@ impl OrderRow {
         Self::json_array(rows, true)
     }
 
-    /// The JSON array of list rows the list upserts read: without the state, which
-    /// PostgreSQL would otherwise parse for nothing.
+    /// The JSON array of list rows the list upserts read: without the document and the
+    /// state, which a list does not hold (ADR 12) and PostgreSQL would parse for nothing.
     pub(crate) fn list_json(rows: &[Self]) -> Result<String, ProjectionError> {
         Self::json_array(rows, false)
     }
 
-    fn json_array(rows: &[Self], with_state: bool) -> Result<String, ProjectionError> {
+    fn json_array(rows: &[Self], with_details: bool) -> Result<String, ProjectionError> {
         let mut out = Vec::with_capacity(rows.iter().map(Self::copy_len).sum());
         out.push(b'[');
         for (i, row) in rows.iter().enumerate() {
@@ -93,14 +94,15 @@ impl OrderRow {
             }
             out.extend_from_slice(
                 format!(
-                    ",\"placed_at_us\":{},\"version\":{},\"changed_at_us\":{},\"document\":",
+                    ",\"placed_at_us\":{},\"version\":{},\"changed_at_us\":{}",
                     row.placed_at_us, row.version, row.changed_at_us
                 )
                 .as_bytes(),
             );
             // the document and the state are JSON already
-            out.extend_from_slice(row.document.as_bytes());
-            if with_state {
+            if with_details {
+                out.extend_from_slice(b",\"document\":");
+                out.extend_from_slice(row.document.as_bytes());
                 out.extend_from_slice(b",\"state\":");
                 out.extend_from_slice(row.state.as_bytes());
             }
@@ -202,7 +204,8 @@ mod tests {
             serde_json::from_str(&OrderRow::list_json(&rows).unwrap()).unwrap();
         assert_eq!(lists.as_array().unwrap().len(), 2);
         assert!(lists[0].get("state").is_none());
-        assert_eq!(lists[0]["document"], details[0]["document"]);
+        assert!(lists[0].get("document").is_none());
+        assert_eq!(lists[0]["content_hash"], details[0]["content_hash"]);
         assert_eq!(OrderRow::detail_json(&[]).unwrap(), "[]");
     }
 

@@ -1,5 +1,4 @@
--- A replay's list view, filled from the detail view it has rebuilt: one row per order, the
--- document copied as stored (not parsed again).
-INSERT INTO {list} ({owner}, order_id, status, placed_at_us, version, document, content_hash)
-SELECT {owner}, order_id, status, placed_at_us, version, document, content_hash
+-- A replay's list view, filled from the detail view it has rebuilt: one row per order.
+INSERT INTO {list} ({owner}, order_id, status, placed_at_us, version, content_hash)
+SELECT {owner}, order_id, status, placed_at_us, version, content_hash
 FROM {detail}
