@@ -148,7 +148,10 @@ impl OrderRow {
 /// escaped (compact JSON has backslashes in its own escapes, and nothing else to escape).
 fn copy_text(out: &mut String, text: &str) {
     let mut rest = text;
-    while let Some(at) = rest.find(['\\', '\t', '\n', '\r']) {
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
         out.push_str(&rest[..at]);
         out.push_str(match rest.as_bytes()[at] {
             b'\\' => "\\\\",

@@ -1,11 +1,13 @@
 //! The PostgreSQL backend: postgres-es's repository for loads and appends, our SQL for the
 //! ordered log.
 
+use std::net::IpAddr;
+use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use postgres_es::PostgresEventRepository;
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgSslMode};
 use sqlx::{PgPool, Row};
 
 use serde_json::value::RawValue;
@@ -45,7 +47,10 @@ impl PostgresBackend {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS_MAX)
             .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS))
-            .connect(url)
+            .connect_with(connect_options(
+                url,
+                std::env::var_os("PGSSLMODE").is_some(),
+            )?)
             .await?;
         Ok(Self::new(pool))
     }
@@ -154,6 +159,32 @@ impl PostgresBackend {
     }
 }
 
+/// The options of `url`. A server on this machine (loopback or a Unix socket) is reached
+/// without TLS unless the URL or `PGSSLMODE` (`env_sslmode`) asks for it: sqlx's default,
+/// `prefer`, would encrypt every byte to and from a process on the same host, at a cost in
+/// CPU on both ends and no protection gained.
+fn connect_options(url: &str, env_sslmode: bool) -> Result<PgConnectOptions, StoreError> {
+    let options = PgConnectOptions::from_str(url)?;
+    let url_sslmode = url.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|p| p.starts_with("sslmode=") || p.starts_with("ssl-mode="))
+    });
+    let host = options.get_host();
+    let local = host == "localhost"
+        || host.starts_with('/')
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    Ok(if local && !url_sslmode && !env_sslmode {
+        options.ssl_mode(PgSslMode::Disable)
+    } else {
+        options
+    })
+}
+
 fn recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     let txid: String = row.try_get("txid_text")?;
     let sequence: i64 = row.try_get("sequence")?;
@@ -187,4 +218,29 @@ fn stream_event(row: &PgRow) -> Result<StreamEvent, StoreError> {
         payload,
         recorded_at: row.try_get("recorded_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ssl(url: &str, env: bool) -> String {
+        format!("{:?}", connect_options(url, env).unwrap().get_ssl_mode())
+    }
+
+    #[test]
+    fn a_server_on_this_machine_is_reached_without_tls_unless_asked() {
+        assert_eq!(ssl("postgres://u@127.0.0.1:5432/db", false), "Disable");
+        assert_eq!(ssl("postgres://u@localhost/db", false), "Disable");
+        assert_eq!(ssl("postgres://u@[::1]/db", false), "Disable");
+        assert_eq!(
+            ssl("postgres://u@127.0.0.1/db?sslmode=require", false),
+            "Require"
+        );
+        assert_eq!(
+            ssl("postgres://u@127.0.0.1/db", true),
+            ssl("postgres://u@db.example/db", true)
+        );
+        assert_eq!(ssl("postgres://u@db.example/db", false), "Prefer");
+    }
 }
