@@ -170,8 +170,8 @@ impl OrderDocument {
     }
 
     /// SHA-256 (hex) of the document's canonical JSON (fields in declaration order), so a
-    /// document read back from a `jsonb` column, whose key order PostgreSQL changes, hashes
-    /// the same once parsed.
+    /// document read back hashes the same once parsed, whatever its column did to its key
+    /// order.
     pub fn content_hash(&self) -> String {
         // serialising a struct of strings, numbers and timestamps cannot fail
         let bytes = serde_json::to_vec(self).unwrap_or_default();

@@ -2,7 +2,7 @@
 -- seller lists keep what they sort, filter and compare by (status, placed_at_us, version and
 -- the content hash) and their pages join the detail view for the documents. A list row was
 -- mostly a second and third copy of the document, written on every change of the order and
--- by every replay (docs/adr/0012-documents-once.md).
+-- by every replay (docs/adr/0012-stream-rebuild.md).
 ALTER TABLE buyer_orders DROP COLUMN document;
 ALTER TABLE seller_orders DROP COLUMN document;
 
