@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::{EventMetadata, StoreError};
 
@@ -87,6 +89,29 @@ pub struct StreamEvent {
 }
 
 impl StreamEvent {
+    /// The event of a row of `read_streams_page.sql`, on either backend.
+    pub(crate) fn from_row<R>(row: &R) -> Result<Self, StoreError>
+    where
+        R: Row,
+        for<'c> &'c str: ColumnIndex<R>,
+        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Json<Box<RawValue>>: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let sequence: i64 = row.try_get("sequence")?;
+        let Json(payload) = row.try_get("payload")?;
+        Ok(Self {
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: u64::try_from(sequence)
+                .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload,
+            recorded_at: row.try_get("recorded_at")?,
+        })
+    }
+
     /// The payload as a domain event.
     pub fn decode<E: DomainEvent>(&self) -> Result<E, StoreError> {
         Ok(serde_json::from_str(self.payload.get())?)

@@ -11,9 +11,6 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use tokio::sync::watch;
 
-use serde_json::value::RawValue;
-use sqlx::types::Json;
-
 use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError, StreamEvent};
 
 /// Connections a store opens at most, when it opens its own pool. Writes take turns anyway;
@@ -127,7 +124,7 @@ impl SqliteBackend {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(stream_event).collect()
+        rows.iter().map(StreamEvent::from_row).collect()
     }
 
     pub(crate) async fn find_command(
@@ -160,20 +157,6 @@ fn recorded(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         event_version: row.try_get("event_version")?,
         payload: row.try_get("payload")?,
         metadata: EventMetadata::from_stored(&metadata),
-        recorded_at: row.try_get("recorded_at")?,
-    })
-}
-
-fn stream_event(row: &SqliteRow) -> Result<StreamEvent, StoreError> {
-    let sequence: i64 = row.try_get("sequence")?;
-    let Json(payload) = row.try_get::<Json<Box<RawValue>>, _>("payload")?;
-    Ok(StreamEvent {
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: u64::try_from(sequence)
-            .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload,
         recorded_at: row.try_get("recorded_at")?,
     })
 }
