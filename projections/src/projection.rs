@@ -175,7 +175,7 @@ impl Dialect {
             Self::Postgres => (
                 " FOR UPDATE",
                 " FOR UPDATE SKIP LOCKED",
-                "SELECT jsonb_array_elements_text(CAST($1 AS jsonb))",
+                "SELECT json_array_elements_text(CAST($1 AS json))",
             ),
             Self::Sqlite => ("", "", "SELECT value FROM json_each($1)"),
         };
@@ -191,7 +191,7 @@ impl Dialect {
     fn rows(self, columns: &[(&str, &str)]) -> String {
         match self {
             Self::Postgres => format!(
-                "jsonb_to_recordset(CAST($1 AS jsonb)) AS r({})",
+                "json_to_recordset(CAST($1 AS json)) AS r({})",
                 columns
                     .iter()
                     .map(|(name, kind)| format!("{name} {kind}"))
@@ -464,7 +464,7 @@ mod tests {
         assert!(!code(&lite.order_states).contains("FOR UPDATE"));
         assert!(!code(&lite.archive_pick).contains("FOR UPDATE"));
         assert!(lite.archive_copy.contains("json_each($1)"));
-        assert!(pg.archive_copy.contains("jsonb_array_elements_text"));
+        assert!(pg.archive_copy.contains("json_array_elements_text"));
     }
 
     #[test]
