@@ -6,7 +6,7 @@ use command_api::auth::{Role, TokenKeys};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::stats::Samples;
+use crate::stats::{Samples, route};
 
 /// Validity of the tokens the generator signs for itself.
 const TOKEN_TTL_SECS: i64 = 24 * 3_600;
@@ -58,9 +58,11 @@ impl Api {
         body: Option<&Value>,
         samples: Option<&mut Samples>,
     ) -> Result<Value, Failed> {
+        let method_name = method.to_string();
+        let method_name = method_name.as_str();
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(body);
@@ -75,7 +77,7 @@ impl Api {
             });
         }
         if let Some(samples) = samples {
-            samples.request(started.elapsed());
+            samples.route_request(route(method_name, path), started.elapsed());
         }
         Ok(body)
     }

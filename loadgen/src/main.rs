@@ -214,6 +214,12 @@ fn print_report(report: &Report) {
         report.errors,
         report.refusals,
     );
+    for (route, latency) in &report.routes {
+        println!(
+            "  {route:<40} {:>7} requests  p50 {:>7.2} ms  p99 {:>7.2} ms",
+            latency.requests, latency.p50_ms, latency.p99_ms
+        );
+    }
     for (key, value) in &report.extra {
         println!("  {key}: {value}");
     }

@@ -142,28 +142,40 @@ pub(crate) async fn place_order(
     let mut reserved_here: Vec<(SkuId, Quantity)> = Vec::new();
     let mut ordered: Vec<&ItemRequest> = command.items.iter().collect();
     ordered.sort_by(|a, b| a.snapshot.sku.cmp(&b.snapshot.sku));
-    for item in ordered {
+    // every SKU at once: each is its own stream, and each reservation waits for its write
+    let reservations = futures::future::join_all(
+        ordered
+            .iter()
+            .map(|item| reserve(store, &meta, order_id, &item.snapshot.sku, item.quantity)),
+    )
+    .await;
+    let mut refused = None;
+    let mut failed = None;
+    for (item, reservation) in ordered.iter().zip(reservations) {
         let sku = &item.snapshot.sku;
-        match reserve(store, &meta, order_id, sku, item.quantity).await {
-            Ok(appended) => {
-                if appended {
-                    reserved_here.push((sku.clone(), item.quantity));
-                }
-            }
+        match reservation {
+            Ok(true) => reserved_here.push((sku.clone(), item.quantity)),
+            Ok(false) => {}
             Err(ExecuteError::Domain(err)) => {
-                let reason = match err {
-                    SkuError::ReservationMismatch { .. } => {
-                        RejectionReason::ConflictingPlacement { sku: sku.clone() }
-                    }
-                    _ => RejectionReason::OutOfStock { sku: sku.clone() },
-                };
-                abandon(store, &meta, order_id, &buyer, reason, &reserved_here).await?;
-                return Err(err.to_problem());
+                refused.get_or_insert((sku.clone(), err));
             }
-            // The store failed: what was reserved stays until the order id's placement is
-            // settled by a later retry (or released as abandoned).
-            Err(other) => return Err(other.into()),
+            Err(other) => {
+                failed.get_or_insert(other);
+            }
         }
+    }
+    // The store failed: what was reserved stays until the order id's placement is settled by
+    // a later retry (or released as abandoned).
+    if let Some(other) = failed {
+        return Err(other.into());
+    }
+    if let Some((sku, err)) = refused {
+        let reason = match err {
+            SkuError::ReservationMismatch { .. } => RejectionReason::ConflictingPlacement { sku },
+            _ => RejectionReason::OutOfStock { sku },
+        };
+        abandon(store, &meta, order_id, &buyer, reason, &reserved_here).await?;
+        return Err(err.to_problem());
     }
 
     let order_meta = EventMetadata {
