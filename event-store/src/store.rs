@@ -507,19 +507,12 @@ impl EventStore {
         events
             .into_iter()
             .map(|mut event| {
-                let serialized = SerializedEvent::new(
-                    String::new(),
-                    0,
-                    String::new(),
-                    std::mem::take(&mut event.event_type),
-                    std::mem::take(&mut event.event_version),
+                let payload = self.upcast_fields(
+                    &mut event.event_type,
+                    &mut event.event_version,
                     serde_json::from_str(event.payload.get())?,
-                    Value::Null,
                 );
-                let upcast = self.upcast(serialized);
-                event.event_type = upcast.event_type;
-                event.event_version = upcast.event_version;
-                event.payload = serde_json::value::to_raw_value(&upcast.payload)?;
+                event.payload = serde_json::value::to_raw_value(&payload)?;
                 Ok(event)
             })
             .collect()
@@ -532,21 +525,35 @@ impl EventStore {
         events
             .into_iter()
             .map(|mut recorded| {
-                let serialized = SerializedEvent::new(
-                    String::new(),
-                    0,
-                    String::new(),
-                    std::mem::take(&mut recorded.event_type),
-                    std::mem::take(&mut recorded.event_version),
-                    std::mem::replace(&mut recorded.payload, Value::Null),
-                    Value::Null,
+                let payload = std::mem::replace(&mut recorded.payload, Value::Null);
+                recorded.payload = self.upcast_fields(
+                    &mut recorded.event_type,
+                    &mut recorded.event_version,
+                    payload,
                 );
-                let upcast = self.upcast(serialized);
-                recorded.event_type = upcast.event_type;
-                recorded.event_version = upcast.event_version;
-                recorded.payload = upcast.payload;
                 recorded
             })
             .collect()
+    }
+
+    /// Upcasts one read event: its type and version in place; returns its payload.
+    fn upcast_fields(
+        &self,
+        event_type: &mut String,
+        event_version: &mut String,
+        payload: Value,
+    ) -> Value {
+        let upcast = self.upcast(SerializedEvent::new(
+            String::new(),
+            0,
+            String::new(),
+            std::mem::take(event_type),
+            std::mem::take(event_version),
+            payload,
+            Value::Null,
+        ));
+        *event_type = upcast.event_type;
+        *event_version = upcast.event_version;
+        upcast.payload
     }
 }

@@ -266,11 +266,11 @@ macro_rules! backend {
                 pool: &Pool,
                 sql: &Sql,
                 checkpoint_name: &'static str,
-                claim: u64,
+                claim: i64,
                 rows: &Rows,
             ) -> Result<(), ProjectionError> {
                 let mut tx = event_store::begin(pool).await?;
-                hold_claim(&mut tx, checkpoint_name, to_i64(claim, "claim")?).await?;
+                hold_claim(&mut tx, checkpoint_name, claim).await?;
                 match rows {
                     Rows::Orders(rows) => super::$write_detail(&mut tx, sql, rows).await?,
                     Rows::Stock(rows) => {
@@ -284,35 +284,14 @@ macro_rules! backend {
                 Ok(())
             }
 
-            /// The end of a replay's writes: its checkpoint at `head`, the last event it
-            /// folded.
-            pub(crate) async fn replay_finish(
-                pool: &Pool,
-                checkpoint_name: &'static str,
-                claim: u64,
-                head: Checkpoint,
-            ) -> Result<(), ProjectionError> {
-                let mut tx = event_store::begin(pool).await?;
-                move_checkpoint(
-                    &mut tx,
-                    checkpoint_name,
-                    Checkpoint { txid: claim, position: 0 },
-                    head,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
             /// Runs each group of statements in a transaction of its own that holds the
             /// replay's claim (as [`replay_write`] does), the groups at once.
             pub(crate) async fn replay_fill(
                 pool: &Pool,
                 checkpoint_name: &'static str,
-                claim: u64,
+                claim: i64,
                 groups: Vec<Vec<String>>,
             ) -> Result<(), ProjectionError> {
-                let claim = to_i64(claim, "claim")?;
                 let tasks: Vec<_> = groups
                     .into_iter()
                     .map(|statements| {

@@ -13,8 +13,8 @@
 //! While the rebuild writes, the replay's checkpoint row holds a claim, a token of this run,
 //! and every write holds the claim (a shared row lock on PostgreSQL). A second replay that
 //! starts over the same shadow tables resets the row once the writes in flight end, and this
-//! one's next write, end or swap then fails instead of swapping in tables half-written by both.
-//! The end sets the row to the head.
+//! one's next write, fill or swap then fails instead of swapping in tables half-written by
+//! both; the swap deletes the row.
 //!
 //! The swap is one transaction: it sets the live checkpoint to the head and renames the
 //! tables. A live runner's batch in flight either committed before (its rows go with the old
@@ -157,12 +157,8 @@ pub async fn replay_in_pages(
         Pool::Postgres(p) => backend::postgres::replay_fill(p, name, claim, fills).await?,
         Pool::Sqlite(p) => backend::sqlite::replay_fill(p, name, claim, fills).await?,
     }
-    match &pool {
-        Pool::Postgres(p) => backend::postgres::replay_finish(p, name, claim, head).await?,
-        Pool::Sqlite(p) => backend::sqlite::replay_finish(p, name, claim, head).await?,
-    }
     report(Stage::Swapping, events);
-    swap_in(&pool, shadow, projection, head).await?;
+    swap_in(&pool, shadow, projection, claim, head).await?;
     Ok(events)
 }
 
@@ -239,7 +235,7 @@ async fn write_rows(
     pool: Pool,
     shadow: &'static Sql,
     name: &'static str,
-    claim: u64,
+    claim: i64,
     mut rows: mpsc::Receiver<Rows>,
 ) -> Result<(), ProjectionError> {
     while let Some(batch) = rows.recv().await {
@@ -279,7 +275,7 @@ fn shadow_of(table: &str) -> String {
 /// What [`prepare_shadow`] leaves to do.
 struct Prepared {
     /// The token of this run in the replay's checkpoint row: `(claim, 0)`.
-    claim: u64,
+    claim: i64,
     /// The statements that fill the order lists from the rebuilt detail view (and, on
     /// PostgreSQL, index them): a transaction per group, the groups at once.
     fills: Vec<Vec<String>>,
@@ -302,7 +298,7 @@ async fn prepare_shadow(
     const CLAIM: &str = "INSERT INTO projection_checkpoints (projection, txid, position) \
                          VALUES ($1, $2, 0) \
                          ON CONFLICT (projection) DO UPDATE SET txid = $2, position = 0";
-    // a token of this run: no other run's, and never a head of the log (a transaction id)
+    // a token of this run, no other run's
     let claim = chrono::Utc::now().timestamp_micros();
     let mut fills = Vec::new();
     match pool {
@@ -413,8 +409,6 @@ async fn prepare_shadow(
             }
         }
     }
-    let claim = u64::try_from(claim)
-        .map_err(|_| ProjectionError::Corrupt(format!("clock at {claim} µs")))?;
     Ok(Prepared { claim, fills })
 }
 
@@ -446,19 +440,21 @@ fn rename_table_ddl(sql: &str, table: &str, shadow: &str) -> String {
     sql.to_owned()
 }
 
-/// Swaps the shadow tables in and moves the live checkpoint to the shadow's, atomically.
+/// Swaps the shadow tables in and moves the live checkpoint to `at`, the head the rebuild
+/// read up to, atomically, if the replay's checkpoint row still holds this run's `claim`.
 async fn swap_in(
     pool: &Pool,
     shadow: &Sql,
     projection: Projection,
+    claim: i64,
     at: Checkpoint,
 ) -> Result<(), ProjectionError> {
     const MOVE: &str = "UPDATE projection_checkpoints SET txid = $2, position = $3 \
                         WHERE projection = $1";
-    // the replay's checkpoint at the head its writes ended on: another replay that started
-    // since has reset it, and its tables are not ours to swap in
+    // the replay's claim: another replay that started since has reset it, and its tables are
+    // not ours to swap in
     const RELEASE: &str = "DELETE FROM projection_checkpoints \
-                           WHERE projection = $1 AND txid = $2 AND position = $3";
+                           WHERE projection = $1 AND txid = $2 AND position = 0";
     let txid = i64::try_from(at.txid)
         .map_err(|_| ProjectionError::Corrupt(format!("txid {}", at.txid)))?;
     // PostgreSQL: every table the swap reads or renames, locked before the archive is read. An
@@ -483,8 +479,7 @@ async fn swap_in(
             // a write first, which takes SQLite's write lock
             let released = sqlx::query(RELEASE)
                 .bind(projection.replay_checkpoint())
-                .bind(txid)
-                .bind(at.position)
+                .bind(claim)
                 .execute(&mut *tx)
                 .await?;
             if released.rows_affected() != 1 {

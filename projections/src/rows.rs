@@ -3,9 +3,8 @@
 
 use domain::Order;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::document::{OrderDocument, micros};
+use crate::document::{OrderDocument, hash_of_json, micros};
 use crate::error::ProjectionError;
 
 /// One order's row in the detail view; the list views hold the same without the document and
@@ -45,9 +44,8 @@ impl OrderRow {
         let Some(doc) = OrderDocument::of(order, version) else {
             return Ok(None);
         };
-        // the hash is of these very bytes (OrderDocument::content_hash)
         let document = to_json(&doc)?;
-        let content_hash = hex::encode(Sha256::digest(document.as_bytes()));
+        let content_hash = hash_of_json(document.as_bytes());
         Ok(Some(Self {
             version: i64::try_from(version)
                 .map_err(|_| ProjectionError::Corrupt(format!("version {version}")))?,

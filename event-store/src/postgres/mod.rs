@@ -108,11 +108,8 @@ impl PostgresBackend {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| {
-            let txid: String = row.try_get("txid_text")?;
             Ok(Checkpoint {
-                txid: txid
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt(format!("transaction id {txid:?}")))?,
+                txid: txid(&row)?,
                 position: row.try_get("position")?,
             })
         })
@@ -182,15 +179,19 @@ fn connect_options(url: &str, env_sslmode: bool) -> Result<PgConnectOptions, Sto
     })
 }
 
-fn recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+/// The row's transaction id (`txid_text`: an `xid8` read as text).
+fn txid(row: &PgRow) -> Result<u64, StoreError> {
     let txid: String = row.try_get("txid_text")?;
+    txid.parse()
+        .map_err(|_| StoreError::Corrupt(format!("transaction id {txid:?}")))
+}
+
+fn recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     let sequence: i64 = row.try_get("sequence")?;
     let metadata: serde_json::Value = row.try_get("metadata")?;
     Ok(RecordedEvent {
         position: row.try_get("position")?,
-        txid: txid
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("transaction id {txid:?}")))?,
+        txid: txid(row)?,
         aggregate_type: row.try_get("aggregate_type")?,
         aggregate_id: row.try_get("aggregate_id")?,
         sequence: u64::try_from(sequence)
