@@ -8,6 +8,7 @@ mod harness;
 mod postgres_es_compat;
 mod postgres_group_commit;
 mod postgres_ordering;
+mod postgres_plans;
 mod suite;
 
 macro_rules! conformance {
