@@ -17,12 +17,14 @@
 //!
 //! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
 //! `slots` (per-stream locks, kept state and batched writes for the command side), `checkpoints`,
-//! `metadata`, `recorded` (events as read back), `transaction` (cancel-safe `BEGIN`), `error`.
+//! `metadata`, `recorded` (events as read back), `pool` (when a pooled connection is checked),
+//! `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
 mod checkpoints;
 mod error;
 mod metadata;
+mod pool;
 mod postgres;
 mod recorded;
 mod slots;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use postgres_es::PostgresEventRepository;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgRow, PgSslMode};
 use sqlx::{PgPool, Row};
 
 use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError, StreamEvent};
@@ -41,7 +41,7 @@ impl PostgresBackend {
     }
 
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
+        let pool = crate::pool::checked_when_idle::<sqlx::Postgres>()
             .max_connections(POOL_CONNECTIONS_MAX)
             .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS))
             .connect_with(connect_options(

@@ -5,9 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlite_es::SqliteEventRepository;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::watch;
 
@@ -43,7 +41,7 @@ impl SqliteBackend {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS));
-        let pool = SqlitePoolOptions::new()
+        let pool = crate::pool::checked_when_idle::<sqlx::Sqlite>()
             .max_connections(POOL_CONNECTIONS_MAX)
             .connect_with(options)
             .await?;
