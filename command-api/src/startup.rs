@@ -130,7 +130,7 @@ fn spawn_payment_workers(
         )),
         tokio::spawn(runner::run(
             store.clone(),
-            TradeReaction::new(store.clone(), gateway.clone(), deadlines.deadlines()),
+            TradeReaction::new(store.clone(), gateway.clone(), deadlines.clone()),
             shutdown.clone(),
         )),
         tokio::spawn(runner::run(

@@ -4,9 +4,10 @@
 //! - `payment-deadlines`: `OrderPlaced` records the order's deadline (its due time from the
 //!   event, a trade number from the "trade" sequence), idempotent by order id, and wakes the
 //!   timer; `PaymentConfirmed` and `OrderCancelled` settle it early.
-//! - `payment-trades`: `OrderPlaced` opens the order's trade; `OrderCancelled` closes it
-//!   (a trade found paid confirms the payment, which the closed order records as paid after
-//!   close, to be refunded).
+//! - `payment-trades`: `OrderPlaced` opens the order's trade under the number recorded with its
+//!   deadline (recording the deadline first when neither the placement nor the deadline
+//!   reaction has yet); `OrderCancelled` closes it (a trade found paid confirms the payment,
+//!   which the closed order records as paid after close, to be refunded).
 //! - `payment-refunds`: `PaidAfterClose` requests the refund of that payment;
 //!   `RefundRequested` asks the provider to pay it out and, once it confirms, completes it.
 
@@ -169,16 +170,16 @@ impl Reaction for DeadlineReaction {
 #[derive(Debug, Clone)]
 pub struct TradeReaction {
     store: EventStore,
-    deadlines: DeadlineStore,
+    deadlines: DeadlineReaction,
     gateway: Arc<dyn PaymentGateway>,
 }
 
 impl TradeReaction {
-    /// Trades of `store`'s orders, at `gateway`, with the trade numbers of `deadlines`.
+    /// Trades of `store`'s orders, at `gateway`, with the trade numbers `deadlines` records.
     pub fn new(
         store: EventStore,
         gateway: Arc<dyn PaymentGateway>,
-        deadlines: DeadlineStore,
+        deadlines: DeadlineReaction,
     ) -> Self {
         Self {
             deadlines,
@@ -187,12 +188,14 @@ impl TradeReaction {
         }
     }
 
-    /// The order's trade number; the deadline reaction records it, and may not have yet.
+    /// The order's trade number, recorded with its deadline (by the placement, the deadline
+    /// reaction, or here when it opened the order's trade before either).
     async fn trade_no(&self, order_id: &str) -> Result<String, ReactionError> {
         self.deadlines
+            .deadlines
             .trade_no(order_id)
             .await?
-            .ok_or_else(|| format!("no trade number recorded for order {order_id} yet").into())
+            .ok_or_else(|| format!("no trade number recorded for order {order_id}").into())
     }
 }
 
@@ -207,6 +210,11 @@ impl Reaction for TradeReaction {
         }
         match event.decode::<OrderEvent>()? {
             OrderEvent::OrderPlaced(placed) => {
+                // this reaction may reach the order before its deadline is recorded: recording
+                // it is idempotent, and whichever number was recorded first is the trade's
+                self.deadlines
+                    .record(placed.order_id, placed.payment_due_at, placed.total)
+                    .await?;
                 let trade = NewTrade {
                     trade_no: self.trade_no(&event.aggregate_id).await?,
                     order_id: event.aggregate_id.clone(),

@@ -1,5 +1,5 @@
-//! Firing deadlines with an injected clock, on a throwaway SQLite store: nothing here sleeps
-//! until a deadline.
+//! Firing deadlines with an injected clock, and the reactions that record deadlines and open
+//! trades, on a throwaway SQLite store: nothing here sleeps until a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -9,8 +9,8 @@ use domain::{
     BuyerId, ItemRequest, Money, Order, OrderCommand, OrderId, OrderStatus, PlaceOrder,
     ProductSnapshot, ProductTitle, Quantity, SellerId, SkuId,
 };
-use event_store::{EventMetadata, EventStore};
-use ids::{Clock, ManualClock};
+use event_store::{Checkpoint, EventMetadata, EventStore};
+use ids::{Clock, ManualClock, SegmentAllocator};
 
 use crate::execute::execute;
 use crate::payments::deadlines::{DeadlineStore, NewDeadline};
@@ -19,8 +19,10 @@ use futures::future::BoxFuture;
 use crate::payments::gateway::{
     GatewayError, NewTrade, PaymentGateway, RefundOrder, RefundStatus, TradeStatus,
 };
+use crate::payments::reactions::{DeadlineReaction, TradeReaction};
 use crate::payments::simulator::{CallbackFaults, Simulator};
-use crate::payments::timer::{DeadlineFirer, Outcome};
+use crate::payments::timer::{DeadlineFirer, DeadlineWake, Outcome};
+use crate::reactions::runner::Reaction;
 
 const T0_MS: u64 = 1_800_000_000_000;
 const TIMEOUT_MS: u64 = 15 * 60 * 1_000;
@@ -83,6 +85,30 @@ impl Fixture {
     /// Places order `id` at the clock's time, due `TIMEOUT_MS` later, with its deadline and
     /// its trade `TR{id}` recorded as the reactions would.
     async fn place(&self, id: u64) -> String {
+        let (order_id, due) = self.place_only(id).await;
+        let trade_no = format!("TR{id}");
+        self.deadlines
+            .insert(&NewDeadline {
+                order_id: order_id.clone(),
+                due_at_ms: due.timestamp_millis(),
+                trade_no: trade_no.clone(),
+                amount_cents: PRICE_CENTS,
+            })
+            .await
+            .unwrap();
+        self.simulator
+            .create_trade(NewTrade {
+                trade_no,
+                order_id: order_id.clone(),
+                amount_cents: PRICE_CENTS,
+            })
+            .await
+            .unwrap();
+        order_id
+    }
+
+    /// Places order `id` at the clock's time, due `TIMEOUT_MS` later; nothing else is recorded.
+    async fn place_only(&self, id: u64) -> (String, DateTime<chrono::Utc>) {
         let now =
             DateTime::from_timestamp_millis(i64::try_from(self.clock.wall_ms()).unwrap()).unwrap();
         let due = now + Duration::milliseconds(i64::try_from(TIMEOUT_MS).unwrap());
@@ -111,25 +137,7 @@ impl Fixture {
         })
         .await
         .unwrap();
-        let trade_no = format!("TR{id}");
-        self.deadlines
-            .insert(&NewDeadline {
-                order_id: order_id.to_string(),
-                due_at_ms: due.timestamp_millis(),
-                trade_no: trade_no.clone(),
-                amount_cents: PRICE_CENTS,
-            })
-            .await
-            .unwrap();
-        self.simulator
-            .create_trade(NewTrade {
-                trade_no,
-                order_id: order_id.to_string(),
-                amount_cents: PRICE_CENTS,
-            })
-            .await
-            .unwrap();
-        order_id.to_string()
+        (order_id.to_string(), due)
     }
 
     async fn order(&self, id: &str) -> (Order, u64) {
@@ -316,4 +324,36 @@ async fn the_sweeper_fires_what_no_timer_fired() {
     shutdown.cancel();
     sweeper.await.unwrap();
     assert_eq!(f.order(&id).await.0.status(), Some(OrderStatus::Cancelled));
+}
+
+/// The trade reaction may reach an order before its deadline is recorded (by the placement or
+/// the deadline reaction, which run on their own): it records the deadline itself and opens
+/// the trade under that number, instead of failing until another writer catches up; the
+/// deadline reaction coming later keeps the number.
+#[tokio::test]
+async fn a_trade_opens_for_an_order_whose_deadline_is_not_recorded_yet() {
+    let f = fixture("trade-first").await;
+    let (id, due) = f.place_only(7).await;
+    let deadlines = DeadlineReaction::new(
+        f.store.clone(),
+        SegmentAllocator::new(&f.store, "trade").unwrap(),
+        Arc::new(DeadlineWake::default()),
+    );
+    let trades = TradeReaction::new(f.store.clone(), f.simulator.clone(), deadlines.clone());
+    let placed = f.store.read_after(Checkpoint::START, 10).await.unwrap();
+    assert_eq!(placed.len(), 1);
+
+    trades.react(&placed[0]).await.unwrap();
+    let trade_no = f.deadlines.trade_no(&id).await.unwrap().unwrap();
+    assert_eq!(
+        f.simulator.query_trade(trade_no.clone()).await,
+        Ok(TradeStatus::Unpaid)
+    );
+    assert_eq!(
+        f.deadlines.next_due_ms(0).await.unwrap(),
+        Some(due.timestamp_millis())
+    );
+
+    deadlines.react(&placed[0]).await.unwrap();
+    assert_eq!(f.deadlines.trade_no(&id).await.unwrap(), Some(trade_no));
 }
