@@ -35,7 +35,7 @@ mod transaction;
 
 pub use error::{AppendError, StoreError};
 pub use metadata::EventMetadata;
-pub use recorded::{Checkpoint, RecordedEvent, StreamEvent};
+pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent};
 pub use slots::{SlotState, StreamSlot};
 pub use store::{Appended, EventStore, Loaded};
 pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, SUBSCRIPTION_LINGER_MS, Subscription};

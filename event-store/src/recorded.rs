@@ -117,3 +117,30 @@ impl StreamEvent {
         Ok(serde_json::from_str(self.payload.get())?)
     }
 }
+
+/// How far a reader of the log is behind ([`crate::EventStore::pending`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// Events ready to read, counted up to the maximum asked for.
+    pub events: u64,
+    /// When the oldest of them was recorded; `None` when there are none.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+impl Pending {
+    /// A row of `pending.sql`, on either backend.
+    pub(crate) fn from_row<R>(row: &R) -> Result<Self, StoreError>
+    where
+        R: Row,
+        for<'c> &'c str: ColumnIndex<R>,
+        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Option<DateTime<Utc>>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let events: i64 = row.try_get("pending")?;
+        Ok(Self {
+            events: u64::try_from(events)
+                .map_err(|_| StoreError::Corrupt(format!("{events} pending events")))?,
+            oldest: row.try_get("oldest")?,
+        })
+    }
+}

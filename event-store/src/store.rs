@@ -13,7 +13,9 @@ use sqlx::{PgPool, SqlitePool};
 use crate::postgres::{EventRow, PostgresBackend};
 use crate::sqlite::SqliteBackend;
 use crate::subscription::Subscription;
-use crate::{AppendError, Checkpoint, EventMetadata, RecordedEvent, StoreError, StreamEvent};
+use crate::{
+    AppendError, Checkpoint, EventMetadata, Pending, RecordedEvent, StoreError, StreamEvent,
+};
 
 /// An aggregate rebuilt from its stream.
 #[derive(Clone, Debug)]
@@ -436,6 +438,17 @@ impl EventStore {
             Backend::Sqlite(b) => b.read_after(after, limit).await?,
         };
         Ok(self.upcast_all(events))
+    }
+
+    /// How far a reader at `after` is behind: the events [`EventStore::read_after`] would
+    /// return now, counted up to `max`, and when the oldest of them was recorded; their
+    /// payloads are not read.
+    pub async fn pending(&self, after: Checkpoint, max: usize) -> Result<Pending, StoreError> {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        match &*self.backend {
+            Backend::Postgres(b) => b.pending(after, max).await,
+            Backend::Sqlite(b) => b.pending(after, max).await,
+        }
     }
 
     /// The newest event a reader of the log may see now ([`Checkpoint::START`] for an empty

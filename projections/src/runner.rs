@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use event_store::{Checkpoint, EventStore, RecordedEvent, Subscription};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectionError;
@@ -24,6 +25,8 @@ const RETRY_BACKOFF_MAX_MS: u64 = 5_000;
 /// How often an idle runner checks that its stored checkpoint is still where it left it (a
 /// replay swaps in tables with their own checkpoint; a busy runner notices at its next batch).
 const CHECKPOINT_RECHECK_INTERVAL_MS: u64 = 1_000;
+/// How often a busy runner measures its lag; an idle one measures each time it rechecks.
+const LAG_MEASURE_INTERVAL_MS: u64 = 1_000;
 
 /// One projection's runner.
 #[derive(Debug, Clone)]
@@ -100,6 +103,7 @@ impl Runner {
             .subscribe(from, PROJECTION_BATCH_SIZE_MAX)
             .await?;
         self.measure_lag(from).await?;
+        let mut measured = Instant::now();
         loop {
             let recheck = Duration::from_millis(CHECKPOINT_RECHECK_INTERVAL_MS);
             let Ok(batch) = tokio::time::timeout(recheck, subscription.next_batch()).await else {
@@ -107,11 +111,16 @@ impl Runner {
                 if self.models.stored_checkpoint(self.projection).await? != from {
                     return Err(ProjectionError::CheckpointMoved(self.projection.name()));
                 }
+                self.measure_lag(from).await?;
+                measured = Instant::now();
                 continue;
             };
             from = self.apply(from, &batch?).await?;
             backoff.reset();
-            self.measure_lag(from).await?;
+            if measured.elapsed() >= Duration::from_millis(LAG_MEASURE_INTERVAL_MS) {
+                self.measure_lag(from).await?;
+                measured = Instant::now();
+            }
         }
     }
 
@@ -133,16 +142,17 @@ impl Runner {
         Ok(last.checkpoint())
     }
 
+    /// Sets the lag gauges: what is ready to read after `from`, counted without being read.
     async fn measure_lag(&self, from: Checkpoint) -> Result<(), ProjectionError> {
-        let pending = self.store.read_after(from, LAG_EVENTS_COUNTED_MAX).await?;
+        let pending = self.store.pending(from, LAG_EVENTS_COUNTED_MAX).await?;
         let name = self.projection.name();
-        let seconds = pending.first().map_or(0.0, |oldest| {
-            (Utc::now() - oldest.recorded_at).num_milliseconds().max(0) as f64 / 1_000.0
+        let seconds = pending.oldest.map_or(0.0, |oldest| {
+            (Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1_000.0
         });
         self.metrics
             .lag_events
             .with_label_values(&[name])
-            .set(i64::try_from(pending.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(pending.events).unwrap_or(i64::MAX));
         self.metrics
             .lag_seconds
             .with_label_values(&[name])

@@ -226,6 +226,40 @@ async fn a_runner_started_twice_applies_nothing_twice(store: EventStore) {
     }
 }
 
+/// A busy runner measures its lag at most once a second, not after every batch; once it has
+/// caught up, the gauges still fall to zero (it measures again when it finds the log idle).
+async fn the_lag_gauges_fall_to_zero_once_the_runners_have_caught_up(store: EventStore) {
+    write_log(&store).await;
+    let metrics = ProjectionMetrics::unregistered().unwrap();
+    let shutdown = CancellationToken::new();
+    let runners: Vec<_> = Projection::ALL
+        .into_iter()
+        .map(|p| tokio::spawn(Runner::new(store.clone(), p, metrics.clone()).run(shutdown.clone())))
+        .collect();
+    eventually_views_match(&store, false).await;
+    let lags = || {
+        Projection::ALL.map(|p| {
+            (
+                metrics.lag_events.with_label_values(&[p.name()]).get(),
+                metrics.lag_seconds.with_label_values(&[p.name()]).get(),
+            )
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while lags().iter().any(|&lag| lag != (0, 0.0)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lag stays at {:?}",
+            lags()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    for runner in runners {
+        runner.await.unwrap();
+    }
+}
+
 async fn reconcile_is_clean_until_a_view_row_is_tampered_with(store: EventStore) {
     write_log(&store).await;
     let report = eventually_reconciled(&store).await;
@@ -451,6 +485,14 @@ async fn replays_at_once_never_swap_in_half_written_tables(store: EventStore) {
 
 mod postgres {
     #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    async fn the_lag_gauges_fall_to_zero_once_the_runners_have_caught_up(pool: sqlx::PgPool) {
+        super::the_lag_gauges_fall_to_zero_once_the_runners_have_caught_up(
+            event_store::EventStore::postgres(pool),
+        )
+        .await;
+    }
+
+    #[sqlx::test(migrator = "event_store::MIGRATOR")]
     async fn replays_at_once_never_swap_in_half_written_tables(pool: sqlx::PgPool) {
         super::replays_at_once_never_swap_in_half_written_tables(
             event_store::EventStore::postgres(pool),
@@ -508,6 +550,12 @@ mod postgres {
 }
 
 mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lag_gauges_fall_to_zero_once_the_runners_have_caught_up() {
+        let (store, _dir) = super::sqlite_store().await;
+        super::the_lag_gauges_fall_to_zero_once_the_runners_have_caught_up(store).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn replays_at_once_never_swap_in_half_written_tables() {
         let (store, _dir) = super::sqlite_store().await;

@@ -10,7 +10,7 @@ use postgres_es::PostgresEventRepository;
 use sqlx::postgres::{PgConnectOptions, PgRow, PgSslMode};
 use sqlx::{PgPool, Row};
 
-use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError, StreamEvent};
+use crate::{Checkpoint, EventMetadata, Pending, RecordedEvent, StoreError, StreamEvent};
 
 mod group_commit;
 
@@ -103,6 +103,16 @@ impl PostgresBackend {
     }
 
     /// The newest event a reader of the log may see now.
+    pub(crate) async fn pending(&self, after: Checkpoint, max: i64) -> Result<Pending, StoreError> {
+        let row = sqlx::query(include_str!("pending.sql"))
+            .bind(after.txid.to_string())
+            .bind(after.position)
+            .bind(max)
+            .fetch_one(&self.pool)
+            .await?;
+        Pending::from_row(&row)
+    }
+
     pub(crate) async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
         let row = sqlx::query(include_str!("head.sql"))
             .fetch_optional(&self.pool)

@@ -9,7 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSyn
 use sqlx::{Row, SqlitePool};
 use tokio::sync::watch;
 
-use crate::{Checkpoint, EventMetadata, RecordedEvent, StoreError, StreamEvent};
+use crate::{Checkpoint, EventMetadata, Pending, RecordedEvent, StoreError, StreamEvent};
 
 /// Connections a store opens at most, when it opens its own pool. Writes take turns anyway;
 /// readers run in parallel under WAL.
@@ -68,6 +68,15 @@ impl SqliteBackend {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(recorded).collect()
+    }
+
+    pub(crate) async fn pending(&self, after: Checkpoint, max: i64) -> Result<Pending, StoreError> {
+        let row = sqlx::query(include_str!("pending.sql"))
+            .bind(after.position)
+            .bind(max)
+            .fetch_one(&self.pool)
+            .await?;
+        Pending::from_row(&row)
     }
 
     pub(crate) async fn read_stream(

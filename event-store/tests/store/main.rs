@@ -46,5 +46,6 @@ conformance!(
     a_named_checkpoint_survives_a_restart,
     catching_up_applies_only_what_was_appended_since,
     several_streams_load_in_one_read_as_each_alone,
+    pending_counts_what_a_reader_would_read_without_reading_it,
     a_rebuild_reads_every_stream_once_up_to_the_head,
 );

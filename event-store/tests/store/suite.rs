@@ -531,6 +531,39 @@ pub async fn a_rebuild_reads_every_stream_once_up_to_the_head(h: Harness) {
 }
 
 /// The store's head once it has reached `last` (or panics after WAIT_MS).
+pub async fn pending_counts_what_a_reader_would_read_without_reading_it(h: Harness) {
+    let store = h.store();
+    let none = store.pending(Checkpoint::START, 10).await.unwrap();
+    assert_eq!((none.events, none.oldest), (0, None));
+    store
+        .append::<Counter>("c-1", 0, &[added(1), added(2)], &EventMetadata::default())
+        .await
+        .unwrap();
+    store
+        .append::<Counter>("c-2", 0, &[added(3)], &EventMetadata::default())
+        .await
+        .unwrap();
+    // on PostgreSQL other tests' transactions may hold the events back for a moment
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
+    let events = loop {
+        let events = store.read_after(Checkpoint::START, 10).await.unwrap();
+        if events.len() == 3 {
+            break events;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{events:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let oldest = events.iter().map(|e| e.recorded_at).min();
+
+    let all = store.pending(Checkpoint::START, 10).await.unwrap();
+    assert_eq!((all.events, all.oldest), (3, oldest));
+    assert_eq!(store.pending(Checkpoint::START, 2).await.unwrap().events, 2);
+    let after_first = store.pending(events[0].checkpoint(), 10).await.unwrap();
+    assert_eq!(after_first.events, 2);
+    let caught_up = store.pending(events[2].checkpoint(), 10).await.unwrap();
+    assert_eq!((caught_up.events, caught_up.oldest), (0, None));
+}
+
 async fn eventually_head(store: &event_store::EventStore, last: Checkpoint) -> Checkpoint {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
     loop {
