@@ -31,7 +31,7 @@ impl Checkpoint {
 }
 
 /// One stored event with everything the log knows about it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct RecordedEvent {
     /// Global position (unique, allocated at insert time).
     pub position: i64,
@@ -47,8 +47,9 @@ pub struct RecordedEvent {
     pub event_type: String,
     /// Payload version (after upcasting).
     pub event_version: String,
-    /// The payload as JSON, in cqrs-es's externally tagged form.
-    pub payload: Value,
+    /// The payload as its stored JSON text, in cqrs-es's externally tagged form; decoded only by
+    /// whoever needs it ([`RecordedEvent::decode`]): most readers skip most events.
+    pub payload: Box<RawValue>,
     /// Metadata of the command that appended it.
     pub metadata: EventMetadata,
     /// When it was recorded (the writing transaction's start on PostgreSQL).
@@ -56,6 +57,36 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
+    /// The event of a row of the log's reads (`read_after.sql` and the like), on either
+    /// backend, with its writing transaction's id `txid` (0 on SQLite).
+    pub(crate) fn from_row<R>(row: &R, txid: u64) -> Result<Self, StoreError>
+    where
+        R: Row,
+        for<'c> &'c str: ColumnIndex<R>,
+        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Json<Box<RawValue>>: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let sequence: i64 = row.try_get("sequence")?;
+        let Json(payload) = row.try_get("payload")?;
+        let Json(metadata): Json<Value> = row.try_get("metadata")?;
+        Ok(Self {
+            position: row.try_get("position")?,
+            txid,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: u64::try_from(sequence)
+                .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload,
+            metadata: EventMetadata::from_stored(&metadata),
+            recorded_at: row.try_get("recorded_at")?,
+        })
+    }
+
     /// The checkpoint just after this event.
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
@@ -66,7 +97,7 @@ impl RecordedEvent {
 
     /// The payload as a domain event.
     pub fn decode<E: DomainEvent>(&self) -> Result<E, StoreError> {
-        Ok(serde_json::from_value(self.payload.clone())?)
+        Ok(serde_json::from_str(self.payload.get())?)
     }
 }
 

@@ -8,6 +8,7 @@ use cqrs_es::persist::{
 };
 use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::{PgPool, SqlitePool};
 
 use crate::postgres::{EventRow, PostgresBackend};
@@ -188,7 +189,7 @@ impl EventStore {
             Backend::Sqlite(b) => b.read_streams(A::TYPE, &ids).await?,
         };
         let mut loaded: HashMap<String, Loaded<A>> = HashMap::new();
-        for event in self.upcast_all(events) {
+        for event in self.upcast_all(events)? {
             let stream = loaded
                 .entry(event.aggregate_id.clone())
                 .or_insert_with(|| Loaded {
@@ -198,7 +199,7 @@ impl EventStore {
             stream.version = event.sequence;
             stream
                 .aggregate
-                .apply(serde_json::from_value::<A::Event>(event.payload)?);
+                .apply(event.decode::<A::Event>()?);
         }
         Ok(loaded)
     }
@@ -408,7 +409,7 @@ impl EventStore {
                     .await?
             }
         };
-        let events = self.upcast_all(events);
+        let events = self.upcast_all(events)?;
         Ok((!events.is_empty()).then_some(events))
     }
 
@@ -422,7 +423,7 @@ impl EventStore {
             Backend::Postgres(b) => b.read_stream(aggregate_type, aggregate_id).await?,
             Backend::Sqlite(b) => b.read_stream(aggregate_type, aggregate_id).await?,
         };
-        Ok(self.upcast_all(events))
+        self.upcast_all(events)
     }
 
     /// Up to `limit` events after `after`, in commit order, without waiting. Only events whose
@@ -437,7 +438,7 @@ impl EventStore {
             Backend::Postgres(b) => b.read_after(after, limit).await?,
             Backend::Sqlite(b) => b.read_after(after, limit).await?,
         };
-        Ok(self.upcast_all(events))
+        self.upcast_all(events)
     }
 
     /// How far a reader at `after` is behind: the events [`EventStore::read_after`] would
@@ -514,39 +515,54 @@ impl EventStore {
         &self,
         events: Vec<StreamEvent>,
     ) -> Result<Vec<StreamEvent>, StoreError> {
-        if self.upcasters.is_empty() {
-            return Ok(events);
-        }
         events
             .into_iter()
             .map(|mut event| {
-                let payload = self.upcast_fields(
+                event.payload = self.upcast_raw(
                     &mut event.event_type,
                     &mut event.event_version,
-                    serde_json::from_str(event.payload.get())?,
-                );
-                event.payload = serde_json::value::to_raw_value(&payload)?;
+                    event.payload,
+                )?;
                 Ok(event)
             })
             .collect()
     }
 
-    fn upcast_all(&self, events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
-        if self.upcasters.is_empty() {
-            return events;
-        }
+    fn upcast_all(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
         events
             .into_iter()
-            .map(|mut recorded| {
-                let payload = std::mem::replace(&mut recorded.payload, Value::Null);
-                recorded.payload = self.upcast_fields(
-                    &mut recorded.event_type,
-                    &mut recorded.event_version,
-                    payload,
-                );
-                recorded
+            .map(|mut event| {
+                event.payload = self.upcast_raw(
+                    &mut event.event_type,
+                    &mut event.event_version,
+                    event.payload,
+                )?;
+                Ok(event)
             })
             .collect()
+    }
+
+    /// Upcasts one read event whose payload is still its stored text: parsed only when an
+    /// upcaster applies to its type and version.
+    fn upcast_raw(
+        &self,
+        event_type: &mut String,
+        event_version: &mut String,
+        payload: Box<RawValue>,
+    ) -> Result<Box<RawValue>, StoreError> {
+        if !self
+            .upcasters
+            .iter()
+            .any(|upcaster| upcaster.can_upcast(event_type, event_version))
+        {
+            return Ok(payload);
+        }
+        let payload = self.upcast_fields(
+            event_type,
+            event_version,
+            serde_json::from_str(payload.get())?,
+        );
+        Ok(serde_json::value::to_raw_value(&payload)?)
     }
 
     /// Upcasts one read event: its type and version in place; returns its payload.

@@ -5,7 +5,7 @@ use cqrs_es::Aggregate;
 use domain::{Order, OrderEvent};
 use event_store::EventStore;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::document::OrderDocument;
 use crate::error::ProjectionError;
@@ -30,7 +30,7 @@ pub struct AuditEntry {
     /// The HTTP request that carried it.
     pub request_id: Option<String>,
     /// The payload.
-    pub payload: Value,
+    pub payload: Box<RawValue>,
 }
 
 /// An order's history and its state as of a time.

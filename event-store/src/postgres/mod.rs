@@ -10,7 +10,7 @@ use postgres_es::PostgresEventRepository;
 use sqlx::postgres::{PgConnectOptions, PgRow, PgSslMode};
 use sqlx::{PgPool, Row};
 
-use crate::{Checkpoint, EventMetadata, Pending, RecordedEvent, StoreError, StreamEvent};
+use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};
 
 mod group_commit;
 
@@ -197,21 +197,7 @@ fn txid(row: &PgRow) -> Result<u64, StoreError> {
 }
 
 fn recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
-    let sequence: i64 = row.try_get("sequence")?;
-    let metadata: serde_json::Value = row.try_get("metadata")?;
-    Ok(RecordedEvent {
-        position: row.try_get("position")?,
-        txid: txid(row)?,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: u64::try_from(sequence)
-            .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: row.try_get("payload")?,
-        metadata: EventMetadata::from_stored(&metadata),
-        recorded_at: row.try_get("recorded_at")?,
-    })
+    RecordedEvent::from_row(row, txid(row)?)
 }
 
 #[cfg(test)]

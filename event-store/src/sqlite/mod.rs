@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use sqlite_es::SqliteEventRepository;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use crate::{Checkpoint, EventMetadata, Pending, RecordedEvent, StoreError, StreamEvent};
+use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};
 
 /// Connections a store opens at most, when it opens its own pool. Writes take turns anyway;
 /// readers run in parallel under WAL.
@@ -151,19 +151,5 @@ impl SqliteBackend {
 }
 
 fn recorded(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let sequence: i64 = row.try_get("sequence")?;
-    let metadata: serde_json::Value = row.try_get("metadata")?;
-    Ok(RecordedEvent {
-        position: row.try_get("position")?,
-        txid: 0,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: u64::try_from(sequence)
-            .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: row.try_get("payload")?,
-        metadata: EventMetadata::from_stored(&metadata),
-        recorded_at: row.try_get("recorded_at")?,
-    })
+    RecordedEvent::from_row(row, 0)
 }
