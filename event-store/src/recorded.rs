@@ -69,21 +69,26 @@ impl RecordedEvent {
         for<'r> Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     {
-        let sequence: i64 = row.try_get("sequence")?;
-        let Json(payload) = row.try_get("payload")?;
         let Json(metadata): Json<Value> = row.try_get("metadata")?;
+        let StreamEvent {
+            aggregate_id,
+            sequence,
+            event_type,
+            event_version,
+            payload,
+            recorded_at,
+        } = StreamEvent::from_row(row)?;
         Ok(Self {
             position: row.try_get("position")?,
             txid,
             aggregate_type: row.try_get("aggregate_type")?,
-            aggregate_id: row.try_get("aggregate_id")?,
-            sequence: u64::try_from(sequence)
-                .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
-            event_type: row.try_get("event_type")?,
-            event_version: row.try_get("event_version")?,
+            aggregate_id,
+            sequence,
+            event_type,
+            event_version,
             payload,
             metadata: EventMetadata::from_stored(&metadata),
-            recorded_at: row.try_get("recorded_at")?,
+            recorded_at,
         })
     }
 
@@ -130,12 +135,10 @@ impl StreamEvent {
         for<'r> Json<Box<RawValue>>: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     {
-        let sequence: i64 = row.try_get("sequence")?;
         let Json(payload) = row.try_get("payload")?;
         Ok(Self {
             aggregate_id: row.try_get("aggregate_id")?,
-            sequence: u64::try_from(sequence)
-                .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+            sequence: unsigned(row, "sequence")?,
             event_type: row.try_get("event_type")?,
             event_version: row.try_get("event_version")?,
             payload,
@@ -167,11 +170,20 @@ impl Pending {
         for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> Option<DateTime<Utc>>: Decode<'r, R::Database> + Type<R::Database>,
     {
-        let events: i64 = row.try_get("pending")?;
         Ok(Self {
-            events: u64::try_from(events)
-                .map_err(|_| StoreError::Corrupt(format!("{events} pending events")))?,
+            events: unsigned(row, "pending")?,
             oldest: row.try_get("oldest")?,
         })
     }
+}
+
+/// A column that holds a count or a sequence number (stored signed).
+fn unsigned<R>(row: &R, column: &str) -> Result<u64, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let value: i64 = row.try_get(column)?;
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{column} {value}")))
 }

@@ -189,7 +189,7 @@ impl EventStore {
             Backend::Sqlite(b) => b.read_streams(A::TYPE, &ids).await?,
         };
         let mut loaded: HashMap<String, Loaded<A>> = HashMap::new();
-        for event in self.upcast_all(events)? {
+        for event in self.upcast_read(events)? {
             let stream = loaded
                 .entry(event.aggregate_id.clone())
                 .or_insert_with(|| Loaded {
@@ -197,9 +197,7 @@ impl EventStore {
                     version: 0,
                 });
             stream.version = event.sequence;
-            stream
-                .aggregate
-                .apply(event.decode::<A::Event>()?);
+            stream.aggregate.apply(event.decode::<A::Event>()?);
         }
         Ok(loaded)
     }
@@ -409,7 +407,7 @@ impl EventStore {
                     .await?
             }
         };
-        let events = self.upcast_all(events)?;
+        let events = self.upcast_read(events)?;
         Ok((!events.is_empty()).then_some(events))
     }
 
@@ -423,7 +421,7 @@ impl EventStore {
             Backend::Postgres(b) => b.read_stream(aggregate_type, aggregate_id).await?,
             Backend::Sqlite(b) => b.read_stream(aggregate_type, aggregate_id).await?,
         };
-        self.upcast_all(events)
+        self.upcast_read(events)
     }
 
     /// Up to `limit` events after `after`, in commit order, without waiting. Only events whose
@@ -438,7 +436,7 @@ impl EventStore {
             Backend::Postgres(b) => b.read_after(after, limit).await?,
             Backend::Sqlite(b) => b.read_after(after, limit).await?,
         };
-        self.upcast_all(events)
+        self.upcast_read(events)
     }
 
     /// How far a reader at `after` is behind: the events [`EventStore::read_after`] would
@@ -488,7 +486,7 @@ impl EventStore {
                     .await?
             }
         };
-        self.upcast_stream_events(events)
+        self.upcast_read(events)
     }
 
     /// A subscription to every event after `from`, in commit order, in batches of at most
@@ -511,58 +509,25 @@ impl EventStore {
         })
     }
 
-    fn upcast_stream_events(
-        &self,
-        events: Vec<StreamEvent>,
-    ) -> Result<Vec<StreamEvent>, StoreError> {
-        events
-            .into_iter()
-            .map(|mut event| {
-                event.payload = self.upcast_raw(
-                    &mut event.event_type,
-                    &mut event.event_version,
-                    event.payload,
-                )?;
-                Ok(event)
-            })
-            .collect()
-    }
-
-    fn upcast_all(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
-        events
-            .into_iter()
-            .map(|mut event| {
-                event.payload = self.upcast_raw(
-                    &mut event.event_type,
-                    &mut event.event_version,
-                    event.payload,
-                )?;
-                Ok(event)
-            })
-            .collect()
-    }
-
-    /// Upcasts one read event whose payload is still its stored text: parsed only when an
-    /// upcaster applies to its type and version.
-    fn upcast_raw(
-        &self,
-        event_type: &mut String,
-        event_version: &mut String,
-        payload: Box<RawValue>,
-    ) -> Result<Box<RawValue>, StoreError> {
-        if !self
-            .upcasters
-            .iter()
-            .any(|upcaster| upcaster.can_upcast(event_type, event_version))
-        {
-            return Ok(payload);
+    /// Upcasts read events whose payloads are still their stored text: a payload is parsed only
+    /// when an upcaster applies to its event's type and version.
+    fn upcast_read<E: ReadEvent>(&self, mut events: Vec<E>) -> Result<Vec<E>, StoreError> {
+        for event in &mut events {
+            let (event_type, event_version, payload) = event.upcastable();
+            if self
+                .upcasters
+                .iter()
+                .any(|upcaster| upcaster.can_upcast(event_type, event_version))
+            {
+                let upcast = self.upcast_fields(
+                    event_type,
+                    event_version,
+                    serde_json::from_str(payload.get())?,
+                );
+                *payload = serde_json::value::to_raw_value(&upcast)?;
+            }
         }
-        let payload = self.upcast_fields(
-            event_type,
-            event_version,
-            serde_json::from_str(payload.get())?,
-        );
-        Ok(serde_json::value::to_raw_value(&payload)?)
+        Ok(events)
     }
 
     /// Upcasts one read event: its type and version in place; returns its payload.
@@ -584,5 +549,30 @@ impl EventStore {
         *event_type = upcast.event_type;
         *event_version = upcast.event_version;
         upcast.payload
+    }
+}
+
+/// A read event whose type, version and stored payload an upcaster may rewrite.
+trait ReadEvent {
+    fn upcastable(&mut self) -> (&mut String, &mut String, &mut Box<RawValue>);
+}
+
+impl ReadEvent for RecordedEvent {
+    fn upcastable(&mut self) -> (&mut String, &mut String, &mut Box<RawValue>) {
+        (
+            &mut self.event_type,
+            &mut self.event_version,
+            &mut self.payload,
+        )
+    }
+}
+
+impl ReadEvent for StreamEvent {
+    fn upcastable(&mut self) -> (&mut String, &mut String, &mut Box<RawValue>) {
+        (
+            &mut self.event_type,
+            &mut self.event_version,
+            &mut self.payload,
+        )
     }
 }

@@ -5,8 +5,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlite_es::SqliteEventRepository;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSynchronous};
 use tokio::sync::watch;
 
 use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};

@@ -530,7 +530,6 @@ pub async fn a_rebuild_reads_every_stream_once_up_to_the_head(h: Harness) {
     assert_eq!(read_up_to(head).await[0], ("c-0".to_owned(), 1));
 }
 
-/// The store's head once it has reached `last` (or panics after WAIT_MS).
 pub async fn pending_counts_what_a_reader_would_read_without_reading_it(h: Harness) {
     let store = h.store();
     let none = store.pending(Checkpoint::START, 10).await.unwrap();
@@ -564,6 +563,7 @@ pub async fn pending_counts_what_a_reader_would_read_without_reading_it(h: Harne
     assert_eq!((caught_up.events, caught_up.oldest), (0, None));
 }
 
+/// The store's head once it has reached `last` (or panics after WAIT_MS).
 async fn eventually_head(store: &event_store::EventStore, last: Checkpoint) -> Checkpoint {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
     loop {
