@@ -20,7 +20,9 @@ use tokio::sync::oneshot;
 
 use crate::{EventMetadata, EventStore, Loaded, StoreError};
 
-/// Streams whose slot a process keeps at most; idle slots beyond it are dropped.
+/// Streams whose slot a process keeps at most; beyond it, the least recently used half of the
+/// idle slots is dropped (a hot SKU's slot stays, and with it its kept state: reloading a long
+/// stream under its lock would stall every command on it).
 const STREAM_SLOTS_MAX: usize = 10_000;
 
 /// The lock of one stream and what it keeps.
@@ -78,7 +80,33 @@ type AnySlot = Arc<dyn Any + Send + Sync>;
 
 #[derive(Default)]
 pub(crate) struct Slots {
-    slots: Mutex<HashMap<(&'static str, String), AnySlot>>,
+    slots: Mutex<SlotMap>,
+}
+
+/// The slots by stream, each with the tick of its last use.
+#[derive(Default)]
+struct SlotMap {
+    by_stream: HashMap<(&'static str, String), (AnySlot, u64)>,
+    tick: u64,
+}
+
+impl SlotMap {
+    /// Drops the least recently used half of the slots nobody is using right now.
+    fn evict(&mut self) {
+        let mut idle: Vec<u64> = self
+            .by_stream
+            .values()
+            .filter(|(slot, _)| Arc::strong_count(slot) == 1)
+            .map(|&(_, used)| used)
+            .collect();
+        if idle.is_empty() {
+            return;
+        }
+        let half = idle.len() / 2;
+        let (_, &mut cutoff, _) = idle.select_nth_unstable(half);
+        self.by_stream
+            .retain(|_, (slot, used)| Arc::strong_count(slot) > 1 || *used >= cutoff);
+    }
 }
 
 impl EventStore {
@@ -92,18 +120,22 @@ impl EventStore {
             .slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots.tick += 1;
+        let tick = slots.tick;
         let key = (A::TYPE, aggregate_id.to_owned());
-        if let Some(slot) = slots.get(&key) {
+        if let Some((slot, used)) = slots.by_stream.get_mut(&key) {
             if let Ok(slot) = Arc::clone(slot).downcast::<StreamSlot<A>>() {
+                *used = tick;
                 return slot;
             }
         }
-        if slots.len() >= STREAM_SLOTS_MAX {
-            // keep only slots someone is using right now
-            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        if slots.by_stream.len() >= STREAM_SLOTS_MAX {
+            slots.evict();
         }
         let slot: Arc<StreamSlot<A>> = Arc::new(tokio::sync::Mutex::new(SlotState::default()));
-        slots.insert(key, Arc::clone(&slot) as AnySlot);
+        slots
+            .by_stream
+            .insert(key, (Arc::clone(&slot) as AnySlot, tick));
         slot
     }
 

@@ -9,6 +9,7 @@ mod postgres_es_compat;
 mod postgres_group_commit;
 mod postgres_ordering;
 mod postgres_plans;
+mod slots;
 mod suite;
 
 macro_rules! conformance {
