@@ -125,7 +125,8 @@ pub struct StreamEvent {
 }
 
 impl StreamEvent {
-    /// The event of a row of `read_streams_page.sql`, on either backend.
+    /// The event of a row of `read_streams_page.sql` (or the stream part of any read of the
+    /// log), on either backend.
     pub(crate) fn from_row<R>(row: &R) -> Result<Self, StoreError>
     where
         R: Row,

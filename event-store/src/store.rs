@@ -519,36 +519,21 @@ impl EventStore {
                 .iter()
                 .any(|upcaster| upcaster.can_upcast(event_type, event_version))
             {
-                let upcast = self.upcast_fields(
-                    event_type,
-                    event_version,
+                let upcast = self.upcast(SerializedEvent::new(
+                    String::new(),
+                    0,
+                    String::new(),
+                    std::mem::take(event_type),
+                    std::mem::take(event_version),
                     serde_json::from_str(payload.get())?,
-                );
-                *payload = serde_json::value::to_raw_value(&upcast)?;
+                    Value::Null,
+                ));
+                *event_type = upcast.event_type;
+                *event_version = upcast.event_version;
+                *payload = serde_json::value::to_raw_value(&upcast.payload)?;
             }
         }
         Ok(events)
-    }
-
-    /// Upcasts one read event: its type and version in place; returns its payload.
-    fn upcast_fields(
-        &self,
-        event_type: &mut String,
-        event_version: &mut String,
-        payload: Value,
-    ) -> Value {
-        let upcast = self.upcast(SerializedEvent::new(
-            String::new(),
-            0,
-            String::new(),
-            std::mem::take(event_type),
-            std::mem::take(event_version),
-            payload,
-            Value::Null,
-        ));
-        *event_type = upcast.event_type;
-        *event_version = upcast.event_version;
-        upcast.payload
     }
 }
 

@@ -58,11 +58,10 @@ impl Api {
         body: Option<&Value>,
         samples: Option<&mut Samples>,
     ) -> Result<Value, Failed> {
-        let method_name = method.to_string();
-        let method_name = method_name.as_str();
+        let route = samples.is_some().then(|| route(method.as_str(), path));
         let mut request = self
             .http
-            .request(method.clone(), format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(body);
@@ -76,8 +75,8 @@ impl Api {
                 status: status.as_u16(),
             });
         }
-        if let Some(samples) = samples {
-            samples.route_request(route(method_name, path), started.elapsed());
+        if let (Some(samples), Some(route)) = (samples, route) {
+            samples.route_request(route, started.elapsed());
         }
         Ok(body)
     }

@@ -189,7 +189,7 @@ mod tests {
             operations: 5_000,
             ..Samples::default()
         };
-        samples.request(Duration::from_millis(10));
+        samples.route_request(crate::stats::route("GET", "/x"), Duration::from_millis(10));
         let mut reports = BTreeMap::new();
         reports.insert(
             "place-pay".to_owned(),

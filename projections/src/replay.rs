@@ -304,9 +304,8 @@ async fn prepare_shadow(
     match pool {
         Pool::Postgres(p) => {
             let mut tx = event_store::begin(p).await?;
-            // a write first: on SQLite it takes the write lock at once (waiting its turn),
-            // where a read first would fail to upgrade once another writer committed; on
-            // PostgreSQL it waits for another replay's writes in flight
+            // a write first: it waits for another replay's writes in flight (they hold
+            // the row's claim)
             sqlx::query(CLAIM)
                 .bind(checkpoint)
                 .bind(claim)
@@ -360,9 +359,8 @@ async fn prepare_shadow(
         }
         Pool::Sqlite(p) => {
             let mut tx = event_store::begin(p).await?;
-            // a write first: on SQLite it takes the write lock at once (waiting its turn),
-            // where a read first would fail to upgrade once another writer committed; on
-            // PostgreSQL it waits for another replay's writes in flight
+            // a write first: it takes the write lock at once (waiting its turn), where a
+            // read first would fail to upgrade once another writer committed
             sqlx::query(CLAIM)
                 .bind(checkpoint)
                 .bind(claim)

@@ -102,7 +102,7 @@ impl PostgresBackend {
         rows.iter().map(recorded).collect()
     }
 
-    /// The newest event a reader of the log may see now.
+    /// How far a reader at `after` is behind, counted up to `max`.
     pub(crate) async fn pending(&self, after: Checkpoint, max: i64) -> Result<Pending, StoreError> {
         let row = sqlx::query(include_str!("pending.sql"))
             .bind(after.txid.to_string())
@@ -113,6 +113,7 @@ impl PostgresBackend {
         Pending::from_row(&row)
     }
 
+    /// The newest event a reader of the log may see now.
     pub(crate) async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
         let row = sqlx::query(include_str!("head.sql"))
             .fetch_optional(&self.pool)
