@@ -64,7 +64,7 @@ enum Command {
         ttl_secs: i64,
     },
     /// Replay every order and SKU from the log, compare each with every view that holds it
-    /// (order detail, buyer and seller lists, stock) and check the money and stock
+    /// (order detail or archive, stock) and check the money and stock
     /// invariants. Prints a report; exits 1 on any difference, 0 when clean. Safe beside a
     /// running server.
     #[command(after_help = SETTINGS_HELP)]
@@ -82,7 +82,8 @@ enum Command {
     Replay {
         #[command(flatten)]
         common: Common,
-        /// Only this projection: `orders` (order detail, buyer and seller lists) or `stock`.
+        /// Only this projection: `orders` (order detail, with the buyer and seller lists) or
+        /// `stock`.
         #[arg(long, value_name = "NAME")]
         projection: Option<String>,
     },
@@ -255,13 +256,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             );
                         }
                         Stage::Reading => {}
-                        Stage::Filling if projection == projections::Projection::Orders => {
+                        Stage::Indexing => {
                             eprint!(
-                                "\rorders: replaying {name}: {} events read; filling and indexing the order lists   ",
+                                "\rorders: replaying {name}: {} events read; indexing the rebuilt tables   ",
                                 p.events
                             );
                         }
-                        Stage::Filling => {}
                         Stage::Swapping => {
                             eprint!("\rorders: replaying {name}: swapping the rebuilt tables in   ");
                         }

@@ -1,10 +1,10 @@
 //! The cold archive of the order views (`orders archive`, and a server's off-peak archiver).
 //!
 //! Orders in a settled status ([`ARCHIVED_STATUSES`]) whose last event is older than a
-//! threshold move, in batches, from the hot views (order detail, buyer and seller lists) to
+//! threshold move, in batches, from the hot detail view (which the buyer and seller lists index) to
 //! `order_archive`. A batch is one transaction: it locks the progress row, picks up to its size
 //! of the oldest candidates (on PostgreSQL skipping any row a projection batch holds), copies
-//! them to the archive, removes them from the three hot views and writes the high-water mark
+//! them to the archive, removes them from the detail view and writes the high-water mark
 //! and counts. A crash anywhere rolls the whole batch back, and the next run picks the same
 //! orders again: nothing is lost or moved twice.
 //!

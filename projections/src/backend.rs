@@ -32,6 +32,21 @@ pub struct StoredOrder {
     pub placed_at_us: i64,
 }
 
+/// One copy of an order in a view, with the columns that the lists are keyed and filtered by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderCopy {
+    /// The view that holds it: `order_detail` or `order_archive`.
+    pub view: String,
+    /// The order as stored.
+    pub order: StoredOrder,
+    /// The buyer column (the buyer's list's key).
+    pub buyer_id: String,
+    /// The seller column (the seller's list's key).
+    pub seller_id: String,
+    /// The status column (the lists' filter).
+    pub status: String,
+}
+
 /// Stock of one SKU as the stock view holds it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct StockRow {
@@ -107,9 +122,8 @@ impl OrderFold {
         Ok(())
     }
 
-    /// The changed orders as the JSON arrays of rows the upsert statements read: the detail
-    /// view's rows, and the lists' rows.
-    fn rows(&self) -> Result<(String, String), ProjectionError> {
+    /// The changed orders as the JSON array of rows the detail view's upsert reads.
+    fn rows(&self) -> Result<String, ProjectionError> {
         let mut rows = Vec::with_capacity(self.changed.len());
         for id in &self.changed {
             let Some((order, version)) = self.states.get(id) else {
@@ -118,7 +132,7 @@ impl OrderFold {
             let changed_at_us = self.changed_at.get(id).copied().unwrap_or_default();
             rows.extend(OrderRow::of(order, *version, changed_at_us)?);
         }
-        Ok((OrderRow::detail_json(&rows)?, OrderRow::list_json(&rows)?))
+        OrderRow::detail_json(&rows)
     }
 }
 
@@ -152,16 +166,25 @@ fn id_array<'a>(ids: impl IntoIterator<Item = &'a String>) -> Result<String, Pro
     Ok(serde_json::to_string(&ids.into_iter().collect::<Vec<_>>())?)
 }
 
+/// An order as a view stores it: its document is derived from the stored state at the stored
+/// version, by the function that made the content hash (ADR 13).
 fn stored_order(
-    document: Value,
+    state: &str,
     content_hash: String,
     version: i64,
     placed_at_us: i64,
 ) -> Result<StoredOrder, ProjectionError> {
+    let version = to_u64(version, "version")?;
+    let order: Order = serde_json::from_str(state)?;
+    let document = OrderDocument::of(&order, version).ok_or_else(|| {
+        ProjectionError::Corrupt(format!(
+            "a stored order state at version {version} is no order"
+        ))
+    })?;
     Ok(StoredOrder {
-        document: serde_json::from_value(document)?,
+        document,
         content_hash,
-        version: to_u64(version, "version")?,
+        version,
         placed_at_us,
     })
 }
@@ -170,7 +193,6 @@ macro_rules! backend {
     ($module:ident, $db:ty, $dialect:expr, $write_detail:ident, $claim_check:expr) => {
         pub(crate) mod $module {
             use sqlx::Row;
-            use sqlx::types::Json;
 
             use super::*;
 
@@ -284,38 +306,9 @@ macro_rules! backend {
                 Ok(())
             }
 
-            /// Runs each group of statements in a transaction of its own that holds the
-            /// replay's claim (as [`replay_write`] does), the groups at once.
-            pub(crate) async fn replay_fill(
-                pool: &Pool,
-                checkpoint_name: &'static str,
-                claim: i64,
-                groups: Vec<Vec<String>>,
-            ) -> Result<(), ProjectionError> {
-                let tasks: Vec<_> = groups
-                    .into_iter()
-                    .map(|statements| {
-                        let pool = pool.clone();
-                        tokio::spawn(async move {
-                            let mut tx = event_store::begin(&pool).await?;
-                            hold_claim(&mut tx, checkpoint_name, claim).await?;
-                            for statement in &statements {
-                                sqlx::query(statement).execute(&mut *tx).await?;
-                            }
-                            tx.commit().await?;
-                            Ok::<_, ProjectionError>(())
-                        })
-                    })
-                    .collect();
-                for task in tasks {
-                    joined(task.await)??;
-                }
-                Ok(())
-            }
-
             /// Holds a replay's claim for the transaction, or fails: another replay has
             /// reset it.
-            async fn hold_claim(
+            pub(super) async fn hold_claim(
                 tx: &mut Tx<'_>,
                 checkpoint_name: &'static str,
                 claim: i64,
@@ -391,14 +384,10 @@ macro_rules! backend {
                         .execute(&mut **tx)
                         .await?;
                 }
-                let (details, lists) = fold.rows()?;
-                for (statement, rows) in [
-                    (&sql.upsert_detail, &details),
-                    (&sql.upsert_buyer, &lists),
-                    (&sql.upsert_seller, &lists),
-                ] {
-                    sqlx::query(statement).bind(rows).execute(&mut **tx).await?;
-                }
+                sqlx::query(&sql.upsert_detail)
+                    .bind(fold.rows()?)
+                    .execute(&mut **tx)
+                    .await?;
                 Ok(())
             }
 
@@ -417,11 +406,11 @@ macro_rules! backend {
                 let mut found = HashSet::with_capacity(rows.len());
                 for row in rows {
                     let order_id: String = row.try_get("order_id")?;
-                    let Json(state): Json<Value> = row.try_get("state")?;
+                    let state: String = row.try_get("state")?;
                     fold.states.insert(
                         order_id.clone(),
                         (
-                            serde_json::from_value::<Order>(state)?,
+                            serde_json::from_str::<Order>(&state)?,
                             to_u64(row.try_get("version")?, "version")?,
                         ),
                     );
@@ -548,9 +537,9 @@ macro_rules! backend {
                     .fetch_optional(pool)
                     .await?;
                 row.map(|row| {
-                    let Json(document): Json<Value> = row.try_get("document")?;
+                    let state: String = row.try_get("state")?;
                     stored_order(
-                        document,
+                        &state,
                         row.try_get("content_hash")?,
                         row.try_get("version")?,
                         0,
@@ -563,27 +552,26 @@ macro_rules! backend {
             pub(crate) async fn order_copies(
                 pool: &Pool,
                 order_id: &str,
-                buyer_id: &str,
-                seller_id: &str,
-            ) -> Result<Vec<(String, StoredOrder)>, ProjectionError> {
+            ) -> Result<Vec<OrderCopy>, ProjectionError> {
                 let rows = sqlx::query(&live().order_copies)
                     .bind(order_id)
-                    .bind(buyer_id)
-                    .bind(seller_id)
                     .fetch_all(pool)
                     .await?;
                 rows.iter()
                     .map(|row| {
-                        let Json(document): Json<Value> = row.try_get("document")?;
-                        Ok((
-                            row.try_get("view_name")?,
-                            stored_order(
-                                document,
+                        let state: String = row.try_get("state")?;
+                        Ok(OrderCopy {
+                            view: row.try_get("view_name")?,
+                            order: stored_order(
+                                &state,
                                 row.try_get("content_hash")?,
                                 row.try_get("version")?,
-                                0,
+                                row.try_get("placed_at_us")?,
                             )?,
-                        ))
+                            buyer_id: row.try_get("buyer_id")?,
+                            seller_id: row.try_get("seller_id")?,
+                            status: row.try_get("status")?,
+                        })
                     })
                     .collect()
             }
@@ -606,9 +594,9 @@ macro_rules! backend {
                     .await?;
                 rows.iter()
                     .map(|row| {
-                        let Json(document): Json<Value> = row.try_get("document")?;
+                        let state: String = row.try_get("state")?;
                         stored_order(
-                            document,
+                            &state,
                             row.try_get("content_hash")?,
                             row.try_get("version")?,
                             row.try_get("placed_at_us")?,
@@ -629,9 +617,9 @@ macro_rules! backend {
                     .fetch_optional(pool)
                     .await?;
                 row.map(|row| {
-                    let Json(document): Json<Value> = row.try_get("document")?;
+                    let state: String = row.try_get("state")?;
                     stored_order(
-                        document,
+                        &state,
                         row.try_get("content_hash")?,
                         row.try_get("version")?,
                         row.try_get("placed_at_us")?,
@@ -669,14 +657,9 @@ macro_rules! backend {
                     .await?)
             }
 
-            pub(crate) async fn count_orders(pool: &Pool) -> Result<[i64; 4], ProjectionError> {
+            pub(crate) async fn count_orders(pool: &Pool) -> Result<[i64; 2], ProjectionError> {
                 let row = sqlx::query(&live().count_orders).fetch_one(pool).await?;
-                Ok([
-                    row.try_get("detail")?,
-                    row.try_get("buyer")?,
-                    row.try_get("seller")?,
-                    row.try_get("archive")?,
-                ])
+                Ok([row.try_get("detail")?, row.try_get("archive")?])
             }
 
             /// One archive batch: up to `batch_size` settled orders whose last change is
@@ -718,9 +701,6 @@ macro_rules! backend {
                     .bind(now_us)
                     .execute(&mut *tx)
                     .await?;
-                for statement in [&sql.archive_drop_buyer, &sql.archive_drop_seller] {
-                    sqlx::query(statement).bind(&ids).execute(&mut *tx).await?;
-                }
                 let moved = sqlx::query(&sql.archive_drop_detail)
                     .bind(&ids)
                     .execute(&mut *tx)
@@ -811,6 +791,35 @@ backend!(
     "UPDATE projection_checkpoints SET position = 0 WHERE projection = $1 AND txid = $2 \
      RETURNING 1"
 );
+
+/// Runs each group of statements in a transaction of its own that holds a PostgreSQL
+/// replay's claim (as `replay_write` does), the groups at once.
+pub(crate) async fn replay_fill(
+    pool: &sqlx::PgPool,
+    checkpoint_name: &'static str,
+    claim: i64,
+    groups: Vec<Vec<String>>,
+) -> Result<(), ProjectionError> {
+    let tasks: Vec<_> = groups
+        .into_iter()
+        .map(|statements| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut tx = event_store::begin(&pool).await?;
+                postgres::hold_claim(&mut tx, checkpoint_name, claim).await?;
+                for statement in &statements {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, ProjectionError>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        joined(task.await)??;
+    }
+    Ok(())
+}
 
 /// A replay's order rows into PostgreSQL's empty shadow detail view, by COPY.
 async fn copy_detail(

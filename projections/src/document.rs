@@ -174,13 +174,8 @@ impl OrderDocument {
     /// order.
     pub fn content_hash(&self) -> String {
         // serialising a struct of strings, numbers and timestamps cannot fail
-        hash_of_json(&serde_json::to_vec(self).unwrap_or_default())
+        hex::encode(Sha256::digest(serde_json::to_vec(self).unwrap_or_default()))
     }
-}
-
-/// The content hash of a document's JSON as serialised ([`OrderDocument::content_hash`]).
-pub(crate) fn hash_of_json(json: &[u8]) -> String {
-    hex::encode(Sha256::digest(json))
 }
 
 /// Microseconds since the Unix epoch: the sort key of the order lists.

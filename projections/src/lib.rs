@@ -36,7 +36,7 @@ mod rows;
 pub mod runner;
 
 pub use archive::{ArchiveSchedule, ArchiveWindow, Archiver};
-pub use backend::{StockRow, StoredOrder};
+pub use backend::{OrderCopy, StockRow, StoredOrder};
 pub use document::OrderDocument;
 pub use error::ProjectionError;
 pub use metrics::ProjectionMetrics;

@@ -6,12 +6,11 @@ use domain::SkuEvent;
 
 /// A projection of the log with its own checkpoint.
 ///
-/// `Orders` writes the three order views (detail, buyer, seller) in one transaction: they are
-/// three shapes of one document, so one checkpoint keeps them equal. `Stock` writes the
-/// per-SKU stock view.
+/// `Orders` writes the order detail view, one row per order; the buyer's and the seller's
+/// lists are its indexes (ADR 13). `Stock` writes the per-SKU stock view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Projection {
-    /// Order detail, buyer orders and seller orders.
+    /// Order detail, with the buyer's and the seller's lists.
     Orders,
     /// Stock per SKU.
     Stock,
@@ -97,8 +96,6 @@ pub(crate) const ARCHIVE_TABLE: &str = "order_archive";
 #[derive(Debug, Clone)]
 pub(crate) struct Tables {
     pub(crate) detail: &'static str,
-    pub(crate) buyer: &'static str,
-    pub(crate) seller: &'static str,
     pub(crate) stock: &'static str,
     /// Whether an event for an order missing from `detail` looks for it in the archive (the
     /// live tables); a replay builds every order from the log instead.
@@ -108,8 +105,6 @@ pub(crate) struct Tables {
 impl Tables {
     pub(crate) const LIVE: Self = Self {
         detail: "order_detail",
-        buyer: "buyer_orders",
-        seller: "seller_orders",
         stock: "sku_stock",
         follows_archive: true,
     };
@@ -117,8 +112,6 @@ impl Tables {
     /// Where a replay builds the views before swapping them in.
     pub(crate) const SHADOW: Self = Self {
         detail: "order_detail_shadow",
-        buyer: "buyer_orders_shadow",
-        seller: "seller_orders_shadow",
         stock: "sku_stock_shadow",
         follows_archive: false,
     };
@@ -139,9 +132,8 @@ const ORDER_ROW: &[(&str, &str)] = &[
     ("status", "text"),
     ("placed_at_us", "bigint"),
     ("version", "bigint"),
-    ("document", "json"),
     ("content_hash", "text"),
-    ("state", "json"),
+    ("state", "text"),
     ("changed_at_us", "bigint"),
 ];
 
@@ -214,7 +206,7 @@ impl Projection {
     /// The live tables the projection writes.
     pub(crate) const fn tables(self) -> &'static [&'static str] {
         match self {
-            Self::Orders => &["order_detail", "buyer_orders", "seller_orders"],
+            Self::Orders => &["order_detail"],
             Self::Stock => &["sku_stock"],
         }
     }
@@ -236,17 +228,13 @@ pub(crate) struct Sql {
     pub(crate) archived_states: Option<String>,
     pub(crate) unarchive: String,
     pub(crate) upsert_detail: String,
-    pub(crate) upsert_buyer: String,
-    pub(crate) upsert_seller: String,
     pub(crate) stock_created: String,
     pub(crate) stock_moved: String,
     pub(crate) stock_moves: String,
     pub(crate) stock_version: String,
     pub(crate) insert_stock: String,
-    pub(crate) buyer_from_detail: String,
     /// PostgreSQL only: a replay's COPY into the detail view.
     pub(crate) copy_detail: String,
-    pub(crate) seller_from_detail: String,
     pub(crate) order_detail: String,
     pub(crate) order_copies: String,
     pub(crate) buyer_list: String,
@@ -262,8 +250,6 @@ pub(crate) struct Sql {
     pub(crate) archive_claim: String,
     pub(crate) archive_pick: String,
     pub(crate) archive_copy: String,
-    pub(crate) archive_drop_buyer: String,
-    pub(crate) archive_drop_seller: String,
     pub(crate) archive_drop_detail: String,
     pub(crate) archive_mark: String,
     pub(crate) archive_progress: String,
@@ -281,8 +267,6 @@ impl Sql {
             dialect.fill(
                 &sql.replace("{detail}", t.detail)
                     .replace("{stock}", t.stock)
-                    .replace("{buyer}", t.buyer)
-                    .replace("{seller}", t.seller)
                     .replace("{archive}", ARCHIVE_TABLE),
             )
         };
@@ -296,8 +280,6 @@ impl Sql {
                 .then(|| fill(include_str!("sql/archived_states.sql"))),
             unarchive: fill(include_str!("sql/unarchive.sql")),
             upsert_detail: fill(include_str!("sql/upsert_detail.sql")),
-            upsert_buyer: list(include_str!("sql/upsert_list.sql"), t.buyer, "buyer_id"),
-            upsert_seller: list(include_str!("sql/upsert_list.sql"), t.seller, "seller_id"),
             stock_created: fill(include_str!("sql/stock_created.sql")),
             stock_moved: fill(include_str!("sql/stock_moved.sql")),
             stock_moves: fill(include_str!("sql/stock_moves.sql")),
@@ -308,53 +290,33 @@ impl Sql {
                 t.detail,
                 crate::rows::OrderRow::COPY_COLUMNS
             ),
-            buyer_from_detail: list(
-                include_str!("sql/list_from_detail.sql"),
-                t.buyer,
-                "buyer_id",
-            ),
-            seller_from_detail: list(
-                include_str!("sql/list_from_detail.sql"),
-                t.seller,
-                "seller_id",
-            ),
             order_detail: fill(include_str!("sql/order_detail.sql")),
             order_copies: fill(include_str!("sql/order_copies.sql")),
-            buyer_list: list(include_str!("sql/order_list.sql"), t.buyer, "buyer_id"),
-            seller_list: list(include_str!("sql/order_list.sql"), t.seller, "seller_id"),
+            buyer_list: list(include_str!("sql/order_list.sql"), t.detail, "buyer_id"),
+            seller_list: list(include_str!("sql/order_list.sql"), t.detail, "seller_id"),
             buyer_archive_list: list(
-                include_str!("sql/archive_list.sql"),
+                include_str!("sql/order_list.sql"),
                 ARCHIVE_TABLE,
                 "buyer_id",
             ),
             seller_archive_list: list(
-                include_str!("sql/archive_list.sql"),
+                include_str!("sql/order_list.sql"),
                 ARCHIVE_TABLE,
                 "seller_id",
             ),
             sku_stock: fill(include_str!("sql/sku_stock.sql")),
-            buyer_row: list(include_str!("sql/list_row.sql"), t.buyer, "buyer_id"),
-            seller_row: list(include_str!("sql/list_row.sql"), t.seller, "seller_id"),
-            buyer_version: list(include_str!("sql/listed_version.sql"), t.buyer, "buyer_id"),
+            buyer_row: list(include_str!("sql/list_row.sql"), t.detail, "buyer_id"),
+            seller_row: list(include_str!("sql/list_row.sql"), t.detail, "seller_id"),
+            buyer_version: list(include_str!("sql/listed_version.sql"), t.detail, "buyer_id"),
             seller_version: list(
                 include_str!("sql/listed_version.sql"),
-                t.seller,
+                t.detail,
                 "seller_id",
             ),
             count_orders: fill(include_str!("sql/count_orders.sql")),
             archive_claim: fill(include_str!("sql/archive_claim.sql")),
             archive_pick: fill(include_str!("sql/archive_pick.sql")),
             archive_copy: fill(include_str!("sql/archive_copy.sql")),
-            archive_drop_buyer: list(
-                include_str!("sql/archive_drop_list.sql"),
-                t.buyer,
-                "buyer_id",
-            ),
-            archive_drop_seller: list(
-                include_str!("sql/archive_drop_list.sql"),
-                t.seller,
-                "seller_id",
-            ),
             archive_drop_detail: fill(include_str!("sql/archive_drop_detail.sql")),
             archive_mark: fill(include_str!("sql/archive_mark.sql")),
             archive_progress: fill(include_str!("sql/archive_progress.sql")),
@@ -408,15 +370,11 @@ mod tests {
                     &sql.order_states,
                     &sql.unarchive,
                     &sql.upsert_detail,
-                    &sql.upsert_buyer,
-                    &sql.upsert_seller,
                     &sql.stock_created,
                     &sql.stock_moved,
                     &sql.stock_moves,
                     &sql.stock_version,
                     &sql.insert_stock,
-                    &sql.buyer_from_detail,
-                    &sql.seller_from_detail,
                     &sql.order_detail,
                     &sql.order_copies,
                     &sql.buyer_list,
@@ -432,8 +390,6 @@ mod tests {
                     &sql.archive_claim,
                     &sql.archive_pick,
                     &sql.archive_copy,
-                    &sql.archive_drop_buyer,
-                    &sql.archive_drop_seller,
                     &sql.archive_drop_detail,
                     &sql.archive_mark,
                     &sql.archive_progress,

@@ -3,7 +3,7 @@
 use event_store::{Checkpoint, EventStore, RecordedEvent};
 use sqlx::{PgPool, SqlitePool};
 
-use crate::backend::{self, StockRow, StoredOrder};
+use crate::backend::{self, OrderCopy, StockRow, StoredOrder};
 use crate::error::ProjectionError;
 use crate::projection::{Projection, Sql};
 
@@ -130,22 +130,13 @@ impl ReadModels {
         }
     }
 
-    /// Every copy of an order of `buyer_id` and `seller_id`, with the view that holds it
-    /// (`order_detail`, `buyer_orders`, `seller_orders`, `order_archive`), read at one moment:
-    /// a hot order is in the first three, an archived one in the archive only.
-    pub async fn order_copies(
-        &self,
-        order_id: &str,
-        buyer_id: &str,
-        seller_id: &str,
-    ) -> Result<Vec<(String, StoredOrder)>, ProjectionError> {
+    /// Every copy of an order, with the view that holds it (`order_detail`, whose indexes
+    /// are the buyer's and the seller's lists, or `order_archive`), read at one moment: a hot
+    /// order is in the first, an archived one in the archive only.
+    pub async fn order_copies(&self, order_id: &str) -> Result<Vec<OrderCopy>, ProjectionError> {
         match &self.pool {
-            Pool::Postgres(p) => {
-                backend::postgres::order_copies(p, order_id, buyer_id, seller_id).await
-            }
-            Pool::Sqlite(p) => {
-                backend::sqlite::order_copies(p, order_id, buyer_id, seller_id).await
-            }
+            Pool::Postgres(p) => backend::postgres::order_copies(p, order_id).await,
+            Pool::Sqlite(p) => backend::sqlite::order_copies(p, order_id).await,
         }
     }
 
@@ -229,9 +220,8 @@ impl ReadModels {
         }
     }
 
-    /// Rows in the order detail, buyer and seller views and the archive, counted at one
-    /// moment.
-    pub async fn order_row_counts(&self) -> Result<[i64; 4], ProjectionError> {
+    /// Rows in the order detail view and the archive, counted at one moment.
+    pub async fn order_row_counts(&self) -> Result<[i64; 2], ProjectionError> {
         match &self.pool {
             Pool::Postgres(p) => backend::postgres::count_orders(p).await,
             Pool::Sqlite(p) => backend::sqlite::count_orders(p).await,

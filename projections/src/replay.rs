@@ -7,8 +7,8 @@
 //! once, and only one stream's state is held at a time. The work is a pipeline: a task reads
 //! pages of the log, the caller folds them, and writers put each page's finished rows into the
 //! shadow detail (or stock) view in a transaction of their own, on PostgreSQL by COPY with two
-//! writers on two connections. The order lists are filled from the rebuilt detail view at the
-//! end, in SQL, and on PostgreSQL indexed only then.
+//! writers on two connections. On PostgreSQL the detail view is indexed only at the end (its
+//! key, and the buyer's and the seller's lists, ADR 13), the indexes built at once.
 //!
 //! While the rebuild writes, the replay's checkpoint row holds a claim, a token of this run,
 //! and every write holds the claim (a shared row lock on PostgreSQL). A second replay that
@@ -54,8 +54,8 @@ const REPLAY_WRITERS: usize = 2;
 pub enum Stage {
     /// Reading the log and writing each stream's row.
     Reading,
-    /// Filling (and indexing) the order lists from the rebuilt detail view.
-    Filling,
+    /// Indexing the rebuilt views (on PostgreSQL: the detail view's key and lists).
+    Indexing,
     /// Swapping the rebuilt tables in.
     Swapping,
 }
@@ -98,7 +98,11 @@ pub async fn replay_in_pages(
         Pool::Sqlite(_) => Sql::shadow(backend::sqlite::DIALECT),
     };
     let name = projection.replay_checkpoint();
-    let Prepared { claim, fills } = prepare_shadow(&pool, shadow, projection, name).await?;
+    let Prepared {
+        claim,
+        indexes,
+        constraints,
+    } = prepare_shadow(&pool, projection, name).await?;
     let head = store.head().await?;
     let total = count_events(&pool, projection.aggregate_type()).await?;
 
@@ -151,11 +155,16 @@ pub async fn replay_in_pages(
     joined(reader.await)?;
     let events = folded?;
     written?;
-    report(Stage::Filling, events);
+    report(Stage::Indexing, events);
 
-    match &pool {
-        Pool::Postgres(p) => backend::postgres::replay_fill(p, name, claim, fills).await?,
-        Pool::Sqlite(p) => backend::sqlite::replay_fill(p, name, claim, fills).await?,
+    if let Pool::Postgres(p) = &pool {
+        // each index in a transaction of its own, all at once; then the constraints that
+        // adopt them, which lock the table
+        let builds = indexes.into_iter().map(|index| vec![index]).collect();
+        backend::replay_fill(p, name, claim, builds).await?;
+        if !constraints.is_empty() {
+            backend::replay_fill(p, name, claim, vec![constraints]).await?;
+        }
     }
     report(Stage::Swapping, events);
     swap_in(&pool, shadow, projection, claim, head).await?;
@@ -276,20 +285,19 @@ fn shadow_of(table: &str) -> String {
 struct Prepared {
     /// The token of this run in the replay's checkpoint row: `(claim, 0)`.
     claim: i64,
-    /// The statements that fill the order lists from the rebuilt detail view (and, on
-    /// PostgreSQL, index them): a transaction per group, the groups at once.
-    fills: Vec<Vec<String>>,
+    /// PostgreSQL: the shadow detail view's indexes, built once it is written.
+    indexes: Vec<String>,
+    /// PostgreSQL: its key and unique constraints, each adopting an index of `indexes`.
+    constraints: Vec<String>,
 }
 
 /// Fresh, empty shadow tables with the live tables' columns, checks and indexes, and the
 /// replay's checkpoint row claimed for this run.
 ///
-/// On PostgreSQL the order lists' shadows start without their indexes: they are filled in one
-/// statement each at the end, and an index built over a full table costs far less than one
-/// grown row by row.
+/// On PostgreSQL the detail view's shadow starts without its indexes, keys included: COPY
+/// fills it, and an index built over a full table costs far less than one grown row by row.
 async fn prepare_shadow(
     pool: &Pool,
-    sql: &Sql,
     projection: Projection,
     checkpoint: &str,
 ) -> Result<Prepared, ProjectionError> {
@@ -300,7 +308,8 @@ async fn prepare_shadow(
                          ON CONFLICT (projection) DO UPDATE SET txid = $2, position = 0";
     // a token of this run, no other run's
     let claim = chrono::Utc::now().timestamp_micros();
-    let mut fills = Vec::new();
+    let mut indexes = Vec::new();
+    let mut constraints = Vec::new();
     match pool {
         Pool::Postgres(p) => {
             let mut tx = event_store::begin(p).await?;
@@ -321,39 +330,44 @@ async fn prepare_shadow(
                 ))
                 .execute(&mut *tx)
                 .await?;
-                let Some(fill) = list_fill(sql, table) else {
+                if *table != Tables::LIVE.detail {
                     continue;
-                };
-                let mut group = vec![fill.clone()];
-                let constraints: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
-                     WHERE conrelid = CAST($1 AS regclass) AND contype IN ('p', 'u')",
+                }
+                // a key or unique constraint, with the definition of the index it owns
+                let keys: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT c.conname::text, c.contype::text, \
+                            pg_get_indexdef(c.conindid) \
+                     FROM pg_constraint c \
+                     WHERE c.conrelid = CAST($1 AS regclass) AND c.contype IN ('p', 'u')",
                 )
                 .bind(&shadow)
                 .fetch_all(&mut *tx)
                 .await?;
-                for (name, definition) in &constraints {
+                for (name, kind, index) in keys {
                     sqlx::query(&format!("ALTER TABLE {shadow} DROP CONSTRAINT {name}"))
                         .execute(&mut *tx)
                         .await?;
-                    group.push(format!(
-                        "ALTER TABLE {shadow} ADD CONSTRAINT {name} {definition}"
+                    // built as a unique index (of the constraint's name) at once with the
+                    // others, then adopted
+                    indexes.push(index);
+                    let kind = if kind == "p" { "PRIMARY KEY" } else { "UNIQUE" };
+                    constraints.push(format!(
+                        "ALTER TABLE {shadow} ADD CONSTRAINT {name} {kind} USING INDEX {name}"
                     ));
                 }
-                let indexes: Vec<(String, String)> = sqlx::query_as(
+                let plain: Vec<(String, String)> = sqlx::query_as(
                     "SELECT indexname::text, indexdef FROM pg_indexes \
                      WHERE schemaname = current_schema() AND tablename = $1",
                 )
                 .bind(&shadow)
                 .fetch_all(&mut *tx)
                 .await?;
-                for (name, definition) in indexes {
+                for (name, definition) in plain {
                     sqlx::query(&format!("DROP INDEX {name}"))
                         .execute(&mut *tx)
                         .await?;
-                    group.push(definition);
+                    indexes.push(definition);
                 }
-                fills.push(group);
             }
             tx.commit().await?;
         }
@@ -396,32 +410,16 @@ async fn prepare_shadow(
                 }
             }
             tx.commit().await?;
-            // one writer at a time: both lists in one transaction
-            let group: Vec<String> = projection
-                .tables()
-                .iter()
-                .filter_map(|table| list_fill(sql, table).cloned())
-                .collect();
-            if !group.is_empty() {
-                fills.push(group);
-            }
         }
     }
-    Ok(Prepared { claim, fills })
+    Ok(Prepared {
+        claim,
+        indexes,
+        constraints,
+    })
 }
 
-/// The statement that fills `table`'s shadow from the rebuilt detail view, if it is a list.
-fn list_fill<'s>(sql: &'s Sql, table: &str) -> Option<&'s String> {
-    if table == Tables::LIVE.buyer {
-        Some(&sql.buyer_from_detail)
-    } else if table == Tables::LIVE.seller {
-        Some(&sql.seller_from_detail)
-    } else {
-        None
-    }
-}
-
-/// `CREATE TABLE order_detail (` -> `CREATE TABLE order_detail_shadow (`; ` ON buyer_orders (`
+/// `CREATE TABLE order_detail (` -> `CREATE TABLE order_detail_shadow (`; ` ON sku_stock (`
 /// likewise: only the first occurrence of the table name followed by a space or `(`.
 fn rename_table_ddl(sql: &str, table: &str, shadow: &str) -> String {
     // SQLite quotes the name in the DDL it rewrites on a rename
@@ -534,8 +532,8 @@ mod tests {
             "CREATE TABLE s_shadow\n(\n sku text)"
         );
         assert_eq!(
-            rename_table_ddl(" ON buyer_orders (buyer_id)", "buyer_orders", "b_shadow"),
-            " ON b_shadow (buyer_id)"
+            rename_table_ddl(" ON order_detail (buyer_id)", "order_detail", "d_shadow"),
+            " ON d_shadow (buyer_id)"
         );
         assert_eq!(
             rename_table_ddl("CREATE TABLE \"sku_stock\"\n(", "sku_stock", "s_shadow"),

@@ -1,14 +1,13 @@
-//! An order's row as the order views store it, built once and written in the two forms the
-//! writes take: the JSON arrays the upsert statements read, and PostgreSQL's COPY text.
+//! An order's row as the detail view stores it, built once and written in the two forms the
+//! writes take: the JSON array the upsert statement reads, and PostgreSQL's COPY text.
 
 use domain::Order;
 use serde::Serialize;
 
-use crate::document::{OrderDocument, hash_of_json, micros};
+use crate::document::{OrderDocument, micros};
 use crate::error::ProjectionError;
 
-/// One order's row in the detail view; the list views hold the same without the document and
-/// the state (ADR 12).
+/// One order's row in the detail view, which the buyer's and the seller's lists index (ADR 13).
 #[derive(Debug)]
 pub(crate) struct OrderRow {
     pub(crate) order_id: String,
@@ -17,8 +16,8 @@ pub(crate) struct OrderRow {
     pub(crate) status: String,
     pub(crate) placed_at_us: i64,
     pub(crate) version: i64,
-    /// The document's JSON.
-    pub(crate) document: String,
+    /// The hash of the order's document, which is not stored: it is derived from the state
+    /// on read (ADR 13).
     pub(crate) content_hash: String,
     /// The JSON of the Order aggregate the next event applies to.
     pub(crate) state: String,
@@ -44,8 +43,7 @@ impl OrderRow {
         let Some(doc) = OrderDocument::of(order, version) else {
             return Ok(None);
         };
-        let document = to_json(&doc)?;
-        let content_hash = hash_of_json(document.as_bytes());
+        let content_hash = doc.content_hash();
         Ok(Some(Self {
             version: i64::try_from(version)
                 .map_err(|_| ProjectionError::Corrupt(format!("version {version}")))?,
@@ -54,7 +52,6 @@ impl OrderRow {
             buyer_id: doc.buyer_id,
             seller_id: doc.seller_id,
             status: doc.status,
-            document,
             content_hash,
             state: to_json(order)?,
             changed_at_us,
@@ -63,16 +60,6 @@ impl OrderRow {
 
     /// The JSON array of detail rows the detail upsert reads.
     pub(crate) fn detail_json(rows: &[Self]) -> Result<String, ProjectionError> {
-        Self::json_array(rows, true)
-    }
-
-    /// The JSON array of list rows the list upserts read: without the document and the
-    /// state, which a list does not hold (ADR 12) and PostgreSQL would parse for nothing.
-    pub(crate) fn list_json(rows: &[Self]) -> Result<String, ProjectionError> {
-        Self::json_array(rows, false)
-    }
-
-    fn json_array(rows: &[Self], with_details: bool) -> Result<String, ProjectionError> {
         let mut out = Vec::with_capacity(rows.iter().map(Self::copy_len).sum());
         out.push(b'[');
         for (i, row) in rows.iter().enumerate() {
@@ -98,12 +85,8 @@ impl OrderRow {
                 .as_bytes(),
             );
             // the document and the state are JSON already
-            if with_details {
-                out.extend_from_slice(b",\"document\":");
-                out.extend_from_slice(row.document.as_bytes());
-                out.extend_from_slice(b",\"state\":");
-                out.extend_from_slice(row.state.as_bytes());
-            }
+            out.extend_from_slice(b",\"state\":");
+            out.extend_from_slice(row.state.as_bytes());
             out.push(b'}');
         }
         out.push(b']');
@@ -124,8 +107,6 @@ impl OrderRow {
         }
         // writing to a String cannot fail
         let _ = write!(out, "{}\t{}\t", self.placed_at_us, self.version);
-        copy_text(out, &self.document);
-        out.push('\t');
         copy_text(out, &self.content_hash);
         out.push('\t');
         copy_text(out, &self.state);
@@ -134,32 +115,41 @@ impl OrderRow {
 
     /// About the length of the row's COPY line (escapes aside).
     pub(crate) fn copy_len(&self) -> usize {
-        self.document.len() + self.state.len() + 200
+        self.state.len() + 200
     }
 
     /// The detail view's columns, in the order of [`OrderRow::copy_line`].
     pub(crate) const COPY_COLUMNS: &'static str = "order_id, buyer_id, seller_id, status, \
-        placed_at_us, version, document, content_hash, state, changed_at_us";
+        placed_at_us, version, content_hash, state, changed_at_us";
 }
 
 /// `text` as a field of COPY's text format: backslash, tab, newline and carriage return are
-/// escaped (compact JSON has backslashes in its own escapes, and nothing else to escape).
+/// escaped. Compact JSON has backslashes in its own escapes and never a raw tab, newline or
+/// carriage return, so the usual case is a vectorised search for backslashes alone.
 fn copy_text(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(at) = rest
-        .bytes()
-        .position(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
-    {
-        out.push_str(&rest[..at]);
-        out.push_str(match rest.as_bytes()[at] {
-            b'\\' => "\\\\",
-            b'\t' => "\\t",
-            b'\n' => "\\n",
-            _ => "\\r",
-        });
-        rest = &rest[at + 1..];
+    let bytes = text.as_bytes();
+    let mut copied = 0;
+    if memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_none() {
+        for at in memchr::memchr_iter(b'\\', bytes) {
+            out.push_str(&text[copied..at]);
+            out.push_str("\\\\");
+            copied = at + 1;
+        }
+    } else {
+        for (at, byte) in bytes.iter().enumerate() {
+            let escaped = match byte {
+                b'\\' => "\\\\",
+                b'\t' => "\\t",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                _ => continue,
+            };
+            out.push_str(&text[copied..at]);
+            out.push_str(escaped);
+            copied = at + 1;
+        }
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
 }
 
 #[cfg(test)]
@@ -174,15 +164,14 @@ mod tests {
             status: "Paid".to_owned(),
             placed_at_us: -5,
             version: 2,
-            document: r#"{"order_id":"1","note":"tab\there"}"#.to_owned(),
             content_hash: "ab".to_owned(),
-            state: r#"{"status":"Paid"}"#.to_owned(),
+            state: r#"{"status":"Paid","note":"tab\there"}"#.to_owned(),
             changed_at_us: 7,
         }
     }
 
     #[test]
-    fn json_arrays_are_the_rows_as_json() {
+    fn the_json_array_is_the_rows_as_json() {
         let rows = [row("1"), row("2")];
         let details: serde_json::Value =
             serde_json::from_str(&OrderRow::detail_json(&rows).unwrap()).unwrap();
@@ -197,16 +186,9 @@ mod tests {
                 "placed_at_us": -5,
                 "version": 2,
                 "changed_at_us": 7,
-                "document": {"order_id": "1", "note": "tab\there"},
-                "state": {"status": "Paid"},
+                "state": {"status": "Paid", "note": "tab\there"},
             })
         );
-        let lists: serde_json::Value =
-            serde_json::from_str(&OrderRow::list_json(&rows).unwrap()).unwrap();
-        assert_eq!(lists.as_array().unwrap().len(), 2);
-        assert!(lists[0].get("state").is_none());
-        assert!(lists[0].get("document").is_none());
-        assert_eq!(lists[0]["content_hash"], details[0]["content_hash"]);
         assert_eq!(OrderRow::detail_json(&[]).unwrap(), "[]");
     }
 
@@ -216,7 +198,7 @@ mod tests {
         row("1").copy_line(&mut line);
         assert_eq!(
             line,
-            "1\tb \"quoted\"\ts\\\\1\tPaid\t-5\t2\t{\"order_id\":\"1\",\"note\":\"tab\\\\there\"}\tab\t{\"status\":\"Paid\"}\t7\n"
+            "1\tb \"quoted\"\ts\\\\1\tPaid\t-5\t2\tab\t{\"status\":\"Paid\",\"note\":\"tab\\\\there\"}\t7\n"
         );
         assert_eq!(
             OrderRow::COPY_COLUMNS.split(", ").count(),
@@ -229,5 +211,15 @@ mod tests {
         let mut out = String::new();
         copy_text(&mut out, "a\\\"b\"\tc\nd\re");
         assert_eq!(out, "a\\\\\"b\"\\tc\\nd\\re");
+        // backslashes alone (the JSON case), at either end too
+        for (text, escaped) in [
+            ("\\\"é\\", "\\\\\"é\\\\"),
+            ("{\"a\":\"b\"}", "{\"a\":\"b\"}"),
+            ("", ""),
+        ] {
+            let mut out = String::new();
+            copy_text(&mut out, text);
+            assert_eq!(out, escaped, "{text}");
+        }
     }
 }

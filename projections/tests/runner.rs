@@ -266,15 +266,16 @@ async fn reconcile_is_clean_until_a_view_row_is_tampered_with(store: EventStore)
     assert_eq!(report.orders_checked, ORDERS);
     assert_eq!(report.skus_checked, 1);
 
-    // a list row holds no document (ADR 12): its hash is what says which document it lists
-    let tamper = "UPDATE buyer_orders SET status = 'Cancelled', content_hash = 'forged' \
-                  WHERE order_id = '1001'";
+    // a forged hash, and an order listed to another buyer (the lists index the detail view's
+    // owner columns, ADR 13)
+    let tamper = "UPDATE order_detail SET content_hash = 'forged' WHERE order_id = '1001'; \
+                  UPDATE order_detail SET buyer_id = 'someone-else' WHERE order_id = '1002'";
     match (store.postgres_pool(), store.sqlite_pool()) {
         (Some(pg), _) => {
-            sqlx::query(tamper).execute(pg).await.unwrap();
+            sqlx::raw_sql(tamper).execute(pg).await.unwrap();
         }
         (None, Some(lite)) => {
-            sqlx::query(tamper).execute(lite).await.unwrap();
+            sqlx::raw_sql(tamper).execute(lite).await.unwrap();
         }
         (None, None) => unreachable!(),
     }
@@ -285,7 +286,14 @@ async fn reconcile_is_clean_until_a_view_row_is_tampered_with(store: EventStore)
         .iter()
         .map(|d| (d.kind.as_str(), d.view.as_str(), d.id.as_str()))
         .collect();
-    assert_eq!(found, [("hash", "buyer_orders", "1001")], "{report:?}");
+    assert_eq!(
+        found,
+        [
+            ("hash", "order_detail", "1001"),
+            ("columns", "order_detail", "1002")
+        ],
+        "{report:?}"
+    );
 }
 
 /// A batch's stock movements on one SKU are applied together, and only on top of the SKU's
@@ -551,6 +559,75 @@ mod postgres {
             pool,
         ))
         .await;
+    }
+
+    /// The indexes of a table, by what they index (their names change with each replay).
+    async fn indexes_of(pool: &sqlx::PgPool, table: &str) -> Vec<String> {
+        let defs: Vec<String> = sqlx::query_scalar(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index \
+             WHERE indrelid = CAST($1 AS regclass)",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut shapes: Vec<String> = defs
+            .iter()
+            .map(|d| d[d.find(" USING ").unwrap()..].to_owned())
+            .collect();
+        shapes.sort();
+        shapes
+    }
+
+    /// A replay builds the detail view's indexes after its rows (ADR 13): it swaps in a
+    /// primary key and the indexes the migrations made, and a buyer's page is read from the
+    /// buyer index, not sorted.
+    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    async fn a_replay_rebuilds_every_index_of_the_detail_view(pool: sqlx::PgPool) {
+        let store = event_store::EventStore::postgres(pool.clone());
+        super::write_log(&store).await;
+        let migrated = indexes_of(&pool, "order_detail").await;
+        assert_eq!(migrated.len(), 4, "{migrated:?}");
+        let key: Vec<String> = sqlx::query_scalar(
+            "SELECT conname::text FROM pg_constraint \
+             WHERE conrelid = CAST('order_detail' AS regclass) AND contype = 'p'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        projections::replay::replay(&store, super::Projection::Orders, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(indexes_of(&pool, "order_detail").await, migrated);
+        let key_after: Vec<String> = sqlx::query_scalar(
+            "SELECT conname::text FROM pg_constraint \
+             WHERE conrelid = CAST('order_detail' AS regclass) AND contype = 'p'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            (key.len(), key_after.len()),
+            (1, 1),
+            "a primary key before and after"
+        );
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SET LOCAL enable_seqscan = off")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(
+            "EXPLAIN (FORMAT TEXT) SELECT order_id FROM order_detail WHERE buyer_id = 'b' \
+             ORDER BY placed_at_us DESC, order_id DESC LIMIT 20",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Cond: (buyer_id = ") && !plan.contains("Sort"),
+            "{plan}"
+        );
     }
 
     #[sqlx::test(migrator = "event_store::MIGRATOR")]

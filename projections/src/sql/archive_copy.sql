@@ -1,15 +1,15 @@
 -- Copies the picked orders ($1, a JSON array of ids) to the archive. A copy already there
 -- (which only a fault could leave) is replaced unless it is the newer one.
-INSERT INTO {archive} (order_id, buyer_id, seller_id, status, placed_at_us, version, document,
+INSERT INTO {archive} (order_id, buyer_id, seller_id, status, placed_at_us, version,
                        content_hash, state, updated_at, changed_at_us, archived_at_us)
-SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, document, content_hash,
-       state, updated_at, changed_at_us, CAST($2 AS bigint)
+SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, content_hash, state,
+       updated_at, changed_at_us, CAST($2 AS bigint)
 FROM {detail}
 WHERE order_id IN ({ids})
 ON CONFLICT (order_id) DO UPDATE
 SET buyer_id = excluded.buyer_id, seller_id = excluded.seller_id, status = excluded.status,
     placed_at_us = excluded.placed_at_us, version = excluded.version,
-    document = excluded.document, content_hash = excluded.content_hash, state = excluded.state,
+    content_hash = excluded.content_hash, state = excluded.state,
     updated_at = excluded.updated_at, changed_at_us = excluded.changed_at_us,
     archived_at_us = excluded.archived_at_us
 WHERE excluded.version >= {archive}.version

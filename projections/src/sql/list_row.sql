@@ -1,5 +1,4 @@
--- One order in an owner's list, with its document from the detail view (ADR 12).
-SELECT d.document, l.content_hash, l.version, l.placed_at_us
-FROM {list} l
-         JOIN {detail} d ON d.order_id = l.order_id
-WHERE l.{owner} = $1 AND l.order_id = $2
+-- One order in an owner's list: its detail row, if the owner is its {owner} (ADR 13).
+SELECT state, content_hash, version, placed_at_us
+FROM {detail}
+WHERE order_id = $2 AND {owner} = $1

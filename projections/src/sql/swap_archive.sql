@@ -8,6 +8,4 @@ WHERE order_id IN (SELECT d.order_id
                    WHERE d.version > a.version);
 -- Every other archived order stays archived only (events after the rebuilt copy's version are
 -- applied again by the live runner; those the archived copy holds already change nothing).
-DELETE FROM {buyer} WHERE (buyer_id, order_id) IN (SELECT buyer_id, order_id FROM {archive});
-DELETE FROM {seller} WHERE (seller_id, order_id) IN (SELECT seller_id, order_id FROM {archive});
 DELETE FROM {detail} WHERE order_id IN (SELECT order_id FROM {archive});

@@ -1,11 +1,11 @@
 -- Writes a batch's orders ($1: a JSON array of rows, one per order) to the detail view.
-INSERT INTO {detail} (order_id, buyer_id, seller_id, status, placed_at_us, version, document,
+INSERT INTO {detail} (order_id, buyer_id, seller_id, status, placed_at_us, version,
                       content_hash, state, changed_at_us)
-SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, document, content_hash,
-       state, changed_at_us
+SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, content_hash, state,
+       changed_at_us
 FROM {order_rows}
 WHERE true
 ON CONFLICT (order_id) DO UPDATE
-SET status = excluded.status, version = excluded.version, document = excluded.document,
+SET status = excluded.status, version = excluded.version,
     content_hash = excluded.content_hash, state = excluded.state,
     changed_at_us = excluded.changed_at_us

@@ -1,9 +1,0 @@
--- One page of an owner's archived orders, newest first, after the cursor (placed_at_us,
--- order_id). {list} is the archive.
-SELECT document, content_hash, version, placed_at_us, order_id
-FROM {list}
-WHERE {owner} = $1
-  AND (CAST($2 AS text) IS NULL OR status = $2)
-  AND (placed_at_us < CAST($3 AS bigint) OR (placed_at_us = CAST($3 AS bigint) AND order_id < $4))
-ORDER BY placed_at_us DESC, order_id DESC
-LIMIT $5
