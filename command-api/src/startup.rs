@@ -275,7 +275,6 @@ impl Application {
             order_ids,
             refund_numbers,
             simulator,
-            deadlines,
         });
         let app_state = state.clone();
 

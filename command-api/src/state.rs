@@ -6,7 +6,6 @@ use ids::{OrderIdGenerator, SegmentAllocator};
 use crate::checkout_token::CheckoutTokens;
 use crate::config::Settings;
 use crate::payments::Simulator;
-use crate::payments::reactions::DeadlineReaction;
 
 /// Shared application state.
 pub struct AppState {
@@ -22,8 +21,6 @@ pub struct AppState {
     pub checkout: CheckoutTokens,
     /// The built-in payment provider simulator (also the payment gateway).
     pub simulator: std::sync::Arc<Simulator>,
-    /// Records payment deadlines (the placement path's early write; the reaction backs it).
-    pub deadlines: DeadlineReaction,
 }
 
 impl std::fmt::Debug for AppState {

@@ -15,7 +15,7 @@ const CLAIM_POSTGRES: &str = include_str!("sql/claim_postgres.sql");
 const CLAIM_SQLITE: &str = include_str!("sql/claim_sqlite.sql");
 
 /// A deadline to record for a placed order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NewDeadline {
     /// The order (decimal id).
     pub order_id: String,
@@ -92,6 +92,12 @@ impl DeadlineStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Whether this process remembers recording `order_id`'s deadline (a `false` says
+    /// nothing: another process, or one forgotten since, may have).
+    pub fn remembers(&self, order_id: &str) -> bool {
+        self.remembered().by_order.contains_key(order_id)
+    }
+
     /// The trade number recorded for `order_id`, if its deadline is recorded.
     pub async fn trade_no(&self, order_id: &str) -> Result<Option<String>, StoreError> {
         if let Some(trade_no) = self.remembered().by_order.get(order_id) {
@@ -150,6 +156,71 @@ impl DeadlineStore {
                 .remember(&deadline.order_id, &deadline.trade_no);
         }
         Ok(inserted == 1)
+    }
+
+    /// Records many deadlines in one statement; a deadline already recorded for its order is
+    /// kept as it is. Returns the orders whose deadline this call inserted.
+    pub async fn insert_many(&self, deadlines: &[NewDeadline]) -> Result<Vec<String>, StoreError> {
+        const SQL_PG: &str = "INSERT INTO payment_deadlines \
+             (order_id, due_at_ms, trade_no, amount_cents) \
+             SELECT order_id, due_at_ms, trade_no, amount_cents \
+             FROM json_to_recordset(CAST($1 AS json)) \
+                 AS r(order_id text, due_at_ms bigint, trade_no text, amount_cents bigint) \
+             ON CONFLICT (order_id) DO NOTHING \
+             RETURNING order_id";
+        const SQL_LITE: &str = "INSERT INTO payment_deadlines \
+             (order_id, due_at_ms, trade_no, amount_cents) \
+             SELECT json_extract(value, '$.order_id'), json_extract(value, '$.due_at_ms'), \
+                    json_extract(value, '$.trade_no'), json_extract(value, '$.amount_cents') \
+             FROM json_each(?1) WHERE true \
+             ON CONFLICT (order_id) DO NOTHING \
+             RETURNING order_id";
+        if deadlines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows =
+            serde_json::to_string(deadlines).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let inserted: Vec<String> = if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query_scalar(SQL_PG)
+                .bind(rows)
+                .fetch_all(pool)
+                .await?
+        } else if let Some(pool) = self.store.sqlite_pool() {
+            sqlx::query_scalar(SQL_LITE)
+                .bind(rows)
+                .fetch_all(pool)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let mut remembered = self.remembered();
+        for deadline in deadlines {
+            if inserted.contains(&deadline.order_id) {
+                remembered.remember(&deadline.order_id, &deadline.trade_no);
+            }
+        }
+        Ok(inserted)
+    }
+
+    /// Marks the pending deadlines of `order_ids` done, settled before they fired, in one
+    /// statement.
+    pub async fn settle_many(&self, order_ids: &[String]) -> Result<(), StoreError> {
+        const SQL_PG: &str = "UPDATE payment_deadlines SET state = 'done', outcome = 'settled' \
+             WHERE order_id IN (SELECT json_array_elements_text(CAST($1 AS json))) \
+               AND state = 'pending'";
+        const SQL_LITE: &str = "UPDATE payment_deadlines SET state = 'done', outcome = 'settled' \
+             WHERE order_id IN (SELECT value FROM json_each(?1)) AND state = 'pending'";
+        if order_ids.is_empty() {
+            return Ok(());
+        }
+        let ids =
+            serde_json::to_string(order_ids).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        if let Some(pool) = self.store.postgres_pool() {
+            sqlx::query(SQL_PG).bind(ids).execute(pool).await?;
+        } else if let Some(pool) = self.store.sqlite_pool() {
+            sqlx::query(SQL_LITE).bind(ids).execute(pool).await?;
+        }
+        Ok(())
     }
 
     /// The due time of the earliest pending deadline that no live claim holds at `now_ms`.

@@ -3,10 +3,12 @@
 //!
 //! - `payment-deadlines`: `OrderPlaced` records the order's deadline (its due time from the
 //!   event, a trade number from the "trade" sequence), idempotent by order id, and wakes the
-//!   timer; `PaymentConfirmed` and `OrderCancelled` settle it early.
+//!   timer; `PaymentConfirmed` and `OrderCancelled` settle it early. It works a batch at a
+//!   time: one statement records a batch's deadlines, one settles its paid and cancelled
+//!   orders (ADR 20).
 //! - `payment-trades`: `OrderPlaced` opens the order's trade under the number recorded with its
-//!   deadline (recording the deadline first when neither the placement nor the deadline
-//!   reaction has yet); `OrderCancelled` closes it (a trade found paid confirms the payment,
+//!   deadline (recording the deadline first when the deadline reaction has not yet);
+//!   `OrderCancelled` closes it (a trade found paid confirms the payment,
 //!   which the closed order records as paid after close, to be refunded).
 //! - `payment-refunds`: `PaidAfterClose` requests the refund of that payment;
 //!   `RefundRequested` asks the provider to pay it out and, once it confirms, completes it.
@@ -106,19 +108,6 @@ impl DeadlineReaction {
         {
             return Ok(());
         }
-        self.record_new(order_id, due, total).await
-    }
-
-    /// [`DeadlineReaction::record`] for an order just placed, whose deadline is most likely not
-    /// recorded yet: no look first (a recorded one is still kept, and its trade number too).
-    /// The placement path calls it right after `OrderPlaced` commits, so a deadline never
-    /// waits for this reaction to catch up; the reaction is the backstop.
-    pub async fn record_new(
-        &self,
-        order_id: OrderId,
-        due: DateTime<Utc>,
-        total: Money,
-    ) -> Result<(), ReactionError> {
         let order_id = order_id.to_string();
         let number = self.trade_numbers.next().await?;
         let inserted = self
@@ -138,31 +127,59 @@ impl DeadlineReaction {
 }
 
 impl Reaction for DeadlineReaction {
+    /// A batch's deadlines are recorded in one statement and its settled orders in another.
+    const BY_BATCH: bool = true;
+
     fn name(&self) -> &'static str {
         "payment-deadlines"
     }
 
     async fn react(&self, event: &RecordedEvent) -> Result<(), ReactionError> {
-        if event.aggregate_type != "Order" {
-            return Ok(());
-        }
-        match event.decode::<OrderEvent>()? {
-            OrderEvent::OrderPlaced(placed) => {
-                self.record(placed.order_id, placed.payment_due_at, placed.total)
-                    .await
+        self.react_batch(std::slice::from_ref(event)).await
+    }
+
+    async fn react_batch(&self, batch: &[RecordedEvent]) -> Result<(), ReactionError> {
+        let mut placed = Vec::new();
+        let mut settled = Vec::new();
+        for event in batch.iter().filter(|e| e.aggregate_type == "Order") {
+            match event.decode::<OrderEvent>()? {
+                OrderEvent::OrderPlaced(order) => placed.push(order),
+                // settled before its time; what the timer itself did, it records itself
+                // (with its lateness)
+                OrderEvent::PaymentConfirmed(_) | OrderEvent::OrderCancelled(_)
+                    if event.metadata.actor.as_deref() != Some(TIMER_ACTOR) =>
+                {
+                    settled.push(event.aggregate_id.clone());
+                }
+                _ => {}
             }
-            // settled before its time; what the timer itself did, it records itself (with
-            // its lateness)
-            OrderEvent::PaymentConfirmed(_) | OrderEvent::OrderCancelled(_)
-                if event.metadata.actor.as_deref() != Some(TIMER_ACTOR) =>
-            {
-                self.deadlines
-                    .finish(&event.aggregate_id, None, "settled")
-                    .await?;
-                Ok(())
-            }
-            _ => Ok(()),
         }
+        // the trade reaction may have recorded some already: those keep their numbers
+        let mut new = Vec::with_capacity(placed.len());
+        for order in placed {
+            let order_id = order.order_id.to_string();
+            if self.deadlines.remembers(&order_id) {
+                continue;
+            }
+            new.push(NewDeadline {
+                order_id,
+                due_at_ms: order.payment_due_at.timestamp_millis(),
+                trade_no: format!("TR{}", self.trade_numbers.next().await?),
+                amount_cents: order.total.minor(),
+            });
+        }
+        let inserted = self.deadlines.insert_many(&new).await?;
+        if let Some(earliest) = new
+            .iter()
+            .filter(|d| inserted.contains(&d.order_id))
+            .map(|d| d.due_at_ms)
+            .min()
+        {
+            self.wake.recorded(earliest);
+        }
+        // after the inserts: an order placed and settled in one batch ends settled
+        self.deadlines.settle_many(&settled).await?;
+        Ok(())
     }
 }
 

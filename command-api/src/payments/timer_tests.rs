@@ -357,3 +357,65 @@ async fn a_trade_opens_for_an_order_whose_deadline_is_not_recorded_yet() {
     deadlines.react(&placed[0]).await.unwrap();
     assert_eq!(f.deadlines.trade_no(&id).await.unwrap(), Some(trade_no));
 }
+
+/// The deadline reaction records a batch's deadlines in one statement and settles its paid
+/// orders in another, after the inserts: an order placed and paid in the same batch ends
+/// settled. A batch applied again (the runner retries a failed batch whole) changes nothing.
+#[tokio::test]
+async fn a_batch_of_deadlines_is_recorded_and_settled_once() {
+    let f = fixture("deadline-batch").await;
+    let mut ids = Vec::new();
+    for n in 21..=23 {
+        ids.push(f.place_only(n).await.0);
+    }
+    let pay = domain::ConfirmPayment {
+        txn_id: "T-22".parse().unwrap(),
+        amount: Money::from_minor(PRICE_CENTS).unwrap(),
+        at: DateTime::from_timestamp_millis(i64::try_from(T0_MS).unwrap()).unwrap(),
+    };
+    execute::<Order, _>(
+        &f.store,
+        &ids[1],
+        None,
+        &EventMetadata::with_dedup_key("txn:T-22".to_owned()),
+        |order| order.decide(OrderCommand::ConfirmPayment(pay.clone())),
+    )
+    .await
+    .unwrap();
+    let batch = f.store.read_after(Checkpoint::START, 100).await.unwrap();
+    assert_eq!(batch.len(), 4);
+    let deadlines = DeadlineReaction::new(
+        f.store.clone(),
+        SegmentAllocator::new(&f.store, "trade").unwrap(),
+        Arc::new(DeadlineWake::default()),
+    );
+    let rows = || async {
+        sqlx::query_as::<_, (String, String, Option<String>, String)>(
+            "SELECT order_id, state, outcome, trade_no FROM payment_deadlines ORDER BY order_id",
+        )
+        .fetch_all(f.store.sqlite_pool().unwrap())
+        .await
+        .unwrap()
+    };
+
+    deadlines.react_batch(&batch).await.unwrap();
+    let recorded = rows().await;
+    let states: Vec<(&str, &str, Option<&str>)> = recorded
+        .iter()
+        .map(|(id, state, outcome, _)| (id.as_str(), state.as_str(), outcome.as_deref()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("21", "pending", None),
+            ("22", "done", Some("settled")),
+            ("23", "pending", None)
+        ]
+    );
+    let numbers: std::collections::BTreeSet<&str> =
+        recorded.iter().map(|(_, _, _, n)| n.as_str()).collect();
+    assert_eq!(numbers.len(), 3, "a trade number per order: {recorded:?}");
+
+    deadlines.react_batch(&batch).await.unwrap();
+    assert_eq!(rows().await, recorded);
+}

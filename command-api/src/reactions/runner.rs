@@ -19,12 +19,30 @@ pub trait Reaction: Send + Sync + 'static {
     /// The checkpoint's name: stable, unique per reaction.
     fn name(&self) -> &'static str;
 
+    /// Whether the runner hands the reaction whole batches ([`Reaction::react_batch`]) rather
+    /// than one event at a time: for a reaction that does a batch's work in a few statements.
+    const BY_BATCH: bool = false;
+
     /// Acts on one event (most events need nothing). An error is retried with backoff, and
     /// the reaction never moves past an event it did not handle.
     fn react(
         &self,
         event: &RecordedEvent,
     ) -> impl Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send;
+
+    /// Acts on a batch of events, in commit order, when [`Reaction::BY_BATCH`]: all of it, or
+    /// an error, upon which the whole batch is retried (so it must be idempotent as a whole).
+    fn react_batch(
+        &self,
+        batch: &[RecordedEvent],
+    ) -> impl Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send {
+        async move {
+            for event in batch {
+                self.react(event).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Runs `reaction` until `shutdown` is cancelled.
@@ -41,10 +59,20 @@ pub async fn run<R: Reaction>(store: EventStore, reaction: R, shutdown: Cancella
     };
     tracing::info!(reaction = name, from = ?subscription.checkpoint(), "reaction started");
     while let Some(batch) = next_batch(&shutdown, &mut backoff, name, &mut subscription).await {
-        for event in &batch {
-            let handled = retry(&shutdown, &mut backoff, name, || reaction.react(event)).await;
+        if R::BY_BATCH {
+            let handled = retry(&shutdown, &mut backoff, name, || {
+                reaction.react_batch(&batch)
+            })
+            .await;
             if handled.is_none() {
                 return;
+            }
+        } else {
+            for event in &batch {
+                let handled = retry(&shutdown, &mut backoff, name, || reaction.react(event)).await;
+                if handled.is_none() {
+                    return;
+                }
             }
         }
         let at = subscription.checkpoint();

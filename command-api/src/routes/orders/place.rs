@@ -193,8 +193,8 @@ pub(crate) async fn place_order(
             appended,
         }) => {
             if aggregate.exists() {
+                // the deadline is the deadline reaction's to record (a batch at a time)
                 let status = if appended > 0 {
-                    record_deadline(&state, &aggregate).await;
                     StatusCode::CREATED
                 } else {
                     StatusCode::OK
@@ -223,19 +223,6 @@ pub(crate) async fn place_order(
             Err(err.to_problem())
         }
         Err(other) => Err(other.into()),
-    }
-}
-
-/// Records the new order's payment deadline at once, so it never waits for the deadline
-/// reaction to catch up under load. Best effort: the reaction records it if this fails.
-async fn record_deadline(state: &AppState, order: &Order) {
-    let (Some(order_id), Some(due), Some(total)) =
-        (order.order_id(), order.payment_due_at(), order.total())
-    else {
-        return;
-    };
-    if let Err(err) = state.deadlines.record_new(order_id, due, total).await {
-        tracing::warn!(error = %err, order_id = %order_id, "deadline left to its reaction");
     }
 }
 
