@@ -579,6 +579,17 @@ mod postgres {
         shapes
     }
 
+    /// The names of the detail view's primary key constraints.
+    async fn primary_keys(pool: &sqlx::PgPool) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT conname::text FROM pg_constraint \
+             WHERE conrelid = CAST('order_detail' AS regclass) AND contype = 'p'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
     /// A replay builds the detail view's indexes after its rows (ADR 13): it swaps in a
     /// primary key and the indexes the migrations made, and a buyer's page is read from the
     /// buyer index, not sorted.
@@ -588,24 +599,12 @@ mod postgres {
         super::write_log(&store).await;
         let migrated = indexes_of(&pool, "order_detail").await;
         assert_eq!(migrated.len(), 4, "{migrated:?}");
-        let key: Vec<String> = sqlx::query_scalar(
-            "SELECT conname::text FROM pg_constraint \
-             WHERE conrelid = CAST('order_detail' AS regclass) AND contype = 'p'",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let key = primary_keys(&pool).await;
         projections::replay::replay(&store, super::Projection::Orders, |_| {})
             .await
             .unwrap();
         assert_eq!(indexes_of(&pool, "order_detail").await, migrated);
-        let key_after: Vec<String> = sqlx::query_scalar(
-            "SELECT conname::text FROM pg_constraint \
-             WHERE conrelid = CAST('order_detail' AS regclass) AND contype = 'p'",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let key_after = primary_keys(&pool).await;
         assert_eq!(
             (key.len(), key_after.len()),
             (1, 1),
