@@ -169,7 +169,8 @@ impl ReadModels {
         }
     }
 
-    /// The buyer list's (`Owner::Buyer`) or seller list's copy of one order.
+    /// One order as the buyer's (`Owner::Buyer`) or the seller's list holds it: its detail row,
+    /// if that owner's.
     pub async fn listed_order(
         &self,
         owner: Owner<'_>,

@@ -26,7 +26,7 @@ pub(crate) fn joined<T>(outcome: Result<T, tokio::task::JoinError>) -> Result<T,
 /// A replay's rows of one write.
 #[derive(Debug)]
 pub(crate) enum Rows {
-    /// Order detail rows (the lists are filled from the detail view at the end).
+    /// Order detail rows (the lists are the detail view's indexes, built at the end).
     Orders(Vec<OrderRow>),
     /// Stock rows.
     Stock(Vec<StockRow>),
