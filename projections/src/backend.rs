@@ -326,7 +326,8 @@ macro_rules! backend {
 
             /// Applies a batch's order events: reads every order they touch in one statement
             /// (an order in no hot view is looked for in the archive), folds the events in
-            /// memory, and writes each changed order once (the lists are the detail view's indexes).
+            /// memory, and writes each changed order once (the lists are the detail view's
+            /// indexes).
             async fn apply_orders<'e>(
                 tx: &mut Tx<'_>,
                 sql: &Sql,
