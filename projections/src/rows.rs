@@ -84,7 +84,7 @@ impl OrderRow {
                 )
                 .as_bytes(),
             );
-            // the document and the state are JSON already
+            // the state is JSON already
             out.extend_from_slice(b",\"state\":");
             out.extend_from_slice(row.state.as_bytes());
             out.push(b'}');

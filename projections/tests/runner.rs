@@ -296,6 +296,29 @@ async fn reconcile_is_clean_until_a_view_row_is_tampered_with(store: EventStore)
     );
 }
 
+/// The stock view's row of the SKU once the runner has applied its stream up to `version`;
+/// `None` if it never gets there (events may be held back for a moment by other tests'
+/// transactions, ADR 1).
+async fn stock_at(
+    runner: &Runner,
+    models: &ReadModels,
+    version: u64,
+) -> Option<projections::StockRow> {
+    for _ in 0..500 {
+        runner.catch_up().await.unwrap();
+        let row = models
+            .stock(SKU)
+            .await
+            .unwrap()
+            .filter(|row| row.version == version);
+        if row.is_some() {
+            return row;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
 /// A batch's stock movements on one SKU are applied together, and only on top of the SKU's
 /// previous event: a view row that is not where the log says stops the runner, unmoved.
 async fn stock_moves_apply_only_on_top_of_the_previous_event(store: EventStore) {
@@ -305,20 +328,9 @@ async fn stock_moves_apply_only_on_top_of_the_previous_event(store: EventStore) 
     let models = ReadModels::new(&store);
     // caught up with the whole log (other tests' transactions may hold it back, ADR 1)
     let logged = store.load::<Sku>(SKU).await.unwrap().version;
-    let mut before = None;
-    for _ in 0..500 {
-        runner.catch_up().await.unwrap();
-        before = models
-            .stock(SKU)
-            .await
-            .unwrap()
-            .filter(|row| row.version == logged);
-        if before.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let before = before.expect("the stock view caught up");
+    let before = stock_at(&runner, &models, logged)
+        .await
+        .expect("the stock view caught up");
     let reserve = |n: u64| {
         SkuEvent::StockReserved(StockReserved {
             order_id: OrderId::new(5_000 + n).unwrap(),
@@ -372,20 +384,9 @@ async fn stock_moves_apply_only_on_top_of_the_previous_event(store: EventStore) 
         (None, None) => unreachable!(),
     }
     // the second event may still be held back while the first one applies (ADR 1)
-    let mut after = None;
-    for _ in 0..500 {
-        runner.catch_up().await.unwrap();
-        after = models
-            .stock(SKU)
-            .await
-            .unwrap()
-            .filter(|row| row.version == before.version + 2);
-        if after.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let after = after.expect("the stock view applied both late moves");
+    let after = stock_at(&runner, &models, before.version + 2)
+        .await
+        .expect("the stock view applied both late moves");
     assert_eq!(
         (after.available, after.reserved, after.version),
         (

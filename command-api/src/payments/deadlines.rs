@@ -121,43 +121,6 @@ impl DeadlineStore {
         Ok(found)
     }
 
-    /// Records a deadline; a deadline already recorded for the order is kept as it is.
-    /// `true` when this call inserted it.
-    pub async fn insert(&self, deadline: &NewDeadline) -> Result<bool, StoreError> {
-        const SQL_PG: &str = "INSERT INTO payment_deadlines \
-             (order_id, due_at_ms, trade_no, amount_cents) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (order_id) DO NOTHING";
-        const SQL_LITE: &str = "INSERT INTO payment_deadlines \
-             (order_id, due_at_ms, trade_no, amount_cents) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (order_id) DO NOTHING";
-        let inserted = if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(SQL_PG)
-                .bind(&deadline.order_id)
-                .bind(deadline.due_at_ms)
-                .bind(&deadline.trade_no)
-                .bind(deadline.amount_cents)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query(SQL_LITE)
-                .bind(&deadline.order_id)
-                .bind(deadline.due_at_ms)
-                .bind(&deadline.trade_no)
-                .bind(deadline.amount_cents)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        } else {
-            0
-        };
-        if inserted == 1 {
-            self.remembered()
-                .remember(&deadline.order_id, &deadline.trade_no);
-        }
-        Ok(inserted == 1)
-    }
-
     /// Records many deadlines in one statement; a deadline already recorded for its order is
     /// kept as it is. Returns the orders whose deadline this call inserted.
     pub async fn insert_many(&self, deadlines: &[NewDeadline]) -> Result<Vec<String>, StoreError> {

@@ -108,19 +108,38 @@ impl DeadlineReaction {
         {
             return Ok(());
         }
-        let order_id = order_id.to_string();
-        let number = self.trade_numbers.next().await?;
-        let inserted = self
-            .deadlines
-            .insert(&NewDeadline {
+        self.record_all([(order_id, due, total)]).await
+    }
+
+    /// Records the deadlines of placed orders `(order, due, total)` in one statement, each
+    /// once (a recorded one keeps its trade number), and wakes the timer for the earliest new
+    /// one.
+    async fn record_all(
+        &self,
+        orders: impl IntoIterator<Item = (OrderId, DateTime<Utc>, Money)>,
+    ) -> Result<(), ReactionError> {
+        let mut new = Vec::new();
+        for (order_id, due, total) in orders {
+            let order_id = order_id.to_string();
+            // the trade reaction may have recorded it already: it keeps its number
+            if self.deadlines.remembers(&order_id) {
+                continue;
+            }
+            new.push(NewDeadline {
                 order_id,
                 due_at_ms: due.timestamp_millis(),
-                trade_no: format!("TR{number}"),
+                trade_no: format!("TR{}", self.trade_numbers.next().await?),
                 amount_cents: total.minor(),
-            })
-            .await?;
-        if inserted {
-            self.wake.recorded(due.timestamp_millis());
+            });
+        }
+        let inserted = self.deadlines.insert_many(&new).await?;
+        if let Some(earliest) = new
+            .iter()
+            .filter(|d| inserted.contains(&d.order_id))
+            .map(|d| d.due_at_ms)
+            .min()
+        {
+            self.wake.recorded(earliest);
         }
         Ok(())
     }
@@ -143,7 +162,9 @@ impl Reaction for DeadlineReaction {
         let mut settled = Vec::new();
         for event in batch.iter().filter(|e| e.aggregate_type == "Order") {
             match event.decode::<OrderEvent>()? {
-                OrderEvent::OrderPlaced(order) => placed.push(order),
+                OrderEvent::OrderPlaced(order) => {
+                    placed.push((order.order_id, order.payment_due_at, order.total));
+                }
                 // settled before its time; what the timer itself did, it records itself
                 // (with its lateness)
                 OrderEvent::PaymentConfirmed(_) | OrderEvent::OrderCancelled(_)
@@ -154,29 +175,7 @@ impl Reaction for DeadlineReaction {
                 _ => {}
             }
         }
-        // the trade reaction may have recorded some already: those keep their numbers
-        let mut new = Vec::with_capacity(placed.len());
-        for order in placed {
-            let order_id = order.order_id.to_string();
-            if self.deadlines.remembers(&order_id) {
-                continue;
-            }
-            new.push(NewDeadline {
-                order_id,
-                due_at_ms: order.payment_due_at.timestamp_millis(),
-                trade_no: format!("TR{}", self.trade_numbers.next().await?),
-                amount_cents: order.total.minor(),
-            });
-        }
-        let inserted = self.deadlines.insert_many(&new).await?;
-        if let Some(earliest) = new
-            .iter()
-            .filter(|d| inserted.contains(&d.order_id))
-            .map(|d| d.due_at_ms)
-            .min()
-        {
-            self.wake.recorded(earliest);
-        }
+        self.record_all(placed).await?;
         // after the inserts: an order placed and settled in one batch ends settled
         self.deadlines.settle_many(&settled).await?;
         Ok(())
@@ -205,8 +204,8 @@ impl TradeReaction {
         }
     }
 
-    /// The order's trade number, recorded with its deadline (by the placement, the deadline
-    /// reaction, or here when it opened the order's trade before either).
+    /// The order's trade number, recorded with its deadline (by the deadline reaction, or here
+    /// when this reaction reached the order first).
     async fn trade_no(&self, order_id: &str) -> Result<String, ReactionError> {
         self.deadlines
             .deadlines

@@ -88,12 +88,12 @@ impl Fixture {
         let (order_id, due) = self.place_only(id).await;
         let trade_no = format!("TR{id}");
         self.deadlines
-            .insert(&NewDeadline {
+            .insert_many(&[NewDeadline {
                 order_id: order_id.clone(),
                 due_at_ms: due.timestamp_millis(),
                 trade_no: trade_no.clone(),
                 amount_cents: PRICE_CENTS,
-            })
+            }])
             .await
             .unwrap();
         self.simulator
@@ -326,8 +326,8 @@ async fn the_sweeper_fires_what_no_timer_fired() {
     assert_eq!(f.order(&id).await.0.status(), Some(OrderStatus::Cancelled));
 }
 
-/// The trade reaction may reach an order before its deadline is recorded (by the placement or
-/// the deadline reaction, which run on their own): it records the deadline itself and opens
+/// The trade reaction may reach an order before its deadline is recorded (by the deadline
+/// reaction, which runs on its own): it records the deadline itself and opens
 /// the trade under that number, instead of failing until another writer catches up; the
 /// deadline reaction coming later keeps the number.
 #[tokio::test]

@@ -403,18 +403,16 @@ pub async fn several_timers_never_claim_one_deadline_twice(app: TestApp) {
         .unwrap();
     let deadlines = command_api::payments::DeadlineStore::new(store);
     let far_ms: i64 = 4_102_444_800_000; // 2100-01-01
-    for i in 0..DEADLINES {
-        let inserted = deadlines
-            .insert(&command_api::payments::NewDeadline {
-                order_id: format!("{}", 9_000_000 + i),
-                due_at_ms: far_ms + i64::try_from(i).unwrap(),
-                trade_no: format!("TRX{i}"),
-                amount_cents: 100,
-            })
-            .await
-            .unwrap();
-        assert!(inserted);
-    }
+    let rows: Vec<_> = (0..DEADLINES)
+        .map(|i| command_api::payments::NewDeadline {
+            order_id: format!("{}", 9_000_000 + i),
+            due_at_ms: far_ms + i64::try_from(i).unwrap(),
+            trade_no: format!("TRX{i}"),
+            amount_cents: 100,
+        })
+        .collect();
+    let inserted = deadlines.insert_many(&rows).await.unwrap();
+    assert_eq!(inserted.len(), DEADLINES);
     let now = far_ms + 10_000;
     let claims = join_all((0..TIMERS).map(|_| {
         let deadlines = deadlines.clone();
