@@ -107,3 +107,50 @@ async fn two_processes_never_oversell_one_sku(pool: PgPool) {
     assert_eq!(log.aggregate.reserved(), u64::from(STOCK));
     assert_eq!(log.aggregate.available(), 0);
 }
+
+/// A stream a process has never seen is presumed new without reading the log; when another
+/// process created it meanwhile, the presumption costs a failed write, never a wrong answer.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn a_stream_presumed_new_that_exists_is_decided_again_on_the_log(pool: PgPool) {
+    let one = EventStore::postgres(pool.clone());
+    let two = second_process(&pool).await;
+    create(&one, 5).await;
+
+    let presumed = two.current_or_new::<Sku>(SKU).await.unwrap();
+    assert_eq!((presumed.version, presumed.aggregate.sku()), (0, None));
+    let command = CreateSku {
+        sku: SkuId::parse(SKU).unwrap(),
+        seller: SellerId::parse("shop-1").unwrap(),
+        initial_stock: 7,
+        at: Utc::now(),
+    };
+    let created_again = execute::<Sku, _>(&two, SKU, None, &meta("create-again".into()), |sku| {
+        sku.decide(SkuCommand::CreateSku(command.clone()))
+    })
+    .await;
+    assert!(
+        matches!(
+            created_again,
+            Err(ExecuteError::Domain(SkuError::AlreadyExists))
+        ),
+        "{created_again:?}"
+    );
+    let log = one.load::<Sku>(SKU).await.unwrap();
+    assert_eq!((log.version, log.aggregate.available()), (1, 5));
+
+    // a refusal on the presumed state is checked against the log before it is given
+    let three = second_process(&pool).await;
+    three.current_or_new::<Sku>(SKU).await.unwrap();
+    let (reserved, refused) = reserve_all(&three, 1).await;
+    assert_eq!((reserved, refused), (5, PER_PROCESS - 5));
+}
+
+/// Presuming a stream new reads nothing: it answers with the database gone.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn presuming_a_stream_new_reads_nothing(pool: PgPool) {
+    let store = EventStore::postgres(pool.clone());
+    pool.close().await;
+    let presumed = store.current_or_new::<Sku>("never-seen").await.unwrap();
+    assert_eq!(presumed.version, 0);
+    assert!(store.current::<Sku>("also-never-seen").await.is_err());
+}

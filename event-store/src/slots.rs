@@ -222,6 +222,33 @@ impl EventStore {
         }
     }
 
+    /// The state to decide a new stream's first command on: [`current`](Self::current) when
+    /// this process keeps the stream's state, else an empty state at version 0, kept without
+    /// reading the log. A stream the process has never seen is presumed new (a fresh order
+    /// id); the presumption is checked by the write, not by a read: events decided on it are
+    /// written at version 0, so when the stream exists the write fails and the command decides
+    /// again on the stream read from the log, and a refusal or a repeat is only answered on a
+    /// state caught up with the log. A caller that answers from the returned state itself must
+    /// do the same: a refusal at version 0 is checked against [`current`](Self::current).
+    pub async fn current_or_new<A>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError>
+    where
+        A: Aggregate + Clone + 'static,
+    {
+        let slot = self.stream_slot::<A>(aggregate_id);
+        {
+            let mut state = slot.lock().await;
+            if state.settled() && state.kept.is_none() {
+                let empty = Loaded {
+                    aggregate: A::default(),
+                    version: 0,
+                };
+                state.keep(empty.clone());
+                return Ok(empty);
+            }
+        }
+        self.current(aggregate_id).await
+    }
+
     /// The state this process last kept for `A`'s stream, without reading the log; `None` when
     /// none is kept, or a command is working on it or waiting for its write. It may be behind
     /// the log: use it only for what never changes once written (an order's items once it is

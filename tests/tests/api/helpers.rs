@@ -141,6 +141,12 @@ impl TestApp {
         start_with(settings, self._sqlite_dir).await
     }
 
+    /// A second node on the same database, as a load balancer would spread requests over:
+    /// its own process state (no stream it has seen yet), the same secret.
+    pub async fn another_node(&self) -> TestApp {
+        start_with(self.settings.clone(), None).await
+    }
+
     pub fn token(&self, role: Role, subject: &str) -> String {
         let now = chrono::Utc::now().timestamp();
         self.keys.issue(subject, role, now, 3_600).unwrap()

@@ -43,6 +43,14 @@ on_both_stores!(
 
 mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_placement_repeated_on_another_node_changes_no_stock() {
+        crate::scenarios::a_placement_repeated_on_another_node_changes_no_stock(
+            crate::helpers::spawn_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_buyer_cannot_see_or_touch_another_buyers_order() {
         crate::scenarios::a_buyer_cannot_see_or_touch_another_buyers_order(
             crate::helpers::spawn_app().await,

@@ -443,3 +443,95 @@ pub async fn cancelling_an_unpaid_order_releases_its_stock(app: TestApp) {
     let late: Value = late.json().await.unwrap();
     assert_eq!(late["status"], "Cancelled");
 }
+
+/// A node that has not seen an order id yet presumes its stream is new and learns otherwise
+/// from its write: whatever it asks for, the first placement decides the id's stock.
+pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp) {
+    const MILK: NewProduct<'static> = NewProduct {
+        sku: "milk-1l",
+        price_cents: 199,
+        stock: 10,
+    };
+    app.create_product(TEA).await;
+    app.create_product(MILK).await;
+
+    let (order_id, token) = app.checkout("b-1").await;
+    let placed = app
+        .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
+        .await;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let placed: Value = placed.json().await.unwrap();
+
+    let other = app.another_node().await;
+    let same = other
+        .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
+        .await;
+    assert_eq!(same.status(), StatusCode::OK);
+    assert_eq!(same.json::<Value>().await.unwrap(), placed);
+    let more = app.another_node().await;
+    let conflict = more
+        .place_order(
+            "b-1",
+            &order_id,
+            &token,
+            &[("tea-500g", 2, 1), ("milk-1l", 3, 1)],
+        )
+        .await;
+    assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    let problem: Value = conflict.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/order-conflict");
+    let stock = app.stock("tea-500g").await;
+    assert_eq!(
+        (&stock["available"], &stock["reserved"]),
+        (&json!(98), &json!(2))
+    );
+    let milk = app.stock("milk-1l").await;
+    assert_eq!(
+        (&milk["available"], &milk["reserved"]),
+        (&json!(10), &json!(0))
+    );
+
+    // an id whose placement was rejected stays rejected, and holds nothing
+    let (rejected_id, rejected_token) = app.checkout("b-2").await;
+    let refused = app
+        .place_order("b-2", &rejected_id, &rejected_token, &[("milk-1l", 11, 1)])
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let again = app.another_node().await;
+    let refused_again = again
+        .place_order("b-2", &rejected_id, &rejected_token, &[("milk-1l", 1, 1)])
+        .await;
+    assert_eq!(refused_again.status(), StatusCode::CONFLICT);
+    let problem: Value = refused_again.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/placement-rejected");
+    let milk = app.stock("milk-1l").await;
+    assert_eq!(
+        (&milk["available"], &milk["reserved"]),
+        (&json!(10), &json!(0))
+    );
+
+    // a cancelled order placed again stays cancelled, and its stock stays released
+    let cancelled = app
+        .client
+        .post(app.url(&format!("/v1/orders/{order_id}/cancel")))
+        .bearer_auth(app.buyer("b-1"))
+        .header("If-Match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let late = app.another_node().await;
+    let repeated = late
+        .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
+        .await;
+    assert_eq!(repeated.status(), StatusCode::OK);
+    assert_eq!(
+        repeated.json::<Value>().await.unwrap()["status"],
+        "Cancelled"
+    );
+    eventually(|| async {
+        let tea = app.stock("tea-500g").await;
+        (tea["available"] == 100 && tea["reserved"] == 0).then_some(())
+    })
+    .await;
+}

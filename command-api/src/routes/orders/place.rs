@@ -2,7 +2,9 @@
 //!
 //! 1. The checkout token must be valid for this buyer and order id (else 403).
 //! 2. An order that already exists answers with itself when the content is the same (200),
-//!    else 409. Nothing is written.
+//!    else 409. A node that has seen the order answers before touching stock; a node that
+//!    has not presumes the id new (ADR 14) and learns otherwise when it writes the order, and
+//!    then releases what it reserved that the order does not hold.
 //! 3. Every item's product snapshot version must be current (else 409 `product-changed`);
 //!    nothing is written.
 //! 4. Stock is reserved on every SKU, in SKU order, keyed by the order id: a retry or a racing
@@ -98,8 +100,10 @@ pub(crate) async fn place_order(
     let store = &state.store;
     let id = order_id.to_string();
 
-    // through the order's slot: the placement below starts from this state, unread again
-    let existing = store.current::<Order>(&id).await?;
+    // A fresh id's stream is presumed empty, unread (ADR 14): the order's write at version 0
+    // finds out when it is not. Through the order's slot, so the placement below starts from
+    // this state.
+    let mut existing = store.current_or_new::<Order>(&id).await?;
     if existing.aggregate.rejection().is_some() {
         return Err(OrderError::PlacementWasRejected.to_problem());
     }
@@ -126,10 +130,20 @@ pub(crate) async fn place_order(
     };
     // Decide on the loaded state before touching stock: a repeat answers at once, and an
     // order the domain would refuse reserves nothing.
-    let decided = existing
+    let mut decided = existing
         .aggregate
-        .decide(OrderCommand::PlaceOrder(command.clone()))
-        .map_err(|err| err.to_problem())?;
+        .decide(OrderCommand::PlaceOrder(command.clone()));
+    if decided.is_err() && existing.version == 0 {
+        // a refusal is given on the log's word, not on a presumption
+        existing = store.current::<Order>(&id).await?;
+        if existing.aggregate.rejection().is_some() {
+            return Err(OrderError::PlacementWasRejected.to_problem());
+        }
+        decided = existing
+            .aggregate
+            .decide(OrderCommand::PlaceOrder(command.clone()));
+    }
+    let decided = decided.map_err(|err| err.to_problem())?;
     if decided.is_empty() {
         return Ok(answer(
             StatusCode::OK,
