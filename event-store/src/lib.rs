@@ -31,6 +31,7 @@ mod slots;
 mod sqlite;
 mod store;
 mod subscription;
+mod tail;
 mod transaction;
 
 pub use error::{AppendError, StoreError};

@@ -61,6 +61,7 @@ pub struct EventStore {
     pub(crate) backend: Arc<Backend>,
     upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
     pub(crate) slots: Arc<crate::slots::Slots>,
+    pub(crate) tail: Arc<crate::tail::Tail>,
 }
 
 impl std::fmt::Debug for EventStore {
@@ -104,6 +105,7 @@ impl EventStore {
             backend: Arc::new(backend),
             upcasters: Arc::new(Vec::new()),
             slots: Arc::default(),
+            tail: Arc::default(),
         }
     }
 
@@ -112,6 +114,8 @@ impl EventStore {
     #[must_use]
     pub fn with_upcasters(mut self, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
         self.upcasters = Arc::new(upcasters);
+        // what the tail kept was read with the other upcasters
+        self.tail = Arc::default();
         self
     }
 

@@ -114,7 +114,7 @@ impl Subscription {
         }
         let batch = self
             .store
-            .read_after(self.checkpoint, self.batch_size)
+            .read_after_shared(self.checkpoint, self.batch_size)
             .await?;
         Ok(batch.last().map(RecordedEvent::checkpoint).map(|last| {
             self.checkpoint = last;

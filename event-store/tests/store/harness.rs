@@ -77,6 +77,15 @@ impl Harness {
         }
     }
 
+    /// Closes the store's pool: every later read of the database fails. The pool is closed
+    /// at once; connections in use (a subscription's LISTEN) close when they are dropped.
+    pub fn close(&self) {
+        match self {
+            Self::Postgres { pool, .. } => drop(pool.close()),
+            Self::Sqlite { store, .. } => drop(store.sqlite_pool().unwrap().close()),
+        }
+    }
+
     /// Inserts one `Counter` event with a raw payload in a transaction left open.
     pub async fn hold_writer(
         &self,

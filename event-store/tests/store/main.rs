@@ -49,4 +49,8 @@ conformance!(
     several_streams_load_in_one_read_as_each_alone,
     pending_counts_what_a_reader_would_read_without_reading_it,
     a_rebuild_reads_every_stream_once_up_to_the_head,
+    subscriptions_at_one_checkpoint_share_one_read,
+    subscriptions_at_different_paces_read_the_same_log,
+    a_subscription_behind_the_shared_part_reads_up_to_it,
+    a_subscription_ahead_of_the_others_makes_them_skip_nothing,
 );

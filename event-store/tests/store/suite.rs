@@ -582,3 +582,140 @@ async fn eventually_head(store: &event_store::EventStore, last: Checkpoint) -> C
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Subscriptions of one process at the same place share one read of the log: the first reads
+/// it, the others are served from memory (here with the database closed after the first read).
+pub async fn subscriptions_at_one_checkpoint_share_one_read(h: Harness) {
+    let store = h.store();
+    let events: Vec<CounterEvent> = (1..=10).map(added).collect();
+    store
+        .append::<Counter>("c-1", 0, &events, &EventMetadata::default())
+        .await
+        .unwrap();
+    let mut subs = Vec::new();
+    for _ in 0..3 {
+        subs.push(store.subscribe(Checkpoint::START, 100).await.unwrap());
+    }
+    let first = collect(&mut subs[0], 10).await;
+    assert_eq!(first.len(), 10);
+    h.close();
+    for sub in &mut subs[1..] {
+        let served = sub.try_next_batch().await.unwrap().unwrap();
+        assert_eq!(
+            served.iter().map(|e| e.position).collect::<Vec<_>>(),
+            first.iter().map(|e| e.position).collect::<Vec<_>>()
+        );
+        assert_eq!(sub.checkpoint(), first[9].checkpoint());
+    }
+}
+
+/// Subscriptions at different paces, reading while writers append, each get every event once,
+/// all in the same order.
+pub async fn subscriptions_at_different_paces_read_the_same_log(h: Harness) {
+    const WRITERS: u64 = 4;
+    const APPENDS: u64 = 30;
+    let total = (WRITERS * APPENDS * 2) as usize;
+    let store = h.store();
+    let mut readers = Vec::new();
+    for batch_size in [1, 7, 100, 1_000] {
+        let mut sub = store
+            .subscribe(Checkpoint::START, batch_size)
+            .await
+            .unwrap();
+        readers.push(tokio::spawn(async move { collect(&mut sub, total).await }));
+    }
+    let writers = (0..WRITERS).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let id = format!("s-{w}");
+            for n in 0..APPENDS {
+                store
+                    .append::<Counter>(&id, n * 2, &[added(n), added(1)], &EventMetadata::default())
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut orders = Vec::new();
+    for reader in readers {
+        let events = reader.await.unwrap();
+        orders.push(events.iter().map(|e| e.position).collect::<Vec<_>>());
+    }
+    let mut late = store.subscribe(Checkpoint::START, 50).await.unwrap();
+    let late = collect(&mut late, total).await;
+    orders.push(late.iter().map(|e| e.position).collect());
+    let mut distinct = orders[0].clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), total, "an event was delivered twice");
+    for order in &orders[1..] {
+        assert_eq!(order, &orders[0], "two subscriptions read different logs");
+    }
+}
+
+/// A subscription far behind the others (a projection being rebuilt) reads the log itself
+/// until it reaches the part the others share, then joins them, skipping nothing.
+pub async fn a_subscription_behind_the_shared_part_reads_up_to_it(h: Harness) {
+    const EVENTS: u64 = 6_000;
+    let store = h.store();
+    for command in 0..EVENTS / 100 {
+        let events: Vec<CounterEvent> = (0..100).map(|n| added(command * 100 + n)).collect();
+        store
+            .append::<Counter>("c-1", command * 100, &events, &EventMetadata::default())
+            .await
+            .unwrap();
+    }
+    let mut ahead = store.subscribe(Checkpoint::START, 1_000).await.unwrap();
+    let ahead_events = collect(&mut ahead, EVENTS as usize).await;
+    let mut behind = store.subscribe(Checkpoint::START, 1_000).await.unwrap();
+    let behind_events = collect(&mut behind, EVENTS as usize).await;
+    assert_eq!(
+        behind_events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        (1..=EVENTS).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        behind_events.iter().map(|e| e.position).collect::<Vec<_>>(),
+        ahead_events.iter().map(|e| e.position).collect::<Vec<_>>()
+    );
+    store
+        .append::<Counter>("c-1", EVENTS, &[added(1)], &EventMetadata::default())
+        .await
+        .unwrap();
+    for sub in [&mut ahead, &mut behind] {
+        let next = collect(sub, 1).await;
+        assert_eq!(next[0].sequence, EVENTS + 1);
+    }
+}
+
+/// A subscription that starts ahead of what the others share (resumed from a later saved
+/// checkpoint) must not make the others skip what lies between.
+pub async fn a_subscription_ahead_of_the_others_makes_them_skip_nothing(h: Harness) {
+    let store = h.store();
+    let first: Vec<CounterEvent> = (1..=10).map(added).collect();
+    store
+        .append::<Counter>("c-1", 0, &first, &EventMetadata::default())
+        .await
+        .unwrap();
+    let mut behind = store.subscribe(Checkpoint::START, 3).await.unwrap();
+    let mut read = collect(&mut behind, 3).await;
+    let second: Vec<CounterEvent> = (11..=20).map(added).collect();
+    store
+        .append::<Counter>("c-1", 10, &second, &EventMetadata::default())
+        .await
+        .unwrap();
+    let mut log = Vec::new();
+    while log.len() < 20 {
+        log = store.read_after(Checkpoint::START, 100).await.unwrap();
+    }
+    let mut ahead = store.subscribe(log[14].checkpoint(), 100).await.unwrap();
+    let ahead_read = collect(&mut ahead, 5).await;
+    assert_eq!(ahead_read[0].sequence, 16);
+    read.extend(collect(&mut behind, 17).await);
+    assert_eq!(
+        read.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+}
