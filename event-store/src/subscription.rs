@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
 use crate::store::Backend;
@@ -22,15 +21,6 @@ const POLL_INTERVAL_MAX_MS: u64 = 500;
 /// producer's linger): fewer, fuller reads, and consumers that write once per batch.
 pub const SUBSCRIPTION_LINGER_MS: u64 = 10;
 
-enum Wake {
-    /// PostgreSQL LISTEN on the events table's trigger channel: a hint, never trusted alone.
-    Listen(Box<PgListener>),
-    /// In-process appends on SQLite.
-    Watch(watch::Receiver<u64>),
-    /// Polling only (the listener could not be set up).
-    Poll,
-}
-
 /// Reads the log in commit order from a checkpoint.
 ///
 /// [`Subscription::next_batch`] returns the next events and moves the subscription's
@@ -41,7 +31,9 @@ pub struct Subscription {
     store: EventStore,
     checkpoint: Checkpoint,
     batch_size: usize,
-    wake: Wake,
+    /// Changes after each commit (PostgreSQL: the process's LISTEN connection; SQLite: this
+    /// process's appends): a hint, never trusted alone.
+    commits: watch::Receiver<u64>,
     /// When the last read that returned less than a full batch started.
     last_partial_read: Option<tokio::time::Instant>,
 }
@@ -61,21 +53,15 @@ impl Subscription {
         from: Checkpoint,
         batch_size: usize,
     ) -> Result<Self, StoreError> {
-        let wake = match &*store.backend {
-            Backend::Postgres(b) => match listen(&b.pool).await {
-                Ok(listener) => Wake::Listen(Box::new(listener)),
-                Err(err) => {
-                    tracing::warn!(error = %err, "LISTEN failed; the subscription polls");
-                    Wake::Poll
-                }
-            },
-            Backend::Sqlite(b) => Wake::Watch(b.watch_appends()),
+        let commits = match &*store.backend {
+            Backend::Postgres(b) => b.watch_commits(),
+            Backend::Sqlite(b) => b.watch_appends(),
         };
         Ok(Self {
             store,
             checkpoint: from,
             batch_size: batch_size.clamp(1, SUBSCRIPTION_BATCH_SIZE_MAX),
-            wake,
+            commits,
             last_partial_read: None,
         })
     }
@@ -108,10 +94,8 @@ impl Subscription {
 
     /// The next events in commit order, or `None` without waiting when there are none yet.
     pub async fn try_next_batch(&mut self) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
-        if let Wake::Watch(appended) = &mut self.wake {
-            // mark the current count seen before reading, so an append during the read wakes us
-            appended.borrow_and_update();
-        }
+        // mark the current count seen before reading, so a commit during the read wakes us
+        self.commits.borrow_and_update();
         let batch = self
             .store
             .read_after_shared(self.checkpoint, self.batch_size)
@@ -123,31 +107,9 @@ impl Subscription {
     }
 
     async fn wait(&mut self, at_most: Duration) {
-        match &mut self.wake {
-            Wake::Listen(listener) => {
-                tokio::select! {
-                    received = listener.recv() => {
-                        if let Err(err) = received {
-                            tracing::warn!(error = %err, "LISTEN connection lost; polling");
-                            tokio::time::sleep(at_most).await;
-                        }
-                    }
-                    () = tokio::time::sleep(at_most) => {}
-                }
-            }
-            Wake::Watch(appended) => {
-                tokio::select! {
-                    _ = appended.changed() => {}
-                    () = tokio::time::sleep(at_most) => {}
-                }
-            }
-            Wake::Poll => tokio::time::sleep(at_most).await,
+        tokio::select! {
+            _ = self.commits.changed() => {}
+            () = tokio::time::sleep(at_most) => {}
         }
     }
-}
-
-async fn listen(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(crate::postgres::NOTIFY_CHANNEL).await?;
-    Ok(listener)
 }

@@ -3,12 +3,13 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use postgres_es::PostgresEventRepository;
-use sqlx::postgres::{PgConnectOptions, PgRow, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgRow, PgSslMode};
 use sqlx::{PgPool, Row};
+use tokio::sync::watch;
 
 use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};
 
@@ -23,12 +24,17 @@ const POOL_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 
 /// The channel the events table's trigger notifies after an insert commits.
 pub(crate) const NOTIFY_CHANNEL: &str = "orders_events";
+/// Wait before listening again after the LISTEN connection failed.
+const LISTEN_RETRY_MS: u64 = 1_000;
 
 pub(crate) struct PostgresBackend {
     pub(crate) pool: PgPool,
     pub(crate) repo: PostgresEventRepository,
     /// Started by the first append, on the runtime that makes it.
     committer: OnceLock<GroupCommitter>,
+    /// Counts the commit notifications received on the process's one LISTEN connection,
+    /// started by the first subscription; subscribers wait for it to change.
+    notified: OnceLock<Arc<watch::Sender<u64>>>,
 }
 
 impl PostgresBackend {
@@ -37,7 +43,24 @@ impl PostgresBackend {
             repo: PostgresEventRepository::new(pool.clone()),
             pool,
             committer: OnceLock::new(),
+            notified: OnceLock::new(),
         }
+    }
+
+    /// Changes after each commit notification (and after the LISTEN connection was set up
+    /// again, since notifications may have been missed meanwhile). One connection listens for
+    /// the whole process, however many subscriptions wait.
+    pub(crate) fn watch_commits(&self) -> watch::Receiver<u64> {
+        self.notified
+            .get_or_init(|| {
+                let notified = Arc::new(watch::Sender::new(0));
+                tokio::spawn(forward_notifications(
+                    self.pool.clone(),
+                    Arc::downgrade(&notified),
+                ));
+                notified
+            })
+            .subscribe()
     }
 
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -199,6 +222,57 @@ fn txid(row: &PgRow) -> Result<u64, StoreError> {
 
 fn recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     RecordedEvent::from_row(row, txid(row)?)
+}
+
+/// Listens on [`NOTIFY_CHANNEL`] and counts each notification into `notified`, until the store
+/// that holds `notified` is gone or its pool is closed. A lost connection is set up again;
+/// until then, subscribers fall back on polling.
+async fn forward_notifications(pool: PgPool, notified: Weak<watch::Sender<u64>>) {
+    let bump = |notified: &watch::Sender<u64>| {
+        notified.send_modify(|count| *count = count.wrapping_add(1));
+    };
+    while !pool.is_closed() {
+        let mut listener = match listen(&pool).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(error = %err, "LISTEN failed; subscriptions poll until it works");
+                tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)).await;
+                continue;
+            }
+        };
+        let Some(sender) = notified.upgrade() else {
+            return;
+        };
+        bump(&sender);
+        drop(sender);
+        loop {
+            let received = tokio::select! {
+                received = listener.recv() => received,
+                () = tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)) => {
+                    if notified.strong_count() == 0 || pool.is_closed() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let Some(sender) = notified.upgrade() else {
+                return;
+            };
+            match received {
+                Ok(_) => bump(&sender),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the LISTEN connection was lost; listening again");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(NOTIFY_CHANNEL).await?;
+    Ok(listener)
 }
 
 #[cfg(test)]

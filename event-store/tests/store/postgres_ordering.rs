@@ -29,3 +29,50 @@ async fn the_log_orders_transaction_ids_as_numbers(pool: PgPool) {
     let after_first = store.read_after(all[0].checkpoint(), 10).await.unwrap();
     assert_eq!(after_first.len(), 2, "{after_first:?}");
 }
+
+/// The subscriptions of a process share one LISTEN connection: each used to hold a pooled
+/// connection of its own, and PostgreSQL woke every one of them on every commit.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn subscriptions_share_one_listening_connection(pool: PgPool) {
+    const SUBSCRIPTIONS: usize = 8;
+    let small = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let store = event_store::EventStore::postgres(small);
+    let mut readers = Vec::new();
+    for _ in 0..SUBSCRIPTIONS {
+        let mut sub = store.subscribe(Checkpoint::START, 10).await.unwrap();
+        readers.push(tokio::spawn(async move {
+            loop {
+                let batch = sub.next_batch().await.unwrap();
+                if !batch.is_empty() {
+                    return batch[0].aggregate_id.clone();
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let listening: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(listening, 1);
+    store
+        .append::<crate::counter::Counter>(
+            "c-1",
+            0,
+            &[crate::counter::added(1)],
+            &event_store::EventMetadata::default(),
+        )
+        .await
+        .unwrap();
+    for reader in readers {
+        assert_eq!(reader.await.unwrap(), "c-1");
+    }
+}
