@@ -583,15 +583,25 @@ async fn eventually_head(store: &event_store::EventStore, last: Checkpoint) -> C
     }
 }
 
+/// Appends one `Added` event per amount to `id`, as one command at `version`.
+async fn append_added(
+    store: &event_store::EventStore,
+    id: &str,
+    version: u64,
+    amounts: impl Iterator<Item = u64>,
+) {
+    let events: Vec<CounterEvent> = amounts.map(added).collect();
+    store
+        .append::<Counter>(id, version, &events, &EventMetadata::default())
+        .await
+        .unwrap();
+}
+
 /// Subscriptions of one process at the same place share one read of the log: the first reads
 /// it, the others are served from memory (here with the database closed after the first read).
 pub async fn subscriptions_at_one_checkpoint_share_one_read(h: Harness) {
     let store = h.store();
-    let events: Vec<CounterEvent> = (1..=10).map(added).collect();
-    store
-        .append::<Counter>("c-1", 0, &events, &EventMetadata::default())
-        .await
-        .unwrap();
+    append_added(store, "c-1", 0, 1..=10).await;
     let mut subs = Vec::new();
     for _ in 0..3 {
         subs.push(store.subscribe(Checkpoint::START, 100).await.unwrap());
@@ -662,11 +672,13 @@ pub async fn a_subscription_behind_the_shared_part_reads_up_to_it(h: Harness) {
     const EVENTS: u64 = 6_000;
     let store = h.store();
     for command in 0..EVENTS / 100 {
-        let events: Vec<CounterEvent> = (0..100).map(|n| added(command * 100 + n)).collect();
-        store
-            .append::<Counter>("c-1", command * 100, &events, &EventMetadata::default())
-            .await
-            .unwrap();
+        append_added(
+            store,
+            "c-1",
+            command * 100,
+            (0..100).map(|n| command * 100 + n),
+        )
+        .await;
     }
     let mut ahead = store.subscribe(Checkpoint::START, 1_000).await.unwrap();
     let ahead_events = collect(&mut ahead, EVENTS as usize).await;
@@ -694,18 +706,10 @@ pub async fn a_subscription_behind_the_shared_part_reads_up_to_it(h: Harness) {
 /// checkpoint) must not make the others skip what lies between.
 pub async fn a_subscription_ahead_of_the_others_makes_them_skip_nothing(h: Harness) {
     let store = h.store();
-    let first: Vec<CounterEvent> = (1..=10).map(added).collect();
-    store
-        .append::<Counter>("c-1", 0, &first, &EventMetadata::default())
-        .await
-        .unwrap();
+    append_added(store, "c-1", 0, 1..=10).await;
     let mut behind = store.subscribe(Checkpoint::START, 3).await.unwrap();
     let mut read = collect(&mut behind, 3).await;
-    let second: Vec<CounterEvent> = (11..=20).map(added).collect();
-    store
-        .append::<Counter>("c-1", 10, &second, &EventMetadata::default())
-        .await
-        .unwrap();
+    append_added(store, "c-1", 10, 11..=20).await;
     let mut log = Vec::new();
     while log.len() < 20 {
         log = store.read_after(Checkpoint::START, 100).await.unwrap();

@@ -24,14 +24,7 @@ pub fn archive_at_once(settings: &mut command_api::config::Settings) {
 }
 
 async fn cancel(app: &TestApp, buyer: &str, id: &str) {
-    let cancelled = app
-        .client
-        .post(app.url(&format!("/v1/orders/{id}/cancel")))
-        .bearer_auth(app.buyer(buyer))
-        .header("If-Match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
+    let cancelled = app.cancel_order(buyer, id, 1).await;
     assert_eq!(cancelled.status(), StatusCode::OK);
 }
 

@@ -249,6 +249,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST /v1/orders/{order_id}/cancel` as `buyer`, with `If-Match: "{version}"`.
+    pub async fn cancel_order(&self, buyer: &str, order_id: &str, version: u64) -> Response {
+        self.client
+            .post(self.url(&format!("/v1/orders/{order_id}/cancel")))
+            .bearer_auth(self.buyer(buyer))
+            .header("If-Match", format!("\"{version}\""))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Checks out and places one order; answers with the placed order.
     pub async fn order(&self, buyer: &str, items: &[(&str, u32, u32)]) -> Value {
         let (order_id, token) = self.checkout(buyer).await;

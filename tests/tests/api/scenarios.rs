@@ -185,23 +185,9 @@ pub async fn a_buyer_cannot_see_or_touch_another_buyers_order(app: TestApp) {
     // once the view holds the order (min_version), it is still not b-2's to see
     let seen = app.get_order_at(&app.buyer("b-2"), id, 1).await;
     assert_eq!(seen.status(), StatusCode::NOT_FOUND);
-    let cancel = app
-        .client
-        .post(app.url(&format!("/v1/orders/{id}/cancel")))
-        .bearer_auth(app.buyer("b-2"))
-        .header("If-Match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
+    let cancel = app.cancel_order("b-2", id, 1).await;
     assert_eq!(cancel.status(), StatusCode::NOT_FOUND);
-    let stale = app
-        .client
-        .post(app.url(&format!("/v1/orders/{id}/cancel")))
-        .bearer_auth(app.buyer("b-2"))
-        .header("If-Match", "\"7\"")
-        .send()
-        .await
-        .unwrap();
+    let stale = app.cancel_order("b-2", id, 7).await;
     assert_eq!(
         stale.status(),
         StatusCode::NOT_FOUND,
@@ -421,14 +407,7 @@ pub async fn cancelling_an_unpaid_order_releases_its_stock(app: TestApp) {
     app.create_product(TEA).await;
     let order = app.order("b-1", &[("tea-500g", 4, 1)]).await;
     let id = order["order_id"].as_str().unwrap();
-    let cancelled = app
-        .client
-        .post(app.url(&format!("/v1/orders/{id}/cancel")))
-        .bearer_auth(app.buyer("b-1"))
-        .header("If-Match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
+    let cancelled = app.cancel_order("b-1", id, 1).await;
     assert_eq!(cancelled.status(), StatusCode::OK);
     let body: Value = cancelled.json().await.unwrap();
     assert_eq!(body["status"], "Cancelled");
@@ -511,14 +490,7 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
     );
 
     // a cancelled order placed again stays cancelled, and its stock stays released
-    let cancelled = app
-        .client
-        .post(app.url(&format!("/v1/orders/{order_id}/cancel")))
-        .bearer_auth(app.buyer("b-1"))
-        .header("If-Match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
+    let cancelled = app.cancel_order("b-1", &order_id, 1).await;
     assert_eq!(cancelled.status(), StatusCode::OK);
     let late = app.another_node().await;
     let repeated = late
