@@ -147,6 +147,16 @@ impl TestApp {
         start_with(self.settings.clone(), None).await
     }
 
+    /// Stops the server and its workers, and waits until they are gone (their connections
+    /// with them).
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        self.running
+            .await
+            .expect("the server task ends")
+            .expect("the server stops cleanly");
+    }
+
     pub fn token(&self, role: Role, subject: &str) -> String {
         let now = chrono::Utc::now().timestamp();
         self.keys.issue(subject, role, now, 3_600).unwrap()

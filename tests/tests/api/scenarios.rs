@@ -445,6 +445,7 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
     let same = other
         .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
         .await;
+    other.stop().await;
     assert_eq!(same.status(), StatusCode::OK);
     assert_eq!(same.json::<Value>().await.unwrap(), placed);
     let more = app.another_node().await;
@@ -456,6 +457,7 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
             &[("tea-500g", 2, 1), ("milk-1l", 3, 1)],
         )
         .await;
+    more.stop().await;
     assert_eq!(conflict.status(), StatusCode::CONFLICT);
     let problem: Value = conflict.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/order-conflict");
@@ -480,6 +482,7 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
     let refused_again = again
         .place_order("b-2", &rejected_id, &rejected_token, &[("milk-1l", 1, 1)])
         .await;
+    again.stop().await;
     assert_eq!(refused_again.status(), StatusCode::CONFLICT);
     let problem: Value = refused_again.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/placement-rejected");
@@ -496,6 +499,7 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
     let repeated = late
         .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
         .await;
+    late.stop().await;
     assert_eq!(repeated.status(), StatusCode::OK);
     assert_eq!(
         repeated.json::<Value>().await.unwrap()["status"],
