@@ -133,12 +133,8 @@ impl TestApp {
     /// Stops the server at once and its workers (as a crash or a deploy would), then starts a
     /// new one on the same database with `settings`.
     pub async fn restart_with(self, settings: Settings) -> TestApp {
-        self.server.stop(false).await;
-        self.running
-            .await
-            .expect("the server task ends")
-            .expect("the server stops cleanly");
-        start_with(settings, self._sqlite_dir).await
+        let sqlite_dir = self.halt().await;
+        start_with(settings, sqlite_dir).await
     }
 
     /// A second node on the same database, as a load balancer would spread requests over:
@@ -147,14 +143,21 @@ impl TestApp {
         start_with(self.settings.clone(), None).await
     }
 
-    /// Stops the server and its workers, and waits until they are gone (their connections
-    /// with them).
+    /// Stops the server at once and its workers, and waits until they are gone (their
+    /// connections with them).
     pub async fn stop(self) {
-        self.server.stop(true).await;
+        drop(self.halt().await);
+    }
+
+    /// Stops the server at once and its workers; answers with the SQLite store's directory,
+    /// which a restart needs.
+    async fn halt(self) -> Option<tempfile::TempDir> {
+        self.server.stop(false).await;
         self.running
             .await
             .expect("the server task ends")
             .expect("the server stops cleanly");
+        self._sqlite_dir
     }
 
     pub fn token(&self, role: Role, subject: &str) -> String {

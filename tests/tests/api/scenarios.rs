@@ -423,6 +423,21 @@ pub async fn cancelling_an_unpaid_order_releases_its_stock(app: TestApp) {
     assert_eq!(late["status"], "Cancelled");
 }
 
+/// Places an order through a node of its own, started for it and stopped after it: a node
+/// that has seen nothing of the order.
+async fn place_on_a_new_node(
+    app: &TestApp,
+    buyer: &str,
+    order_id: &str,
+    token: &str,
+    items: &[(&str, u32, u32)],
+) -> reqwest::Response {
+    let node = app.another_node().await;
+    let response = node.place_order(buyer, order_id, token, items).await;
+    node.stop().await;
+    response
+}
+
 /// A node that has not seen an order id yet presumes its stream is new and learns otherwise
 /// from its write: whatever it asks for, the first placement decides the id's stock.
 pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp) {
@@ -441,23 +456,17 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
     assert_eq!(placed.status(), StatusCode::CREATED);
     let placed: Value = placed.json().await.unwrap();
 
-    let other = app.another_node().await;
-    let same = other
-        .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
-        .await;
-    other.stop().await;
+    let same = place_on_a_new_node(&app, "b-1", &order_id, &token, &[("tea-500g", 2, 1)]).await;
     assert_eq!(same.status(), StatusCode::OK);
     assert_eq!(same.json::<Value>().await.unwrap(), placed);
-    let more = app.another_node().await;
-    let conflict = more
-        .place_order(
-            "b-1",
-            &order_id,
-            &token,
-            &[("tea-500g", 2, 1), ("milk-1l", 3, 1)],
-        )
-        .await;
-    more.stop().await;
+    let conflict = place_on_a_new_node(
+        &app,
+        "b-1",
+        &order_id,
+        &token,
+        &[("tea-500g", 2, 1), ("milk-1l", 3, 1)],
+    )
+    .await;
     assert_eq!(conflict.status(), StatusCode::CONFLICT);
     let problem: Value = conflict.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/order-conflict");
@@ -478,11 +487,14 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
         .place_order("b-2", &rejected_id, &rejected_token, &[("milk-1l", 11, 1)])
         .await;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
-    let again = app.another_node().await;
-    let refused_again = again
-        .place_order("b-2", &rejected_id, &rejected_token, &[("milk-1l", 1, 1)])
-        .await;
-    again.stop().await;
+    let refused_again = place_on_a_new_node(
+        &app,
+        "b-2",
+        &rejected_id,
+        &rejected_token,
+        &[("milk-1l", 1, 1)],
+    )
+    .await;
     assert_eq!(refused_again.status(), StatusCode::CONFLICT);
     let problem: Value = refused_again.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/placement-rejected");
@@ -495,11 +507,7 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
     // a cancelled order placed again stays cancelled, and its stock stays released
     let cancelled = app.cancel_order("b-1", &order_id, 1).await;
     assert_eq!(cancelled.status(), StatusCode::OK);
-    let late = app.another_node().await;
-    let repeated = late
-        .place_order("b-1", &order_id, &token, &[("tea-500g", 2, 1)])
-        .await;
-    late.stop().await;
+    let repeated = place_on_a_new_node(&app, "b-1", &order_id, &token, &[("tea-500g", 2, 1)]).await;
     assert_eq!(repeated.status(), StatusCode::OK);
     assert_eq!(
         repeated.json::<Value>().await.unwrap()["status"],
