@@ -500,7 +500,7 @@ impl EventStore {
         from: Checkpoint,
         batch_size: usize,
     ) -> Result<Subscription, StoreError> {
-        Subscription::new(self.clone(), from, batch_size).await
+        Ok(Subscription::new(self.clone(), from, batch_size))
     }
 
     fn upcast(&self, event: SerializedEvent) -> SerializedEvent {

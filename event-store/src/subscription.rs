@@ -48,22 +48,18 @@ impl std::fmt::Debug for Subscription {
 }
 
 impl Subscription {
-    pub(crate) async fn new(
-        store: EventStore,
-        from: Checkpoint,
-        batch_size: usize,
-    ) -> Result<Self, StoreError> {
+    pub(crate) fn new(store: EventStore, from: Checkpoint, batch_size: usize) -> Self {
         let commits = match &*store.backend {
             Backend::Postgres(b) => b.watch_commits(),
             Backend::Sqlite(b) => b.watch_appends(),
         };
-        Ok(Self {
+        Self {
             store,
             checkpoint: from,
             batch_size: batch_size.clamp(1, SUBSCRIPTION_BATCH_SIZE_MAX),
             commits,
             last_partial_read: None,
-        })
+        }
     }
 
     /// The checkpoint after the last event returned.

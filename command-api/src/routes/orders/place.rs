@@ -134,11 +134,9 @@ pub(crate) async fn place_order(
         .aggregate
         .decide(OrderCommand::PlaceOrder(command.clone()));
     if decided.is_err() && existing.version == 0 {
-        // a refusal is given on the log's word, not on a presumption
+        // a refusal is given on the log's word, not on a presumption (a rejected id included:
+        // the domain refuses to place it)
         existing = store.current::<Order>(&id).await?;
-        if existing.aggregate.rejection().is_some() {
-            return Err(OrderError::PlacementWasRejected.to_problem());
-        }
         decided = existing
             .aggregate
             .decide(OrderCommand::PlaceOrder(command.clone()));
