@@ -50,6 +50,9 @@ pub struct Settings {
     pub archive_window: ArchiveWindow,
     /// How often the server's archiver looks at the clock (and waits after a failure).
     pub archive_interval_secs: u64,
+    /// How far behind the log a placement's check of a product may be (ADR 16); 0 reads
+    /// every product on every placement.
+    pub product_staleness_ms: u64,
     /// Log format: `pretty` or `json`.
     pub log_format: LogFormat,
 }
@@ -83,6 +86,7 @@ impl Default for Settings {
             archive_batch_size: projections::archive::ARCHIVE_BATCH_SIZE_DEFAULT,
             archive_window: ArchiveWindow::default(),
             archive_interval_secs: 300,
+            product_staleness_ms: 100,
             log_format: LogFormat::Pretty,
         }
     }
@@ -125,6 +129,7 @@ impl std::fmt::Debug for Settings {
             .field("archive_batch_size", &self.archive_batch_size)
             .field("archive_window", &self.archive_window)
             .field("archive_interval_secs", &self.archive_interval_secs)
+            .field("product_staleness_ms", &self.product_staleness_ms)
             .field("log_format", &self.log_format)
             .finish()
     }

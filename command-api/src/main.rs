@@ -38,6 +38,7 @@ Settings (defaults, then --config FILE, then environment, then flags):
   archive_batch_size     ORDERS_ARCHIVE_BATCH_SIZE     500 (orders per archive transaction)
   archive_window         ORDERS_ARCHIVE_WINDOW         02:00-05:00 (UTC; 00:00-24:00 any time; off)
   archive_interval_secs  ORDERS_ARCHIVE_INTERVAL_SECS  300 (how often the archiver looks at the clock)
+  product_staleness_ms   ORDERS_PRODUCT_STALENESS_MS   100 (how far a placement's product check may lag the log; 0: none)
   log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
 The TOML file uses the names in the first column.";
 
@@ -126,7 +127,7 @@ enum Command {
 /// flags. Environment: DATABASE_URL, NATS_URL, ORDERS_HTTP_ADDR, ORDERS_JWT_SECRET,
 /// ORDERS_CHECKOUT_TTL_SECS, ORDERS_PAYMENT_TIMEOUT_SECS, ORDERS_PAYMENT_SWEEP_INTERVAL_SECS,
 /// ORDERS_SIMULATOR_* (callback faults, refund settling), ORDERS_ARCHIVE_* (the archiver),
-/// ORDERS_LOG_FORMAT.
+/// ORDERS_PRODUCT_STALENESS_MS, ORDERS_LOG_FORMAT.
 #[derive(Args)]
 struct Common {
     /// TOML file with any of the settings (keys as the ORDERS_ variables, lower case, without

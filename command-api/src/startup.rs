@@ -229,7 +229,9 @@ impl Application {
         if settings.jwt_secret == DEV_JWT_SECRET {
             tracing::warn!("no jwt_secret configured: using the development secret");
         }
-        let store = open_store(&settings.database_url).await?;
+        let store = open_store(&settings.database_url)
+            .await?
+            .with_staleness_bound(Duration::from_millis(settings.product_staleness_ms));
         tracing::info!(
             store = store.backend_name(),
             url = %redact_url(&settings.database_url),

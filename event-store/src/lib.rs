@@ -23,6 +23,7 @@
 
 mod checkpoints;
 mod error;
+mod fresh;
 mod metadata;
 mod pool;
 mod postgres;

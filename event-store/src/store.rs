@@ -62,6 +62,7 @@ pub struct EventStore {
     upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
     pub(crate) slots: Arc<crate::slots::Slots>,
     pub(crate) tail: Arc<crate::tail::Tail>,
+    pub(crate) fresh: Arc<crate::fresh::Fresh>,
 }
 
 impl std::fmt::Debug for EventStore {
@@ -106,6 +107,7 @@ impl EventStore {
             upcasters: Arc::new(Vec::new()),
             slots: Arc::default(),
             tail: Arc::default(),
+            fresh: Arc::default(),
         }
     }
 
@@ -114,8 +116,17 @@ impl EventStore {
     #[must_use]
     pub fn with_upcasters(mut self, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
         self.upcasters = Arc::new(upcasters);
-        // what the tail kept was read with the other upcasters
+        // what the tail and the fresh states kept was read with the other upcasters
         self.tail = Arc::default();
+        self.fresh = Arc::new(crate::fresh::Fresh::new(self.fresh.bound()));
+        self
+    }
+
+    /// How far behind the log a state served by [`load_many_fresh`](Self::load_many_fresh)
+    /// may be (100 ms unless set; zero: always read).
+    #[must_use]
+    pub fn with_staleness_bound(mut self, bound: std::time::Duration) -> Self {
+        self.fresh = Arc::new(crate::fresh::Fresh::new(bound));
         self
     }
 
@@ -296,6 +307,20 @@ impl EventStore {
 
     /// Writes the commands' events at consecutive sequences after `expected_version`.
     async fn write_commands<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        expected_version: u64,
+        commands: &[(&[A::Event], &EventMetadata)],
+    ) -> Result<(), FailedAppend> {
+        self.write_events::<A>(aggregate_id, expected_version, commands)
+            .await?;
+        let count: usize = commands.iter().map(|(events, _)| events.len()).sum();
+        self.fresh
+            .written(A::TYPE, aggregate_id, expected_version + count as u64);
+        Ok(())
+    }
+
+    async fn write_events<A: Aggregate>(
         &self,
         aggregate_id: &str,
         expected_version: u64,

@@ -63,13 +63,13 @@ impl Segment {
     }
 
     /// Adds what a read of the log after `after` returned: the continuation of the segment
-    /// when `after` is its end, else the start of a new one.
-    fn extend(&mut self, after: Checkpoint, read: &[RecordedEvent]) {
-        let mut from = match self.span {
-            Some((from, to)) if to == after => from,
+    /// when `after` is its end (`true`), else the start of a new one (`false`).
+    fn extend(&mut self, after: Checkpoint, read: &[RecordedEvent]) -> bool {
+        let (mut from, continued) = match self.span {
+            Some((from, to)) if to == after => (from, true),
             _ => {
                 self.events.clear();
-                after
+                (after, false)
             }
         };
         self.events.extend(read.iter().cloned());
@@ -80,6 +80,7 @@ impl Segment {
         }
         let to = read.last().map_or(after, RecordedEvent::checkpoint);
         self.span = Some((from, to));
+        continued
     }
 }
 
@@ -108,9 +109,12 @@ impl EventStore {
                 tokio::time::sleep_until(started + Duration::from_millis(HEAD_READ_INTERVAL_MS))
                     .await;
             }
-            *last_read = Some(Instant::now());
+            let started = Instant::now();
+            *last_read = Some(started);
             let read = self.read_after(after, SUBSCRIPTION_BATCH_SIZE_MAX).await?;
-            self.kept_segment().extend(after, &read);
+            let continued = self.kept_segment().extend(after, &read);
+            let reached = read.len() < SUBSCRIPTION_BATCH_SIZE_MAX;
+            self.fresh.head_read(started, continued, reached, &read);
             return Ok(read.into_iter().take(limit).collect());
         }
     }

@@ -53,4 +53,9 @@ conformance!(
     subscriptions_at_different_paces_read_the_same_log,
     a_subscription_behind_the_shared_part_reads_up_to_it,
     a_subscription_ahead_of_the_others_makes_them_skip_nothing,
+    a_checked_state_is_served_from_memory_while_the_tail_reads_the_head,
+    a_checked_state_moved_on_by_another_process_is_read_again_once_the_tail_sees_it,
+    a_checked_state_this_process_wrote_is_never_served_older,
+    a_checked_state_is_read_again_when_the_tail_has_not_read_the_head_lately,
+    a_gap_in_the_tails_reads_drops_every_checked_state,
 );

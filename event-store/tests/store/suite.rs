@@ -723,3 +723,89 @@ pub async fn a_subscription_ahead_of_the_others_makes_them_skip_nothing(h: Harne
         (1..=20).collect::<Vec<_>>()
     );
 }
+
+/// `id`'s (total, version) as [`EventStore::load_many_fresh`] serves it, if it exists.
+async fn checked(store: &event_store::EventStore, id: &str) -> Option<(u64, u64)> {
+    let states = store.load_many_fresh::<Counter>(&[id]).await.unwrap();
+    states
+        .get(id)
+        .map(|loaded| (loaded.aggregate.total, loaded.version))
+}
+
+/// A store whose checked states are served for as long as a test needs, and a subscription
+/// that reads the head for it, caught up with `events` events.
+async fn checking_store(h: &Harness, events: usize) -> (event_store::EventStore, Subscription) {
+    let store = h
+        .store()
+        .clone()
+        .with_staleness_bound(Duration::from_secs(3_600));
+    let mut sub = store.subscribe(Checkpoint::START, 100).await.unwrap();
+    collect(&mut sub, events).await;
+    (store, sub)
+}
+
+/// A state read once is served from memory while the tail reads the head (here with the
+/// database closed).
+pub async fn a_checked_state_is_served_from_memory_while_the_tail_reads_the_head(h: Harness) {
+    append_added(h.store(), "p-1", 0, [1, 2].into_iter()).await;
+    let (store, _sub) = checking_store(&h, 2).await;
+    assert_eq!(checked(&store, "p-1").await, Some((3, 2)));
+    assert_eq!(checked(&store, "nobody").await, None);
+    h.close();
+    assert_eq!(checked(&store, "p-1").await, Some((3, 2)));
+}
+
+/// An event another process appends is seen by the tail, and the state is read again.
+pub async fn a_checked_state_moved_on_by_another_process_is_read_again_once_the_tail_sees_it(
+    h: Harness,
+) {
+    append_added(h.store(), "p-1", 0, [1].into_iter()).await;
+    let (store, mut sub) = checking_store(&h, 1).await;
+    assert_eq!(checked(&store, "p-1").await, Some((1, 1)));
+    let other = h.reopen().await;
+    append_added(&other, "p-1", 1, [10].into_iter()).await;
+    collect(&mut sub, 1).await;
+    assert_eq!(checked(&store, "p-1").await, Some((11, 2)));
+}
+
+/// What this process writes is never served older, even before the tail reads it.
+pub async fn a_checked_state_this_process_wrote_is_never_served_older(h: Harness) {
+    append_added(h.store(), "p-1", 0, [1].into_iter()).await;
+    let (store, _sub) = checking_store(&h, 1).await;
+    assert_eq!(checked(&store, "p-1").await, Some((1, 1)));
+    append_added(&store, "p-1", 1, [10].into_iter()).await;
+    assert_eq!(checked(&store, "p-1").await, Some((11, 2)));
+}
+
+/// Once the tail has not read the head within the bound, the state is read from the log.
+pub async fn a_checked_state_is_read_again_when_the_tail_has_not_read_the_head_lately(h: Harness) {
+    append_added(h.store(), "p-1", 0, [1].into_iter()).await;
+    let store = h
+        .store()
+        .clone()
+        .with_staleness_bound(Duration::from_millis(50));
+    let mut sub = store.subscribe(Checkpoint::START, 100).await.unwrap();
+    collect(&mut sub, 1).await;
+    assert_eq!(checked(&store, "p-1").await, Some((1, 1)));
+    let other = h.reopen().await;
+    append_added(&other, "p-1", 1, [10].into_iter()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(checked(&store, "p-1").await, Some((11, 2)));
+}
+
+/// A read of the head that does not continue the tail's last one (a subscription resumed
+/// ahead of it) may have skipped events: every kept state is dropped.
+pub async fn a_gap_in_the_tails_reads_drops_every_checked_state(h: Harness) {
+    append_added(h.store(), "p-1", 0, [1].into_iter()).await;
+    let (store, _sub) = checking_store(&h, 1).await;
+    assert_eq!(checked(&store, "p-1").await, Some((1, 1)));
+    let other = h.reopen().await;
+    append_added(&other, "p-1", 1, [10].into_iter()).await;
+    let mut log = Vec::new();
+    while log.len() < 2 {
+        log = store.read_after(Checkpoint::START, 10).await.unwrap();
+    }
+    let mut ahead = store.subscribe(log[1].checkpoint(), 100).await.unwrap();
+    assert!(ahead.try_next_batch().await.unwrap().is_none());
+    assert_eq!(checked(&store, "p-1").await, Some((11, 2)));
+}

@@ -43,6 +43,14 @@ on_both_stores!(
 
 mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_price_changed_on_another_node_is_in_force_here_once_seen() {
+        crate::scenarios::a_price_changed_on_another_node_is_in_force_here_once_seen(
+            crate::helpers::spawn_app_with(|s| s.product_staleness_ms = 3_600_000).await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_placement_repeated_on_another_node_changes_no_stock() {
         crate::scenarios::a_placement_repeated_on_another_node_changes_no_stock(
             crate::helpers::spawn_app().await,

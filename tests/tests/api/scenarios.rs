@@ -519,3 +519,62 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
     })
     .await;
 }
+
+/// A node checks a placement's products as it keeps them (ADR 16; here for as long as the test
+/// runs, to depend on nothing but the node's reads of the log): a buyer who saw a price
+/// changed on another node is served at once, and the old price is refused once this node's
+/// reads of the log have passed the change.
+pub async fn a_price_changed_on_another_node_is_in_force_here_once_seen(app: TestApp) {
+    const MILK: NewProduct<'static> = NewProduct {
+        sku: "milk-1l",
+        price_cents: 199,
+        stock: 100,
+    };
+    app.create_product(TEA).await;
+    app.create_product(MILK).await;
+    // this node now keeps both products
+    app.order("b-1", &[("tea-500g", 1, 1), ("milk-1l", 1, 1)])
+        .await;
+
+    let other = app.another_node().await;
+    for price in [249, 299, 349, 399, 449] {
+        let (order_id, token) = app.checkout("b-2").await;
+        let changed = other.change_price("milk-1l", price).await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        let version = changed.json::<Value>().await.unwrap()["product_version"]
+            .as_u64()
+            .unwrap();
+        let placed = app
+            .place_order(
+                "b-2",
+                &order_id,
+                &token,
+                &[("milk-1l", 1, u32::try_from(version).unwrap())],
+            )
+            .await;
+        assert_eq!(placed.status(), StatusCode::CREATED, "at {price} cents");
+        assert_eq!(placed.json::<Value>().await.unwrap()["total_cents"], price);
+    }
+    assert_eq!(
+        other.change_price("tea-500g", 1499).await.status(),
+        StatusCode::OK
+    );
+    other.stop().await;
+
+    eventually(|| async {
+        let (order_id, token) = app.checkout("b-3").await;
+        let stale = app
+            .place_order("b-3", &order_id, &token, &[("tea-500g", 1, 1)])
+            .await;
+        match stale.status() {
+            StatusCode::CREATED => None,
+            StatusCode::CONFLICT => {
+                let problem: Value = stale.json().await.unwrap();
+                assert_eq!(problem["type"], "/problems/product-changed");
+                Some(())
+            }
+            other => panic!("a stale placement answered {other}"),
+        }
+    })
+    .await;
+}
