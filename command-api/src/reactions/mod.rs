@@ -7,6 +7,8 @@
 //! - `OrderCancelled` releases it.
 
 pub mod runner;
+#[cfg(test)]
+mod runner_tests;
 
 use chrono::Utc;
 use domain::{

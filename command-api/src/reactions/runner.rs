@@ -1,15 +1,21 @@
 //! Runs a reaction over the log: every event after the reaction's checkpoint, at least once,
 //! in commit order. Reactions issue idempotent commands (dedup keys), so acting again after a
-//! crash between acting and saving the checkpoint changes nothing.
+//! crash between acting and saving the checkpoint changes nothing. That also lets the
+//! checkpoint be saved once per [`CHECKPOINT_SAVE_INTERVAL_MS`] rather than once per batch:
+//! a crash costs at most that much handled again.
 
 use std::future::Future;
 use std::time::Duration;
 
 use event_store::{EventStore, RecordedEvent, Subscription};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Events read per batch.
 const REACTION_BATCH_SIZE: usize = 200;
+/// Longest the saved checkpoint stays behind what the reaction handled (a reaction that stops
+/// saves at once).
+const CHECKPOINT_SAVE_INTERVAL_MS: u64 = 200;
 /// First wait after a failure; doubles up to the maximum.
 const RETRY_BACKOFF_MIN_MS: u64 = 50;
 const RETRY_BACKOFF_MAX_MS: u64 = 5_000;
@@ -58,7 +64,29 @@ pub async fn run<R: Reaction>(store: EventStore, reaction: R, shutdown: Cancella
         return;
     };
     tracing::info!(reaction = name, from = ?subscription.checkpoint(), "reaction started");
-    while let Some(batch) = next_batch(&shutdown, &mut backoff, name, &mut subscription).await {
+    let mut saving = Saving::default();
+    loop {
+        let batch = tokio::select! {
+            batch = next_batch(&shutdown, &mut backoff, name, &mut subscription) => batch,
+            () = saving.due(), if saving.pending => {
+                let saved =
+                    save(&store, &shutdown, &mut backoff, name, &subscription, &mut saving).await;
+                if saved.is_none() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let Some(batch) = batch else {
+            // stopping: what was handled is saved, so a restart does not handle it again
+            if saving.pending {
+                let at = subscription.checkpoint();
+                if let Err(err) = store.save_checkpoint(name, at).await {
+                    tracing::warn!(reaction = name, error = %err, "saving the checkpoint failed on shutdown");
+                }
+            }
+            return;
+        };
         if R::BY_BATCH {
             let handled = retry(&shutdown, &mut backoff, name, || {
                 reaction.react_batch(&batch)
@@ -75,16 +103,66 @@ pub async fn run<R: Reaction>(store: EventStore, reaction: R, shutdown: Cancella
                 }
             }
         }
-        let at = subscription.checkpoint();
-        if retry(&shutdown, &mut backoff, name, || {
-            store.save_checkpoint(name, at)
-        })
-        .await
-        .is_none()
+        saving.pending = true;
+        if saving.is_due()
+            && save(
+                &store,
+                &shutdown,
+                &mut backoff,
+                name,
+                &subscription,
+                &mut saving,
+            )
+            .await
+            .is_none()
         {
             return;
         }
     }
+}
+
+/// When the reaction's checkpoint is saved: after a batch when the last save is older than
+/// [`CHECKPOINT_SAVE_INTERVAL_MS`], else when it is up (whether or not events keep coming),
+/// and when the reaction stops.
+#[derive(Default)]
+struct Saving {
+    /// When the checkpoint was last saved.
+    last: Option<Instant>,
+    /// Whether the reaction handled events after the saved checkpoint.
+    pending: bool,
+}
+
+impl Saving {
+    fn is_due(&self) -> bool {
+        self.last
+            .is_none_or(|last| last.elapsed() >= Duration::from_millis(CHECKPOINT_SAVE_INTERVAL_MS))
+    }
+
+    /// Waits until a save is due.
+    async fn due(&self) {
+        if let Some(last) = self.last {
+            tokio::time::sleep_until(last + Duration::from_millis(CHECKPOINT_SAVE_INTERVAL_MS))
+                .await;
+        }
+    }
+}
+
+/// Saves the subscription's checkpoint (retried until it succeeds); `None` on shutdown.
+async fn save(
+    store: &EventStore,
+    shutdown: &CancellationToken,
+    backoff: &mut Backoff,
+    name: &'static str,
+    subscription: &Subscription,
+    saving: &mut Saving,
+) -> Option<()> {
+    let at = subscription.checkpoint();
+    retry(shutdown, backoff, name, || store.save_checkpoint(name, at)).await?;
+    *saving = Saving {
+        last: Some(Instant::now()),
+        pending: false,
+    };
+    Some(())
 }
 
 async fn next_batch(

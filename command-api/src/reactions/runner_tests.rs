@@ -1,0 +1,97 @@
+//! When the runner saves a reaction's checkpoint, on a SQLite store.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use domain::{Cart, CartEvent, CartItemRemoved, SkuId};
+use event_store::{Checkpoint, EventMetadata, EventStore, RecordedEvent};
+use tokio_util::sync::CancellationToken;
+
+use super::runner::{Reaction, run};
+
+/// A reaction that records the checkpoint of every event it handles.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<Checkpoint>>>);
+
+impl Reaction for Seen {
+    fn name(&self) -> &'static str {
+        "seen"
+    }
+
+    async fn react(
+        &self,
+        event: &RecordedEvent,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.lock().unwrap().push(event.checkpoint());
+        Ok(())
+    }
+}
+
+async fn store() -> (EventStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("events.db").display());
+    let store = EventStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+/// Appends one event to a cart at `version`; answers with its checkpoint.
+async fn append(store: &EventStore, version: u64) -> Checkpoint {
+    let removed = CartEvent::CartItemRemoved(CartItemRemoved {
+        sku: SkuId::parse("sku-1").unwrap(),
+        at: Utc::now(),
+    });
+    store
+        .append::<Cart>("b-1", version, &[removed], &EventMetadata::default())
+        .await
+        .unwrap();
+    let stream = store.read_stream("Cart", "b-1").await.unwrap();
+    stream.last().unwrap().checkpoint()
+}
+
+/// Waits until `check` holds (or panics after 5 s).
+async fn eventually(mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..1_000 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the condition did not hold within 5 s");
+}
+
+async fn saved_at(store: &EventStore, at: Checkpoint) {
+    eventually(async || store.load_checkpoint("seen").await.unwrap() == at).await;
+}
+
+/// Events handled within the save interval after a save are saved when it is up, even
+/// when no event follows them.
+#[tokio::test]
+async fn a_reaction_saves_what_it_handled_when_no_event_follows() {
+    let (store, _dir) = store().await;
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(run(store.clone(), Seen::default(), shutdown.clone()));
+    let first = append(&store, 0).await;
+    saved_at(&store, first).await;
+    let second = append(&store, 1).await;
+    saved_at(&store, second).await;
+    shutdown.cancel();
+    running.await.unwrap();
+}
+
+/// A reaction that stops saves what it handled, so that a restart does not handle it again.
+#[tokio::test]
+async fn a_stopping_reaction_saves_what_it_handled() {
+    let (store, _dir) = store().await;
+    let shutdown = CancellationToken::new();
+    let seen = Seen::default();
+    let running = tokio::spawn(run(store.clone(), seen.clone(), shutdown.clone()));
+    let first = append(&store, 0).await;
+    saved_at(&store, first).await;
+    let second = append(&store, 1).await;
+    eventually(async || seen.0.lock().unwrap().contains(&second)).await;
+    shutdown.cancel();
+    running.await.unwrap();
+    assert_eq!(store.load_checkpoint("seen").await.unwrap(), second);
+}
