@@ -7,7 +7,8 @@
 //!   time: one statement records a batch's deadlines, one settles its paid and cancelled
 //!   orders (ADR 20).
 //! - `payment-trades`: `OrderPlaced` opens the order's trade under the number recorded with its
-//!   deadline (recording the deadline first when the deadline reaction has not yet);
+//!   deadline (recording a batch's deadlines first, in one statement, when the deadline
+//!   reaction has not yet);
 //!   `OrderCancelled` closes it (a trade found paid confirms the payment,
 //!   which the closed order records as paid after close, to be refunded).
 //! - `payment-refunds`: `PaidAfterClose` requests the refund of that payment;
@@ -216,8 +217,29 @@ impl TradeReaction {
 }
 
 impl Reaction for TradeReaction {
+    /// A batch's deadlines are recorded in one statement, then its trades are worked one
+    /// event at a time.
+    const BY_BATCH: bool = true;
+
     fn name(&self) -> &'static str {
         "payment-trades"
+    }
+
+    async fn react_batch(&self, batch: &[RecordedEvent]) -> Result<(), ReactionError> {
+        let mut placed = Vec::new();
+        for event in batch
+            .iter()
+            .filter(|e| e.aggregate_type == "Order" && e.event_type == "OrderPlaced")
+        {
+            if let OrderEvent::OrderPlaced(order) = event.decode::<OrderEvent>()? {
+                placed.push((order.order_id, order.payment_due_at, order.total));
+            }
+        }
+        self.deadlines.record_all(placed).await?;
+        for event in batch {
+            self.react(event).await?;
+        }
+        Ok(())
     }
 
     async fn react(&self, event: &RecordedEvent) -> Result<(), ReactionError> {
