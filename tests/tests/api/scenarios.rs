@@ -12,6 +12,12 @@ const TEA: NewProduct<'static> = NewProduct {
     stock: 100,
 };
 
+const MILK: NewProduct<'static> = NewProduct {
+    sku: "milk-1l",
+    price_cents: 199,
+    stock: 10,
+};
+
 pub async fn concurrent_identical_placements_make_one_order(app: TestApp) {
     app.create_product(TEA).await;
     let (order_id, token) = app.checkout("b-1").await;
@@ -441,11 +447,6 @@ async fn place_on_a_new_node(
 /// A node that has not seen an order id yet presumes its stream is new and learns otherwise
 /// from its write: whatever it asks for, the first placement decides the id's stock.
 pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp) {
-    const MILK: NewProduct<'static> = NewProduct {
-        sku: "milk-1l",
-        price_cents: 199,
-        stock: 10,
-    };
     app.create_product(TEA).await;
     app.create_product(MILK).await;
 
@@ -525,11 +526,6 @@ pub async fn a_placement_repeated_on_another_node_changes_no_stock(app: TestApp)
 /// changed on another node is served at once, and the old price is refused once this node's
 /// reads of the log have passed the change.
 pub async fn a_price_changed_on_another_node_is_in_force_here_once_seen(app: TestApp) {
-    const MILK: NewProduct<'static> = NewProduct {
-        sku: "milk-1l",
-        price_cents: 199,
-        stock: 100,
-    };
     app.create_product(TEA).await;
     app.create_product(MILK).await;
     // this node now keeps both products
