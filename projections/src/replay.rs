@@ -17,7 +17,9 @@
 //! both; the swap deletes the row.
 //!
 //! The swap is one transaction: it sets the live checkpoint to the head and renames the
-//! tables. A live runner's batch in flight either committed before (its rows go with the old
+//! tables, and on PostgreSQL the rebuilt indexes take the names of the ones they replace, so
+//! the names the migrations gave stay, replay after replay (SQLite's rebuilt indexes keep
+//! names of their own: it cannot rename an index). A live runner's batch in flight either committed before (its rows go with the old
 //! tables; the checkpoint it wrote is overwritten, so those events are applied again, once, to
 //! the new tables) or fails its compare-and-set on the checkpoint after (rolled back and
 //! retried from the new checkpoint). Either way every event is in the new tables exactly once.
@@ -27,6 +29,7 @@
 //! order stays archived only, unless the log has moved past the archived copy (a late event
 //! not applied yet), in which case the rebuilt copy replaces it.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use event_store::{Checkpoint, EventStore, StoreError, StreamEvent};
@@ -102,6 +105,7 @@ pub async fn replay_in_pages(
         claim,
         indexes,
         constraints,
+        renames,
     } = prepare_shadow(&pool, projection, name).await?;
     let head = store.head().await?;
     let total = count_events(&pool, projection.aggregate_type()).await?;
@@ -167,7 +171,7 @@ pub async fn replay_in_pages(
         }
     }
     report(Stage::Swapping, events);
-    swap_in(&pool, shadow, projection, claim, head).await?;
+    swap_in(&pool, shadow, projection, claim, head, &renames).await?;
     Ok(events)
 }
 
@@ -289,6 +293,9 @@ struct Prepared {
     indexes: Vec<String>,
     /// PostgreSQL: its key and unique constraints, each adopting an index of `indexes`.
     constraints: Vec<String>,
+    /// PostgreSQL: each shadow index's name, and the name of the live index of its shape,
+    /// which it takes when it is swapped in.
+    renames: Vec<(String, String)>,
 }
 
 /// Fresh, empty shadow tables with the live tables' columns, checks and indexes, and the
@@ -310,6 +317,7 @@ async fn prepare_shadow(
     let claim = chrono::Utc::now().timestamp_micros();
     let mut indexes = Vec::new();
     let mut constraints = Vec::new();
+    let mut renames = Vec::new();
     match pool {
         Pool::Postgres(p) => {
             let mut tx = event_store::begin(p).await?;
@@ -330,6 +338,7 @@ async fn prepare_shadow(
                 ))
                 .execute(&mut *tx)
                 .await?;
+                renames.extend(live_names(&mut tx, &shadow, table).await?);
                 if *table != Tables::LIVE.detail {
                     continue;
                 }
@@ -416,7 +425,42 @@ async fn prepare_shadow(
         claim,
         indexes,
         constraints,
+        renames,
     })
+}
+
+/// Each index of `shadow` (named after it by `LIKE`) with the name of `table`'s index of the
+/// same shape, where they differ: the name it takes when swapped in, so that replay after
+/// replay the live indexes keep their names.
+async fn live_names(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    shadow: &str,
+    table: &str,
+) -> Result<Vec<(String, String)>, ProjectionError> {
+    const SAME_SHAPE: &str = "SELECT s.indexname::text, l.indexname::text \
+         FROM pg_indexes s JOIN pg_indexes l \
+           ON l.schemaname = s.schemaname AND l.tablename = $2 \
+          AND substring(l.indexdef from ' USING .*$') = substring(s.indexdef from ' USING .*$') \
+          AND (l.indexdef LIKE 'CREATE UNIQUE %') = (s.indexdef LIKE 'CREATE UNIQUE %') \
+         WHERE s.schemaname = current_schema() AND s.tablename = $1 \
+         ORDER BY s.indexname, l.indexname";
+    let pairs: Vec<(String, String)> = sqlx::query_as(SAME_SHAPE)
+        .bind(shadow)
+        .bind(table)
+        .fetch_all(&mut **tx)
+        .await?;
+    // two indexes of one shape: which is which is unknown, and both keep their new names
+    let mut shadows = HashMap::new();
+    let mut lives = HashMap::new();
+    for (shadow_index, live_index) in &pairs {
+        *shadows.entry(shadow_index.as_str()).or_insert(0) += 1;
+        *lives.entry(live_index.as_str()).or_insert(0) += 1;
+    }
+    Ok(pairs
+        .iter()
+        .filter(|(s, l)| s != l && shadows[s.as_str()] == 1 && lives[l.as_str()] == 1)
+        .cloned()
+        .collect())
 }
 
 /// `CREATE TABLE order_detail (` -> `CREATE TABLE order_detail_shadow (`; ` ON sku_stock (`
@@ -438,12 +482,14 @@ fn rename_table_ddl(sql: &str, table: &str, shadow: &str) -> String {
 
 /// Swaps the shadow tables in and moves the live checkpoint to `at`, the head the rebuild
 /// read up to, atomically, if the replay's checkpoint row still holds this run's `claim`.
+/// The swapped-in indexes take the names of the live indexes they replace (`renames`).
 async fn swap_in(
     pool: &Pool,
     shadow: &Sql,
     projection: Projection,
     claim: i64,
     at: Checkpoint,
+    renames: &[(String, String)],
 ) -> Result<(), ProjectionError> {
     const MOVE: &str = "UPDATE projection_checkpoints SET txid = $2, position = $3 \
                         WHERE projection = $1";
@@ -468,6 +514,10 @@ async fn swap_in(
         statements.push(format!("ALTER TABLE {table} RENAME TO {table}_retired"));
         statements.push(format!("ALTER TABLE {shadow} RENAME TO {table}"));
         statements.push(format!("DROP TABLE {table}_retired"));
+    }
+    // the retired tables' indexes are gone with them, and their names free
+    for (shadow_index, live_index) in renames {
+        statements.push(format!("ALTER INDEX {shadow_index} RENAME TO {live_index}"));
     }
     macro_rules! swap {
         ($pool:expr, $lock:expr) => {{

@@ -591,6 +591,53 @@ mod postgres {
         .unwrap()
     }
 
+    /// Every index of `table`: its name and its shape (its definition from `USING` on).
+    async fn named_indexes(pool: &sqlx::PgPool, table: &str) -> Vec<(String, String)> {
+        let mut named: Vec<(String, String)> = sqlx::query_as(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index \
+             WHERE indrelid = CAST($1 AS regclass)",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        for (_, definition) in &mut named {
+            *definition = definition[definition.find(" USING ").unwrap()..].to_owned();
+        }
+        named.sort();
+        named
+    }
+
+    /// Replays swap in indexes under the names the live tables' indexes had: replay after
+    /// replay, the tables keep the names their migrations gave them.
+    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    async fn replays_keep_the_names_of_every_index(pool: sqlx::PgPool) {
+        let store = event_store::EventStore::postgres(pool.clone());
+        super::write_log(&store).await;
+        let tables = ["order_detail", "sku_stock"];
+        let mut migrated = Vec::new();
+        for table in tables {
+            migrated.push(named_indexes(&pool, table).await);
+        }
+        assert!(
+            migrated[0]
+                .iter()
+                .any(|(name, _)| name == "order_detail_buyer"),
+            "{migrated:?}"
+        );
+        for _ in 0..2 {
+            for projection in super::Projection::ALL {
+                projections::replay::replay(&store, projection, |_| {})
+                    .await
+                    .unwrap();
+            }
+            for (table, before) in tables.iter().zip(&migrated) {
+                assert_eq!(&named_indexes(&pool, table).await, before, "{table}");
+            }
+        }
+        assert_eq!(primary_keys(&pool).await, ["order_detail_pkey"]);
+    }
+
     /// A replay builds the detail view's indexes after its rows (ADR 13): it swaps in a
     /// primary key and the indexes the migrations made, and a buyer's page is read from the
     /// buyer index, not sorted.
