@@ -19,10 +19,11 @@
 //! The swap is one transaction: it sets the live checkpoint to the head and renames the
 //! tables, and on PostgreSQL the rebuilt indexes take the names of the ones they replace, so
 //! the names the migrations gave stay, replay after replay (SQLite's rebuilt indexes keep
-//! names of their own: it cannot rename an index). A live runner's batch in flight either committed before (its rows go with the old
-//! tables; the checkpoint it wrote is overwritten, so those events are applied again, once, to
-//! the new tables) or fails its compare-and-set on the checkpoint after (rolled back and
-//! retried from the new checkpoint). Either way every event is in the new tables exactly once.
+//! names of their own: it cannot rename an index). A live runner's batch in flight either
+//! committed before (its rows go with the old tables; the checkpoint it wrote is overwritten,
+//! so those events are applied again, once, to the new tables) or fails its compare-and-set on
+//! the checkpoint after (rolled back and retried from the new checkpoint). Either way every
+//! event is in the new tables exactly once.
 //!
 //! The archive is not rebuilt: the replay rebuilds every order from the log, archived ones
 //! too, and the swap keeps each order in one place (`sql/swap_archive.sql`): an archived

@@ -427,6 +427,24 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// The server's `/metrics` text once it holds `needle` (metrics of workers lag their
+    /// effects).
+    pub async fn metrics_with(&self, needle: &str) -> String {
+        eventually(|| async {
+            let text = self
+                .client
+                .get(self.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.contains(needle).then_some(text)
+        })
+        .await
+    }
+
     /// The OpenAPI document the server serves.
     pub async fn openapi(&self) -> Value {
         self.client

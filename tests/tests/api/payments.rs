@@ -158,21 +158,7 @@ pub async fn an_unpaid_order_is_cancelled_and_its_stock_released_within_a_second
     assert_eq!(order["cancel_reason"], "PaymentTimeout");
     // the timer observes its lateness after it has also marked the deadline done, a write of
     // its own: the views can show the cancellation first
-    let metrics = eventually(|| async {
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metrics
-            .contains("payment_deadlines_fired_total")
-            .then_some(metrics)
-    })
-    .await;
+    let metrics = app.metrics_with("payment_deadlines_fired_total").await;
     assert!(
         metrics.contains("payment_deadline_lateness_seconds_count 1"),
         "{metrics}"

@@ -213,20 +213,9 @@ pub async fn the_stock_view_follows_the_sku(app: TestApp) {
 pub async fn projection_lag_is_exported(app: TestApp) {
     app.create_product(TEA).await;
     app.order("b-1", &[("tea-500g", 1, 1)]).await;
-    let metrics = eventually(|| async {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.contains("projection_events_applied_total{projection=\"orders\"}")
-            .then_some(text)
-    })
-    .await;
+    let metrics = app
+        .metrics_with("projection_events_applied_total{projection=\"orders\"}")
+        .await;
     for name in ["projection_lag_events", "projection_lag_seconds"] {
         assert!(
             metrics.contains(&format!("{name}{{projection=\"stock\"}}")),
