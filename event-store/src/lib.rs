@@ -17,7 +17,7 @@
 //!
 //! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
 //! `slots` (per-stream locks, kept state and batched writes for the command side), `checkpoints`,
-//! `metadata`, `recorded` (events as read back), `pool` (when a pooled connection is checked),
+//! `metadata`, `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
 //! `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
@@ -25,6 +25,7 @@ mod checkpoints;
 mod error;
 mod fresh;
 mod metadata;
+mod pages;
 mod pool;
 mod postgres;
 mod recorded;
@@ -37,6 +38,7 @@ mod transaction;
 
 pub use error::{AppendError, StoreError};
 pub use metadata::EventMetadata;
+pub use pages::StreamPages;
 pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent};
 pub use slots::{SlotState, StreamSlot};
 pub use store::{Appended, EventStore, Loaded};

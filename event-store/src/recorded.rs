@@ -106,7 +106,7 @@ impl RecordedEvent {
     }
 }
 
-/// An event as a rebuild reads it ([`crate::EventStore::read_streams_page`]): its place in its
+/// An event as a rebuild reads it ([`crate::EventStore::read_streams_pages`]): its place in its
 /// stream, its time and its payload as the stored JSON text, decoded straight into the event.
 #[derive(Clone, Debug)]
 pub struct StreamEvent {
@@ -125,7 +125,7 @@ pub struct StreamEvent {
 }
 
 impl StreamEvent {
-    /// The event of a row of `read_streams_page.sql` (or the stream part of any read of the
+    /// The event of a row of a rebuild's read (or the stream part of any read of the
     /// log), on either backend.
     pub(crate) fn from_row<R>(row: &R) -> Result<Self, StoreError>
     where

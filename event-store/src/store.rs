@@ -490,34 +490,6 @@ impl EventStore {
         Ok(head.unwrap_or(Checkpoint::START))
     }
 
-    /// Up to `limit` events of every stream of `aggregate_type`, stream by stream (each
-    /// stream's in sequence order), of the events in the log at or before `upto`: a rebuild's
-    /// read, which folds each stream on its own. `after` is the stream and sequence of the
-    /// previous page's last event (`("", 0)` for the first page); an empty page is the end.
-    pub async fn read_streams_page(
-        &self,
-        aggregate_type: &str,
-        after: (&str, u64),
-        upto: Checkpoint,
-        limit: usize,
-    ) -> Result<Vec<StreamEvent>, StoreError> {
-        let sequence = i64::try_from(after.1)
-            .map_err(|_| StoreError::Corrupt(format!("sequence {}", after.1)))?;
-        let after = (after.0, sequence);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let events = match &*self.backend {
-            Backend::Postgres(b) => {
-                b.read_streams_page(aggregate_type, after, upto, limit)
-                    .await?
-            }
-            Backend::Sqlite(b) => {
-                b.read_streams_page(aggregate_type, after, upto, limit)
-                    .await?
-            }
-        };
-        self.upcast_read(events)
-    }
-
     /// A subscription to every event after `from`, in commit order, in batches of at most
     /// `batch_size` (capped at [`crate::SUBSCRIPTION_BATCH_SIZE_MAX`]).
     pub async fn subscribe(
@@ -540,7 +512,10 @@ impl EventStore {
 
     /// Upcasts read events whose payloads are still their stored text: a payload is parsed only
     /// when an upcaster applies to its event's type and version.
-    fn upcast_read<E: ReadEvent>(&self, mut events: Vec<E>) -> Result<Vec<E>, StoreError> {
+    pub(crate) fn upcast_read<E: ReadEvent>(
+        &self,
+        mut events: Vec<E>,
+    ) -> Result<Vec<E>, StoreError> {
         for event in &mut events {
             let (event_type, event_version, payload) = event.upcastable();
             if self
@@ -567,7 +542,7 @@ impl EventStore {
 }
 
 /// A read event whose type, version and stored payload an upcaster may rewrite.
-trait ReadEvent {
+pub(crate) trait ReadEvent {
     fn upcastable(&mut self) -> (&mut String, &mut String, &mut Box<RawValue>);
 }
 

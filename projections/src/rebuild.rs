@@ -1,5 +1,5 @@
 //! A replay's fold: the streams of one aggregate type, read stream by stream
-//! ([`EventStore::read_streams_page`](event_store::EventStore::read_streams_page)), each folded
+//! ([`EventStore::read_streams_pages`](event_store::EventStore::read_streams_pages)), each folded
 //! on its own into the one row it leaves in its view. A stream is finished when the next one
 //! starts, so only one stream's state is held at a time, however long the log.
 

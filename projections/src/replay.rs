@@ -185,21 +185,26 @@ async fn read_pages(
     page_events: usize,
     pages: mpsc::Sender<Result<Vec<StreamEvent>, StoreError>>,
 ) {
-    let mut after = (String::new(), 0);
+    let mut read = match store
+        .read_streams_pages(aggregate_type, head, page_events)
+        .await
+    {
+        Ok(read) => read,
+        Err(e) => {
+            // nobody listening: the fold has stopped with an error of its own
+            let _ = pages.send(Err(e)).await;
+            return;
+        }
+    };
     loop {
-        let page = match store
-            .read_streams_page(aggregate_type, (&after.0, after.1), head, page_events)
-            .await
-        {
+        let page = match read.next_page().await {
+            Ok(page) if page.is_empty() => return,
             Ok(page) => page,
             Err(e) => {
-                // nobody listening: the fold has stopped with an error of its own
                 let _ = pages.send(Err(e)).await;
                 return;
             }
         };
-        let Some(last) = page.last() else { return };
-        after = (last.aggregate_id.clone(), last.sequence);
         if pages.send(Ok(page)).await.is_err() {
             return;
         }

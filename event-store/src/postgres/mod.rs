@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use postgres_es::PostgresEventRepository;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgRow, PgSslMode};
-use sqlx::{PgPool, Row};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 use tokio::sync::watch;
 
 use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};
@@ -24,6 +24,8 @@ const POOL_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 
 /// The channel the events table's trigger notifies after an insert commits.
 pub(crate) const NOTIFY_CHANNEL: &str = "orders_events";
+/// The name `declare_streams.sql` gives its cursor (one per transaction).
+const STREAMS_CURSOR: &str = "streams";
 /// Wait before listening again after the LISTEN connection failed.
 const LISTEN_RETRY_MS: u64 = 1_000;
 
@@ -150,25 +152,22 @@ impl PostgresBackend {
         .transpose()
     }
 
-    /// A page of every stream of a type, stream by stream, after `(aggregate_id, sequence)`,
-    /// of the events at or before `upto`.
-    pub(crate) async fn read_streams_page(
+    /// A transaction holding the cursor [`fetch_streams_cursor`] reads: every stream of
+    /// `aggregate_type`, stream by stream, of the events at or before `upto`.
+    pub(crate) async fn declare_streams_cursor(
         &self,
         aggregate_type: &str,
-        after: (&str, i64),
         upto: Checkpoint,
-        limit: i64,
-    ) -> Result<Vec<StreamEvent>, StoreError> {
-        let rows = sqlx::query(include_str!("read_streams_page.sql"))
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = crate::begin(&self.pool).await?;
+        sqlx::query(include_str!("declare_streams.sql"))
             .bind(aggregate_type)
-            .bind(after.0)
-            .bind(after.1)
             .bind(upto.txid.to_string())
             .bind(upto.position)
-            .bind(limit)
-            .fetch_all(&self.pool)
+            .persistent(false)
+            .execute(&mut *tx)
             .await?;
-        rows.iter().map(StreamEvent::from_row).collect()
+        Ok(tx)
     }
 
     pub(crate) async fn find_command(
@@ -273,6 +272,19 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(NOTIFY_CHANNEL).await?;
     Ok(listener)
+}
+
+/// The next `limit` events of the cursor [`PostgresBackend::declare_streams_cursor`] declared
+/// in `tx`.
+pub(crate) async fn fetch_streams_cursor(
+    tx: &mut Transaction<'static, Postgres>,
+    limit: usize,
+) -> Result<Vec<StreamEvent>, StoreError> {
+    let rows = sqlx::query(&format!("FETCH FORWARD {limit} FROM {STREAMS_CURSOR}"))
+        .persistent(false)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(StreamEvent::from_row).collect()
 }
 
 #[cfg(test)]

@@ -114,26 +114,6 @@ impl SqliteBackend {
         Ok(position.map(|position| Checkpoint { txid: 0, position }))
     }
 
-    /// A page of every stream of a type, stream by stream, after `(aggregate_id, sequence)`,
-    /// of the events at or before `upto`.
-    pub(crate) async fn read_streams_page(
-        &self,
-        aggregate_type: &str,
-        after: (&str, i64),
-        upto: Checkpoint,
-        limit: i64,
-    ) -> Result<Vec<StreamEvent>, StoreError> {
-        let rows = sqlx::query(include_str!("read_streams_page.sql"))
-            .bind(aggregate_type)
-            .bind(after.0)
-            .bind(after.1)
-            .bind(upto.position)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(StreamEvent::from_row).collect()
-    }
-
     pub(crate) async fn find_command(
         &self,
         aggregate_type: &str,
@@ -152,4 +132,24 @@ impl SqliteBackend {
 
 fn recorded(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
     RecordedEvent::from_row(row, 0)
+}
+
+/// A page of every stream of a type, stream by stream, after `(aggregate_id, sequence)`, of
+/// the events at or before `upto`.
+pub(crate) async fn read_streams_page(
+    pool: &SqlitePool,
+    aggregate_type: &str,
+    after: (&str, i64),
+    upto: Checkpoint,
+    limit: i64,
+) -> Result<Vec<StreamEvent>, StoreError> {
+    let rows = sqlx::query(include_str!("read_streams_page.sql"))
+        .bind(aggregate_type)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(upto.position)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(StreamEvent::from_row).collect()
 }
