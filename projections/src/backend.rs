@@ -828,12 +828,14 @@ async fn copy_detail(
     sql: &Sql,
     rows: &[OrderRow],
 ) -> Result<(), ProjectionError> {
-    let mut text = String::with_capacity(rows.iter().map(OrderRow::copy_len).sum());
+    let mut data = Vec::with_capacity(rows.iter().map(OrderRow::copy_len).sum());
+    data.extend_from_slice(crate::rows::COPY_BINARY_HEADER);
     for row in rows {
-        row.copy_line(&mut text);
+        row.copy_tuple(&mut data);
     }
+    data.extend_from_slice(crate::rows::COPY_BINARY_TRAILER);
     let mut copy = tx.copy_in_raw(&sql.copy_detail).await?;
-    copy.send(text.into_bytes()).await?;
+    copy.send(data).await?;
     copy.finish().await?;
     Ok(())
 }

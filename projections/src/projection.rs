@@ -286,7 +286,7 @@ impl Sql {
             stock_version: fill(include_str!("sql/stock_version.sql")),
             insert_stock: fill(include_str!("sql/insert_stock.sql")),
             copy_detail: format!(
-                "COPY {} ({}) FROM STDIN",
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
                 t.detail,
                 crate::rows::OrderRow::COPY_COLUMNS
             ),

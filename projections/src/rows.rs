@@ -1,5 +1,5 @@
 //! An order's row as the detail view stores it, built once and written in the two forms the
-//! writes take: the JSON array the upsert statement reads, and PostgreSQL's COPY text.
+//! writes take: the JSON array the upsert statement reads, and PostgreSQL's binary COPY.
 
 use domain::Order;
 use serde::Serialize;
@@ -93,63 +93,48 @@ impl OrderRow {
         String::from_utf8(out).map_err(|e| ProjectionError::Corrupt(e.to_string()))
     }
 
-    /// Appends the row as one line of COPY text in [`OrderRow::COPY_COLUMNS`]' order.
-    pub(crate) fn copy_line(&self, out: &mut String) {
-        use std::fmt::Write as _;
+    /// Appends the row as one tuple of COPY's binary format, in [`OrderRow::COPY_COLUMNS`]'
+    /// order: each field its length and its bytes, nothing to escape on either side.
+    pub(crate) fn copy_tuple(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&Self::COPY_FIELDS.to_be_bytes());
         for text in [
             &self.order_id,
             &self.buyer_id,
             &self.seller_id,
             &self.status,
         ] {
-            copy_text(out, text);
-            out.push('\t');
+            copy_field(out, text.as_bytes());
         }
-        // writing to a String cannot fail
-        let _ = write!(out, "{}\t{}\t", self.placed_at_us, self.version);
-        copy_text(out, &self.content_hash);
-        out.push('\t');
-        copy_text(out, &self.state);
-        let _ = writeln!(out, "\t{}", self.changed_at_us);
+        copy_field(out, &self.placed_at_us.to_be_bytes());
+        copy_field(out, &self.version.to_be_bytes());
+        copy_field(out, self.content_hash.as_bytes());
+        copy_field(out, self.state.as_bytes());
+        copy_field(out, &self.changed_at_us.to_be_bytes());
     }
 
-    /// About the length of the row's COPY line (escapes aside).
+    /// About the length of the row's JSON or COPY tuple.
     pub(crate) fn copy_len(&self) -> usize {
         self.state.len() + 200
     }
 
-    /// The detail view's columns, in the order of [`OrderRow::copy_line`].
+    /// The detail view's columns, in the order of [`OrderRow::copy_tuple`].
     pub(crate) const COPY_COLUMNS: &'static str = "order_id, buyer_id, seller_id, status, \
         placed_at_us, version, content_hash, state, changed_at_us";
+    const COPY_FIELDS: i16 = 9;
 }
 
-/// `text` as a field of COPY's text format: backslash, tab, newline and carriage return are
-/// escaped. Compact JSON has backslashes in its own escapes and never a raw tab, newline or
-/// carriage return, so the usual case is a vectorised search for backslashes alone.
-fn copy_text(out: &mut String, text: &str) {
-    let bytes = text.as_bytes();
-    let mut copied = 0;
-    if memchr::memchr3(b'\t', b'\n', b'\r', bytes).is_none() {
-        for at in memchr::memchr_iter(b'\\', bytes) {
-            out.push_str(&text[copied..at]);
-            out.push_str("\\\\");
-            copied = at + 1;
-        }
-    } else {
-        for (at, byte) in bytes.iter().enumerate() {
-            let escaped = match byte {
-                b'\\' => "\\\\",
-                b'\t' => "\\t",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                _ => continue,
-            };
-            out.push_str(&text[copied..at]);
-            out.push_str(escaped);
-            copied = at + 1;
-        }
-    }
-    out.push_str(&text[copied..]);
+/// The start of COPY's binary format: its signature, no flags, no header extension.
+pub(crate) const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// The end of COPY's binary format.
+pub(crate) const COPY_BINARY_TRAILER: &[u8] = &(-1i16).to_be_bytes();
+
+/// A field of COPY's binary format: its length, then its bytes (text as its UTF-8, a bigint as
+/// eight bytes, big-endian).
+fn copy_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    // a field is a column of one row: far below 2 GiB
+    let len = i32::try_from(bytes.len()).unwrap_or(i32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
 }
 
 #[cfg(test)]
@@ -193,33 +178,34 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_line_has_every_column_escaped() {
-        let mut line = String::new();
-        row("1").copy_line(&mut line);
-        assert_eq!(
-            line,
-            "1\tb \"quoted\"\ts\\\\1\tPaid\t-5\t2\tab\t{\"status\":\"Paid\",\"note\":\"tab\\\\there\"}\t7\n"
-        );
+    fn a_copy_tuple_is_every_column_as_its_length_and_bytes() {
+        let mut tuple = Vec::new();
+        row("1").copy_tuple(&mut tuple);
+        let mut expected: Vec<u8> = vec![0, 9];
+        let state = r#"{"status":"Paid","note":"tab\there"}"#;
+        for text in ["1", "b \"quoted\"", "s\\1", "Paid"] {
+            expected.extend((text.len() as i32).to_be_bytes());
+            expected.extend(text.as_bytes());
+        }
+        for (number, text) in [(-5i64, None), (2, None), (0, Some("ab")), (0, Some(state))] {
+            match text {
+                None => {
+                    expected.extend(8i32.to_be_bytes());
+                    expected.extend(number.to_be_bytes());
+                }
+                Some(text) => {
+                    expected.extend((text.len() as i32).to_be_bytes());
+                    expected.extend(text.as_bytes());
+                }
+            }
+        }
+        expected.extend(8i32.to_be_bytes());
+        expected.extend(7i64.to_be_bytes());
+        assert_eq!(tuple, expected);
         assert_eq!(
             OrderRow::COPY_COLUMNS.split(", ").count(),
-            line.split('\t').count()
+            usize::try_from(OrderRow::COPY_FIELDS).unwrap()
         );
-    }
-
-    #[test]
-    fn copy_text_escapes_what_copy_reads_as_syntax() {
-        let mut out = String::new();
-        copy_text(&mut out, "a\\\"b\"\tc\nd\re");
-        assert_eq!(out, "a\\\\\"b\"\\tc\\nd\\re");
-        // backslashes alone (the JSON case), at either end too
-        for (text, escaped) in [
-            ("\\\"é\\", "\\\\\"é\\\\"),
-            ("{\"a\":\"b\"}", "{\"a\":\"b\"}"),
-            ("", ""),
-        ] {
-            let mut out = String::new();
-            copy_text(&mut out, text);
-            assert_eq!(out, escaped, "{text}");
-        }
+        assert_eq!(COPY_BINARY_HEADER.len(), 19);
     }
 }
