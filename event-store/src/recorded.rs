@@ -70,14 +70,8 @@ impl RecordedEvent {
         for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     {
         let Json(metadata): Json<Value> = row.try_get("metadata")?;
-        let StreamEvent {
-            aggregate_id,
-            sequence,
-            event_type,
-            event_version,
-            payload,
-            recorded_at,
-        } = StreamEvent::from_row(row)?;
+        let Json(payload) = row.try_get("payload")?;
+        let (aggregate_id, sequence, event_type, event_version, recorded_at) = in_stream(row)?;
         Ok(Self {
             position: row.try_get("position")?,
             txid,
@@ -107,7 +101,8 @@ impl RecordedEvent {
 }
 
 /// An event as a rebuild reads it ([`crate::EventStore::read_streams_pages`]): its place in its
-/// stream, its time and its payload as the stored JSON text, decoded straight into the event.
+/// stream, its time and its payload as the stored JSON text, decoded straight into the event
+/// (parsed once: a rebuild decodes every event it reads).
 #[derive(Clone, Debug)]
 pub struct StreamEvent {
     /// Aggregate id of the stream.
@@ -118,39 +113,56 @@ pub struct StreamEvent {
     pub event_type: String,
     /// Payload version (after upcasting).
     pub event_version: String,
-    /// The payload's JSON text, in cqrs-es's externally tagged form.
-    pub payload: Box<RawValue>,
+    /// The payload's JSON text, in cqrs-es's externally tagged form (unchecked until
+    /// decoded).
+    pub payload: String,
     /// When it was recorded (the writing transaction's start on PostgreSQL).
     pub recorded_at: DateTime<Utc>,
 }
 
 impl StreamEvent {
-    /// The event of a row of a rebuild's read (or the stream part of any read of the
-    /// log), on either backend.
+    /// The event of a row of a rebuild's read, on either backend: its payload a text column.
     pub(crate) fn from_row<R>(row: &R) -> Result<Self, StoreError>
     where
         R: Row,
         for<'c> &'c str: ColumnIndex<R>,
         for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-        for<'r> Json<Box<RawValue>>: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     {
-        let Json(payload) = row.try_get("payload")?;
+        let (aggregate_id, sequence, event_type, event_version, recorded_at) = in_stream(row)?;
         Ok(Self {
-            aggregate_id: row.try_get("aggregate_id")?,
-            sequence: unsigned(row, "sequence")?,
-            event_type: row.try_get("event_type")?,
-            event_version: row.try_get("event_version")?,
-            payload,
-            recorded_at: row.try_get("recorded_at")?,
+            aggregate_id,
+            sequence,
+            event_type,
+            event_version,
+            payload: row.try_get("payload")?,
+            recorded_at,
         })
     }
 
     /// The payload as a domain event.
     pub fn decode<E: DomainEvent>(&self) -> Result<E, StoreError> {
-        Ok(serde_json::from_str(self.payload.get())?)
+        Ok(serde_json::from_str(&self.payload)?)
     }
+}
+
+/// An event's stream, sequence, type, version and time, from a row of any read of the log.
+fn in_stream<R>(row: &R) -> Result<(String, u64, String, String, DateTime<Utc>), StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok((
+        row.try_get("aggregate_id")?,
+        unsigned(row, "sequence")?,
+        row.try_get("event_type")?,
+        row.try_get("event_version")?,
+        row.try_get("recorded_at")?,
+    ))
 }
 
 /// How far a reader of the log is behind ([`crate::EventStore::pending`]).

@@ -8,7 +8,6 @@ use cqrs_es::persist::{
 };
 use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use sqlx::{PgPool, SqlitePool};
 
 use crate::postgres::{EventRow, PostgresBackend};
@@ -529,12 +528,12 @@ impl EventStore {
                     String::new(),
                     std::mem::take(event_type),
                     std::mem::take(event_version),
-                    serde_json::from_str(payload.get())?,
+                    serde_json::from_str(payload)?,
                     Value::Null,
                 ));
                 *event_type = upcast.event_type;
                 *event_version = upcast.event_version;
-                *payload = serde_json::value::to_raw_value(&upcast.payload)?;
+                event.replace_payload(&upcast.payload)?;
             }
         }
         Ok(events)
@@ -543,25 +542,35 @@ impl EventStore {
 
 /// A read event whose type, version and stored payload an upcaster may rewrite.
 pub(crate) trait ReadEvent {
-    fn upcastable(&mut self) -> (&mut String, &mut String, &mut Box<RawValue>);
+    /// The event's type and version, and its payload's stored text.
+    fn upcastable(&mut self) -> (&mut String, &mut String, &str);
+
+    /// Replaces the payload with `payload`.
+    fn replace_payload(&mut self, payload: &Value) -> Result<(), StoreError>;
 }
 
 impl ReadEvent for RecordedEvent {
-    fn upcastable(&mut self) -> (&mut String, &mut String, &mut Box<RawValue>) {
+    fn upcastable(&mut self) -> (&mut String, &mut String, &str) {
         (
             &mut self.event_type,
             &mut self.event_version,
-            &mut self.payload,
+            self.payload.get(),
         )
+    }
+
+    fn replace_payload(&mut self, payload: &Value) -> Result<(), StoreError> {
+        self.payload = serde_json::value::to_raw_value(payload)?;
+        Ok(())
     }
 }
 
 impl ReadEvent for StreamEvent {
-    fn upcastable(&mut self) -> (&mut String, &mut String, &mut Box<RawValue>) {
-        (
-            &mut self.event_type,
-            &mut self.event_version,
-            &mut self.payload,
-        )
+    fn upcastable(&mut self) -> (&mut String, &mut String, &str) {
+        (&mut self.event_type, &mut self.event_version, &self.payload)
+    }
+
+    fn replace_payload(&mut self, payload: &Value) -> Result<(), StoreError> {
+        self.payload = payload.to_string();
+        Ok(())
     }
 }
