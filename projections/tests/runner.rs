@@ -44,7 +44,8 @@ fn placed(n: u64) -> OrderPlaced {
             snapshot: ProductSnapshot {
                 sku: SkuId::parse(SKU).unwrap(),
                 seller: SellerId::parse("shop-1").unwrap(),
-                title: ProductTitle::parse("Tea").unwrap(),
+                // what a COPY must carry unchanged: quotes, a backslash, characters of several bytes
+                title: ProductTitle::parse("Tea \"Earl\" Grey \\ 茶 🍵").unwrap(),
                 unit_price: price,
                 version: 1,
             },
