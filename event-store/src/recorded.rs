@@ -64,14 +64,19 @@ impl RecordedEvent {
         R: Row,
         for<'c> &'c str: ColumnIndex<R>,
         for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-        for<'r> Json<Box<RawValue>>: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     {
         let Json(metadata): Json<Value> = row.try_get("metadata")?;
-        let Json(payload) = row.try_get("payload")?;
-        let (aggregate_id, sequence, event_type, event_version, recorded_at) = in_stream(row)?;
+        let StreamEvent {
+            aggregate_id,
+            sequence,
+            event_type,
+            event_version,
+            payload,
+            recorded_at,
+        } = StreamEvent::from_row(row)?;
         Ok(Self {
             position: row.try_get("position")?,
             txid,
@@ -80,7 +85,8 @@ impl RecordedEvent {
             sequence,
             event_type,
             event_version,
-            payload,
+            // checked here: most readers skip most events, and decode none of them
+            payload: RawValue::from_string(payload)?,
             metadata: EventMetadata::from_stored(&metadata),
             recorded_at,
         })
@@ -121,7 +127,8 @@ pub struct StreamEvent {
 }
 
 impl StreamEvent {
-    /// The event of a row of a rebuild's read, on either backend: its payload a text column.
+    /// The event of a row of any read of the log, on either backend (its payload read as
+    /// text).
     pub(crate) fn from_row<R>(row: &R) -> Result<Self, StoreError>
     where
         R: Row,
@@ -130,14 +137,13 @@ impl StreamEvent {
         for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     {
-        let (aggregate_id, sequence, event_type, event_version, recorded_at) = in_stream(row)?;
         Ok(Self {
-            aggregate_id,
-            sequence,
-            event_type,
-            event_version,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: unsigned(row, "sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
             payload: row.try_get("payload")?,
-            recorded_at,
+            recorded_at: row.try_get("recorded_at")?,
         })
     }
 
@@ -145,24 +151,6 @@ impl StreamEvent {
     pub fn decode<E: DomainEvent>(&self) -> Result<E, StoreError> {
         Ok(serde_json::from_str(&self.payload)?)
     }
-}
-
-/// An event's stream, sequence, type, version and time, from a row of any read of the log.
-fn in_stream<R>(row: &R) -> Result<(String, u64, String, String, DateTime<Utc>), StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok((
-        row.try_get("aggregate_id")?,
-        unsigned(row, "sequence")?,
-        row.try_get("event_type")?,
-        row.try_get("event_version")?,
-        row.try_get("recorded_at")?,
-    ))
 }
 
 /// How far a reader of the log is behind ([`crate::EventStore::pending`]).

@@ -1,5 +1,5 @@
 SELECT position, txid::text AS txid_text, aggregate_type, aggregate_id, sequence, event_type,
-       event_version, payload, metadata, recorded_at
+       event_version, payload::text AS payload, metadata, recorded_at
 FROM events
 WHERE aggregate_type = $1 AND aggregate_id = $2
 ORDER BY sequence
