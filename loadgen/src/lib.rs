@@ -3,11 +3,13 @@
 //!
 //! Modules: `client` (typed calls to the API), `scenario` (place-pay, hot-sku, read-mix),
 //! `stats` (latency percentiles and error counts; a failed request never counts as done),
+//! `naive` (hot-sku's baseline: cqrs-es used naively on one hot aggregate, in the same run),
 //! `rng` (a small deterministic generator, so runs are repeatable), `summary` (the benchmark
 //! table and `summary.json`).
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod naive;
 pub mod rng;
 pub mod scenario;
 pub mod stats;

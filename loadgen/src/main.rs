@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use loadgen::client::Api;
 use loadgen::scenario::{RunConfig, Scenario, run};
 use loadgen::stats::Report;
-use loadgen::summary;
+use loadgen::{naive, summary};
 
 /// Load generator for the order platform's benchmarks.
 #[derive(Parser)]
@@ -49,6 +49,25 @@ enum Command {
         /// Stock of the hot SKU in `hot-sku-sellout`.
         #[arg(long, default_value_t = 2_000)]
         sellout_stock: u32,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Measure hot-sku's baseline: cqrs-es 0.5 and postgres-es 0.5 used naively (one command
+    /// per call, load then append, retry on conflict), every client reserving on one SKU.
+    Naive {
+        /// A database with the postgres-es schema (`bench/pg-events-schema.sql`).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// Concurrent clients (and pooled connections).
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Warm-up seconds before measuring.
+        #[arg(long, default_value_t = 5)]
+        warmup_secs: u64,
         /// Write the report as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -138,10 +157,25 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             let report = run(&api, scenario, &config).await.map_err(|f| {
                 anyhow::anyhow!("setting up the scenario failed: status {}", f.status)
             })?;
-            print_report(&report);
-            if let Some(path) = json {
-                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
-            }
+            emit(&report, json)?;
+        }
+        Command::Naive {
+            database_url,
+            clients,
+            seconds,
+            warmup_secs,
+            json,
+        } => {
+            let pool = naive::connect(&database_url).await?;
+            let report = naive::hot_aggregate(
+                pool.clone(),
+                clients,
+                Duration::from_secs(warmup_secs),
+                Duration::from_secs(seconds),
+            )
+            .await?;
+            pool.close().await;
+            emit(&report, json)?;
         }
         Command::Summary {
             reports,
@@ -202,6 +236,15 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Prints the report, and writes it as JSON to `json` when given.
+fn emit(report: &Report, json: Option<PathBuf>) -> anyhow::Result<()> {
+    print_report(report);
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_vec_pretty(report)?)?;
     }
     Ok(())
 }
