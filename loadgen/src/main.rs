@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use loadgen::client::Api;
 use loadgen::scenario::{RunConfig, Scenario, run};
 use loadgen::stats::Report;
@@ -19,6 +19,24 @@ use loadgen::{naive, summary};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// How long and how hard a measured step runs, and where its report goes.
+#[derive(Args)]
+struct Load {
+    /// Concurrent clients (the naive baseline shares a pool of 10 connections among them, as
+    /// postgres-es makes it).
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Warm-up seconds before measuring.
+    #[arg(long, default_value_t = 5)]
+    warmup_secs: u64,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -34,24 +52,14 @@ enum Command {
         /// The server's JWT secret (to sign the generator's own tokens).
         #[arg(long, env = "ORDERS_JWT_SECRET", hide_env_values = true)]
         jwt_secret: String,
-        /// Concurrent clients.
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        /// Measured seconds.
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        /// Warm-up seconds before measuring.
-        #[arg(long, default_value_t = 5)]
-        warmup_secs: u64,
+        #[command(flatten)]
+        load: Load,
         /// SKUs in the catalogue.
         #[arg(long, default_value_t = 1_000)]
         catalogue: usize,
         /// Stock of the hot SKU in `hot-sku-sellout`.
         #[arg(long, default_value_t = 2_000)]
         sellout_stock: u32,
-        /// Write the report as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
     },
     /// Measure hot-sku's baseline: cqrs-es 0.5 and postgres-es 0.5 used naively (one command
     /// per call, load then append, retry on conflict), every client reserving on one SKU.
@@ -59,18 +67,8 @@ enum Command {
         /// A database with the postgres-es schema (`bench/pg-events-schema.sql`).
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
-        /// Concurrent clients (and pooled connections).
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        /// Measured seconds.
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        /// Warm-up seconds before measuring.
-        #[arg(long, default_value_t = 5)]
-        warmup_secs: u64,
-        /// Write the report as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
+        #[command(flatten)]
+        load: Load,
     },
     /// Print the benchmark table and write summary.json from a run's figures.
     Summary {
@@ -138,18 +136,15 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             scenario,
             url,
             jwt_secret,
-            clients,
-            seconds,
-            warmup_secs,
+            load,
             catalogue,
             sellout_stock,
-            json,
         } => {
             let api = Api::new(&url, &jwt_secret);
             let config = RunConfig {
-                clients,
-                duration: Duration::from_secs(seconds),
-                warmup: Duration::from_secs(warmup_secs),
+                clients: load.clients,
+                duration: Duration::from_secs(load.seconds),
+                warmup: Duration::from_secs(load.warmup_secs),
                 catalogue,
                 sellout_stock,
                 run_id: format!("{:x}", chrono::Utc::now().timestamp_millis()),
@@ -157,25 +152,19 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             let report = run(&api, scenario, &config).await.map_err(|f| {
                 anyhow::anyhow!("setting up the scenario failed: status {}", f.status)
             })?;
-            emit(&report, json)?;
+            emit(&report, load.json)?;
         }
-        Command::Naive {
-            database_url,
-            clients,
-            seconds,
-            warmup_secs,
-            json,
-        } => {
+        Command::Naive { database_url, load } => {
             let pool = naive::connect(&database_url).await?;
             let report = naive::hot_aggregate(
                 pool.clone(),
-                clients,
-                Duration::from_secs(warmup_secs),
-                Duration::from_secs(seconds),
+                load.clients,
+                Duration::from_secs(load.warmup_secs),
+                Duration::from_secs(load.seconds),
             )
             .await?;
             pool.close().await;
-            emit(&report, json)?;
+            emit(&report, load.json)?;
         }
         Command::Summary {
             reports,
