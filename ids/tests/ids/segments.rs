@@ -77,7 +77,13 @@ async fn one_allocator_counts_1_2_3_across_segments(pool: PgPool) {
 
 #[sqlx::test(migrator = "event_store::MIGRATOR")]
 async fn a_caller_that_gives_up_while_loading_does_not_stall_the_others(pool: PgPool) {
-    let allocator = SegmentAllocator::new(&EventStore::postgres(pool), "trade-no").unwrap();
+    let allocator = SegmentAllocator::new(&EventStore::postgres(pool.clone()), "trade-no").unwrap();
+    // the load waits on this lock, so the first poll cannot find it done
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE id_segments IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
     let mut giving_up = Box::pin(allocator.next());
     assert!(
         futures::poll!(giving_up.as_mut()).is_pending(),
@@ -86,6 +92,7 @@ async fn a_caller_that_gives_up_while_loading_does_not_stall_the_others(pool: Pg
     assert!(allocator.status().loading);
     drop(giving_up);
     assert!(!allocator.status().loading);
+    blocker.commit().await.unwrap();
     let next = tokio::time::timeout(Duration::from_secs(10), allocator.next()).await;
     assert!(next.expect("not stalled").unwrap() > 0);
 }
