@@ -24,8 +24,7 @@ struct Cli {
 /// How long and how hard a measured step runs, and where its report goes.
 #[derive(Args)]
 struct Load {
-    /// Concurrent clients (the naive baseline shares a pool of 10 connections among them, as
-    /// postgres-es makes it).
+    /// Concurrent clients.
     #[arg(long, default_value_t = 64)]
     clients: usize,
     /// Measured seconds.
@@ -62,7 +61,8 @@ enum Command {
         sellout_stock: u32,
     },
     /// Measure hot-sku's baseline: cqrs-es 0.5 and postgres-es 0.5 used naively (one command
-    /// per call, load then append, retry on conflict), every client reserving on one SKU.
+    /// per call, load then append, retry on conflict), every client reserving on one SKU over a
+    /// pool of 10 connections, as postgres-es makes it.
     Naive {
         /// A database with the postgres-es schema (`bench/pg-events-schema.sql`).
         #[arg(long, env = "DATABASE_URL")]

@@ -15,6 +15,7 @@ use postgres_es::{PostgresCqrs, postgres_cqrs};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use crate::scenario::STOCK_LARGE;
 use crate::stats::{Report, Samples};
 
 /// Connections, as postgres-es's `default_postgress_pool` makes them.
@@ -23,8 +24,6 @@ const POOL: u32 = 10;
 pub const NAME: &str = "naive-hot-aggregate";
 /// The latency route of a reservation, its conflicts and retries included.
 const ROUTE: &str = "execute Sku ReserveStock (retries included)";
-/// Stock that outlasts any run.
-const STOCK: u32 = 2_000_000_000;
 /// Order ids of one client: client `c` reserves for `c * CLIENT_IDS + n`.
 const CLIENT_IDS: u64 = 1 << 32;
 
@@ -53,7 +52,7 @@ pub async fn hot_aggregate(
         SkuCommand::CreateSku(CreateSku {
             sku: sku.clone(),
             seller: SellerId::parse("bench-seller")?,
-            initial_stock: STOCK,
+            initial_stock: STOCK_LARGE,
             at: Utc::now(),
         }),
     )

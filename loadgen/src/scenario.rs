@@ -14,8 +14,9 @@ use crate::stats::{Report, Samples};
 
 /// Seller that owns the benchmark catalogue.
 const SELLER: &str = "bench-seller";
-/// Stock of every catalogue SKU and of the hot SKU when it must not run out.
-const STOCK_LARGE: u32 = 2_000_000_000;
+/// Stock of every catalogue SKU and of the hot SKU when it must not run out (and of the naive
+/// baseline's SKU).
+pub(crate) const STOCK_LARGE: u32 = 2_000_000_000;
 /// Orders each read-mix client places before measuring, to have something to read.
 const READ_MIX_SEED_ORDERS: usize = 5;
 

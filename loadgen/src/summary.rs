@@ -214,7 +214,7 @@ mod tests {
         };
         reports.insert(
             "hot-sku".to_owned(),
-            Report::new("hot-sku", 64, Duration::from_secs(1), samples.clone()),
+            Report::new("hot-sku", 64, Duration::from_secs(1), samples),
         );
         reports.insert(
             crate::naive::NAME.to_owned(),
