@@ -296,11 +296,18 @@ fn system_metadata(key: String) -> EventMetadata {
 /// How the timer learns that a deadline was recorded: a wake-up, sent only when the new
 /// deadline falls before the one the timer sleeps until (a new order's deadline is normally
 /// the latest of all, so under load the timer is not woken once per order).
+///
+/// While the timer reads, it does not know yet what it will sleep until, so every deadline
+/// recorded then sends a wake-up; the timer notes the earliest of them and, once it knows,
+/// sleeps on unless one falls before that time. Under load a deadline is recorded during
+/// almost every read, and waking on each one kept the timer reading in a loop.
 #[derive(Debug)]
 pub struct DeadlineWake {
     notify: Notify,
     /// The due time (ms) the timer sleeps until; `i64::MAX` while it is reading.
     sleeping_until_ms: AtomicI64,
+    /// The earliest due time (ms) recorded since the timer's read began.
+    earliest_recorded_ms: AtomicI64,
 }
 
 impl Default for DeadlineWake {
@@ -308,6 +315,7 @@ impl Default for DeadlineWake {
         Self {
             notify: Notify::new(),
             sleeping_until_ms: AtomicI64::new(i64::MAX),
+            earliest_recorded_ms: AtomicI64::new(i64::MAX),
         }
     }
 }
@@ -315,8 +323,34 @@ impl Default for DeadlineWake {
 impl DeadlineWake {
     /// Tells the timer that a deadline due at `due_ms` was recorded (after it committed).
     pub fn recorded(&self, due_ms: i64) {
+        self.earliest_recorded_ms
+            .fetch_min(due_ms, Ordering::SeqCst);
         if due_ms < self.sleeping_until_ms.load(Ordering::SeqCst) {
             self.notify.notify_one();
+        }
+    }
+
+    /// The timer begins to read: a deadline committed before this is in the read, one
+    /// recorded from here on is noted.
+    pub(crate) fn reading(&self) {
+        self.sleeping_until_ms.store(i64::MAX, Ordering::SeqCst);
+        self.earliest_recorded_ms.store(i64::MAX, Ordering::SeqCst);
+    }
+
+    /// After a read, waits `pause`, the time until `until_ms`; answers `true` early when a
+    /// deadline due before `until_ms` was recorded since [`Self::reading`], so the timer must
+    /// read again, and `false` when the pause is over.
+    pub(crate) async fn sleep(&self, until_ms: i64, pause: Duration) -> bool {
+        self.sleeping_until_ms.store(until_ms, Ordering::SeqCst);
+        let over = tokio::time::Instant::now() + pause;
+        loop {
+            if self.earliest_recorded_ms.load(Ordering::SeqCst) < until_ms {
+                return true;
+            }
+            tokio::select! {
+                () = self.notify.notified() => {}
+                () = tokio::time::sleep_until(over) => return false,
+            }
         }
     }
 }
@@ -326,9 +360,7 @@ impl DeadlineWake {
 pub async fn run_timer(firer: DeadlineFirer, wake: Arc<DeadlineWake>, shutdown: CancellationToken) {
     tracing::info!("payment deadline timer started");
     loop {
-        // Any deadline recorded from here on wakes the timer, until it knows what to sleep
-        // for: one committed before the read below is in the read.
-        wake.sleeping_until_ms.store(i64::MAX, Ordering::SeqCst);
+        wake.reading();
         let pause_ms = match firer.fire_due().await {
             Ok(_) => match firer.deadlines.next_due_ms(firer.now_ms()).await {
                 Ok(Some(due)) => {
@@ -349,11 +381,9 @@ pub async fn run_timer(firer: DeadlineFirer, wake: Arc<DeadlineWake>, shutdown: 
         let until_ms = firer
             .now_ms()
             .saturating_add(i64::try_from(pause_ms).unwrap_or(i64::MAX));
-        wake.sleeping_until_ms.store(until_ms, Ordering::SeqCst);
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = wake.notify.notified() => {}
-            () = tokio::time::sleep(Duration::from_millis(pause_ms)) => {}
+            _ = wake.sleep(until_ms, Duration::from_millis(pause_ms)) => {}
         }
     }
 }

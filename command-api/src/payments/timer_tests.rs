@@ -419,3 +419,48 @@ async fn a_batch_of_deadlines_is_recorded_and_settled_once() {
     deadlines.react_batch(&batch).await.unwrap();
     assert_eq!(rows().await, recorded);
 }
+
+/// Under load a deadline is recorded during nearly every read of the timer; one that falls
+/// after what the timer then sleeps until must not send it reading again.
+#[tokio::test]
+async fn a_later_deadline_recorded_while_the_timer_reads_does_not_wake_it() {
+    let wake = DeadlineWake::default();
+    wake.reading();
+    wake.recorded(10_000);
+    let pause = std::time::Duration::from_millis(100);
+    let started = std::time::Instant::now();
+    assert!(!wake.sleep(5_000, pause).await, "woken early");
+    assert!(started.elapsed() >= pause, "slept {:?}", started.elapsed());
+}
+
+/// A deadline recorded during the read may be missing from it: when it falls before what the
+/// timer sleeps until, the timer reads again at once.
+#[tokio::test]
+async fn an_earlier_deadline_recorded_while_the_timer_reads_wakes_it() {
+    let wake = DeadlineWake::default();
+    wake.reading();
+    wake.recorded(1_000);
+    let woken = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        wake.sleep(5_000, std::time::Duration::from_secs(60)),
+    )
+    .await;
+    assert_eq!(woken.ok(), Some(true));
+}
+
+#[tokio::test]
+async fn a_sleeping_timer_is_woken_only_by_a_deadline_before_its_wake_up() {
+    let wake = Arc::new(DeadlineWake::default());
+    wake.reading();
+    let sleeper = {
+        let wake = Arc::clone(&wake);
+        tokio::spawn(async move { wake.sleep(5_000, std::time::Duration::from_secs(60)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    wake.recorded(9_000);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!sleeper.is_finished(), "woken by a later deadline");
+    wake.recorded(4_000);
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(5), sleeper).await;
+    assert_eq!(woken.ok().and_then(Result::ok), Some(true));
+}
