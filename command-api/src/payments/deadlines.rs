@@ -13,6 +13,7 @@ use sqlx::Row;
 
 const CLAIM_POSTGRES: &str = include_str!("sql/claim_postgres.sql");
 const CLAIM_SQLITE: &str = include_str!("sql/claim_sqlite.sql");
+const SETTLE_POSTGRES: &str = include_str!("sql/settle_postgres.sql");
 
 /// A deadline to record for a placed order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -168,9 +169,6 @@ impl DeadlineStore {
     /// Marks the pending deadlines of `order_ids` done, settled before they fired, in one
     /// statement.
     pub async fn settle_many(&self, order_ids: &[String]) -> Result<(), StoreError> {
-        const SQL_PG: &str = "UPDATE payment_deadlines SET state = 'done', outcome = 'settled' \
-             WHERE order_id IN (SELECT json_array_elements_text(CAST($1 AS json))) \
-               AND state = 'pending'";
         const SQL_LITE: &str = "UPDATE payment_deadlines SET state = 'done', outcome = 'settled' \
              WHERE order_id IN (SELECT value FROM json_each(?1)) AND state = 'pending'";
         if order_ids.is_empty() {
@@ -179,7 +177,7 @@ impl DeadlineStore {
         let ids =
             serde_json::to_string(order_ids).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(SQL_PG).bind(ids).execute(pool).await?;
+            sqlx::query(SETTLE_POSTGRES).bind(ids).execute(pool).await?;
         } else if let Some(pool) = self.store.sqlite_pool() {
             sqlx::query(SQL_LITE).bind(ids).execute(pool).await?;
         }
