@@ -5,7 +5,7 @@ INSERT INTO {archive} (order_id, buyer_id, seller_id, status, placed_at_us, vers
 SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, content_hash, state,
        updated_at, changed_at_us, CAST($2 AS bigint)
 FROM {detail}
-WHERE order_id IN ({ids})
+WHERE order_id {in_ids}
 ON CONFLICT (order_id) DO UPDATE
 SET buyer_id = excluded.buyer_id, seller_id = excluded.seller_id, status = excluded.status,
     placed_at_us = excluded.placed_at_us, version = excluded.version,

@@ -1,1 +1,1 @@
-DELETE FROM {detail} WHERE order_id IN ({ids})
+DELETE FROM {detail} WHERE order_id {in_ids}
