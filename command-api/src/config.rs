@@ -19,6 +19,10 @@ pub const DEV_JWT_SECRET: &str = "orders-dev-secret-change-me";
 pub struct Settings {
     /// Event store: `sqlite:PATH` (embedded) or `postgres://…`.
     pub database_url: String,
+    /// Connections the process opens to PostgreSQL at most, for its pool (at least 4; the
+    /// `LISTEN` connection comes on top). Nodes times this must stay under the server's
+    /// `max_connections`. SQLite's pool keeps its own size.
+    pub postgres_max_connections: u32,
     /// NATS JetStream server for the event relay; none runs the in-process bus.
     pub nats_url: Option<String>,
     /// Address the HTTP server listens on.
@@ -71,6 +75,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
+            postgres_max_connections: event_store::POSTGRES_POOL_CONNECTIONS_DEFAULT,
             nats_url: None,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: DEV_JWT_SECRET.to_owned(),
@@ -96,6 +101,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("database_url", &redact_url(&self.database_url))
+            .field("postgres_max_connections", &self.postgres_max_connections)
             .field("nats_url", &self.nats_url)
             .field("http_addr", &self.http_addr)
             .field("jwt_secret", &"<redacted>")
@@ -223,6 +229,7 @@ mod tests {
             )?;
             jail.set_env("ORDERS_CHECKOUT_TTL_SECS", "120");
             jail.set_env("ORDERS_ARCHIVE_WINDOW", "22:00-01:30");
+            jail.set_env("ORDERS_POSTGRES_MAX_CONNECTIONS", "12");
             jail.set_env("DATABASE_URL", "postgres://postgres@localhost/x");
             let overrides = Overrides {
                 database_url: Some("sqlite:/tmp/o.db".to_owned()),
@@ -236,6 +243,7 @@ mod tests {
             assert_eq!(settings.payment_timeout_secs, 900);
             assert_eq!(settings.archive_window.to_string(), "22:00-01:30");
             assert_eq!(settings.archive_after_days, 90);
+            assert_eq!(settings.postgres_max_connections, 12);
             Ok(())
         });
     }

@@ -190,7 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(common) => {
             let settings = common.settings()?;
             telemetry::init(settings.log_format);
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             eprintln!("orders: {} event store migrated", store.backend_name());
         }
         Command::Token {
@@ -211,7 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile { common, json } => {
             let settings = common.settings()?;
             telemetry::init(settings.log_format);
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             let report = projections::reconcile::reconcile(&store).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -233,7 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay { common, projection } => {
             let settings = common.settings()?;
             telemetry::init(settings.log_format);
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             let projections = match projection.as_deref() {
                 None => projections::Projection::ALL.to_vec(),
                 Some(name) => vec![
@@ -282,7 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = common.settings()?;
             telemetry::init(settings.log_format);
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             let days = older_than_days.unwrap_or(settings.archive_after_days);
             let archiver = projections::Archiver::new(
                 &store,
@@ -313,7 +313,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = common.settings()?;
             telemetry::init(settings.log_format);
-            let store = open_store(&settings.database_url).await?;
+            let store = open_store(&settings).await?;
             let at = at.unwrap_or_else(chrono::Utc::now);
             match projections::audit::audit(&store, &order_id, at).await? {
                 Some(audit) => println!("{}", serde_json::to_string_pretty(&audit)?),

@@ -59,11 +59,33 @@ pub enum StartupError {
     /// No order-id worker could be leased, or the id tables are unusable.
     #[error("cannot start the id allocators")]
     Ids(#[from] IdError),
+    /// A setting is out of its range.
+    #[error("the setting {name} must be {expected}, not {value}")]
+    Setting {
+        /// The setting.
+        name: &'static str,
+        /// What it must be.
+        expected: &'static str,
+        /// What it is.
+        value: String,
+    },
 }
 
-/// Opens the event store named by `url` and applies its migrations. For SQLite the file's
-/// folder is created first.
-pub async fn open_store(url: &str) -> Result<EventStore, StartupError> {
+/// The smallest PostgreSQL pool the server runs on: group commit, the projections and the
+/// reactions each hold a connection while they write.
+const POSTGRES_CONNECTIONS_MIN: u32 = 4;
+
+/// Opens the event store that `settings` name (`database_url`, `postgres_max_connections`)
+/// and applies its migrations. For SQLite the file's folder is created first.
+pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    let url = settings.database_url.as_str();
+    if settings.postgres_max_connections < POSTGRES_CONNECTIONS_MIN {
+        return Err(StartupError::Setting {
+            name: "postgres_max_connections",
+            expected: "at least 4",
+            value: settings.postgres_max_connections.to_string(),
+        });
+    }
     let failed = |source| StartupError::Store {
         url: redact_url(url),
         source,
@@ -73,7 +95,9 @@ pub async fn open_store(url: &str) -> Result<EventStore, StartupError> {
             std::fs::create_dir_all(parent)?;
         }
     }
-    let store = EventStore::connect(url).await.map_err(failed)?;
+    let store = EventStore::connect_with_pool(url, settings.postgres_max_connections)
+        .await
+        .map_err(failed)?;
     store.migrate().await.map_err(failed)?;
     Ok(store)
 }
@@ -229,7 +253,7 @@ impl Application {
         if settings.jwt_secret == DEV_JWT_SECRET {
             tracing::warn!("no jwt_secret configured: using the development secret");
         }
-        let store = open_store(&settings.database_url)
+        let store = open_store(&settings)
             .await?
             .with_staleness_bound(Duration::from_millis(settings.product_staleness_ms));
         tracing::info!(
@@ -386,5 +410,20 @@ mod tests {
         );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://x/y"), None);
+    }
+
+    /// A pool too small to run on is refused before anything connects.
+    #[tokio::test]
+    async fn a_postgres_pool_under_four_connections_is_refused_naming_the_setting() {
+        let settings = Settings {
+            database_url: "postgres://nobody@127.0.0.1:1/none".to_owned(),
+            postgres_max_connections: 3,
+            ..Settings::default()
+        };
+        let err = open_store(&settings).await.err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("the setting postgres_max_connections must be at least 4, not 3")
+        );
     }
 }

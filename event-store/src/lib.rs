@@ -41,7 +41,7 @@ pub use metadata::EventMetadata;
 pub use pages::StreamPages;
 pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent};
 pub use slots::{SlotState, StreamSlot};
-pub use store::{Appended, EventStore, Loaded};
+pub use store::{Appended, EventStore, Loaded, POSTGRES_POOL_CONNECTIONS_DEFAULT};
 pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, SUBSCRIPTION_LINGER_MS, Subscription};
 pub use transaction::begin;
 

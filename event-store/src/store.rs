@@ -73,13 +73,26 @@ impl std::fmt::Debug for EventStore {
     }
 }
 
+/// Connections a PostgreSQL store's own pool opens at most, unless told otherwise
+/// ([`EventStore::connect_with_pool`]).
+pub const POSTGRES_POOL_CONNECTIONS_DEFAULT: u32 = 32;
+
 impl EventStore {
     /// Connects to `postgres://…` (or `postgresql://…`) or `sqlite:…` (the file is created if
     /// missing). Does not migrate: call [`EventStore::migrate`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_pool(url, POSTGRES_POOL_CONNECTIONS_DEFAULT).await
+    }
+
+    /// [`EventStore::connect`], with a PostgreSQL pool of at most `postgres_max_connections`
+    /// (at least 1); SQLite's pool keeps its own size.
+    pub async fn connect_with_pool(
+        url: &str,
+        postgres_max_connections: u32,
+    ) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::from_backend(Backend::Postgres(
-                PostgresBackend::connect(url).await?,
+                PostgresBackend::connect(url, postgres_max_connections.max(1)).await?,
             )))
         } else if url.starts_with("sqlite:") {
             Ok(Self::from_backend(Backend::Sqlite(

@@ -18,8 +18,6 @@ mod group_commit;
 pub(crate) use group_commit::EventRow;
 use group_commit::GroupCommitter;
 
-/// Connections a store opens at most, when it opens its own pool.
-const POOL_CONNECTIONS_MAX: u32 = 32;
 const POOL_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 
 /// The channel the events table's trigger notifies after an insert commits.
@@ -65,9 +63,9 @@ impl PostgresBackend {
             .subscribe()
     }
 
-    pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = crate::pool::checked_when_idle::<sqlx::Postgres>()
-            .max_connections(POOL_CONNECTIONS_MAX)
+            .max_connections(max_connections)
             .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS))
             .connect_with(connect_options(
                 url,

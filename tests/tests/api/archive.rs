@@ -137,7 +137,7 @@ pub async fn orders_archive_moves_settled_orders_in_batches_on_demand(app: TestA
     let open = app.order("b-1", &[("tea-500g", 1, 1)]).await;
     app.read_side_settled().await;
 
-    let store = command_api::startup::open_store(&app.settings.database_url)
+    let store = command_api::startup::open_store(&app.settings)
         .await
         .unwrap();
     // `orders archive --older-than-days 90`: nothing is that old

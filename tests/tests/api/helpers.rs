@@ -22,6 +22,9 @@ pub struct TestApp {
     running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// The pool of each test app.
+const TEST_POSTGRES_CONNECTIONS_MAX: u32 = 10;
+
 /// Databases of earlier runs older than this are dropped when a test starts.
 const STALE_DATABASE_AGE_SECS: u64 = 3_600;
 
@@ -95,6 +98,8 @@ async fn start(database_url: String, sqlite_dir: Option<tempfile::TempDir>) -> T
     let secret = uuid::Uuid::new_v4().to_string();
     let settings = Settings {
         database_url,
+        // four tests at once, some with two nodes, stay under PostgreSQL's 100 connections
+        postgres_max_connections: TEST_POSTGRES_CONNECTIONS_MAX,
         http_addr: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: secret.clone(),
         ..Settings::default()

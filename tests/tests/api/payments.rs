@@ -392,7 +392,7 @@ pub async fn several_timers_never_claim_one_deadline_twice(app: TestApp) {
     const DEADLINES: usize = 600;
     const TIMERS: usize = 4;
     const BATCH: usize = 25;
-    let store = command_api::startup::open_store(&app.settings.database_url)
+    let store = command_api::startup::open_store(&app.settings)
         .await
         .unwrap();
     let deadlines = command_api::payments::DeadlineStore::new(store);
