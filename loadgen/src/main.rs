@@ -96,6 +96,9 @@ enum Command {
         /// The server's peak RSS in MB.
         #[arg(long)]
         server_peak_rss_mb: Option<f64>,
+        /// Seconds after place-pay's window until the server's reactions and views caught up.
+        #[arg(long)]
+        place_pay_drain_s: Option<f64>,
         /// Where to write summary.json.
         #[arg(long)]
         out: PathBuf,
@@ -175,6 +178,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             rebuild_events_per_s,
             order_ids_per_s,
             server_peak_rss_mb,
+            place_pay_drain_s,
             out,
         } => {
             let measured = summary::Measured {
@@ -185,6 +189,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 rebuild_events_per_s,
                 order_ids_per_s,
                 server_peak_rss_mb,
+                place_pay_drain_s,
             };
             let reports = summary::read_reports(&reports)?;
             println!("| figure | value | baseline (same run) | ratio |");

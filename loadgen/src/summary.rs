@@ -25,6 +25,9 @@ pub struct Measured {
     pub order_ids_per_s: Option<f64>,
     /// The server's peak resident set size.
     pub server_peak_rss_mb: Option<f64>,
+    /// Seconds after place-pay's measured window until every reaction and projection of the
+    /// server had caught up with the log: the work its orders/s left queued.
+    pub place_pay_drain_s: Option<f64>,
 }
 
 /// Naive cqrs-es figure on one hot aggregate as shared/bench gives it for this machine kind
@@ -48,6 +51,7 @@ pub fn summary(measured: &Measured, reports: &BTreeMap<String, Report>) -> Value
         report("place-pay").map(|r| r.operations_per_s),
     );
     put("place_pay_p99_ms", report("place-pay").map(|r| r.p99_ms));
+    put("place_pay_drain_s", measured.place_pay_drain_s);
     put(
         "hot_sku_reservations_per_s",
         report("hot-sku").map(|r| r.operations_per_s),
@@ -101,6 +105,14 @@ pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[St
             "place-pay p99 ms per request".to_owned(),
             format!("{:.1}", r.p99_ms),
             "50 ms (target)".to_owned(),
+            "-".to_owned(),
+        ]);
+        rows.push([
+            "place-pay: s until reactions and views caught up after the run".to_owned(),
+            measured
+                .place_pay_drain_s
+                .map_or("not measured".to_owned(), |d| format!("{d:.1}")),
+            "-".to_owned(),
             "-".to_owned(),
         ]);
     }
@@ -223,6 +235,7 @@ mod tests {
         let measured = Measured {
             clients: 64,
             baseline_insert_tx_per_s: 20_000.0,
+            place_pay_drain_s: Some(1.25),
             ..Measured::default()
         };
         let summary = summary(&measured, &reports);
@@ -230,6 +243,7 @@ mod tests {
             "baseline_insert_tx_per_s",
             "place_pay_orders_per_s",
             "place_pay_p99_ms",
+            "place_pay_drain_s",
             "hot_sku_reservations_per_s",
             "naive_hot_aggregate_per_s",
             "hot_sku_oversold",
@@ -243,6 +257,7 @@ mod tests {
         }
         assert_eq!(summary["place_pay_orders_per_s"], 5_000.0);
         assert_eq!(summary["naive_hot_aggregate_per_s"], 50.0);
+        assert_eq!(summary["place_pay_drain_s"], 1.25);
         let rows = table(&measured, &reports);
         assert!(
             rows.iter()
