@@ -139,6 +139,7 @@ fn spawn_payment_workers(
     metrics: Metrics,
     shutdown: &CancellationToken,
 ) -> Result<Vec<JoinHandle<()>>, StartupError> {
+    let lag = metrics.reaction_lag_events.clone();
     let firer = DeadlineFirer::new(
         store.clone(),
         gateway.clone(),
@@ -150,16 +151,19 @@ fn spawn_payment_workers(
         tokio::spawn(runner::run(
             store.clone(),
             deadlines.clone(),
+            lag.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(runner::run(
             store.clone(),
             TradeReaction::new(store.clone(), gateway.clone(), deadlines.clone()),
+            lag.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(runner::run(
             store.clone(),
             RefundReaction::new(store.clone(), gateway, refund_numbers),
+            lag.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(timer::run_timer(
@@ -270,9 +274,11 @@ impl Application {
         tracing::info!(worker = order_ids.worker_id(), "order-id worker leased");
         let refund_numbers = SegmentAllocator::new(&store, "refund")?;
         let shutdown = CancellationToken::new();
+        let lag = metrics.reaction_lag_events.clone();
         let mut workers = vec![tokio::spawn(runner::run(
             store.clone(),
             OrderReactions::new(store.clone()),
+            lag.clone(),
             shutdown.clone(),
         ))];
         let simulator = Arc::new(payment_simulator(&settings, port));

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use event_store::{EventStore, RecordedEvent, Subscription};
+use prometheus::{IntGauge, IntGaugeVec};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +17,10 @@ const REACTION_BATCH_SIZE: usize = 200;
 /// Longest the saved checkpoint stays behind what the reaction handled (a reaction that stops
 /// saves at once).
 const CHECKPOINT_SAVE_INTERVAL_MS: u64 = 200;
+/// How often the lag gauge is measured, between batches.
+const LAG_MEASURE_INTERVAL_MS: u64 = 1_000;
+/// Most events counted when measuring the lag; beyond it the gauge shows this.
+pub const LAG_EVENTS_COUNTED_MAX: usize = 1_000;
 /// First wait after a failure; doubles up to the maximum.
 const RETRY_BACKOFF_MIN_MS: u64 = 50;
 const RETRY_BACKOFF_MAX_MS: u64 = 5_000;
@@ -51,9 +56,17 @@ pub trait Reaction: Send + Sync + 'static {
     }
 }
 
-/// Runs `reaction` until `shutdown` is cancelled.
-pub async fn run<R: Reaction>(store: EventStore, reaction: R, shutdown: CancellationToken) {
+/// Runs `reaction` until `shutdown` is cancelled. Between batches, at most every
+/// [`LAG_MEASURE_INTERVAL_MS`], sets `lag` (labelled with the reaction's name) to the events of
+/// the log it has not read yet, capped at [`LAG_EVENTS_COUNTED_MAX`].
+pub async fn run<R: Reaction>(
+    store: EventStore,
+    reaction: R,
+    lag: IntGaugeVec,
+    shutdown: CancellationToken,
+) {
     let name = reaction.name();
+    let lag = lag.with_label_values(&[name]);
     let mut backoff = Backoff::default();
     let Some(mut subscription) = retry(&shutdown, &mut backoff, name, || async {
         let from = store.load_checkpoint(name).await?;
@@ -65,8 +78,14 @@ pub async fn run<R: Reaction>(store: EventStore, reaction: R, shutdown: Cancella
     };
     tracing::info!(reaction = name, from = ?subscription.checkpoint(), "reaction started");
     let mut saving = Saving::default();
+    let mut measure_at = measure_lag(&store, &subscription, &lag, name).await;
     loop {
         let batch = tokio::select! {
+            biased;
+            () = tokio::time::sleep_until(measure_at) => {
+                measure_at = measure_lag(&store, &subscription, &lag, name).await;
+                continue;
+            }
             batch = next_batch(&shutdown, &mut backoff, name, &mut subscription) => batch,
             () = saving.due(), if saving.pending => {
                 let saved =
@@ -119,6 +138,24 @@ pub async fn run<R: Reaction>(store: EventStore, reaction: R, shutdown: Cancella
             return;
         }
     }
+}
+
+/// Sets `lag` to the events after the subscription's checkpoint (those read are handled when
+/// this runs); answers when to measure next.
+async fn measure_lag(
+    store: &EventStore,
+    subscription: &Subscription,
+    lag: &IntGauge,
+    name: &str,
+) -> Instant {
+    match store
+        .pending(subscription.checkpoint(), LAG_EVENTS_COUNTED_MAX)
+        .await
+    {
+        Ok(pending) => lag.set(i64::try_from(pending.events).unwrap_or(i64::MAX)),
+        Err(err) => tracing::warn!(reaction = name, error = %err, "measuring the lag failed"),
+    }
+    Instant::now() + Duration::from_millis(LAG_MEASURE_INTERVAL_MS)
 }
 
 /// When the reaction's checkpoint is saved: after a batch when the last save is older than

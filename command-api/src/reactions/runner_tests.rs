@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::{Cart, CartEvent, CartItemRemoved, SkuId};
 use event_store::{Checkpoint, EventMetadata, EventStore, RecordedEvent};
+use prometheus::{IntGaugeVec, Opts};
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{Reaction, run};
@@ -61,6 +62,11 @@ async fn eventually(mut check: impl AsyncFnMut() -> bool) {
     panic!("the condition did not hold within 5 s");
 }
 
+/// A lag gauge registered nowhere.
+fn lag() -> IntGaugeVec {
+    IntGaugeVec::new(Opts::new("lag", "lag"), &["reaction"]).unwrap()
+}
+
 async fn saved_at(store: &EventStore, at: Checkpoint) {
     eventually(async || store.load_checkpoint("seen").await.unwrap() == at).await;
 }
@@ -71,7 +77,7 @@ async fn saved_at(store: &EventStore, at: Checkpoint) {
 async fn a_reaction_saves_what_it_handled_when_no_event_follows() {
     let (store, _dir) = store().await;
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run(store.clone(), Seen::default(), shutdown.clone()));
+    let running = tokio::spawn(run(store.clone(), Seen::default(), lag(), shutdown.clone()));
     let first = append(&store, 0).await;
     saved_at(&store, first).await;
     let second = append(&store, 1).await;
@@ -86,7 +92,7 @@ async fn a_stopping_reaction_saves_what_it_handled() {
     let (store, _dir) = store().await;
     let shutdown = CancellationToken::new();
     let seen = Seen::default();
-    let running = tokio::spawn(run(store.clone(), seen.clone(), shutdown.clone()));
+    let running = tokio::spawn(run(store.clone(), seen.clone(), lag(), shutdown.clone()));
     let first = append(&store, 0).await;
     saved_at(&store, first).await;
     let second = append(&store, 1).await;
@@ -94,4 +100,28 @@ async fn a_stopping_reaction_saves_what_it_handled() {
     shutdown.cancel();
     running.await.unwrap();
     assert_eq!(store.load_checkpoint("seen").await.unwrap(), second);
+}
+
+/// The lag gauge shows the events a reaction has yet to read, and falls to zero once it has
+/// read them.
+#[tokio::test]
+async fn the_lag_gauge_counts_what_the_reaction_has_yet_to_read() {
+    let (store, _dir) = store().await;
+    for version in 0..3 {
+        append(&store, version).await;
+    }
+    let gauges = lag();
+    let gauge = gauges.with_label_values(&["seen"]);
+    gauge.set(-1);
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(run(
+        store.clone(),
+        Seen::default(),
+        gauges.clone(),
+        shutdown.clone(),
+    ));
+    eventually(async || gauge.get() == 3).await;
+    eventually(async || gauge.get() == 0).await;
+    shutdown.cancel();
+    running.await.unwrap();
 }
