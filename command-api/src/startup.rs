@@ -65,7 +65,7 @@ pub enum StartupError {
         /// The setting.
         name: &'static str,
         /// What it must be.
-        expected: &'static str,
+        expected: String,
         /// What it is.
         value: String,
     },
@@ -82,7 +82,7 @@ pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError>
     if settings.postgres_max_connections < POSTGRES_CONNECTIONS_MIN {
         return Err(StartupError::Setting {
             name: "postgres_max_connections",
-            expected: "at least 4",
+            expected: format!("at least {POSTGRES_CONNECTIONS_MIN}"),
             value: settings.postgres_max_connections.to_string(),
         });
     }

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use event_store::{EventStore, RecordedEvent, Subscription};
+use projections::metrics::LAG_EVENTS_COUNTED_MAX;
 use prometheus::{IntGauge, IntGaugeVec};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -19,8 +20,6 @@ const REACTION_BATCH_SIZE: usize = 200;
 const CHECKPOINT_SAVE_INTERVAL_MS: u64 = 200;
 /// How often the lag gauge is measured, between batches.
 const LAG_MEASURE_INTERVAL_MS: u64 = 1_000;
-/// Most events counted when measuring the lag; beyond it the gauge shows this.
-pub const LAG_EVENTS_COUNTED_MAX: usize = 1_000;
 /// First wait after a failure; doubles up to the maximum.
 const RETRY_BACKOFF_MIN_MS: u64 = 50;
 const RETRY_BACKOFF_MAX_MS: u64 = 5_000;
