@@ -106,6 +106,7 @@ pub struct SkuCreated {
     /// Units available from the start.
     pub initial_stock: u32,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -115,6 +116,7 @@ pub struct StockAdded {
     /// Units received.
     pub quantity: u32,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -126,6 +128,7 @@ pub struct StockReserved {
     /// Units held.
     pub quantity: Quantity,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -137,6 +140,7 @@ pub struct StockReleased {
     /// Units released: all that the order held.
     pub quantity: Quantity,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -148,6 +152,7 @@ pub struct StockDeducted {
     /// Units sold: all that the order held.
     pub quantity: Quantity,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 

@@ -96,8 +96,10 @@ pub struct OrderPlaced {
     /// What the buyer pays: `list_total - discount`, the sum of the lines' paid amounts.
     pub total: Money,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub placed_at: DateTime<Utc>,
     /// When the order is cancelled unless paid.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub payment_due_at: DateTime<Utc>,
 }
 
@@ -109,6 +111,7 @@ pub struct PaymentConfirmed {
     /// What was paid: the order's total.
     pub amount: Money,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -121,6 +124,7 @@ pub struct PaidAfterClose {
     /// What was paid (whatever it was).
     pub amount: Money,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -151,6 +155,7 @@ pub struct OrderCancelled {
     /// Why.
     pub reason: CancelReason,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -160,6 +165,7 @@ pub struct LogisticsUpdated {
     /// The new tracking number.
     pub tracking_number: TrackingNumber,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -169,6 +175,7 @@ pub struct OrderShipped {
     /// The parcel's tracking number.
     pub tracking_number: TrackingNumber,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -176,6 +183,7 @@ pub struct OrderShipped {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderCompleted {
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -215,6 +223,7 @@ pub struct RefundRequested {
     /// Total to return: the sum of the lines, or the whole after-close payment.
     pub amount: Money,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -226,6 +235,7 @@ pub struct RefundCompleted {
     /// What it returned.
     pub amount: Money,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -243,6 +253,7 @@ pub struct PlacementRejected {
     /// Why it failed.
     pub reason: RejectionReason,
     /// When.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
 }
 
