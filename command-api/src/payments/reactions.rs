@@ -419,7 +419,13 @@ impl Reaction for RefundReaction {
     }
 
     async fn react(&self, event: &RecordedEvent) -> Result<(), ReactionError> {
-        if event.aggregate_type != "Order" {
+        // most order events are none of these: not decoded at all
+        if event.aggregate_type != "Order"
+            || !matches!(
+                event.event_type.as_str(),
+                "PaidAfterClose" | "RefundRequested"
+            )
+        {
             return Ok(());
         }
         match event.decode::<OrderEvent>()? {
