@@ -15,7 +15,7 @@
 //! | [`sku`] | the `Sku` aggregate: stock of one SKU, reservations keyed by order id |
 //! | [`order`] | the `Order` aggregate: placement, payment, cancellation, shipping, refunds |
 //! | [`cart`] | the `Cart` aggregate: a buyer's cart, cleared after an order is placed |
-//! | [`timestamp`] | times serialised as chrono writes them, without its per-character formatting |
+//! | [`timestamp`] | times written and read as chrono writes and reads them, without its per-character formatting and general parser |
 //!
 //! Aggregate types (`Aggregate::TYPE`): `"Order"`, `"Sku"`, `"Product"`, `"Cart"`; their ids
 //! are the order id, the SKU id, the SKU id and the buyer id. Event types are the variant names

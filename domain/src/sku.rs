@@ -106,7 +106,7 @@ pub struct SkuCreated {
     /// Units available from the start.
     pub initial_stock: u32,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -116,7 +116,7 @@ pub struct StockAdded {
     /// Units received.
     pub quantity: u32,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -128,7 +128,7 @@ pub struct StockReserved {
     /// Units held.
     pub quantity: Quantity,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -140,7 +140,7 @@ pub struct StockReleased {
     /// Units released: all that the order held.
     pub quantity: Quantity,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -152,7 +152,7 @@ pub struct StockDeducted {
     /// Units sold: all that the order held.
     pub quantity: Quantity,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 

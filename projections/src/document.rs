@@ -38,10 +38,10 @@ pub struct OrderDocument {
     /// What the buyer pays.
     pub total_cents: i64,
     /// When it was placed.
-    #[serde(serialize_with = "domain::timestamp::serialize_option")]
+    #[serde(with = "domain::timestamp::option", default)]
     pub placed_at: Option<DateTime<Utc>>,
     /// When an unpaid order is cancelled.
-    #[serde(serialize_with = "domain::timestamp::serialize_option")]
+    #[serde(with = "domain::timestamp::option", default)]
     pub payment_due_at: Option<DateTime<Utc>>,
     /// The payment, once paid.
     pub payment: Option<PaymentDocument>,
@@ -90,7 +90,7 @@ pub struct PaymentDocument {
     /// Amount paid.
     pub amount_cents: i64,
     /// When.
-    #[serde(serialize_with = "domain::timestamp::serialize")]
+    #[serde(with = "domain::timestamp")]
     pub paid_at: DateTime<Utc>,
 }
 
@@ -106,10 +106,10 @@ pub struct RefundDocument {
     /// Units refunded per line: `(line, quantity, amount_cents)`.
     pub lines: Vec<(u32, u32, i64)>,
     /// When it was requested.
-    #[serde(serialize_with = "domain::timestamp::serialize")]
+    #[serde(with = "domain::timestamp")]
     pub requested_at: DateTime<Utc>,
     /// When the provider confirmed it.
-    #[serde(serialize_with = "domain::timestamp::serialize_option")]
+    #[serde(with = "domain::timestamp::option", default)]
     pub completed_at: Option<DateTime<Utc>>,
 }
 

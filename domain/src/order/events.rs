@@ -96,10 +96,10 @@ pub struct OrderPlaced {
     /// What the buyer pays: `list_total - discount`, the sum of the lines' paid amounts.
     pub total: Money,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub placed_at: DateTime<Utc>,
     /// When the order is cancelled unless paid.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub payment_due_at: DateTime<Utc>,
 }
 
@@ -111,7 +111,7 @@ pub struct PaymentConfirmed {
     /// What was paid: the order's total.
     pub amount: Money,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -124,7 +124,7 @@ pub struct PaidAfterClose {
     /// What was paid (whatever it was).
     pub amount: Money,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -155,7 +155,7 @@ pub struct OrderCancelled {
     /// Why.
     pub reason: CancelReason,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -165,7 +165,7 @@ pub struct LogisticsUpdated {
     /// The new tracking number.
     pub tracking_number: TrackingNumber,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -175,7 +175,7 @@ pub struct OrderShipped {
     /// The parcel's tracking number.
     pub tracking_number: TrackingNumber,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -183,7 +183,7 @@ pub struct OrderShipped {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderCompleted {
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -223,7 +223,7 @@ pub struct RefundRequested {
     /// Total to return: the sum of the lines, or the whole after-close payment.
     pub amount: Money,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -235,7 +235,7 @@ pub struct RefundCompleted {
     /// What it returned.
     pub amount: Money,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -253,7 +253,7 @@ pub struct PlacementRejected {
     /// Why it failed.
     pub reason: RejectionReason,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 

@@ -100,7 +100,7 @@ pub struct Payment {
     /// What was paid (the order's total).
     pub amount: Money,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -112,7 +112,7 @@ pub struct AfterClosePayment {
     /// What was paid.
     pub amount: Money,
     /// When.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// The refund requested for it, if any (see [`Order::refunds`] for whether it completed).
     pub refund_id: Option<RefundId>,
@@ -132,10 +132,10 @@ pub struct Refund {
     /// Money returned.
     pub amount: Money,
     /// When it was requested.
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub requested_at: DateTime<Utc>,
     /// When the provider paid it out; `None` while open.
-    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    #[serde(with = "crate::timestamp::option", default)]
     pub completed_at: Option<DateTime<Utc>>,
 }
 
@@ -164,9 +164,9 @@ struct OrderState {
     list_total: Money,
     discount: Money,
     total: Money,
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     placed_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     payment_due_at: DateTime<Utc>,
     status: OrderStatus,
     /// Where a partial refund returns the order to: its status when the refund opened.
