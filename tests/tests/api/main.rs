@@ -132,11 +132,6 @@ mod payments_postgres {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_cancelled_orders_trade_is_closed_at_the_provider() {
-        payments::a_cancelled_orders_trade_is_closed_at_the_provider(spawn_app().await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn deadlines_pending_across_a_restart_still_fire() {
         let app = spawn_app_with(|s| s.payment_timeout_secs = 5).await;
         payments::deadlines_pending_across_a_restart_still_fire(app).await;

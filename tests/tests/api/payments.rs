@@ -210,31 +210,6 @@ pub async fn a_payment_at_the_simulator_pays_the_order_through_its_callback(app:
     assert_eq!(again["txn_id"], payment["txn_id"]);
 }
 
-/// A cancelled order's trade is closed at the provider: paying it there is refused, so no
-/// money is taken for an order that no longer exists.
-pub async fn a_cancelled_orders_trade_is_closed_at_the_provider(app: TestApp) {
-    setup(&app).await;
-    let (id, _) = place_one(&app).await;
-    let (status, _) = cancel(&app, &id, 1).await;
-    assert_eq!(status, StatusCode::OK);
-    eventually(|| async {
-        let response = app
-            .client
-            .post(app.url(&format!("/v1/simulator/orders/{id}/pay")))
-            .bearer_auth(app.buyer("b-1"))
-            .send()
-            .await
-            .unwrap();
-        match response.status() {
-            StatusCode::CONFLICT => Some(()),
-            // the trade is not open yet, or not yet closed
-            StatusCode::NOT_FOUND => None,
-            other => panic!("paying a cancelled order's trade answered {other}"),
-        }
-    })
-    .await;
-}
-
 pub async fn deadlines_pending_across_a_restart_still_fire(app: TestApp) {
     const ORDERS: usize = 3;
     setup(&app).await;
