@@ -10,14 +10,7 @@ use event_store::{Checkpoint, EventMetadata, EventStore, RecordedEvent};
 
 use super::OrderReactions;
 use super::runner::Reaction;
-
-async fn store() -> (EventStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("events.db").display());
-    let store = EventStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
-}
+use super::runner_tests::store;
 
 fn placed(order: u64, buyer: &str) -> OrderEvent {
     let price = Money::from_minor(250).unwrap();

@@ -29,7 +29,8 @@ impl Reaction for Seen {
     }
 }
 
-async fn store() -> (EventStore, tempfile::TempDir) {
+/// A migrated SQLite store in a directory of its own (dropped with the directory).
+pub(super) async fn store() -> (EventStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("events.db").display());
     let store = EventStore::connect(&url).await.unwrap();
