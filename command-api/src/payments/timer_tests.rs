@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration};
 use domain::{
-    BuyerId, ItemRequest, Money, Order, OrderCommand, OrderId, OrderStatus, PlaceOrder,
-    ProductSnapshot, ProductTitle, Quantity, SellerId, SkuId,
+    BuyerId, CancelOrder, CancelReason, ItemRequest, Money, Order, OrderCommand, OrderId,
+    OrderStatus, PlaceOrder, ProductSnapshot, ProductTitle, Quantity, SellerId, SkuId,
 };
 use event_store::{Checkpoint, EventMetadata, EventStore};
 use ids::{Clock, ManualClock, SegmentAllocator};
@@ -356,6 +356,47 @@ async fn a_trade_opens_for_an_order_whose_deadline_is_not_recorded_yet() {
 
     deadlines.react(&placed[0]).await.unwrap();
     assert_eq!(f.deadlines.trade_no(&id).await.unwrap(), Some(trade_no));
+}
+
+/// A buyer's cancellation closes the order's trade at the provider, so the buyer can no
+/// longer pay for an order that no longer exists.
+#[tokio::test]
+async fn a_cancelled_orders_trade_is_closed_at_the_provider() {
+    let f = fixture("trade-closed").await;
+    let (id, _) = f.place_only(8).await;
+    let deadlines = DeadlineReaction::new(
+        f.store.clone(),
+        SegmentAllocator::new(&f.store, "trade").unwrap(),
+        Arc::new(DeadlineWake::default()),
+    );
+    let trades = TradeReaction::new(f.store.clone(), f.simulator.clone(), deadlines);
+    let cancel = CancelOrder {
+        reason: CancelReason::BuyerCancelled,
+        at: DateTime::from_timestamp_millis(i64::try_from(f.clock.wall_ms()).unwrap()).unwrap(),
+    };
+    execute::<Order, _>(
+        &f.store,
+        &id,
+        None,
+        &EventMetadata::with_dedup_key(format!("cancel:{id}")),
+        |order| order.decide(OrderCommand::CancelOrder(cancel.clone())),
+    )
+    .await
+    .unwrap();
+    let log = f.store.read_after(Checkpoint::START, 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+
+    trades.react(&log[0]).await.unwrap();
+    let trade_no = f.deadlines.trade_no(&id).await.unwrap().unwrap();
+    assert_eq!(
+        f.simulator.query_trade(trade_no.clone()).await,
+        Ok(TradeStatus::Unpaid)
+    );
+    trades.react(&log[1]).await.unwrap();
+    assert_eq!(
+        f.simulator.query_trade(trade_no).await,
+        Ok(TradeStatus::Closed)
+    );
 }
 
 /// The deadline reaction records a batch's deadlines in one statement and settles its paid
