@@ -243,7 +243,10 @@ impl Reaction for TradeReaction {
     }
 
     async fn react(&self, event: &RecordedEvent) -> Result<(), ReactionError> {
-        if event.aggregate_type != "Order" {
+        // a payment and the order's later events are none of these: not decoded at all
+        if event.aggregate_type != "Order"
+            || !matches!(event.event_type.as_str(), "OrderPlaced" | "OrderCancelled")
+        {
             return Ok(());
         }
         match event.decode::<OrderEvent>()? {
