@@ -180,14 +180,13 @@ impl OrderDocument {
     pub fn content_hash(&self) -> String {
         // serialising a struct of strings, numbers and timestamps cannot fail
         let digest = Sha256::digest(serde_json::to_vec(self).unwrap_or_default());
-        // lowercase hex, as `hex::encode` writes it, without building the text a char at a time
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut text = String::with_capacity(digest.len() * 2);
-        for byte in digest {
-            text.push(char::from(HEX[usize::from(byte >> 4)]));
-            text.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        text
+        // into a buffer: `hex::encode` builds its text a char at a time. 32 bytes fill 64 hex
+        // digits exactly, and hex digits are ASCII, so the fallback is never taken.
+        let mut text = [0_u8; 64];
+        hex::encode_to_slice(digest, &mut text)
+            .ok()
+            .and_then(|()| std::str::from_utf8(&text).ok())
+            .map_or_else(|| hex::encode(digest), str::to_owned)
     }
 }
 

@@ -140,6 +140,15 @@ impl Fixture {
         (order_id.to_string(), due)
     }
 
+    /// The deadline reaction on this store, numbering trades as the application does.
+    fn deadline_reaction(&self) -> DeadlineReaction {
+        DeadlineReaction::new(
+            self.store.clone(),
+            SegmentAllocator::new(&self.store, "trade").unwrap(),
+            Arc::new(DeadlineWake::default()),
+        )
+    }
+
     async fn order(&self, id: &str) -> (Order, u64) {
         let loaded = self.store.load::<Order>(id).await.unwrap();
         (loaded.aggregate, loaded.version)
@@ -334,11 +343,7 @@ async fn the_sweeper_fires_what_no_timer_fired() {
 async fn a_trade_opens_for_an_order_whose_deadline_is_not_recorded_yet() {
     let f = fixture("trade-first").await;
     let (id, due) = f.place_only(7).await;
-    let deadlines = DeadlineReaction::new(
-        f.store.clone(),
-        SegmentAllocator::new(&f.store, "trade").unwrap(),
-        Arc::new(DeadlineWake::default()),
-    );
+    let deadlines = f.deadline_reaction();
     let trades = TradeReaction::new(f.store.clone(), f.simulator.clone(), deadlines.clone());
     let placed = f.store.read_after(Checkpoint::START, 10).await.unwrap();
     assert_eq!(placed.len(), 1);
@@ -364,11 +369,7 @@ async fn a_trade_opens_for_an_order_whose_deadline_is_not_recorded_yet() {
 async fn a_cancelled_orders_trade_is_closed_at_the_provider() {
     let f = fixture("trade-closed").await;
     let (id, _) = f.place_only(8).await;
-    let deadlines = DeadlineReaction::new(
-        f.store.clone(),
-        SegmentAllocator::new(&f.store, "trade").unwrap(),
-        Arc::new(DeadlineWake::default()),
-    );
+    let deadlines = f.deadline_reaction();
     let trades = TradeReaction::new(f.store.clone(), f.simulator.clone(), deadlines);
     let cancel = CancelOrder {
         reason: CancelReason::BuyerCancelled,
@@ -425,11 +426,7 @@ async fn a_batch_of_deadlines_is_recorded_and_settled_once() {
     .unwrap();
     let batch = f.store.read_after(Checkpoint::START, 100).await.unwrap();
     assert_eq!(batch.len(), 4);
-    let deadlines = DeadlineReaction::new(
-        f.store.clone(),
-        SegmentAllocator::new(&f.store, "trade").unwrap(),
-        Arc::new(DeadlineWake::default()),
-    );
+    let deadlines = f.deadline_reaction();
     let rows = || async {
         sqlx::query_as::<_, (String, String, Option<String>, String)>(
             "SELECT order_id, state, outcome, trade_no FROM payment_deadlines ORDER BY order_id",
