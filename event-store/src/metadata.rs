@@ -2,16 +2,15 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 const DEDUP_KEY: &str = "dedup_key";
 const ACTOR: &str = "actor";
 const CORRELATION_ID: &str = "correlation_id";
 const CAUSATION_ID: &str = "causation_id";
 const REQUEST_ID: &str = "request_id";
-/// Position of an event within the events of its command (0, 1, ...). Stored so that the
-/// unique dedup index can tell a command's first event from the rest.
-pub(crate) const COMMAND_INDEX: &str = "command_index";
 
 /// Metadata stored with every event of a command.
 ///
@@ -51,29 +50,27 @@ impl EventMetadata {
         ]
     }
 
-    /// The JSON object stored for the event at `command_index` within its command.
+    /// The JSON object stored for the event at `command_index` within its command: the fields
+    /// that are set, and the index as a string, keys in byte order.
     pub(crate) fn to_stored(&self, command_index: usize) -> Value {
-        let mut map: Map<String, Value> = self
-            .fields()
-            .into_iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), Value::String(v.clone()))))
-            .collect();
-        map.insert(
-            COMMAND_INDEX.to_owned(),
-            Value::String(command_index.to_string()),
-        );
-        Value::Object(map)
+        // serialising a struct of strings into a Value cannot fail
+        serde_json::to_value(self.stored(command_index)).unwrap_or(Value::Null)
     }
 
-    /// Reads metadata back from its stored JSON; unknown keys are ignored.
-    pub(crate) fn from_stored(value: &Value) -> Self {
-        let get = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-        Self {
-            dedup_key: get(DEDUP_KEY),
-            actor: get(ACTOR),
-            correlation_id: get(CORRELATION_ID),
-            causation_id: get(CAUSATION_ID),
-            request_id: get(REQUEST_ID),
+    /// [`EventMetadata::to_stored`] as JSON text, written straight from the fields.
+    pub(crate) fn to_stored_text(&self, command_index: usize) -> String {
+        // serialising a struct of strings into a String cannot fail
+        serde_json::to_string(&self.stored(command_index)).unwrap_or_default()
+    }
+
+    fn stored(&self, command_index: usize) -> StoredRef<'_> {
+        StoredRef {
+            actor: self.actor.as_deref(),
+            causation_id: self.causation_id.as_deref(),
+            command_index: command_index.to_string(),
+            correlation_id: self.correlation_id.as_deref(),
+            dedup_key: self.dedup_key.as_deref(),
+            request_id: self.request_id.as_deref(),
         }
     }
 
@@ -86,9 +83,140 @@ impl EventMetadata {
     }
 }
 
+/// The stored object as written: the fields in byte order of their keys (the order a
+/// `serde_json::Map` kept them in before, so the text is the same).
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    causation_id: Option<&'a str>,
+    command_index: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dedup_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+/// Metadata read back from its stored JSON object, decoded straight into its fields: unknown
+/// keys, and known keys whose value is not a string, are skipped.
+#[derive(Debug, Default)]
+pub(crate) struct Stored(pub(crate) EventMetadata);
+
+impl<'de> Deserialize<'de> for Stored {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(StoredVisitor)
+    }
+}
+
+/// A key of the stored object, matched without copying it.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    DedupKey,
+    Actor,
+    CorrelationId,
+    CausationId,
+    RequestId,
+    #[serde(other)]
+    Other,
+}
+
+struct StoredVisitor;
+
+impl<'de> Visitor<'de> for StoredVisitor {
+    type Value = Stored;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event's metadata object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Stored, M::Error> {
+        let mut meta = EventMetadata::default();
+        while let Some(key) = map.next_key::<Field>()? {
+            let field = match key {
+                Field::DedupKey => &mut meta.dedup_key,
+                Field::Actor => &mut meta.actor,
+                Field::CorrelationId => &mut meta.correlation_id,
+                Field::CausationId => &mut meta.causation_id,
+                Field::RequestId => &mut meta.request_id,
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *field = map.next_value::<StringOrNot>()?.0;
+        }
+        Ok(Stored(meta))
+    }
+}
+
+/// A value kept when it is a string, skipped otherwise.
+struct StringOrNot(Option<String>);
+
+impl<'de> Deserialize<'de> for StringOrNot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StringOrNotVisitor)
+    }
+}
+
+struct StringOrNotVisitor;
+
+impl<'de> Visitor<'de> for StringOrNotVisitor {
+    type Value = StringOrNot;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any value")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<StringOrNot, E> {
+        Ok(StringOrNot(Some(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<StringOrNot, E> {
+        Ok(StringOrNot(Some(v)))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<StringOrNot, E> {
+        Ok(StringOrNot(None))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<StringOrNot, E> {
+        Ok(StringOrNot(None))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<StringOrNot, E> {
+        Ok(StringOrNot(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<StringOrNot, E> {
+        Ok(StringOrNot(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<StringOrNot, E> {
+        Ok(StringOrNot(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StringOrNot, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(StringOrNot(None))
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<StringOrNot, M::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(StringOrNot(None))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(text: &str) -> EventMetadata {
+        serde_json::from_str::<Stored>(text).unwrap().0
+    }
 
     #[test]
     fn stored_metadata_round_trips_and_numbers_the_event() {
@@ -100,8 +228,50 @@ mod tests {
             request_id: Some("r".into()),
         };
         let stored = meta.to_stored(2);
-        assert_eq!(stored[COMMAND_INDEX], "2");
-        assert!(stored.get(CAUSATION_ID).is_none());
-        assert_eq!(EventMetadata::from_stored(&stored), meta);
+        assert_eq!(stored["command_index"], "2");
+        assert!(stored.get("causation_id").is_none());
+        assert_eq!(read(&stored.to_string()), meta);
+        assert_eq!(meta.to_stored_text(2), stored.to_string());
+        assert_eq!(read(&meta.to_stored_text(0)), meta);
+    }
+
+    /// The text is what the map of strings wrote before (keys in byte order), so rows written
+    /// before and after read and index alike.
+    #[test]
+    fn stored_text_keeps_its_shape() {
+        let meta = EventMetadata {
+            dedup_key: Some("pay:\"7\"".into()),
+            actor: Some("buyer:1".into()),
+            correlation_id: None,
+            causation_id: Some("c".into()),
+            request_id: None,
+        };
+        assert_eq!(
+            meta.to_stored_text(1),
+            r#"{"actor":"buyer:1","causation_id":"c","command_index":"1","dedup_key":"pay:\"7\""}"#
+        );
+        assert_eq!(
+            EventMetadata::default().to_stored_text(0),
+            r#"{"command_index":"0"}"#
+        );
+    }
+
+    /// Metadata written by others (postgres-es's string map, or by hand) reads as before:
+    /// unknown keys and values that are not strings are skipped, escapes are undone.
+    #[test]
+    fn stored_metadata_from_others_is_read_leniently() {
+        let meta = read(
+            r#"{"x":{"y":[1,{"z":2}]},"actor":7,"dedup_key":"a\u0041\"","request_id":null,
+                "correlation_id":["c"],"causation_id":{"k":"v"},"command_index":"3"}"#,
+        );
+        assert_eq!(
+            meta,
+            EventMetadata {
+                dedup_key: Some("aA\"".into()),
+                ..EventMetadata::default()
+            }
+        );
+        assert_eq!(read("{}"), EventMetadata::default());
+        assert!(serde_json::from_str::<Stored>("[]").is_err());
     }
 }

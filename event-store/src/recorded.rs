@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::metadata::Stored;
 use crate::{EventMetadata, StoreError};
 
 /// A reader's place in the log: everything at or before it has been read.
@@ -64,11 +64,11 @@ impl RecordedEvent {
         R: Row,
         for<'c> &'c str: ColumnIndex<R>,
         for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-        for<'r> Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Json<Stored>: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     {
-        let Json(metadata): Json<Value> = row.try_get("metadata")?;
+        let Json(Stored(metadata)) = row.try_get("metadata")?;
         let StreamEvent {
             aggregate_id,
             sequence,
@@ -87,7 +87,7 @@ impl RecordedEvent {
             event_version,
             // checked here: most readers skip most events, and decode none of them
             payload: RawValue::from_string(payload)?,
-            metadata: EventMetadata::from_stored(&metadata),
+            metadata,
             recorded_at,
         })
     }

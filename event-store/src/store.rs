@@ -359,7 +359,7 @@ impl EventStore {
                             event_type: event.event_type(),
                             event_version: event.event_version(),
                             payload: serde_json::to_string(event)?,
-                            metadata: metadata.to_stored(index).to_string(),
+                            metadata: metadata.to_stored_text(index),
                         })
                     })
                     .collect::<Result<Vec<_>, StoreError>>()
