@@ -109,7 +109,7 @@ impl Fresh {
         started: Instant,
         continued: bool,
         reached: bool,
-        read: &[RecordedEvent],
+        read: &[Arc<RecordedEvent>],
     ) {
         let mut map = self.map();
         if !continued {

@@ -1,6 +1,7 @@
 //! Ordered subscriptions: every event of the log after a checkpoint, in commit order, waking
 //! on new commits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -23,7 +24,8 @@ pub const SUBSCRIPTION_LINGER_MS: u64 = 10;
 
 /// Reads the log in commit order from a checkpoint.
 ///
-/// [`Subscription::next_batch`] returns the next events and moves the subscription's
+/// [`Subscription::next_batch`] returns the next events (shared: every subscription of the
+/// process that reads them gets the same ones, none a copy) and moves the subscription's
 /// checkpoint past them. A consumer that must apply every event exactly once stores
 /// [`RecordedEvent::checkpoint`] of the last event it applied in the same transaction as its
 /// effects, and after a failure subscribes again from that stored checkpoint.
@@ -69,7 +71,7 @@ impl Subscription {
 
     /// The next events in commit order, waiting until there is at least one. Reads that return
     /// less than a full batch are at least [`SUBSCRIPTION_LINGER_MS`] apart.
-    pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+    pub async fn next_batch(&mut self) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         let mut idle = Duration::from_millis(POLL_INTERVAL_MIN_MS);
         loop {
             if let Some(last) = self.last_partial_read {
@@ -89,14 +91,14 @@ impl Subscription {
     }
 
     /// The next events in commit order, or `None` without waiting when there are none yet.
-    pub async fn try_next_batch(&mut self) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
+    pub async fn try_next_batch(&mut self) -> Result<Option<Vec<Arc<RecordedEvent>>>, StoreError> {
         // mark the current count seen before reading, so a commit during the read wakes us
         self.commits.borrow_and_update();
         let batch = self
             .store
             .read_after_shared(self.checkpoint, self.batch_size)
             .await?;
-        Ok(batch.last().map(RecordedEvent::checkpoint).map(|last| {
+        Ok(batch.last().map(|last| last.checkpoint()).map(|last| {
             self.checkpoint = last;
             batch
         }))

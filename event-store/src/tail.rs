@@ -13,6 +13,7 @@
 //! changes once read, and serving a subscription from it is the same as reading the log.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -37,13 +38,14 @@ pub(crate) struct Tail {
 #[derive(Default)]
 struct Segment {
     span: Option<(Checkpoint, Checkpoint)>,
-    events: VecDeque<RecordedEvent>,
+    /// Shared with the subscriptions it serves: each takes the same events, none copies them.
+    events: VecDeque<Arc<RecordedEvent>>,
 }
 
 /// Where a reader at a checkpoint stands against the segment.
 enum Place {
     /// Within it: these events come next.
-    Within(Vec<RecordedEvent>),
+    Within(Vec<Arc<RecordedEvent>>),
     /// Before it starts, at this checkpoint.
     Behind(Checkpoint),
     /// At its end, or nothing is kept that it could join: the head must be read.
@@ -64,7 +66,7 @@ impl Segment {
 
     /// Adds what a read of the log after `after` returned: the continuation of the segment
     /// when `after` is its end (`true`), else the start of a new one (`false`).
-    fn extend(&mut self, after: Checkpoint, read: &[RecordedEvent]) -> bool {
+    fn extend(&mut self, after: Checkpoint, read: &[Arc<RecordedEvent>]) -> bool {
         let (mut from, continued) = match self.span {
             Some((from, to)) if to == after => (from, true),
             _ => {
@@ -78,7 +80,7 @@ impl Segment {
                 from = dropped.checkpoint();
             }
         }
-        let to = read.last().map_or(after, RecordedEvent::checkpoint);
+        let to = read.last().map_or(after, |last| last.checkpoint());
         self.span = Some((from, to));
         continued
     }
@@ -91,7 +93,7 @@ impl EventStore {
         &self,
         after: Checkpoint,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
         loop {
             let place = self.kept_segment().place(after, limit);
             match place {
@@ -111,7 +113,7 @@ impl EventStore {
             }
             let started = Instant::now();
             *last_read = Some(started);
-            let read = self.read_after(after, SUBSCRIPTION_BATCH_SIZE_MAX).await?;
+            let read = shared(self.read_after(after, SUBSCRIPTION_BATCH_SIZE_MAX).await?);
             let continued = self.kept_segment().extend(after, &read);
             let reached = read.len() < SUBSCRIPTION_BATCH_SIZE_MAX;
             self.fresh.head_read(started, continued, reached, &read);
@@ -126,8 +128,8 @@ impl EventStore {
         after: Checkpoint,
         limit: usize,
         from: Checkpoint,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut read = self.read_after(after, limit).await?;
+    ) -> Result<Vec<Arc<RecordedEvent>>, StoreError> {
+        let mut read = shared(self.read_after(after, limit).await?);
         let kept = read.partition_point(|e| e.checkpoint() <= from);
         if kept > 0 {
             read.truncate(kept);
@@ -141,4 +143,8 @@ impl EventStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn shared(read: Vec<RecordedEvent>) -> Vec<Arc<RecordedEvent>> {
+    read.into_iter().map(Arc::new).collect()
 }

@@ -3,6 +3,7 @@
 //! writes the code for both.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use cqrs_es::Aggregate;
 use domain::{Order, OrderEvent, SkuEvent};
@@ -237,7 +238,7 @@ macro_rules! backend {
                 projection: Projection,
                 checkpoint_name: &'static str,
                 from: Checkpoint,
-                events: &[RecordedEvent],
+                events: &[Arc<RecordedEvent>],
             ) -> Result<(), ProjectionError> {
                 let Some(last) = events.last() else {
                     return Ok(());
@@ -249,6 +250,7 @@ macro_rules! backend {
                 move_checkpoint(&mut tx, checkpoint_name, from, to).await?;
                 let mine = events
                     .iter()
+                    .map(|e| &**e)
                     .filter(|e| e.aggregate_type == projection.aggregate_type());
                 match projection {
                     Projection::Orders => apply_orders(&mut tx, sql, mine).await?,

@@ -1,5 +1,7 @@
 //! [`ReadModels`]: the read-model tables of one database, for the runner and the queries.
 
+use std::sync::Arc;
+
 use event_store::{Checkpoint, EventStore, RecordedEvent};
 use sqlx::{PgPool, SqlitePool};
 
@@ -107,7 +109,7 @@ impl ReadModels {
         &self,
         projection: Projection,
         from: Checkpoint,
-        events: &[RecordedEvent],
+        events: &[Arc<RecordedEvent>],
     ) -> Result<(), ProjectionError> {
         let name = projection.name();
         match &self.pool {

@@ -3,6 +3,7 @@
 //! anything fails the batch is rolled back and the runner reads again from the stored
 //! checkpoint after a backoff, so it never moves past an event it did not apply.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -54,10 +55,13 @@ impl Runner {
         let mut read = 0;
         let mut from = self.models.checkpoint(self.projection).await?;
         loop {
-            let batch = self
+            let batch: Vec<Arc<RecordedEvent>> = self
                 .store
                 .read_after(from, PROJECTION_BATCH_SIZE_MAX)
-                .await?;
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
             if batch.is_empty() {
                 self.measure_lag(from).await?;
                 return Ok(read);
@@ -127,7 +131,7 @@ impl Runner {
     async fn apply(
         &self,
         from: Checkpoint,
-        batch: &[RecordedEvent],
+        batch: &[Arc<RecordedEvent>],
     ) -> Result<Checkpoint, ProjectionError> {
         let Some(last) = batch.last() else {
             return Ok(from);

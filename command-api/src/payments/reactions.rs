@@ -155,10 +155,10 @@ impl Reaction for DeadlineReaction {
     }
 
     async fn react(&self, event: &RecordedEvent) -> Result<(), ReactionError> {
-        self.react_batch(std::slice::from_ref(event)).await
+        self.react_batch(&[Arc::new(event.clone())]).await
     }
 
-    async fn react_batch(&self, batch: &[RecordedEvent]) -> Result<(), ReactionError> {
+    async fn react_batch(&self, batch: &[Arc<RecordedEvent>]) -> Result<(), ReactionError> {
         let mut placed = Vec::new();
         let mut settled = Vec::new();
         for event in batch.iter().filter(|e| e.aggregate_type == "Order") {
@@ -225,7 +225,7 @@ impl Reaction for TradeReaction {
         "payment-trades"
     }
 
-    async fn react_batch(&self, batch: &[RecordedEvent]) -> Result<(), ReactionError> {
+    async fn react_batch(&self, batch: &[Arc<RecordedEvent>]) -> Result<(), ReactionError> {
         let mut placed = Vec::new();
         for event in batch
             .iter()

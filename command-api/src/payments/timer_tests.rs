@@ -424,7 +424,10 @@ async fn a_batch_of_deadlines_is_recorded_and_settled_once() {
     )
     .await
     .unwrap();
-    let batch = f.store.read_after(Checkpoint::START, 100).await.unwrap();
+    let batch: Vec<_> = (f.store.read_after(Checkpoint::START, 100).await.unwrap())
+        .into_iter()
+        .map(Arc::new)
+        .collect();
     assert_eq!(batch.len(), 4);
     let deadlines = f.deadline_reaction();
     let rows = || async {

@@ -23,6 +23,7 @@ mod runner_tests;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use chrono::Utc;
 use cqrs_es::Aggregate;
@@ -202,7 +203,7 @@ fn boxed<E: std::error::Error + Send + Sync + 'static>(err: ExecuteError<E>) -> 
 
 /// The order events of `batch` by their index in it: one group per order in the order of
 /// their first event, each group in commit order.
-fn per_order(batch: &[RecordedEvent]) -> Vec<Vec<usize>> {
+fn per_order(batch: &[Arc<RecordedEvent>]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut group_of: HashMap<&str, usize> = HashMap::new();
     for (index, event) in batch.iter().enumerate() {
@@ -229,7 +230,7 @@ impl Reaction for OrderReactions {
 
     /// Each order's events in commit order, orders at once. A failure fails the batch, which
     /// the runner retries whole: the commands' dedup keys make what was done a repeat.
-    async fn react_batch(&self, batch: &[RecordedEvent]) -> Result<(), ReactionError> {
+    async fn react_batch(&self, batch: &[Arc<RecordedEvent>]) -> Result<(), ReactionError> {
         let decoded = batch
             .iter()
             .map(|event| {
@@ -266,8 +267,8 @@ impl Reaction for OrderReactions {
 mod tests {
     use super::*;
 
-    fn event(aggregate_type: &str, aggregate_id: &str, sequence: u64) -> RecordedEvent {
-        RecordedEvent {
+    fn event(aggregate_type: &str, aggregate_id: &str, sequence: u64) -> Arc<RecordedEvent> {
+        Arc::new(RecordedEvent {
             position: 0,
             txid: 0,
             aggregate_type: aggregate_type.to_owned(),
@@ -278,7 +279,7 @@ mod tests {
             payload: serde_json::value::RawValue::from_string("{}".to_owned()).unwrap(),
             metadata: EventMetadata::default(),
             recorded_at: Utc::now(),
-        }
+        })
     }
 
     /// Orders are handled at once, so each order's events must stay one group, in commit

@@ -1,6 +1,8 @@
 //! The order reactions on a batch of placements, on a SQLite store: carts are cleared once,
 //! and a cart with nothing in it is never loaded on its own.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use domain::{
     BuyerId, Cart, CartEvent, CartItemAdded, Money, Order, OrderEvent, OrderId, OrderItem,
@@ -57,7 +59,7 @@ async fn fill_cart(store: &EventStore, buyer: &str) {
 }
 
 /// Places one order per `(order, buyer)` and answers with the log's order events.
-async fn place(store: &EventStore, orders: &[(u64, &str)]) -> Vec<RecordedEvent> {
+async fn place(store: &EventStore, orders: &[(u64, &str)]) -> Vec<Arc<RecordedEvent>> {
     for (order, buyer) in orders {
         let id = OrderId::new(*order).unwrap().to_string();
         store
@@ -68,6 +70,7 @@ async fn place(store: &EventStore, orders: &[(u64, &str)]) -> Vec<RecordedEvent>
     let log = store.read_after(Checkpoint::START, 1_000).await.unwrap();
     log.into_iter()
         .filter(|e| e.aggregate_type == "Order")
+        .map(Arc::new)
         .collect()
 }
 

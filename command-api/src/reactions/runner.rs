@@ -5,6 +5,7 @@
 //! a crash costs at most that much handled again.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use event_store::{EventStore, RecordedEvent, Subscription};
@@ -44,7 +45,7 @@ pub trait Reaction: Send + Sync + 'static {
     /// an error, upon which the whole batch is retried (so it must be idempotent as a whole).
     fn react_batch(
         &self,
-        batch: &[RecordedEvent],
+        batch: &[Arc<RecordedEvent>],
     ) -> impl Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send {
         async move {
             for event in batch {
@@ -206,7 +207,7 @@ async fn next_batch(
     backoff: &mut Backoff,
     name: &str,
     subscription: &mut Subscription,
-) -> Option<Vec<RecordedEvent>> {
+) -> Option<Vec<Arc<RecordedEvent>>> {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return None,

@@ -1,6 +1,7 @@
 //! The conformance suite: every backend must pass each of these unchanged.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::persist::SemanticVersionEventUpcaster;
@@ -24,7 +25,7 @@ fn meta(key: &str) -> EventMetadata {
 }
 
 /// Reads from `sub` until `count` events arrived (or panics after WAIT_MS).
-async fn collect(sub: &mut Subscription, count: usize) -> Vec<RecordedEvent> {
+async fn collect(sub: &mut Subscription, count: usize) -> Vec<Arc<RecordedEvent>> {
     let mut events = Vec::new();
     while events.len() < count {
         let batch = tokio::time::timeout(Duration::from_millis(WAIT_MS), sub.next_batch())
@@ -42,7 +43,7 @@ async fn collect(sub: &mut Subscription, count: usize) -> Vec<RecordedEvent> {
 }
 
 /// Reads from `sub` until `count` events arrived or `ms` passed, and returns what arrived.
-async fn collect_within(sub: &mut Subscription, count: usize, ms: u64) -> Vec<RecordedEvent> {
+async fn collect_within(sub: &mut Subscription, count: usize, ms: u64) -> Vec<Arc<RecordedEvent>> {
     let mut events = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
     while events.len() < count {
@@ -618,6 +619,8 @@ pub async fn subscriptions_at_one_checkpoint_share_one_read(h: Harness) {
             served.iter().map(|e| e.position).collect::<Vec<_>>(),
             first.iter().map(|e| e.position).collect::<Vec<_>>()
         );
+        // served the very events the first read, not copies of them
+        assert!(served.iter().zip(&first).all(|(s, f)| Arc::ptr_eq(s, f)));
         assert_eq!(sub.checkpoint(), first[9].checkpoint());
     }
 }
