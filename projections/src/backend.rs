@@ -123,8 +123,8 @@ impl OrderFold {
         Ok(())
     }
 
-    /// The changed orders as the JSON array of rows the detail view's upsert reads.
-    fn rows(&self) -> Result<String, ProjectionError> {
+    /// The changed orders' rows, for the detail view's upsert.
+    fn rows(&self) -> Result<Vec<OrderRow>, ProjectionError> {
         let mut rows = Vec::with_capacity(self.changed.len());
         for id in &self.changed {
             let Some((order, version)) = self.states.get(id) else {
@@ -133,7 +133,7 @@ impl OrderFold {
             let changed_at_us = self.changed_at.get(id).copied().unwrap_or_default();
             rows.extend(OrderRow::of(order, *version, changed_at_us)?);
         }
-        OrderRow::detail_json(&rows)
+        Ok(rows)
     }
 }
 
@@ -191,7 +191,14 @@ fn stored_order(
 }
 
 macro_rules! backend {
-    ($module:ident, $db:ty, $dialect:expr, $write_detail:ident, $claim_check:expr) => {
+    (
+        $module:ident,
+        $db:ty,
+        $dialect:expr,
+        $upsert_detail:ident,
+        $write_detail:ident,
+        $claim_check:expr
+    ) => {
         pub(crate) mod $module {
             use sqlx::Row;
 
@@ -387,11 +394,7 @@ macro_rules! backend {
                         .execute(&mut **tx)
                         .await?;
                 }
-                sqlx::query(&sql.upsert_detail)
-                    .bind(fold.rows()?)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(())
+                super::$upsert_detail(tx, sql, &fold.rows()?).await
             }
 
             /// Reads `(order_id, version, state)` rows into the fold's states; returns the ids
@@ -783,6 +786,7 @@ backend!(
     postgres,
     sqlx::Postgres,
     Dialect::Postgres,
+    upsert_detail_columns,
     copy_detail,
     "SELECT 1 FROM projection_checkpoints WHERE projection = $1 AND txid = $2 FOR SHARE"
 );
@@ -790,6 +794,7 @@ backend!(
     sqlite,
     sqlx::Sqlite,
     Dialect::Sqlite,
+    upsert_detail,
     upsert_detail,
     "UPDATE projection_checkpoints SET position = 0 WHERE projection = $1 AND txid = $2 \
      RETURNING 1"
@@ -842,7 +847,37 @@ async fn copy_detail(
     Ok(())
 }
 
-/// A replay's order rows into SQLite's empty shadow detail view, by the live upsert.
+/// A batch's order rows into PostgreSQL's detail view, one array a column: PostgreSQL reads
+/// them as they are, where a JSON array of rows made it parse each order's state twice (the
+/// cast to `json`, then `json_to_recordset`).
+async fn upsert_detail_columns(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    sql: &Sql,
+    rows: &[OrderRow],
+) -> Result<(), ProjectionError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let text = |column: fn(&OrderRow) -> &str| rows.iter().map(column).collect::<Vec<_>>();
+    let number = |column: fn(&OrderRow) -> i64| rows.iter().map(column).collect::<Vec<_>>();
+    // in ORDER_ROW's order (projection.rs)
+    sqlx::query(&sql.upsert_detail)
+        .bind(text(|r| &r.order_id))
+        .bind(text(|r| &r.buyer_id))
+        .bind(text(|r| &r.seller_id))
+        .bind(text(|r| &r.status))
+        .bind(number(|r| r.placed_at_us))
+        .bind(number(|r| r.version))
+        .bind(text(|r| &r.content_hash))
+        .bind(text(|r| &r.state))
+        .bind(number(|r| r.changed_at_us))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Order rows into SQLite's detail view (a batch's, or a replay's into its empty shadow
+/// view), as the JSON array of rows the upsert reads.
 async fn upsert_detail(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     sql: &Sql,

@@ -161,8 +161,9 @@ impl Dialect {
     /// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
     /// SQLite has no need of: it runs one writing transaction at a time), `{in_ids}` (a
     /// column's test for the ids of a JSON array bound as the first parameter), `{in_move_skus}`
-    /// (the same for the SKUs of `{move_rows}`), and `{order_rows}`, `{move_rows}` and `{stock_rows}` (the rows
-    /// of a JSON array of objects bound as the first parameter, as a table `r`).
+    /// (the same for the SKUs of `{move_rows}`), `{order_rows}` ([`Dialect::order_rows`]), and
+    /// `{move_rows}` and `{stock_rows}` (the rows of a JSON array of objects bound as the first
+    /// parameter, as a table `r`).
     fn fill(self, sql: &str) -> String {
         let (for_update, skip_locked, in_ids, in_move_skus) = match self {
             // An array is an index condition, one probe of the key per id. `IN (SELECT ...)`
@@ -185,9 +186,25 @@ impl Dialect {
             .replace("{skip_locked}", skip_locked)
             .replace("{in_ids}", in_ids)
             .replace("{in_move_skus}", in_move_skus)
-            .replace("{order_rows}", &self.rows(ORDER_ROW))
+            .replace("{order_rows}", &self.order_rows())
             .replace("{move_rows}", &self.rows(MOVE_ROW))
             .replace("{stock_rows}", &self.rows(STOCK_ROW))
+    }
+
+    /// The order rows of a batch as a table `r` of [`ORDER_ROW`]: on PostgreSQL one array a
+    /// column, bound as parameters 1 to 9 in that order; on SQLite a JSON array of objects.
+    fn order_rows(self) -> String {
+        match self {
+            Self::Postgres => {
+                let (arrays, names): (Vec<_>, Vec<_>) = ORDER_ROW
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, kind))| (format!("${}::{kind}[]", i + 1), *name))
+                    .unzip();
+                format!("UNNEST({}) AS r({})", arrays.join(", "), names.join(", "))
+            }
+            Self::Sqlite => self.rows(ORDER_ROW),
+        }
     }
 
     /// A JSON array of objects bound as the first parameter, read as a table `r` of `columns`.

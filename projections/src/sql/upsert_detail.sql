@@ -1,4 +1,5 @@
--- Writes a batch's orders ($1: a JSON array of rows, one per order) to the detail view.
+-- Writes a batch's orders (one row per order, {order_rows}: on PostgreSQL an array a column,
+-- $1 to $9; on SQLite $1, a JSON array of rows) to the detail view.
 INSERT INTO {detail} (order_id, buyer_id, seller_id, status, placed_at_us, version,
                       content_hash, state, changed_at_us)
 SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, content_hash, state,
