@@ -145,6 +145,7 @@ impl EventStore {
     }
 }
 
+/// What a read of the log returned, as the shared events the segment keeps and serves.
 fn shared(read: Vec<RecordedEvent>) -> Vec<Arc<RecordedEvent>> {
     read.into_iter().map(Arc::new).collect()
 }
