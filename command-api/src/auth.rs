@@ -1,6 +1,8 @@
 //! Bearer JWT authentication (HS256): who is calling and in which role.
 
+use std::collections::HashMap;
 use std::future::{Ready, ready};
+use std::sync::{Arc, Mutex};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -30,11 +32,36 @@ struct Claims {
     exp: i64,
 }
 
+/// Seconds a token is still accepted after its `exp` (jsonwebtoken's default leeway, kept).
+const EXPIRY_LEEWAY_SECS: i64 = 60;
+/// Verified tokens kept at most; when full, the cache starts again empty.
+const VERIFIED_TOKENS_MAX: usize = 4_096;
+
 /// Signs and verifies tokens with the configured secret.
+///
+/// A client sends the same token with every request until it expires, so the tokens verified
+/// lately are kept by their text with their principal and expiry: verifying one again (base64,
+/// the HMAC, two JSON documents) cost more than the rest of a request's authentication. A kept
+/// token is still refused once it expires; a token whose text differs by a byte is verified.
 #[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    validation: Validation,
+    verified: Arc<Mutex<HashMap<Box<str>, Verified>>>,
+}
+
+/// A token that verified: who it names, and until when (`exp`).
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    expires_at: i64,
+}
+
+impl Verified {
+    fn valid_at(&self, now_secs: i64) -> bool {
+        self.expires_at.saturating_add(EXPIRY_LEEWAY_SECS) >= now_secs
+    }
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -46,9 +73,15 @@ impl std::fmt::Debug for TokenKeys {
 impl TokenKeys {
     /// Keys for an HS256 secret.
     pub fn new(secret: &str) -> Self {
+        // the signature and the claims' shape are jsonwebtoken's to check; the expiry is
+        // checked here, against the same clock for kept and new tokens
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+            verified: Arc::default(),
         }
     }
 
@@ -70,12 +103,43 @@ impl TokenKeys {
     }
 
     fn verify(&self, token: &str) -> Option<Principal> {
-        let validation = Validation::new(Algorithm::HS256);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
-        Some(Principal {
-            subject: data.claims.sub,
-            role: data.claims.role,
-        })
+        self.verify_at(token, chrono::Utc::now().timestamp())
+    }
+
+    /// The caller `token` names, when it is signed with this secret and not expired at
+    /// `now_secs`.
+    fn verify_at(&self, token: &str, now_secs: i64) -> Option<Principal> {
+        let kept = self.kept().get(token).cloned();
+        let verified = match kept {
+            Some(verified) => verified,
+            None => {
+                let claims =
+                    jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+                        .ok()?
+                        .claims;
+                let verified = Verified {
+                    principal: Principal {
+                        subject: claims.sub,
+                        role: claims.role,
+                    },
+                    expires_at: claims.exp,
+                };
+                let mut kept = self.kept();
+                if kept.len() >= VERIFIED_TOKENS_MAX {
+                    kept.clear();
+                }
+                kept.insert(token.into(), verified.clone());
+                verified
+            }
+        };
+        verified.valid_at(now_secs).then_some(verified.principal)
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Verified>> {
+        // a panic while the map was held leaves it whole (every change is one call)
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -155,5 +219,48 @@ mod tests {
         let long_ago = chrono::Utc::now().timestamp() - 3_600;
         let token = keys.issue("42", Role::Buyer, long_ago, 60).unwrap();
         assert_eq!(keys.verify(&token), None);
+    }
+
+    #[test]
+    fn a_kept_token_is_refused_once_it_expires() {
+        let keys = TokenKeys::new("s1");
+        let now = chrono::Utc::now().timestamp();
+        let token = keys.issue("42", Role::Buyer, now, 60).unwrap();
+        let buyer = Some(Principal {
+            subject: "42".into(),
+            role: Role::Buyer,
+        });
+        assert_eq!(keys.verify_at(&token, now), buyer);
+        assert_eq!(keys.verify_at(&token, now + 60 + EXPIRY_LEEWAY_SECS), buyer);
+        assert_eq!(keys.verify_at(&token, now + 61 + EXPIRY_LEEWAY_SECS), None);
+    }
+
+    #[test]
+    fn a_token_changed_after_a_kept_one_is_verified() {
+        let keys = TokenKeys::new("s1");
+        let now = chrono::Utc::now().timestamp();
+        let token = keys.issue("42", Role::Buyer, now, 60).unwrap();
+        assert!(keys.verify(&token).is_some());
+        let forged = keys.issue("43", Role::Ops, now, 60).unwrap();
+        let (claims_of_forged, _) = forged.rsplit_once('.').unwrap();
+        let (_, signature) = token.rsplit_once('.').unwrap();
+        assert_eq!(
+            keys.verify(&format!("{claims_of_forged}.{signature}")),
+            None
+        );
+        let mut truncated = token.clone();
+        truncated.pop();
+        assert_eq!(keys.verify(&truncated), None);
+    }
+
+    #[test]
+    fn the_kept_tokens_are_bounded() {
+        let keys = TokenKeys::new("s1");
+        let now = chrono::Utc::now().timestamp();
+        for i in 0..=VERIFIED_TOKENS_MAX {
+            let token = keys.issue(&i.to_string(), Role::Buyer, now, 60).unwrap();
+            assert!(keys.verify(&token).is_some());
+        }
+        assert!(keys.kept().len() <= VERIFIED_TOKENS_MAX);
     }
 }

@@ -1,5 +1,9 @@
 //! Prometheus metrics, served at `/metrics`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -82,5 +86,83 @@ impl Metrics {
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         String::from_utf8(buffer).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}
+
+/// The route label of a request's path: the pattern of the route it matched, or `unmatched`.
+///
+/// actix finds a path's pattern by matching the path against the routes again
+/// (`match_pattern`): a walk of the route table with a regular expression per route with
+/// parameters, and a new `String`, on every request. A path that is its own pattern (a route
+/// without parameters) is kept once found, so there are at most as many kept paths as such
+/// routes; any other path is matched each time. One per HTTP worker (not shared).
+#[derive(Debug, Default)]
+pub(crate) struct RouteLabels {
+    fixed: RefCell<HashMap<String, Rc<str>>>,
+}
+
+/// The label of requests that matched no route.
+const UNMATCHED: &str = "unmatched";
+
+impl RouteLabels {
+    /// The label of `path`; `pattern` is actix's pattern of it (`match_pattern`), asked for
+    /// only when `path` is not kept.
+    pub(crate) fn of(&self, path: &str, pattern: impl FnOnce() -> Option<String>) -> Rc<str> {
+        if let Some(label) = self.fixed.borrow().get(path) {
+            return Rc::clone(label);
+        }
+        match pattern() {
+            Some(pattern) if pattern == path => {
+                let label: Rc<str> = Rc::from(pattern.as_str());
+                self.fixed.borrow_mut().insert(pattern, Rc::clone(&label));
+                label
+            }
+            Some(pattern) => Rc::from(pattern),
+            None => Rc::from(UNMATCHED),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// A router with `/v1/orders` and `/v1/orders/{id}`; counts how often it is asked.
+    fn router(asked: &Cell<u32>, path: &str) -> Option<String> {
+        asked.set(asked.get() + 1);
+        match path {
+            "/v1/orders" => Some("/v1/orders".to_owned()),
+            p if p.starts_with("/v1/orders/") => Some("/v1/orders/{id}".to_owned()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_route_without_parameters_is_matched_once() {
+        let labels = RouteLabels::default();
+        let asked = Cell::new(0);
+        for _ in 0..3 {
+            let label = labels.of("/v1/orders", || router(&asked, "/v1/orders"));
+            assert_eq!(&*label, "/v1/orders");
+        }
+        assert_eq!(asked.get(), 1);
+    }
+
+    #[test]
+    fn paths_with_parameters_and_unmatched_paths_are_matched_every_time_and_not_kept() {
+        let labels = RouteLabels::default();
+        let asked = Cell::new(0);
+        for i in 0..3 {
+            let path = format!("/v1/orders/{i}");
+            assert_eq!(
+                &*labels.of(&path, || router(&asked, &path)),
+                "/v1/orders/{id}"
+            );
+            assert_eq!(&*labels.of("/nope", || router(&asked, "/nope")), UNMATCHED);
+        }
+        assert_eq!(asked.get(), 6);
+        assert!(labels.fixed.borrow().is_empty());
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, Read
 use crate::auth::{Principal, Role, TokenKeys};
 use crate::checkout_token::CheckoutTokens;
 use crate::config::{DEV_JWT_SECRET, Settings, redact_url};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteLabels};
 use crate::payments::reactions::{DeadlineReaction, RefundReaction, TradeReaction};
 use crate::payments::simulator::CallbackTarget;
 use crate::payments::{CallbackFaults, DeadlineFirer, PaymentGateway, Simulator, timer};
@@ -312,24 +313,23 @@ impl Application {
 
         let server = HttpServer::new(move || {
             let metrics_mw = metrics.clone();
+            let routes = Rc::new(RouteLabels::default());
             App::new()
                 .wrap_fn(move |req, srv| {
                     let started = Instant::now();
-                    let method = req.method().to_string();
-                    let route = req
-                        .match_pattern()
-                        .unwrap_or_else(|| "unmatched".to_owned());
+                    let method = req.method().clone();
+                    let route = routes.of(req.path(), || req.match_pattern());
                     let metrics = metrics_mw.clone();
                     srv.call(req).map(move |res| {
                         if let Ok(res) = &res {
-                            let status = res.status().as_u16().to_string();
+                            let status = res.status();
                             metrics
                                 .http_requests
-                                .with_label_values(&[&method, &route, &status])
+                                .with_label_values(&[method.as_str(), &route, status.as_str()])
                                 .inc();
                             metrics
                                 .http_latency
-                                .with_label_values(&[&method, &route])
+                                .with_label_values(&[method.as_str(), &route])
                                 .observe(started.elapsed().as_secs_f64());
                         }
                         res

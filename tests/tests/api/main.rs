@@ -99,6 +99,16 @@ mod postgres_only {
     }
 }
 
+mod embedded_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_are_counted_by_route_pattern() {
+        crate::scenarios::requests_are_counted_by_route_pattern(
+            crate::helpers::spawn_embedded_app().await,
+        )
+        .await;
+    }
+}
+
 mod payments_postgres {
     use crate::helpers::{spawn_app, spawn_app_with};
     use crate::payments::{self, SHORT_TIMEOUT_SECS, Step};

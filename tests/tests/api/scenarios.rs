@@ -574,3 +574,33 @@ pub async fn a_price_changed_on_another_node_is_in_force_here_once_seen(app: Tes
     })
     .await;
 }
+
+/// `/metrics` counts requests by method, route pattern and status: a route with parameters
+/// under its pattern, whatever the id; a path no route matches as `unmatched`.
+pub async fn requests_are_counted_by_route_pattern(app: TestApp) {
+    let seller = app.seller();
+    for path in [
+        "/healthz",
+        "/healthz",
+        "/v1/orders/1",
+        "/v1/orders/2",
+        "/nope",
+    ] {
+        app.client
+            .get(app.url(path))
+            .bearer_auth(&seller)
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = app
+        .metrics_with(r#"http_requests_total{method="GET",route="/healthz",status="200"} 2"#)
+        .await;
+    for counted in [
+        r#"http_requests_total{method="GET",route="/v1/orders/{order_id}",status="404"} 2"#,
+        r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        r#"http_request_duration_seconds_count{method="GET",route="/healthz"} 2"#,
+    ] {
+        assert!(metrics.contains(counted), "{counted} in\n{metrics}");
+    }
+}
