@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use command_api::auth::Role;
 use futures::future::join_all;
 use reqwest::Method;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 use crate::client::{Api, Failed, is_conflict};
@@ -99,7 +101,7 @@ pub async fn run(api: &Api, scenario: Scenario, config: &RunConfig) -> Result<Re
             if scenario == Scenario::ReadMix {
                 for _ in 0..READ_MIX_SEED_ORDERS {
                     if let Ok(order) = place(&api, &buyer, &pick(&mut rng, catalogue), None).await {
-                        orders.push(order_id(&order));
+                        orders.push(order.order_id);
                     }
                 }
             }
@@ -194,8 +196,18 @@ fn pick<'a>(rng: &mut Rng, catalogue: &'a [String]) -> Vec<(&'a str, u32)> {
     items
 }
 
-fn order_id(order: &Value) -> String {
-    order["order_id"].as_str().unwrap_or_default().to_owned()
+/// What the generator reads of a checkout.
+#[derive(Debug, Default, Deserialize)]
+struct Checkout {
+    order_id: String,
+    checkout_token: String,
+}
+
+/// What the generator reads of a placed order.
+#[derive(Debug, Default, Deserialize)]
+struct Placed {
+    order_id: String,
+    total_cents: i64,
 }
 
 /// Checkout and place; answers with the placed order.
@@ -204,9 +216,9 @@ async fn place(
     buyer: &str,
     items: &[(&str, u32)],
     mut samples: Option<&mut Samples>,
-) -> Result<Value, Failed> {
+) -> Result<Placed, Failed> {
     let token = api.token(Role::Buyer, buyer);
-    let checkout = api
+    let checkout: Checkout = api
         .call(
             Method::POST,
             "/v1/checkout",
@@ -220,8 +232,8 @@ async fn place(
         .map(|(sku, qty)| json!({ "sku": sku, "quantity": qty, "product_version": 1 }))
         .collect();
     let body = json!({
-        "order_id": checkout["order_id"],
-        "checkout_token": checkout["checkout_token"],
+        "order_id": checkout.order_id,
+        "checkout_token": checkout.checkout_token,
         "items": lines,
     });
     api.call(Method::POST, "/v1/orders", &token, Some(&body), samples)
@@ -238,12 +250,12 @@ async fn place_pay(
 ) -> Result<(), Failed> {
     let order = place(api, buyer, items, Some(samples)).await?;
     let body = json!({
-        "order_id": order["order_id"],
+        "order_id": order.order_id,
         "txn_id": format!("T-{run}-{buyer}-{n}"),
-        "amount_cents": order["total_cents"],
+        "amount_cents": order.total_cents,
     });
     let provider = api.token(Role::PaymentProvider, "bench-provider");
-    api.call(
+    api.call::<IgnoredAny>(
         Method::POST,
         "/v1/payments/notify",
         &provider,
@@ -266,13 +278,13 @@ async fn read_mix(
     match rng.below(20) {
         0 | 1 => {
             let order = place(api, buyer, &pick(rng, catalogue), Some(samples)).await?;
-            orders.push(order_id(&order));
+            orders.push(order.order_id);
             Ok(())
         }
         k if k % 2 == 0 && !orders.is_empty() => {
             let id = &orders[rng.below(orders.len() as u64) as usize];
             // the client's own order: read your writes, as a client after placing would
-            api.call(
+            api.call::<IgnoredAny>(
                 Method::GET,
                 &format!("/v1/orders/{id}?min_version=1"),
                 &token,
@@ -283,7 +295,7 @@ async fn read_mix(
             .map(|_| ())
         }
         _ => api
-            .call(
+            .call::<IgnoredAny>(
                 Method::GET,
                 "/v1/buyers/me/orders",
                 &token,
