@@ -84,17 +84,57 @@ pub enum PayError {
     Closed,
 }
 
+/// A trade number or order id as the books keep it: inline when it is the canonical decimal
+/// text of a number (as every id this platform issues is), else as its text. Two texts are the
+/// same key exactly when they are the same text. The books hold every trade until the process
+/// ends, so a trade's size is most of the server's memory growth per order: its numbers as
+/// heap strings nearly doubled it (docs/benchmarks.md).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Number(u64),
+    Text(Box<str>),
+}
+
+impl Key {
+    fn of(text: &str) -> Self {
+        let canonical =
+            text.bytes().all(|b| b.is_ascii_digit()) && !(text.len() > 1 && text.starts_with('0'));
+        match text.parse() {
+            Ok(number) if canonical => Self::Number(number),
+            _ => Self::Text(text.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(number) => write!(f, "{number}"),
+            Self::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+/// The transaction id the simulator gives the payment of `trade_no`.
+fn txn_id_of(trade_no: &Key) -> String {
+    format!("{TXN_ID_PREFIX}{trade_no}")
+}
+
+/// What the simulator's transaction ids start with; the rest is the trade number.
+const TXN_ID_PREFIX: &str = "SIM-";
+
 #[derive(Debug, Clone)]
 struct Trade {
-    order_id: String,
+    order_id: Key,
     amount_cents: i64,
     state: TradeState,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A paid trade's transaction id is [`txn_id_of`] its number, so it is not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TradeState {
     Unpaid,
-    Paid { txn_id: String },
+    Paid,
     Closed,
 }
 
@@ -105,8 +145,10 @@ struct SimRefund {
 
 #[derive(Debug, Default)]
 struct Books {
-    trades: HashMap<String, Trade>,
-    by_order: HashMap<String, String>,
+    /// By trade number.
+    trades: HashMap<Key, Trade>,
+    /// The trade number of each order.
+    by_order: HashMap<Key, Key>,
     refunds: HashMap<String, SimRefund>,
     /// Refunded so far per transaction, in cents.
     refunded: HashMap<String, i64>,
@@ -198,33 +240,32 @@ impl Simulator {
     /// The buyer scans the order's trade and pays it in full. Paying a paid trade again pays
     /// nothing and sends no callback.
     pub fn pay(&self, order_id: &str) -> Result<SimulatedPayment, PayError> {
-        let (trade_no, amount_cents, txn_id, already) = {
+        let (trade_no, amount_cents, already) = {
             let mut books = self.books();
             let trade_no = books
                 .by_order
-                .get(order_id)
+                .get(&Key::of(order_id))
                 .cloned()
                 .ok_or(PayError::NoTrade)?;
             let trade = books.trades.get_mut(&trade_no).ok_or(PayError::NoTrade)?;
-            match &trade.state {
+            let already = match trade.state {
                 TradeState::Closed => return Err(PayError::Closed),
-                TradeState::Paid { txn_id } => (trade_no, trade.amount_cents, txn_id.clone(), true),
+                TradeState::Paid => true,
                 TradeState::Unpaid => {
-                    let txn_id = format!("SIM-{trade_no}");
-                    trade.state = TradeState::Paid {
-                        txn_id: txn_id.clone(),
-                    };
-                    (trade_no, trade.amount_cents, txn_id, false)
+                    trade.state = TradeState::Paid;
+                    false
                 }
-            }
+            };
+            (trade_no, trade.amount_cents, already)
         };
+        let txn_id = txn_id_of(&trade_no);
         let callback = if already {
             CallbackFate::AlreadyPaid
         } else {
             self.send_callback(order_id, &txn_id, amount_cents)
         };
         Ok(SimulatedPayment {
-            trade_no,
+            trade_no: trade_no.to_string(),
             order_id: order_id.to_owned(),
             txn_id,
             amount_cents,
@@ -293,17 +334,17 @@ impl Simulator {
     }
 
     fn create(&self, trade: &NewTrade) {
+        let trade_no = Key::of(&trade.trade_no);
         let mut books = self.books();
-        if books.trades.contains_key(&trade.trade_no) {
+        if books.trades.contains_key(&trade_no) {
             return;
         }
-        books
-            .by_order
-            .insert(trade.order_id.clone(), trade.trade_no.clone());
+        let order_id = Key::of(&trade.order_id);
+        books.by_order.insert(order_id.clone(), trade_no.clone());
         books.trades.insert(
-            trade.trade_no.clone(),
+            trade_no,
             Trade {
-                order_id: trade.order_id.clone(),
+                order_id,
                 amount_cents: trade.amount_cents,
                 state: TradeState::Unpaid,
             },
@@ -311,14 +352,15 @@ impl Simulator {
     }
 
     fn status(&self, trade_no: &str) -> TradeStatus {
+        let trade_no = Key::of(trade_no);
         let books = self.books();
-        match books.trades.get(trade_no) {
+        match books.trades.get(&trade_no) {
             None => TradeStatus::NotFound,
-            Some(trade) => match &trade.state {
+            Some(trade) => match trade.state {
                 TradeState::Unpaid => TradeStatus::Unpaid,
                 TradeState::Closed => TradeStatus::Closed,
-                TradeState::Paid { txn_id } => TradeStatus::Paid {
-                    txn_id: txn_id.clone(),
+                TradeState::Paid => TradeStatus::Paid {
+                    txn_id: txn_id_of(&trade_no),
                     amount_cents: trade.amount_cents,
                 },
             },
@@ -328,7 +370,7 @@ impl Simulator {
     fn close(&self, trade_no: &str) -> TradeStatus {
         {
             let mut books = self.books();
-            if let Some(trade) = books.trades.get_mut(trade_no) {
+            if let Some(trade) = books.trades.get_mut(&Key::of(trade_no)) {
                 if trade.state == TradeState::Unpaid {
                     trade.state = TradeState::Closed;
                     tracing::debug!(trade_no, order_id = %trade.order_id, "simulator: trade closed");
@@ -344,10 +386,12 @@ impl Simulator {
         let requested_ms = if let Some(existing) = books.refunds.get(&refund.refund_no) {
             existing.requested_ms
         } else {
-            let paid = books.trades.values().find_map(|trade| match &trade.state {
-                TradeState::Paid { txn_id } if *txn_id == refund.txn_id => Some(trade.amount_cents),
-                _ => None,
-            });
+            let paid = refund
+                .txn_id
+                .strip_prefix(TXN_ID_PREFIX)
+                .and_then(|trade_no| books.trades.get(&Key::of(trade_no)))
+                .filter(|trade| trade.state == TradeState::Paid)
+                .map(|trade| trade.amount_cents);
             let refunded = books.refunded.get(&refund.txn_id).copied().unwrap_or(0);
             if let Some(paid) = paid {
                 if refunded + refund.amount_cents > paid {
@@ -475,6 +519,45 @@ mod tests {
             sim.refund(refund("R2", 400)).await,
             Ok(RefundStatus::Pending)
         );
+    }
+
+    #[tokio::test]
+    async fn numbers_are_kept_as_numbers_and_other_texts_as_themselves() {
+        let sim = simulator(Arc::new(ManualClock::new(1_000)), 0);
+        sim.create_trade(trade("1234567890123", "42", 500))
+            .await
+            .ok();
+        sim.create_trade(trade("0123", "T-42", 700)).await.ok();
+        let paid = sim.pay("42").unwrap();
+        assert_eq!(paid.trade_no, "1234567890123");
+        assert_eq!(paid.txn_id, "SIM-1234567890123");
+        assert_eq!(sim.pay("042"), Err(PayError::NoTrade));
+        assert_eq!(sim.pay("+42"), Err(PayError::NoTrade));
+        assert_eq!(sim.pay("T-42").unwrap().trade_no, "0123");
+        assert_eq!(
+            sim.query_trade("123".into()).await,
+            Ok(TradeStatus::NotFound)
+        );
+        assert_eq!(
+            sim.query_trade("0123".into()).await,
+            Ok(TradeStatus::Paid {
+                txn_id: "SIM-0123".into(),
+                amount_cents: 700
+            })
+        );
+        assert_eq!(Key::of("0"), Key::Number(0));
+        assert_eq!(
+            Key::of("18446744073709551616"),
+            Key::Text("18446744073709551616".into())
+        );
+        assert_eq!(Key::of(""), Key::Text("".into()));
+    }
+
+    #[test]
+    fn a_trade_takes_no_more_than_two_numbers_an_amount_and_a_state() {
+        // every open trade is held until its deadline: this is the server's growth per order
+        assert!(std::mem::size_of::<(Key, Trade)>() <= 48);
+        assert!(std::mem::size_of::<(Key, Key)>() <= 32);
     }
 
     #[test]
