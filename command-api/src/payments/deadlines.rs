@@ -14,6 +14,7 @@ use sqlx::Row;
 const CLAIM_POSTGRES: &str = include_str!("sql/claim_postgres.sql");
 const CLAIM_SQLITE: &str = include_str!("sql/claim_sqlite.sql");
 const SETTLE_POSTGRES: &str = include_str!("sql/settle_postgres.sql");
+const INSERT_POSTGRES: &str = include_str!("sql/insert_postgres.sql");
 
 /// A deadline to record for a placed order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -125,13 +126,6 @@ impl DeadlineStore {
     /// Records many deadlines in one statement; a deadline already recorded for its order is
     /// kept as it is. Returns the orders whose deadline this call inserted.
     pub async fn insert_many(&self, deadlines: &[NewDeadline]) -> Result<Vec<String>, StoreError> {
-        const SQL_PG: &str = "INSERT INTO payment_deadlines \
-             (order_id, due_at_ms, trade_no, amount_cents) \
-             SELECT order_id, due_at_ms, trade_no, amount_cents \
-             FROM json_to_recordset(CAST($1 AS json)) \
-                 AS r(order_id text, due_at_ms bigint, trade_no text, amount_cents bigint) \
-             ON CONFLICT (order_id) DO NOTHING \
-             RETURNING order_id";
         const SQL_LITE: &str = "INSERT INTO payment_deadlines \
              (order_id, due_at_ms, trade_no, amount_cents) \
              SELECT json_extract(value, '$.order_id'), json_extract(value, '$.due_at_ms'), \
@@ -142,14 +136,23 @@ impl DeadlineStore {
         if deadlines.is_empty() {
             return Ok(Vec::new());
         }
-        let rows =
-            serde_json::to_string(deadlines).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let inserted: Vec<String> = if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query_scalar(SQL_PG)
-                .bind(rows)
+            fn column<'a, T>(
+                deadlines: &'a [NewDeadline],
+                field: impl Fn(&'a NewDeadline) -> T,
+            ) -> Vec<T> {
+                deadlines.iter().map(field).collect()
+            }
+            sqlx::query_scalar(INSERT_POSTGRES)
+                .bind(column(deadlines, |d| d.order_id.as_str()))
+                .bind(column(deadlines, |d| d.due_at_ms))
+                .bind(column(deadlines, |d| d.trade_no.as_str()))
+                .bind(column(deadlines, |d| d.amount_cents))
                 .fetch_all(pool)
                 .await?
         } else if let Some(pool) = self.store.sqlite_pool() {
+            let rows = serde_json::to_string(deadlines)
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?;
             sqlx::query_scalar(SQL_LITE)
                 .bind(rows)
                 .fetch_all(pool)

@@ -64,6 +64,10 @@ pub struct DeadlineReaction {
     deadlines: DeadlineStore,
     trade_numbers: SegmentAllocator,
     wake: Arc<DeadlineWake>,
+    /// Held by whichever of this reaction and the trade reaction (which shares it) records a
+    /// batch's deadlines: both read the same batches at about the same time, and the second
+    /// then finds them recorded instead of numbering and inserting them again.
+    recording: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl DeadlineReaction {
@@ -78,6 +82,7 @@ impl DeadlineReaction {
             deadlines: DeadlineStore::new(store),
             trade_numbers,
             wake,
+            recording: Arc::default(),
         }
     }
 }
@@ -119,6 +124,7 @@ impl DeadlineReaction {
         &self,
         orders: impl IntoIterator<Item = (OrderId, DateTime<Utc>, Money)>,
     ) -> Result<(), ReactionError> {
+        let _recording = self.recording.lock().await;
         let mut new = Vec::new();
         for (order_id, due, total) in orders {
             let order_id = order_id.to_string();

@@ -160,6 +160,11 @@ mod payments_postgres {
         payments::several_timers_never_claim_one_deadline_twice(spawn_app().await).await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_recorded_deadline_is_kept_as_it_is() {
+        payments::a_recorded_deadline_is_kept_as_it_is(spawn_app().await).await;
+    }
+
     /// `cargo nextest run -p tests --run-ignored only lateness` (or set `LATENESS_ORDERS`).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "a measurement that takes minutes: run by hand"]
@@ -194,8 +199,13 @@ mod payments_postgres {
 }
 
 mod payments_embedded {
-    use crate::helpers::spawn_embedded_app_with;
+    use crate::helpers::{spawn_embedded_app, spawn_embedded_app_with};
     use crate::payments::{self, SHORT_TIMEOUT_SECS};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_recorded_deadline_is_kept_as_it_is() {
+        payments::a_recorded_deadline_is_kept_as_it_is(spawn_embedded_app().await).await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unpaid_order_is_cancelled_and_its_stock_released_within_a_second_of_its_deadline() {

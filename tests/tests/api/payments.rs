@@ -433,6 +433,50 @@ pub async fn several_timers_never_claim_one_deadline_twice(app: TestApp) {
     );
 }
 
+/// Recording deadlines keeps a recorded one as it is, records a new order once however often
+/// one call names it (the first of its rows), and answers the orders it recorded.
+pub async fn a_recorded_deadline_is_kept_as_it_is(app: TestApp) {
+    let store = command_api::startup::open_store(&app.settings)
+        .await
+        .unwrap();
+    let deadline =
+        |order_id: &str, due_at_ms: i64, trade_no: &str| command_api::payments::NewDeadline {
+            order_id: order_id.to_owned(),
+            due_at_ms,
+            trade_no: trade_no.to_owned(),
+            amount_cents: 100,
+        };
+    let deadlines = command_api::payments::DeadlineStore::new(store.clone());
+    let mut first = deadlines
+        .insert_many(&[
+            deadline("7001", 1_000, "TR1"),
+            deadline("7002", 2_000, "TR2"),
+        ])
+        .await
+        .unwrap();
+    first.sort();
+    assert_eq!(first, ["7001", "7002"]);
+    let second = deadlines
+        .insert_many(&[
+            deadline("7002", 9_000, "TR9"),
+            deadline("7003", 3_000, "TR3"),
+            deadline("7003", 4_000, "TR4"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(second, ["7003"]);
+    // read back from the table, not from what this store remembers recording
+    let table = command_api::payments::DeadlineStore::new(store);
+    for (order_id, trade_no) in [("7001", "TR1"), ("7002", "TR2"), ("7003", "TR3")] {
+        assert_eq!(
+            table.trade_no(order_id).await.unwrap().as_deref(),
+            Some(trade_no),
+            "order {order_id}"
+        );
+    }
+    assert_eq!(table.next_due_ms(0).await.unwrap(), Some(1_000));
+}
+
 /// Measures the timer: places `orders` unpaid orders (with a long deadline, so nothing fires
 /// meanwhile), waits until every deadline is recorded, then moves their due times into one
 /// window of `window_secs` starting 15 s later, and waits until all have fired. Prints p50,
