@@ -8,7 +8,6 @@ use std::sync::Arc;
 use cqrs_es::Aggregate;
 use domain::{Order, OrderEvent, SkuEvent};
 use event_store::{Checkpoint, RecordedEvent};
-use serde_json::Value;
 
 use crate::archive::{ARCHIVE_NAME, ArchiveProgress};
 use crate::document::{OrderDocument, micros};
@@ -197,6 +196,7 @@ macro_rules! backend {
         $dialect:expr,
         $upsert_detail:ident,
         $write_detail:ident,
+        $move_stocks:ident,
         $claim_check:expr
     ) => {
         pub(crate) mod $module {
@@ -451,28 +451,21 @@ macro_rules! backend {
                         Some((available, reserved, sold)) => {
                             let first = sku_events.first().map_or(0, |e| e.sequence);
                             let last = sku_events.last().map_or(0, |e| e.sequence);
-                            let (first, last) =
-                                (to_i64(first, "sequence")?, to_i64(last, "sequence")?);
-                            moves.push(serde_json::json!({
-                                "sku": sku,
-                                "available": available,
-                                "reserved": reserved,
-                                "sold": sold,
-                                "from_version": first - 1,
-                                "version": last,
-                            }));
+                            moves.push(StockMove {
+                                sku,
+                                available,
+                                reserved,
+                                sold,
+                                from_version: to_i64(first, "sequence")? - 1,
+                                version: to_i64(last, "sequence")?,
+                            });
                             folded.push((sku, sku_events));
                         }
                         None => one_by_one.extend(sku_events),
                     }
                 }
                 if !moves.is_empty() {
-                    let moved: HashSet<String> = sqlx::query_scalar(&sql.stock_moves)
-                        .bind(Value::Array(moves).to_string())
-                        .fetch_all(&mut **tx)
-                        .await?
-                        .into_iter()
-                        .collect();
+                    let moved = super::$move_stocks(tx, sql, &moves).await?;
                     for (sku, sku_events) in folded {
                         if !moved.contains(sku) {
                             one_by_one.extend(sku_events);
@@ -788,6 +781,7 @@ backend!(
     Dialect::Postgres,
     upsert_detail_columns,
     copy_detail,
+    move_stocks_columns,
     "SELECT 1 FROM projection_checkpoints WHERE projection = $1 AND txid = $2 FOR SHARE"
 );
 backend!(
@@ -796,6 +790,7 @@ backend!(
     Dialect::Sqlite,
     upsert_detail,
     upsert_detail,
+    move_stocks_json,
     "UPDATE projection_checkpoints SET position = 0 WHERE projection = $1 AND txid = $2 \
      RETURNING 1"
 );
@@ -827,6 +822,54 @@ pub(crate) async fn replay_fill(
         joined(task.await)??;
     }
     Ok(())
+}
+
+/// One SKU's movements in a batch, folded (`MOVE_ROW` of projection.rs): applied only on top
+/// of the SKU's event before them, `from_version`.
+#[derive(Debug, serde::Serialize)]
+struct StockMove<'a> {
+    sku: &'a str,
+    available: i64,
+    reserved: i64,
+    sold: i64,
+    from_version: i64,
+    version: i64,
+}
+
+/// A batch's stock movements into PostgreSQL's stock view, one array a column (a JSON array of
+/// rows made PostgreSQL build a hash table for each row, and parse the SKUs once more for
+/// their key probe). Returns the SKUs moved.
+async fn move_stocks_columns(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    sql: &Sql,
+    moves: &[StockMove<'_>],
+) -> Result<HashSet<String>, ProjectionError> {
+    let number = |column: fn(&StockMove<'_>) -> i64| moves.iter().map(column).collect::<Vec<_>>();
+    // in MOVE_ROW's order (projection.rs)
+    let moved = sqlx::query_scalar(&sql.stock_moves)
+        .bind(moves.iter().map(|m| m.sku).collect::<Vec<_>>())
+        .bind(number(|m| m.available))
+        .bind(number(|m| m.reserved))
+        .bind(number(|m| m.sold))
+        .bind(number(|m| m.from_version))
+        .bind(number(|m| m.version))
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(moved.into_iter().collect())
+}
+
+/// A batch's stock movements into SQLite's stock view, as the JSON array of rows the update
+/// reads. Returns the SKUs moved.
+async fn move_stocks_json(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    sql: &Sql,
+    moves: &[StockMove<'_>],
+) -> Result<HashSet<String>, ProjectionError> {
+    let moved = sqlx::query_scalar(&sql.stock_moves)
+        .bind(serde_json::to_string(moves)?)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(moved.into_iter().collect())
 }
 
 /// A replay's order rows into PostgreSQL's empty shadow detail view, by COPY.

@@ -161,9 +161,9 @@ impl Dialect {
     /// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
     /// SQLite has no need of: it runs one writing transaction at a time), `{in_ids}` (a
     /// column's test for the ids of a JSON array bound as the first parameter), `{in_move_skus}`
-    /// (the same for the SKUs of `{move_rows}`), `{order_rows}` ([`Dialect::order_rows`]), and
-    /// `{move_rows}` and `{stock_rows}` (the rows of a JSON array of objects bound as the first
-    /// parameter, as a table `r`).
+    /// (the same for the SKUs of `{move_rows}`), `{order_rows}` and `{move_rows}`
+    /// ([`Dialect::columns`]), and `{stock_rows}` (the rows of a JSON array of objects bound as
+    /// the first parameter, as a table `r`).
     fn fill(self, sql: &str) -> String {
         let (for_update, skip_locked, in_ids, in_move_skus) = match self {
             // An array is an index condition, one probe of the key per id. `IN (SELECT ...)`
@@ -173,7 +173,7 @@ impl Dialect {
                 " FOR UPDATE",
                 " FOR UPDATE SKIP LOCKED",
                 "= ANY (ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
-                "= ANY (ARRAY(SELECT json_array_elements(CAST($1 AS json)) ->> 'sku'))",
+                "= ANY ($1::text[])",
             ),
             Self::Sqlite => (
                 "",
@@ -186,24 +186,25 @@ impl Dialect {
             .replace("{skip_locked}", skip_locked)
             .replace("{in_ids}", in_ids)
             .replace("{in_move_skus}", in_move_skus)
-            .replace("{order_rows}", &self.order_rows())
-            .replace("{move_rows}", &self.rows(MOVE_ROW))
+            .replace("{order_rows}", &self.columns(ORDER_ROW))
+            .replace("{move_rows}", &self.columns(MOVE_ROW))
             .replace("{stock_rows}", &self.rows(STOCK_ROW))
     }
 
-    /// The order rows of a batch as a table `r` of [`ORDER_ROW`]: on PostgreSQL one array a
-    /// column, bound as parameters 1 to 9 in that order; on SQLite a JSON array of objects.
-    fn order_rows(self) -> String {
+    /// A batch's rows as a table `r` of `columns` ([`ORDER_ROW`], [`MOVE_ROW`]): on PostgreSQL
+    /// one array a column, bound as parameters 1, 2, ... in that order; on SQLite a JSON array
+    /// of objects.
+    fn columns(self, columns: &[(&str, &str)]) -> String {
         match self {
             Self::Postgres => {
-                let (arrays, names): (Vec<_>, Vec<_>) = ORDER_ROW
+                let (arrays, names): (Vec<_>, Vec<_>) = columns
                     .iter()
                     .enumerate()
                     .map(|(i, (name, kind))| (format!("${}::{kind}[]", i + 1), *name))
                     .unzip();
                 format!("UNNEST({}) AS r({})", arrays.join(", "), names.join(", "))
             }
-            Self::Sqlite => self.rows(ORDER_ROW),
+            Self::Sqlite => self.rows(columns),
         }
     }
 
@@ -568,18 +569,19 @@ mod tests {
             ("force_custom_plan", ["sku-17", "sku-4242"]),
             ("force_generic_plan", ["sku-18", "sku-4243"]),
         ] {
-            let moves = serde_json::json!(skus.map(|sku| serde_json::json!({
-                "sku": sku, "available": -1, "reserved": 1, "sold": 0,
-                "from_version": 1, "version": 2,
-            })))
-            .to_string();
             let mut tx = pool.begin().await.unwrap();
             sqlx::query(&format!("SET LOCAL plan_cache_mode = {plan_cache_mode}"))
                 .execute(&mut *tx)
                 .await
                 .unwrap();
+            // in MOVE_ROW's order: sku, available, reserved, sold, from_version, version
             let plan: serde_json::Value = sqlx::query_scalar(&explain)
-                .bind(&moves)
+                .bind(skus)
+                .bind([-1_i64, -1])
+                .bind([1_i64, 1])
+                .bind([0_i64, 0])
+                .bind([1_i64, 1])
+                .bind([2_i64, 2])
                 .fetch_one(&mut *tx)
                 .await
                 .unwrap();
