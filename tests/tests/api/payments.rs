@@ -439,10 +439,12 @@ pub async fn a_recorded_deadline_is_kept_as_it_is(app: TestApp) {
     let store = command_api::startup::open_store(&app.settings)
         .await
         .unwrap();
+    // far in the future: the app's own timer must not fire them meanwhile
+    let far_ms: i64 = 4_102_444_800_000; // 2100-01-01
     let deadline =
-        |order_id: &str, due_at_ms: i64, trade_no: &str| command_api::payments::NewDeadline {
+        |order_id: &str, due_in_ms: i64, trade_no: &str| command_api::payments::NewDeadline {
             order_id: order_id.to_owned(),
-            due_at_ms,
+            due_at_ms: far_ms + due_in_ms,
             trade_no: trade_no.to_owned(),
             amount_cents: 100,
         };
@@ -474,7 +476,7 @@ pub async fn a_recorded_deadline_is_kept_as_it_is(app: TestApp) {
             "order {order_id}"
         );
     }
-    assert_eq!(table.next_due_ms(0).await.unwrap(), Some(1_000));
+    assert_eq!(table.next_due_ms(0).await.unwrap(), Some(far_ms + 1_000));
 }
 
 /// Measures the timer: places `orders` unpaid orders (with a long deadline, so nothing fires
