@@ -85,10 +85,10 @@ pub enum PayError {
 }
 
 /// A trade number or order id as the books keep it: inline when it is the canonical decimal
-/// text of a number (as every id this platform issues is), else as its text. Two texts are the
-/// same key exactly when they are the same text. The books hold every trade until the process
-/// ends, so a trade's size is most of the server's memory growth per order: its numbers as
-/// heap strings nearly doubled it (docs/benchmarks.md).
+/// text of a number (as an order id is), else as its text (a trade number: `TR` and a
+/// number). Two texts are the same key exactly when they are the same text. The books hold
+/// every trade until the process ends, so a trade's size is most of the server's memory growth
+/// per order: its ids as `String`s nearly doubled it (docs/benchmarks.md).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Number(u64),
@@ -554,8 +554,8 @@ mod tests {
     }
 
     #[test]
-    fn a_trade_takes_no_more_than_two_numbers_an_amount_and_a_state() {
-        // every open trade is held until its deadline: this is the server's growth per order
+    fn a_trades_entries_in_the_books_take_at_most_80_bytes() {
+        // every trade is held until the process ends: this is the server's growth per order
         assert!(std::mem::size_of::<(Key, Trade)>() <= 48);
         assert!(std::mem::size_of::<(Key, Key)>() <= 32);
     }
