@@ -161,7 +161,8 @@ impl Dialect {
     /// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
     /// SQLite has no need of: it runs one writing transaction at a time), `{in_ids}` (a
     /// column's test for the ids of a JSON array bound as the first parameter), `{in_move_skus}`
-    /// (the same for the SKUs of `{move_rows}`), `{order_rows}` and `{move_rows}`
+    /// (the same for the SKUs of `{move_rows}`, on PostgreSQL its first array), `{order_rows}`
+    /// and `{move_rows}`
     /// ([`Dialect::columns`]), and `{stock_rows}` (the rows of a JSON array of objects bound as
     /// the first parameter, as a table `r`).
     fn fill(self, sql: &str) -> String {
