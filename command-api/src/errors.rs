@@ -3,8 +3,8 @@
 use actix_web::http::StatusCode;
 use domain::{CartError, OrderError, ProductError, SkuError};
 
-use crate::execute::ExecuteError;
 use crate::problem::Problem;
+use event_store::ExecuteError;
 
 /// Converts a domain error to its problem answer.
 pub trait ToProblem {

@@ -14,7 +14,6 @@ pub mod auth;
 pub mod checkout_token;
 pub mod config;
 pub mod errors;
-pub mod execute;
 pub mod http;
 pub mod metrics;
 pub mod payments;

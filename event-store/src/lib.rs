@@ -8,6 +8,8 @@
 //!
 //! - [`EventStore::load`] and [`EventStore::append`]: a stream's state and version, and an append
 //!   that succeeds only at the expected version;
+//! - [`execute`]: the command side's one way in: decide on the stream's kept (or loaded) state,
+//!   append at its version with the command's dedup key, decide again when a write loses a race;
 //! - idempotency: events carry [`EventMetadata`] with a dedup key, a unique index refuses a
 //!   second command with the same key in a stream, and [`AppendError::Duplicate`] tells that
 //!   apart from [`AppendError::Conflict`];
@@ -16,13 +18,15 @@
 //! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here.
 //!
 //! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
-//! `slots` (per-stream locks, kept state and batched writes for the command side), `checkpoints`,
+//! `execute` (a command against one stream), `slots` (per-stream locks, kept state and batched
+//! writes behind `execute`, private to this crate), `checkpoints`,
 //! `metadata`, `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
 //! `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
 mod checkpoints;
 mod error;
+mod execute;
 mod fresh;
 mod metadata;
 mod pages;
@@ -37,10 +41,10 @@ mod tail;
 mod transaction;
 
 pub use error::{AppendError, StoreError};
+pub use execute::{ExecuteError, Executed, execute, execute_with};
 pub use metadata::EventMetadata;
 pub use pages::StreamPages;
 pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent};
-pub use slots::{SlotState, StreamSlot};
 pub use store::{Appended, EventStore, Loaded, POSTGRES_POOL_CONNECTIONS_DEFAULT};
 pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, SUBSCRIPTION_LINGER_MS, Subscription};
 pub use transaction::begin;

@@ -2,7 +2,7 @@
 //! that also holds the stream's state, and their events are written in batches.
 //!
 //! A command decides on the kept state under the lock, applies its events to it and queues
-//! them ([`EventStore::enqueue`]); then it lets the next command decide and waits for its
+//! them (`EventStore::enqueue`, driven only by [`crate::execute`]); then it lets the next command decide and waits for its
 //! events to be written. One writer task per stream at a time writes everything queued as one
 //! append at the stream's written version: the commands that queued while a write was in
 //! flight go together in the next one. A hot stream (one SKU in a flash sale) thus takes one
@@ -26,14 +26,14 @@ use crate::{EventMetadata, EventStore, Loaded, StoreError};
 const STREAM_SLOTS_MAX: usize = 10_000;
 
 /// The lock of one stream and what it keeps.
-pub type StreamSlot<A> = tokio::sync::Mutex<SlotState<A>>;
+pub(crate) type StreamSlot<A> = tokio::sync::Mutex<SlotState<A>>;
 
 /// What a stream's slot keeps: the stream's state, and the commands decided on it whose events
 /// are not written yet.
-pub struct SlotState<A: Aggregate> {
+pub(crate) struct SlotState<A: Aggregate> {
     /// The stream's state, including the events of queued and in-flight commands; `None`:
     /// load it afresh.
-    pub kept: Option<Loaded<A>>,
+    pub(crate) kept: Option<Loaded<A>>,
     /// The version of the stream known written (the next write's expected version).
     written: u64,
     queued: Vec<Queued<A>>,
@@ -53,18 +53,18 @@ impl<A: Aggregate> Default for SlotState<A> {
 
 impl<A: Aggregate> SlotState<A> {
     /// Whether every event of the kept state is written: no command waits for a write.
-    pub fn settled(&self) -> bool {
+    pub(crate) fn settled(&self) -> bool {
         self.queued.is_empty() && !self.writing
     }
 
     /// Keeps `loaded`, read from the log (only while settled).
-    pub fn keep(&mut self, loaded: Loaded<A>) {
+    pub(crate) fn keep(&mut self, loaded: Loaded<A>) {
         self.written = loaded.version;
         self.kept = Some(loaded);
     }
 
     /// Forgets the kept state (only while settled): the next command loads the stream.
-    pub fn forget(&mut self) {
+    pub(crate) fn forget(&mut self) {
         self.kept = None;
     }
 }
@@ -111,7 +111,7 @@ impl SlotMap {
 
 impl EventStore {
     /// The slot of `A`'s stream `aggregate_id` in this process.
-    pub fn stream_slot<A>(&self, aggregate_id: &str) -> Arc<StreamSlot<A>>
+    pub(crate) fn stream_slot<A>(&self, aggregate_id: &str) -> Arc<StreamSlot<A>>
     where
         A: Aggregate + 'static,
     {
@@ -143,7 +143,7 @@ impl EventStore {
     /// stream `aggregate_id` (whose slot is `slot`, locked as `state`). The answer is `true`
     /// once they are durable, `false` when the write failed: the kept state was dropped, and
     /// the command decides again on a fresh one.
-    pub fn enqueue<A>(
+    pub(crate) fn enqueue<A>(
         &self,
         slot: &Arc<StreamSlot<A>>,
         state: &mut SlotState<A>,
@@ -174,7 +174,7 @@ impl EventStore {
 
     /// Waits until every command queued on `state` so far is written (or failed); `state` is
     /// the locked `slot`, unlocked meanwhile.
-    pub async fn settle<A>(
+    pub(crate) async fn settle<A>(
         &self,
         slot: &Arc<StreamSlot<A>>,
         mut state: tokio::sync::MutexGuard<'_, SlotState<A>>,

@@ -25,13 +25,13 @@ use domain::{
 use event_store::{EventMetadata, EventStore, RecordedEvent};
 use ids::SegmentAllocator;
 
-use crate::execute::{ExecuteError, execute};
 use crate::payments::deadlines::{DeadlineStore, NewDeadline};
 use crate::payments::gateway::{
     GatewayError, NewTrade, PaymentGateway, RefundOrder, RefundStatus, TradeStatus, with_retries,
 };
 use crate::payments::timer::{DeadlineWake, TIMER_ACTOR};
 use crate::reactions::runner::Reaction;
+use event_store::{ExecuteError, execute};
 
 type ReactionError = Box<dyn std::error::Error + Send + Sync>;
 

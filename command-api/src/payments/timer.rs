@@ -25,10 +25,10 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::execute::{ExecuteError, execute};
 use crate::metrics::Metrics;
 use crate::payments::deadlines::{ClaimedDeadline, DeadlineStore};
 use crate::payments::gateway::{PaymentGateway, TradeStatus, with_retries};
+use event_store::{ExecuteError, execute};
 
 /// Deadlines claimed per round.
 const FIRE_BATCH_SIZE_MAX: usize = 256;

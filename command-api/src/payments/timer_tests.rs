@@ -12,8 +12,8 @@ use domain::{
 use event_store::{Checkpoint, EventMetadata, EventStore};
 use ids::{Clock, ManualClock, SegmentAllocator};
 
-use crate::execute::execute;
 use crate::payments::deadlines::{DeadlineStore, NewDeadline};
+use event_store::execute;
 use futures::future::BoxFuture;
 
 use crate::payments::gateway::{

@@ -34,7 +34,7 @@ use domain::{
 use event_store::{EventMetadata, EventStore, Loaded, RecordedEvent};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::execute::{ExecuteError, execute, execute_with};
+use event_store::{ExecuteError, execute, execute_with};
 use runner::Reaction;
 
 type ReactionError = Box<dyn std::error::Error + Send + Sync>;

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
-use crate::execute::execute;
 use crate::http::{field, metadata, versioned};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::views::CartView;
+use event_store::execute;
 
 /// How many units of a SKU the cart should hold.
 #[derive(Debug, Deserialize, ToSchema)]

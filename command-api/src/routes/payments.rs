@@ -8,11 +8,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
-use crate::execute::execute;
 use crate::http::{field, metadata};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::views::order_answer;
+use event_store::execute;
 
 /// A payment the provider received.
 #[derive(Debug, Deserialize, ToSchema)]

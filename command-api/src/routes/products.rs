@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
 use crate::errors::ToProblem;
-use crate::execute::{ExecuteError, execute};
 use crate::http::{field, if_match, metadata, versioned};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::views::{ProductView, StockView};
+use event_store::{ExecuteError, execute};
 
 /// A new product (one product is one SKU) and its initial stock.
 #[derive(Debug, Deserialize, ToSchema)]

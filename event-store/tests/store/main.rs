@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod counter;
+mod execute;
 mod harness;
 mod postgres_es_compat;
 mod postgres_group_commit;

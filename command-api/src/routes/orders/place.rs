@@ -32,12 +32,12 @@ use utoipa::ToSchema;
 
 use crate::auth::Principal;
 use crate::errors::ToProblem;
-use crate::execute::{ExecuteError, Executed, execute, execute_with};
 use crate::http::{field, metadata};
 use crate::problem::Problem;
 use crate::routes::cart::buyer_of;
 use crate::state::AppState;
 use crate::views::order_answer;
+use event_store::{ExecuteError, Executed, execute, execute_with};
 
 /// An order to place.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -15,11 +15,11 @@ use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
 use crate::errors::ToProblem;
-use crate::execute::execute;
 use crate::http::{field, idempotency_key, metadata, required_if_match};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::views::order_answer;
+use event_store::execute;
 
 /// Who may act on an order.
 enum Party {

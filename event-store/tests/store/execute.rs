@@ -1,14 +1,13 @@
 //! Commands on one stream from two processes at once (two stores, each with its own slots and
 //! batched writes): every write that loses the race is decided again, nothing is written on top
 //! of an unwritten state, and stock is never oversold.
-#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use chrono::Utc;
-use command_api::execute::{ExecuteError, execute};
 use domain::{
     CreateSku, OrderId, Quantity, ReserveStock, SellerId, Sku, SkuCommand, SkuError, SkuId,
 };
 use event_store::{EventMetadata, EventStore};
+use event_store::{ExecuteError, execute};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 

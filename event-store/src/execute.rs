@@ -4,13 +4,13 @@
 //! log already holds) decide again on a fresh load, a bounded number of times (ADR 6).
 //!
 //! cqrs-es's `CqrsFramework::execute` returns neither the events nor the version, which every
-//! answer here needs (ETag, read-your-writes, idempotent replies), so the command side drives
-//! the event store directly.
+//! answer needs (ETag, read-your-writes, idempotent replies), so this is the command side's
+//! one way into the log. The per-stream queue it drives (`slots`) is private to this crate.
 
 use std::time::Duration;
 
+use crate::{EventMetadata, EventStore, StoreError};
 use cqrs_es::Aggregate;
-use event_store::{EventMetadata, EventStore, StoreError};
 
 /// Attempts per command when other writers keep winning the race for the stream.
 const CONFLICT_RETRIES_MAX: u32 = 64;
@@ -56,7 +56,7 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
 /// the stream's state: a command decides on it without reading the log first, applies its
 /// events, queues them to be written and lets the next command decide meanwhile; the stream's
 /// queued commands are written together, at the stream's written version, and each command is
-/// answered once its events are durable (`event_store::SlotState`). When the write fails
+/// answered once its events are durable (`slots`). When the write fails
 /// (another process appended first, the database), every command decided on the unwritten
 /// state decides again on a fresh one. A decision that appends nothing (a refusal, a repeat)
 /// is only given on a state that is written and caught up with the log, so it never rests on
