@@ -4,6 +4,9 @@ use actix_web::http::StatusCode;
 use domain::{CartError, OrderError, ProductError, SkuError};
 
 use crate::problem::Problem;
+use crate::services::catalogue::CatalogueError;
+use crate::services::fulfilment::FulfilmentError;
+use crate::services::placement::PlacementError;
 use event_store::ExecuteError;
 
 /// Converts a domain error to its problem answer.
@@ -104,14 +107,67 @@ impl ToProblem for CartError {
     }
 }
 
+impl ToProblem for PlacementError {
+    fn to_problem(&self) -> Problem {
+        let detail = self.to_string();
+        let line_sku = |line: &usize| format!("items[{line}].sku");
+        match self {
+            Self::InvalidToken => Problem::forbidden(detail),
+            Self::NoItems | Self::TooManyItems { .. } => Problem::invalid_field("items", detail),
+            Self::DuplicateSku { line }
+            | Self::UnknownProduct { line, .. }
+            | Self::MixedSellers { line } => Problem::invalid_field(&line_sku(line), detail),
+            Self::ProductChanged { line, .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "product-changed",
+                "The product changed, refresh",
+            )
+            .field(format!("items[{line}].product_version"))
+            .detail(detail),
+            Self::Order(err) => err.to_problem(),
+            Self::Stock(err) => err.to_problem(),
+            Self::Contention => Problem::busy(),
+            Self::Store(err) => Problem::internal(err),
+        }
+    }
+}
+
+impl ToProblem for FulfilmentError {
+    fn to_problem(&self) -> Problem {
+        match self {
+            Self::VersionMismatch { current } => Problem::version_mismatch(*current),
+            Self::NoRefundNumber => {
+                Problem::busy().detail("refund numbers cannot be issued right now; retry shortly")
+            }
+            Self::Execute(err) => err.to_problem(),
+        }
+    }
+}
+
+impl ToProblem for CatalogueError {
+    fn to_problem(&self) -> Problem {
+        match self {
+            Self::ZeroPrice => Problem::invalid_field("price_cents", self.to_string()),
+            Self::Product(err) => err.to_problem(),
+            Self::Stock(err) => err.to_problem(),
+        }
+    }
+}
+
+impl<E: ToProblem + std::error::Error + 'static> ToProblem for ExecuteError<E> {
+    fn to_problem(&self) -> Problem {
+        match self {
+            ExecuteError::Domain(err) => err.to_problem(),
+            ExecuteError::VersionMismatch { current } => Problem::version_mismatch(*current),
+            ExecuteError::Contention => Problem::busy(),
+            ExecuteError::Store(err) => Problem::internal(err),
+        }
+    }
+}
+
 impl<E: ToProblem + std::error::Error + 'static> From<ExecuteError<E>> for Problem {
     fn from(err: ExecuteError<E>) -> Self {
-        match err {
-            ExecuteError::Domain(err) => err.to_problem(),
-            ExecuteError::VersionMismatch { current } => Problem::version_mismatch(current),
-            ExecuteError::Contention => Problem::busy(),
-            ExecuteError::Store(err) => Problem::internal(&err),
-        }
+        err.to_problem()
     }
 }
 

@@ -2,8 +2,9 @@
 //! mapping, and the `orders` command line that runs them.
 //!
 //! Modules: `config` (layered settings), `startup` (the application, its server and its
-//! workers), `routes` (one module per resource), `execute` (load, decide, append with
-//! expected version), `reactions` (what follows an event: cart clearing, stock movements),
+//! workers), `routes` (one module per resource: parse, call a service, answer), `services`
+//! (the use cases, callable without HTTP, and the clock they read), `reactions` (what follows
+//! an event: cart clearing, stock movements),
 //! `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `problem`
 //! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `views` (JSON
 //! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
@@ -20,6 +21,7 @@ pub mod payments;
 pub mod problem;
 pub mod reactions;
 pub mod routes;
+pub mod services;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

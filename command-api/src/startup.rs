@@ -13,7 +13,7 @@ use event_store::{EventStore, StoreError};
 use futures::FutureExt;
 use tracing_actix_web::TracingLogger;
 
-use ids::{IdError, OrderIdGenerator, SegmentAllocator, SystemClock};
+use ids::{IdError, OrderIdGenerator, SegmentAllocator};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +32,7 @@ use crate::payments::{CallbackFaults, DeadlineFirer, PaymentGateway, Simulator, 
 use crate::problem::Problem;
 use crate::reactions::{OrderReactions, runner};
 use crate::routes;
+use crate::services::{Clock, Services};
 use crate::state::AppState;
 
 /// Seconds in-flight requests get to finish on shutdown.
@@ -104,7 +105,7 @@ pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError>
 }
 
 /// The built-in payment provider, sending its callbacks to this server's notify route.
-fn payment_simulator(settings: &Settings, port: u16) -> Simulator {
+fn payment_simulator(settings: &Settings, port: u16, clock: &Clock) -> Simulator {
     let ip = settings.http_addr.ip();
     let host = if ip.is_unspecified() {
         "127.0.0.1".to_owned()
@@ -126,7 +127,7 @@ fn payment_simulator(settings: &Settings, port: u16) -> Simulator {
         }),
         faults,
         settings.simulator_refund_settle_ms,
-        Arc::new(SystemClock::new()),
+        clock.ids_clock(),
     )
 }
 
@@ -136,15 +137,20 @@ fn spawn_payment_workers(
     settings: &Settings,
     gateway: Arc<dyn PaymentGateway>,
     refund_numbers: SegmentAllocator,
-    deadlines: &DeadlineReaction,
     metrics: Metrics,
+    clock: &Clock,
     shutdown: &CancellationToken,
 ) -> Result<Vec<JoinHandle<()>>, StartupError> {
+    let deadlines = &DeadlineReaction::new(
+        store.clone(),
+        SegmentAllocator::new(store, "trade")?,
+        Arc::new(timer::DeadlineWake::default()),
+    );
     let lag = metrics.reaction_lag_events.clone();
     let firer = DeadlineFirer::new(
         store.clone(),
         gateway.clone(),
-        Arc::new(SystemClock::new()),
+        clock.ids_clock(),
         Some(metrics),
     );
     let sweep_interval = Duration::from_secs(settings.payment_sweep_interval_secs.max(1));
@@ -255,6 +261,12 @@ pub struct Application {
 impl Application {
     /// Opens the store, binds the listener (port 0 picks a free port) and prepares the server.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`build`](Self::build), with every service, the payment deadlines and the simulator
+    /// reading time from `clock` (tests move a manual one instead of sleeping).
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         if settings.jwt_secret == DEV_JWT_SECRET {
             tracing::warn!("no jwt_secret configured: using the development secret");
         }
@@ -282,31 +294,37 @@ impl Application {
             lag.clone(),
             shutdown.clone(),
         ))];
-        let simulator = Arc::new(payment_simulator(&settings, port));
-        let deadlines = DeadlineReaction::new(
-            store.clone(),
-            SegmentAllocator::new(&store, "trade")?,
-            Arc::new(timer::DeadlineWake::default()),
-        );
+        let simulator = Arc::new(payment_simulator(&settings, port, &clock));
         workers.extend(spawn_payment_workers(
             &store,
             &settings,
             simulator.clone(),
             refund_numbers.clone(),
-            &deadlines,
             Metrics::clone(&metrics),
+            &clock,
             &shutdown,
         )?);
         workers.extend(spawn_projection_runners(&store, &metrics, &shutdown)?);
         workers.push(spawn_archiver(&store, &settings, &shutdown));
         let read_models = web::Data::new(ReadModels::new(&store));
         let viewers = web::Data::new(viewer_authenticator());
+        let checkout = CheckoutTokens::new(&settings.jwt_secret);
+        let payment_timeout = chrono::Duration::seconds(
+            i64::try_from(settings.payment_timeout_secs).unwrap_or(i64::MAX),
+        );
         let state = web::Data::new(AppState {
-            checkout: CheckoutTokens::new(&settings.jwt_secret),
+            services: Services::new(
+                store.clone(),
+                clock.clone(),
+                checkout.clone(),
+                payment_timeout,
+                refund_numbers.clone(),
+            ),
+            clock,
+            checkout,
             store,
             settings,
             order_ids,
-            refund_numbers,
             simulator,
         });
         let app_state = state.clone();

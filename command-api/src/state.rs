@@ -1,22 +1,25 @@
 //! What every request handler shares.
 
 use event_store::EventStore;
-use ids::{OrderIdGenerator, SegmentAllocator};
+use ids::OrderIdGenerator;
 
 use crate::checkout_token::CheckoutTokens;
 use crate::config::Settings;
 use crate::payments::Simulator;
+use crate::services::{Clock, Services};
 
 /// Shared application state.
 pub struct AppState {
+    /// The use cases the routes call.
+    pub services: Services,
+    /// The time every service and route reads.
+    pub clock: Clock,
     /// The event log.
     pub store: EventStore,
     /// The configuration the server started with.
     pub settings: Settings,
     /// Issues order ids (with the buyer's gene) on a leased worker id.
     pub order_ids: OrderIdGenerator,
-    /// Issues refund numbers.
-    pub refund_numbers: SegmentAllocator,
     /// Issues and verifies checkout tokens.
     pub checkout: CheckoutTokens,
     /// The built-in payment provider simulator (also the payment gateway).

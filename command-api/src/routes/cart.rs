@@ -3,8 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
-use chrono::Utc;
-use domain::{AddToCart, BuyerId, Cart, CartCommand, Quantity, RemoveFromCart, SkuId};
+use domain::{BuyerId, Cart, Quantity, SkuId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -13,7 +12,6 @@ use crate::http::{field, metadata, versioned};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::views::CartView;
-use event_store::execute;
 
 /// How many units of a SKU the cart should hold.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -46,16 +44,12 @@ pub(crate) async fn set_item(
     body: web::Json<SetCartItemRequest>,
 ) -> Result<HttpResponse, Problem> {
     let buyer = buyer_of(&principal)?;
-    let command = AddToCart {
-        sku: field("sku", SkuId::parse(&path))?,
-        quantity: field("quantity", Quantity::new(body.quantity))?,
-        at: Utc::now(),
-    };
+    let sku = field("sku", SkuId::parse(&path))?;
+    let quantity = field("quantity", Quantity::new(body.quantity))?;
     let meta = metadata(&req, &principal, None);
-    let executed = execute::<Cart, _>(&state.store, buyer.as_str(), None, &meta, |cart| {
-        cart.decide(CartCommand::AddToCart(command.clone()))
-    })
-    .await?;
+    let executed = (state.services.cart)
+        .set_item(&buyer, sku, quantity, &meta)
+        .await?;
     let view = CartView::of(&executed.aggregate, executed.version);
     Ok(versioned(StatusCode::OK, executed.version, &view))
 }
@@ -75,15 +69,11 @@ pub(crate) async fn remove_item(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let buyer = buyer_of(&principal)?;
-    let command = RemoveFromCart {
-        sku: field("sku", SkuId::parse(&path))?,
-        at: Utc::now(),
-    };
+    let sku = field("sku", SkuId::parse(&path))?;
     let meta = metadata(&req, &principal, None);
-    let executed = execute::<Cart, _>(&state.store, buyer.as_str(), None, &meta, |cart| {
-        cart.decide(CartCommand::RemoveFromCart(command.clone()))
-    })
-    .await?;
+    let executed = (state.services.cart)
+        .remove_item(&buyer, sku, &meta)
+        .await?;
     let view = CartView::of(&executed.aggregate, executed.version);
     Ok(versioned(StatusCode::OK, executed.version, &view))
 }

@@ -45,7 +45,7 @@ pub(crate) async fn checkout(
             Problem::busy().detail("order ids cannot be issued right now; retry shortly")
         })?;
     let ttl = i64::try_from(state.settings.checkout_ttl_secs).unwrap_or(i64::MAX);
-    let expires_at = Utc::now() + Duration::seconds(ttl);
+    let expires_at = state.clock.now() + Duration::seconds(ttl);
     let checkout_token = state
         .checkout
         .issue(order_id, buyer.as_str(), expires_at.timestamp())

@@ -3,21 +3,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
-use chrono::Utc;
-use domain::{
-    AddStock, ChangePrice, CreateProduct, CreateSku, Money, Product, ProductCommand, ProductError,
-    ProductTitle, SellerId, Sku, SkuCommand, SkuError, SkuId,
-};
+use domain::{Money, Product, ProductError, ProductTitle, SellerId, SkuId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
 use crate::errors::ToProblem;
-use crate::http::{field, if_match, metadata, versioned};
+use crate::http::{field, idempotency_key, if_match, metadata, versioned};
 use crate::problem::Problem;
+use crate::services::catalogue::NewProduct;
 use crate::state::AppState;
 use crate::views::{ProductView, StockView};
-use event_store::{ExecuteError, execute};
 
 /// A new product (one product is one SKU) and its initial stock.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -74,66 +70,20 @@ pub(crate) async fn create_product(
     req: HttpRequest,
     body: web::Json<CreateProductRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let seller = seller_of(&principal)?;
-    let sku = field("sku", SkuId::parse(&body.sku))?;
-    let title = field("title", ProductTitle::parse(&body.title))?;
-    let price = field("price_cents", Money::from_minor(body.price_cents))?;
-    if price.is_zero() {
-        return Err(Problem::invalid_field(
-            "price_cents",
-            "the price must be above zero",
-        ));
-    }
-    let at = Utc::now();
-    let meta = metadata(&req, &principal, Some("create".to_owned()));
-    // The product first, then its stock; a retry of the same request finishes either half.
-    let command = CreateProduct {
-        sku: sku.clone(),
-        seller: seller.clone(),
-        title,
-        price,
-        at,
-    };
-    let product =
-        execute::<Product, _>(
-            &state.store,
-            sku.as_str(),
-            None,
-            &meta,
-            |product| match product.snapshot() {
-                Some(existing)
-                    if existing.seller == command.seller
-                        && existing.title == command.title
-                        && existing.version == 1
-                        && existing.unit_price == command.price =>
-                {
-                    Ok(vec![])
-                }
-                _ => product.decide(ProductCommand::CreateProduct(command.clone())),
-            },
-        )
-        .await?;
-    let create_sku = CreateSku {
-        sku: sku.clone(),
-        seller,
+    let product = NewProduct {
+        seller: seller_of(&principal)?,
+        sku: field("sku", SkuId::parse(&body.sku))?,
+        title: field("title", ProductTitle::parse(&body.title))?,
+        price: field("price_cents", Money::from_minor(body.price_cents))?,
         initial_stock: body.initial_stock,
-        at,
     };
-    let created = execute::<Sku, _>(&state.store, sku.as_str(), None, &meta, |stock| {
-        if stock.sku().is_some() && stock.seller() == Some(&create_sku.seller) {
-            Ok(vec![])
-        } else {
-            stock.decide(SkuCommand::CreateSku(create_sku.clone()))
-        }
-    })
-    .await;
-    match created {
-        Ok(_) => {}
-        Err(ExecuteError::Domain(SkuError::AlreadyExists)) => {
-            return Err(SkuError::AlreadyExists.to_problem());
-        }
-        Err(other) => return Err(other.into()),
-    }
+    let meta = metadata(&req, &principal, None);
+    let product = state
+        .services
+        .catalogue
+        .create_product(product, &meta)
+        .await
+        .map_err(|err| err.to_problem())?;
     let status = if product.appended > 0 {
         StatusCode::CREATED
     } else {
@@ -167,30 +117,13 @@ pub(crate) async fn change_price(
     let seller = seller_of(&principal)?;
     let sku = sku_path(&path)?;
     let price = field("price_cents", Money::from_minor(body.price_cents))?;
-    if price.is_zero() {
-        return Err(Problem::invalid_field(
-            "price_cents",
-            "the price must be above zero",
-        ));
-    }
     let meta = metadata(&req, &principal, None);
-    let command = ChangePrice {
-        price,
-        at: Utc::now(),
-    };
-    let executed = execute::<Product, _>(
-        &state.store,
-        sku.as_str(),
-        if_match(&req)?,
-        &meta,
-        |product| match product.snapshot() {
-            Some(snapshot) if snapshot.seller == seller => {
-                product.decide(ProductCommand::ChangePrice(command.clone()))
-            }
-            _ => Err(ProductError::NotFound),
-        },
-    )
-    .await?;
+    let executed = state
+        .services
+        .catalogue
+        .change_price(&seller, &sku, price, if_match(&req)?, &meta)
+        .await
+        .map_err(|err| err.to_problem())?;
     let view = ProductView::of(&executed.aggregate, executed.version)
         .ok_or_else(|| ProductError::NotFound.to_problem())?;
     Ok(versioned(StatusCode::OK, executed.version, &view))
@@ -217,19 +150,14 @@ pub(crate) async fn add_stock(
 ) -> Result<HttpResponse, Problem> {
     let seller = seller_of(&principal)?;
     let sku = sku_path(&path)?;
-    let key = crate::http::idempotency_key(&req)?.map(|k| format!("stock:{k}"));
-    let meta = metadata(&req, &principal, key);
-    let command = AddStock {
-        quantity: body.quantity,
-        at: Utc::now(),
-    };
-    let executed = execute::<Sku, _>(&state.store, sku.as_str(), None, &meta, |stock| {
-        if stock.seller() != Some(&seller) {
-            return Err(SkuError::NotFound);
-        }
-        stock.decide(SkuCommand::AddStock(command.clone()))
-    })
-    .await?;
+    let key = idempotency_key(&req)?;
+    let meta = metadata(&req, &principal, None);
+    let executed = state
+        .services
+        .catalogue
+        .add_stock(&seller, &sku, body.quantity, key.as_deref(), &meta)
+        .await
+        .map_err(|err| err.to_problem())?;
     Ok(versioned(
         StatusCode::OK,
         executed.version,

@@ -4,12 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, put, web};
-use chrono::Utc;
-use domain::{
-    BuyerId, CancelOrder, CancelReason, ConfirmReceipt, Order, OrderCommand, OrderError, OrderId,
-    Quantity, RefundId, RefundItem, RequestRefund, SellerId, ShipOrder, TrackingNumber,
-    UpdateLogistics,
-};
+use domain::{BuyerId, OrderId, Quantity, RefundItem, SellerId, TrackingNumber};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -17,62 +12,43 @@ use crate::auth::{Principal, Role};
 use crate::errors::ToProblem;
 use crate::http::{field, idempotency_key, metadata, required_if_match};
 use crate::problem::Problem;
+use crate::services::fulfilment::{Party, Update};
 use crate::state::AppState;
 use crate::views::order_answer;
-use event_store::execute;
 
-/// Who may act on an order.
-enum Party {
-    Buyer(BuyerId),
-    Seller(SellerId),
-}
-
-impl Party {
-    fn of(principal: &Principal, role: Role) -> Result<Self, Problem> {
-        principal.require(role)?;
-        let invalid = || Problem::forbidden("the token's subject is not a valid id");
-        match role {
-            Role::Buyer => Ok(Self::Buyer(
-                BuyerId::parse(&principal.subject).map_err(|_| invalid())?,
-            )),
-            _ => Ok(Self::Seller(
-                SellerId::parse(&principal.subject).map_err(|_| invalid())?,
-            )),
-        }
-    }
-
-    fn owns(&self, order: &Order) -> bool {
-        match self {
-            Self::Buyer(buyer) => order.buyer() == Some(buyer),
-            Self::Seller(seller) => order.seller() == Some(seller),
-        }
+fn party(principal: &Principal, role: Role) -> Result<Party, Problem> {
+    principal.require(role)?;
+    let invalid = |_| Problem::forbidden("the token's subject is not a valid id");
+    match role {
+        Role::Buyer => Ok(Party::Buyer(
+            BuyerId::parse(&principal.subject).map_err(invalid)?,
+        )),
+        _ => Ok(Party::Seller(
+            SellerId::parse(&principal.subject).map_err(invalid)?,
+        )),
     }
 }
 
-/// Runs `command` on the caller's order at the version in `If-Match`.
+/// Runs `update` on the caller's order at the version in `If-Match`.
 async fn update(
     state: &AppState,
     principal: &Principal,
     req: &HttpRequest,
     role: Role,
     order_id: &str,
-    dedup_key: Option<String>,
-    command: OrderCommand,
+    update: Update,
 ) -> Result<HttpResponse, Problem> {
-    let party = Party::of(principal, role)?;
+    let party = party(principal, role)?;
     let order_id: OrderId = field("order_id", order_id.parse())?;
     let expected = required_if_match(req)?;
-    let id = order_id.to_string();
-    // Ownership first: a stale version of someone else's order must not reveal that it exists
-    // (who owns an order never changes, so this read cannot go stale).
-    if !party.owns(&state.store.load::<Order>(&id).await?.aggregate) {
-        return Err(OrderError::NotFound.to_problem());
-    }
-    let meta = metadata(req, principal, dedup_key);
-    let executed = execute::<Order, _>(&state.store, &id, Some(expected), &meta, |order| {
-        order.decide(command.clone())
-    })
-    .await?;
+    let key = idempotency_key(req)?;
+    let meta = metadata(req, principal, None);
+    let executed = state
+        .services
+        .fulfilment
+        .update(&party, order_id, expected, update, key.as_deref(), &meta)
+        .await
+        .map_err(|err| err.to_problem())?;
     Ok(order_answer(
         StatusCode::OK,
         &executed.aggregate,
@@ -130,11 +106,7 @@ pub(crate) async fn cancel(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let command = OrderCommand::CancelOrder(CancelOrder {
-        reason: CancelReason::BuyerCancelled,
-        at: Utc::now(),
-    });
-    update(&state, &principal, &req, Role::Buyer, &path, None, command).await
+    update(&state, &principal, &req, Role::Buyer, &path, Update::Cancel).await
 }
 
 /// The seller sets or changes the tracking number.
@@ -157,14 +129,12 @@ pub(crate) async fn logistics(
     path: web::Path<String>,
     body: web::Json<LogisticsRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let command = OrderCommand::UpdateLogistics(UpdateLogistics {
-        tracking_number: field(
-            "tracking_number",
-            TrackingNumber::parse(&body.tracking_number),
-        )?,
-        at: Utc::now(),
-    });
-    update(&state, &principal, &req, Role::Seller, &path, None, command).await
+    let tracking_number = field(
+        "tracking_number",
+        TrackingNumber::parse(&body.tracking_number),
+    )?;
+    let logistics = Update::Logistics(tracking_number);
+    update(&state, &principal, &req, Role::Seller, &path, logistics).await
 }
 
 /// The seller ships a paid order.
@@ -192,11 +162,8 @@ pub(crate) async fn ship(
         .as_deref()
         .map(|number| field("tracking_number", TrackingNumber::parse(number)))
         .transpose()?;
-    let command = OrderCommand::ShipOrder(ShipOrder {
-        tracking_number,
-        at: Utc::now(),
-    });
-    update(&state, &principal, &req, Role::Seller, &path, None, command).await
+    let ship = Update::Ship(tracking_number);
+    update(&state, &principal, &req, Role::Seller, &path, ship).await
 }
 
 /// The buyer confirms receipt of a shipped order.
@@ -217,8 +184,8 @@ pub(crate) async fn confirm_receipt(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let command = OrderCommand::ConfirmReceipt(ConfirmReceipt { at: Utc::now() });
-    update(&state, &principal, &req, Role::Buyer, &path, None, command).await
+    let receipt = Update::ConfirmReceipt;
+    update(&state, &principal, &req, Role::Buyer, &path, receipt).await
 }
 
 /// The buyer asks for a refund of chosen items: each line returns what was paid for its
@@ -257,17 +224,6 @@ pub(crate) async fn request_refund(
             })
         })
         .collect::<Result<Vec<_>, Problem>>()?;
-    let number = state.refund_numbers.next().await.map_err(|err| {
-        tracing::warn!(error = %err, "refund number refused");
-        Problem::busy()
-    })?;
-    let refund_id =
-        RefundId::parse(&format!("R{number}")).map_err(|err| Problem::internal(&err))?;
-    let key = idempotency_key(&req)?.map(|key| format!("refund:{key}"));
-    let command = OrderCommand::RequestRefund(RequestRefund {
-        refund_id,
-        items,
-        at: Utc::now(),
-    });
-    update(&state, &principal, &req, Role::Buyer, &path, key, command).await
+    let refund = Update::Refund(items);
+    update(&state, &principal, &req, Role::Buyer, &path, refund).await
 }

@@ -1,0 +1,94 @@
+//! Use cases, callable without HTTP: the routes, the command line, the tests and message
+//! consumers call the same services. A service takes typed input (ids and quantities parsed at
+//! the edge), reads time from the [`Clock`], decides through [`event_store::execute`] and
+//! answers with the aggregate's state and version, or a typed error that `crate::errors` maps
+//! to its HTTP answer in one table.
+//!
+//! - [`placement`]: placing a checked-out order (decide, reserve every SKU, compensate, place);
+//! - [`fulfilment`]: what the buyer and seller do with a placed order (cancel, logistics, ship,
+//!   confirm receipt, refunds);
+//! - [`catalogue`]: products, prices and stock;
+//! - [`cart`]: the buyer's cart.
+
+pub mod cart;
+pub mod catalogue;
+pub mod fulfilment;
+pub mod placement;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use event_store::EventStore;
+use ids::SegmentAllocator;
+
+use crate::checkout_token::CheckoutTokens;
+
+/// The time every service reads: the system clock in production, a manual one in tests, so
+/// that a test moves time instead of sleeping for it.
+#[derive(Clone, Debug)]
+pub struct Clock(Arc<dyn ids::Clock>);
+
+impl Clock {
+    /// The operating system's clock.
+    pub fn system() -> Self {
+        Self(Arc::new(ids::SystemClock::new()))
+    }
+
+    /// A clock reading `inner` (e.g. an [`ids::ManualClock`] a test moves).
+    pub fn new(inner: Arc<dyn ids::Clock>) -> Self {
+        Self(inner)
+    }
+
+    /// The id allocators' and the deadline timer's view of the same clock.
+    pub fn ids_clock(&self) -> Arc<dyn ids::Clock> {
+        Arc::clone(&self.0)
+    }
+
+    /// Now, to the millisecond.
+    pub fn now(&self) -> DateTime<Utc> {
+        let ms = i64::try_from(self.0.wall_ms()).unwrap_or(i64::MAX);
+        // a wall clock past the year 262143 reads as the latest time chrono can hold
+        DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
+
+/// Every use case, sharing one store and one clock.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// Placing orders.
+    pub placement: placement::Placement,
+    /// Updates of placed orders.
+    pub fulfilment: fulfilment::Fulfilment,
+    /// Products and stock.
+    pub catalogue: catalogue::Catalogue,
+    /// Carts.
+    pub cart: cart::Carts,
+}
+
+impl Services {
+    /// The services over `store`, reading time from `clock`; placement checks tokens with
+    /// `checkout` and gives each order `payment_timeout` to be paid; refunds are numbered by
+    /// `refund_numbers`.
+    pub fn new(
+        store: EventStore,
+        clock: Clock,
+        checkout: CheckoutTokens,
+        payment_timeout: chrono::Duration,
+        refund_numbers: SegmentAllocator,
+    ) -> Self {
+        Self {
+            placement: placement::Placement::new(
+                store.clone(),
+                clock.clone(),
+                checkout,
+                payment_timeout,
+            ),
+            fulfilment: fulfilment::Fulfilment::new(store.clone(), clock.clone(), refund_numbers),
+            catalogue: catalogue::Catalogue::new(store.clone(), clock.clone()),
+            cart: cart::Carts::new(store, clock),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
