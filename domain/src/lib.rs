@@ -54,6 +54,6 @@ pub use product::{
 pub use quantity::{Quantity, QuantityError};
 pub use sku::{
     AddStock, CreateSku, DeductStock, ReleaseStock, Reservation, ReservationStatus, ReserveStock,
-    Sku, SkuCommand, SkuCreated, SkuError, SkuEvent, StockAdded, StockDeducted, StockReleased,
-    StockReserved,
+    SETTLED_RESERVATION_KEPT_SECS, Sku, SkuCommand, SkuCreated, SkuError, SkuEvent, StockAdded,
+    StockDeducted, StockReleased, StockReserved,
 };

@@ -5,8 +5,15 @@
 //! never goes below zero. Reservations are keyed by order id, which is also the dedup key of
 //! every reservation command: each order reserves at most once, and its reservation ends at
 //! most once, either released (back to available) or deducted (sold).
+//!
+//! An ended reservation is remembered for [`SETTLED_RESERVATION_KEPT_SECS`] after it ended (by
+//! the events' own times, so every replay keeps the same ones), then forgotten: a hot SKU's
+//! state holds its open reservations and the recently ended ones, not every order it ever
+//! served. Within that window a late reservation for an ended order is a repeat or a mismatch,
+//! as before; after it, the order's own stream is what refuses a second placement (an order
+//! id is placed or rejected once, ADR 5), so the SKU never sees that order reserve again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -226,10 +233,15 @@ pub struct Reservation {
     pub status: ReservationStatus,
 }
 
+/// How long an ended (released or sold) reservation is remembered after it ended, in seconds
+/// of the events' time: far longer than a placement takes, so that a racing duplicate of a
+/// placement still finds the reservation it repeats.
+pub const SETTLED_RESERVATION_KEPT_SECS: i64 = 600;
+
 /// The `Sku` aggregate: the stock of one SKU.
 ///
-/// Every reservation ever made is remembered (that is what makes a late duplicate harmless),
-/// so the state grows with the SKU's order count.
+/// Open reservations are remembered until they end, ended ones for
+/// [`SETTLED_RESERVATION_KEPT_SECS`] more: the state is flat in the SKU's order count.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sku {
     sku: Option<SkuId>,
@@ -238,6 +250,9 @@ pub struct Sku {
     reserved: u64,
     sold: u64,
     reservations: BTreeMap<OrderId, Reservation>,
+    /// The ended reservations still remembered, oldest first, with when each ended.
+    #[serde(default)]
+    ended: VecDeque<(DateTime<Utc>, OrderId)>,
 }
 
 impl Sku {
@@ -266,9 +281,15 @@ impl Sku {
         self.sold
     }
 
-    /// The reservation of an order, `None` when it never reserved this SKU.
+    /// The reservation of an order, `None` when it never reserved this SKU (or its ended
+    /// reservation was forgotten, [`SETTLED_RESERVATION_KEPT_SECS`] after it ended).
     pub fn reservation(&self, order_id: OrderId) -> Option<Reservation> {
         self.reservations.get(&order_id).copied()
+    }
+
+    /// How many reservations the state holds: the open ones and the recently ended ones.
+    pub fn reservations_kept(&self) -> usize {
+        self.reservations.len()
     }
 
     /// Decides what a command changes, without changing anything.
@@ -370,15 +391,34 @@ impl Sku {
             .map(|r| r.quantity)
     }
 
-    fn end_reservation(&mut self, order_id: OrderId, status: ReservationStatus) -> u64 {
+    fn end_reservation(
+        &mut self,
+        order_id: OrderId,
+        status: ReservationStatus,
+        at: DateTime<Utc>,
+    ) -> u64 {
         match self.reservations.get_mut(&order_id) {
             Some(reservation) if reservation.status == ReservationStatus::Reserved => {
                 reservation.status = status;
                 let units = u64::from(reservation.quantity.get());
                 self.reserved = self.reserved.saturating_sub(units);
+                self.ended.push_back((at, order_id));
                 units
             }
             _ => 0,
+        }
+    }
+
+    /// Forgets the reservations that ended more than [`SETTLED_RESERVATION_KEPT_SECS`] before
+    /// `now` (an event's time).
+    fn forget_ended_before(&mut self, now: DateTime<Utc>) {
+        let horizon = now - chrono::Duration::seconds(SETTLED_RESERVATION_KEPT_SECS);
+        while let Some(&(ended_at, order_id)) = self.ended.front() {
+            if ended_at >= horizon {
+                break;
+            }
+            self.ended.pop_front();
+            self.reservations.remove(&order_id);
         }
     }
 }
@@ -425,14 +465,17 @@ impl Aggregate for Sku {
                         status: ReservationStatus::Reserved,
                     },
                 );
+                self.forget_ended_before(e.at);
             }
             SkuEvent::StockReleased(e) => {
-                let units = self.end_reservation(e.order_id, ReservationStatus::Released);
+                let units = self.end_reservation(e.order_id, ReservationStatus::Released, e.at);
                 self.available = self.available.saturating_add(units);
+                self.forget_ended_before(e.at);
             }
             SkuEvent::StockDeducted(e) => {
-                let units = self.end_reservation(e.order_id, ReservationStatus::Deducted);
+                let units = self.end_reservation(e.order_id, ReservationStatus::Deducted, e.at);
                 self.sold = self.sold.saturating_add(units);
+                self.forget_ended_before(e.at);
             }
         }
     }

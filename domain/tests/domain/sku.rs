@@ -309,3 +309,46 @@ proptest! {
         }
     }
 }
+
+/// A hot SKU's state over a million reservations, each paid a moment later, one every
+/// millisecond of event time: it holds the ended reservations of the last
+/// `SETTLED_RESERVATION_KEPT_SECS` only, not one per order ever served.
+#[test]
+fn a_million_ended_reservations_leave_the_state_flat() {
+    const RESERVATIONS: u64 = 1_000_000;
+    let start = at(0);
+    let mut stock = Sku::default();
+    stock.apply(SkuEvent::SkuCreated(SkuCreated {
+        sku: sku("hot"),
+        seller: seller("s-1"),
+        initial_stock: u32::MAX,
+        at: start,
+    }));
+    let kept_max = usize::try_from(domain::SETTLED_RESERVATION_KEPT_SECS * 1_000 + 2).unwrap();
+    for n in 1..=RESERVATIONS {
+        let when = start + chrono::Duration::milliseconds(i64::try_from(n).unwrap());
+        stock.apply(SkuEvent::StockReserved(StockReserved {
+            order_id: order_id(n),
+            quantity: qty(1),
+            at: when,
+        }));
+        stock.apply(SkuEvent::StockDeducted(StockDeducted {
+            order_id: order_id(n),
+            quantity: qty(1),
+            at: when,
+        }));
+        assert!(stock.reservations_kept() <= kept_max, "{n}");
+    }
+    assert_eq!(stock.sold(), RESERVATIONS);
+    assert_eq!(stock.reservations_kept(), kept_max - 1);
+    // inside the window a late duplicate of a placement is still a repeat...
+    let recent = RESERVATIONS - 10;
+    let retry = stock.decide(SkuCommand::ReserveStock(ReserveStock {
+        order_id: order_id(recent),
+        quantity: qty(1),
+        at: start + chrono::Duration::milliseconds(i64::try_from(RESERVATIONS).unwrap()),
+    }));
+    assert_eq!(retry, Ok(vec![]));
+    // ... and an order that ended long ago is forgotten
+    assert_eq!(stock.reservation(order_id(1)), None);
+}

@@ -11,6 +11,9 @@
 //! groups were being written ([`FLUSHES_IN_FLIGHT_MAX`] at a time). A group that fails is
 //! written again one append at a time, so that each append gets its own answer (a version or
 //! dedup-key collision belongs to one command, not to the others of its group).
+//!
+//! The queue in front of the committer is bounded ([`APPENDS_QUEUED_MAX`]): when the database
+//! falls behind, a command waits for room instead of piling its events up in memory.
 
 use std::sync::Arc;
 
@@ -21,6 +24,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 const GROUP_ROWS_MAX: usize = 2_000;
 /// Groups being written at the same time (each holds one pooled connection meanwhile).
 const FLUSHES_IN_FLIGHT_MAX: usize = 4;
+/// Appends waiting for a flush at most; beyond it, an append waits for room.
+const APPENDS_QUEUED_MAX: usize = 4_096;
 
 /// One event as the `events` table stores it.
 #[derive(Debug)]
@@ -41,13 +46,17 @@ struct Append {
 
 /// The handle to a committer task; the task ends when the handle is dropped.
 pub(crate) struct GroupCommitter {
-    appends: mpsc::UnboundedSender<Append>,
+    appends: mpsc::Sender<Append>,
 }
 
 impl GroupCommitter {
     /// Starts the committer task on the current tokio runtime.
     pub(crate) fn start(pool: PgPool) -> Self {
-        let (appends, pending) = mpsc::unbounded_channel();
+        Self::start_with_queue(pool, APPENDS_QUEUED_MAX)
+    }
+
+    fn start_with_queue(pool: PgPool, queued_max: usize) -> Self {
+        let (appends, pending) = mpsc::channel(queued_max);
         tokio::spawn(run(pool, pending));
         Self { appends }
     }
@@ -60,18 +69,30 @@ impl GroupCommitter {
         pool: &PgPool,
         rows: Vec<EventRow>,
     ) -> Result<(), sqlx::Error> {
-        let (reply, answer) = oneshot::channel();
-        match self.appends.send(Append { rows, reply }) {
-            Ok(()) => match answer.await {
+        match self.enqueue(rows).await {
+            Ok(answer) => match answer.await {
                 Ok(result) => result,
                 Err(_) => Err(sqlx::Error::WorkerCrashed),
             },
-            Err(mpsc::error::SendError(append)) => insert(pool, &append.rows).await,
+            Err(rows) => insert(pool, &rows).await,
+        }
+    }
+
+    /// Queues `rows`, waiting for room; answers where their result will come, or gives the
+    /// rows back when the committer task is gone.
+    async fn enqueue(
+        &self,
+        rows: Vec<EventRow>,
+    ) -> Result<oneshot::Receiver<Result<(), sqlx::Error>>, Vec<EventRow>> {
+        let (reply, answer) = oneshot::channel();
+        match self.appends.send(Append { rows, reply }).await {
+            Ok(()) => Ok(answer),
+            Err(mpsc::error::SendError(append)) => Err(append.rows),
         }
     }
 }
 
-async fn run(pool: PgPool, mut pending: mpsc::UnboundedReceiver<Append>) {
+async fn run(pool: PgPool, mut pending: mpsc::Receiver<Append>) {
     let flushes = Arc::new(Semaphore::new(FLUSHES_IN_FLIGHT_MAX));
     while let Some(first) = pending.recv().await {
         // Waiting for a free flush lets the next group gather meanwhile.
@@ -134,4 +155,69 @@ async fn insert_refs(pool: &PgPool, rows: &[&EventRow]) -> Result<(), sqlx::Erro
         .execute(pool)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use sqlx::postgres::PgPoolOptions;
+
+    use super::*;
+
+    fn row(n: usize) -> Vec<EventRow> {
+        vec![EventRow {
+            aggregate_type: "Counter".to_owned(),
+            aggregate_id: format!("c-{n}"),
+            sequence: 1,
+            event_type: "Added".to_owned(),
+            event_version: "1.0".to_owned(),
+            payload: "{}".to_owned(),
+            metadata: "{}".to_owned(),
+        }]
+    }
+
+    /// With the database stalled (its one connection held), appends are taken until the
+    /// flushes in flight and the queue are full; the next one waits for room instead of being
+    /// kept in memory, and every one taken is written once the database answers again.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_stalled_database_makes_appends_wait_for_room_in_the_queue(pool: PgPool) {
+        const QUEUED: usize = 8;
+        let one = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .unwrap();
+        let held = one.acquire().await.unwrap();
+        let committer = GroupCommitter::start_with_queue(one.clone(), QUEUED);
+        let most = FLUSHES_IN_FLIGHT_MAX * GROUP_ROWS_MAX + 1 + QUEUED;
+        let mut answers = Vec::new();
+        let mut waited = false;
+        for n in 0..=most {
+            match tokio::time::timeout(Duration::from_millis(200), committer.enqueue(row(n))).await
+            {
+                Ok(answer) => answers.push(answer.unwrap()),
+                Err(_) => {
+                    waited = true;
+                    break;
+                }
+            }
+        }
+        assert!(
+            waited,
+            "{} appends were queued without waiting",
+            answers.len()
+        );
+        drop(held);
+        for answer in &mut answers {
+            answer.await.unwrap().unwrap();
+        }
+        let written: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(written, i64::try_from(answers.len()).unwrap());
+    }
 }
