@@ -164,6 +164,17 @@ impl Principal {
         }
     }
 
+    /// Whether the caller may see an order of `buyer_id` sold by `seller_id`: its buyer and
+    /// seller, and operators.
+    pub fn may_see(&self, buyer_id: &str, seller_id: &str) -> bool {
+        match self.role {
+            Role::Ops => true,
+            Role::Buyer => self.subject == buyer_id,
+            Role::Seller => self.subject == seller_id,
+            Role::PaymentProvider => false,
+        }
+    }
+
     /// How the caller is recorded as the actor in event metadata.
     pub fn actor(&self) -> String {
         let role = match self.role {

@@ -1,7 +1,7 @@
-//! Small pieces every route uses: field parsing with the field named, `If-Match`, ETags,
-//! idempotency keys and event metadata.
+//! Small pieces every route uses, command and query alike: field parsing with the field
+//! named, `If-Match`, ETags and `If-None-Match`, idempotency keys and event metadata.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use event_store::EventMetadata;
 use serde::Serialize;
@@ -20,7 +20,7 @@ pub fn field<T, E: std::fmt::Display>(name: &str, parsed: Result<T, E>) -> Resul
 
 /// The version in `If-Match` (`"3"`, `3` or `W/"3"`), if the header is present.
 pub fn if_match(req: &HttpRequest) -> Result<Option<u64>, Problem> {
-    let Some(value) = req.headers().get(actix_web::http::header::IF_MATCH) else {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
     let text = value
@@ -82,11 +82,37 @@ pub fn metadata(
     }
 }
 
+/// The ETag of a resource at `version`: the command answers' and the queries' alike.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
 /// A JSON answer carrying the resource's version as its ETag.
 pub fn versioned<T: Serialize>(status: StatusCode, version: u64, body: &T) -> HttpResponse {
     HttpResponse::build(status)
-        .insert_header((actix_web::http::header::ETAG, format!("\"{version}\"")))
+        .insert_header((header::ETAG, etag(version)))
         .json(body)
+}
+
+/// 200 with `body` and `etag`, or 304 when the request's `If-None-Match` names it.
+pub fn tagged<T: Serialize>(req: &HttpRequest, etag: String, body: &T) -> HttpResponse {
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
+    if matches {
+        HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish()
+    } else {
+        HttpResponse::Ok()
+            .insert_header((header::ETAG, etag))
+            .json(body)
+    }
 }
 
 #[cfg(test)]

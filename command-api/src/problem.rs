@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use event_store::ErrorChain;
 use serde::Serialize;
 
 /// An error answer: `application/problem+json` with a stable `type` per kind of problem.
@@ -21,6 +22,9 @@ pub struct Problem {
     /// The request field at fault, for validation problems.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Seconds to wait before retrying (sent as `Retry-After`).
+    #[serde(skip)]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl std::fmt::Display for Problem {
@@ -42,7 +46,15 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             field: None,
+            retry_after_secs: None,
         }
+    }
+
+    /// Asks the client to retry after `secs` (the `Retry-After` header).
+    #[must_use]
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     /// Adds what happened in this case.
@@ -115,6 +127,19 @@ impl Problem {
         )
     }
 
+    /// 503: the view has not caught up with the version asked for within the wait.
+    pub fn not_caught_up(min_version: u64, retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "view-behind",
+            "The view has not caught up yet",
+        )
+        .detail(format!(
+            "version {min_version} is not in the view yet; retry shortly"
+        ))
+        .retry_after(retry_after_secs)
+    }
+
     /// 500 with an opaque body; the cause is logged here.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %ErrorChain(cause), "internal error");
@@ -126,29 +151,22 @@ impl Problem {
     }
 }
 
-/// Displays an error with its whole `source()` chain.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
-    }
-}
-
 impl ResponseError for Problem {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type("application/problem+json")
-            .json(self)
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(secs) = self.retry_after_secs {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        response.content_type("application/problem+json").json(self)
+    }
+}
+
+impl From<projections::ProjectionError> for Problem {
+    fn from(err: projections::ProjectionError) -> Self {
+        Self::internal(&err)
     }
 }

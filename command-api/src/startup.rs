@@ -17,12 +17,9 @@ use ids::{IdError, OrderIdGenerator, SegmentAllocator};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use actix_web::FromRequest;
-use actix_web::dev::Payload;
-use projections::routes::{Authenticator, Viewer, ViewerRole};
 use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, ReadModels, Runner};
 
-use crate::auth::{Principal, Role, TokenKeys};
+use crate::auth::TokenKeys;
 use crate::checkout_token::CheckoutTokens;
 use crate::config::{DEV_JWT_SECRET, Settings, redact_url};
 use crate::metrics::{Metrics, RouteLabels};
@@ -216,25 +213,6 @@ fn spawn_archiver(
     tokio::spawn(archiver.run_scheduled(schedule, shutdown.clone()))
 }
 
-/// The query routes' callers, authenticated by the same bearer tokens as the command routes.
-fn viewer_authenticator() -> Authenticator {
-    Authenticator::new(|req| {
-        let principal = Principal::from_request(req, &mut Payload::None)
-            .into_inner()
-            .ok()?;
-        let role = match principal.role {
-            Role::Buyer => ViewerRole::Buyer,
-            Role::Seller => ViewerRole::Seller,
-            Role::Ops => ViewerRole::Ops,
-            Role::PaymentProvider => ViewerRole::Other,
-        };
-        Some(Viewer {
-            subject: principal.subject,
-            role,
-        })
-    })
-}
-
 fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -307,7 +285,6 @@ impl Application {
         workers.extend(spawn_projection_runners(&store, &metrics, &shutdown)?);
         workers.push(spawn_archiver(&store, &settings, &shutdown));
         let read_models = web::Data::new(ReadModels::new(&store));
-        let viewers = web::Data::new(viewer_authenticator());
         let checkout = CheckoutTokens::new(&settings.jwt_secret);
         let payment_timeout = chrono::Duration::seconds(
             i64::try_from(settings.payment_timeout_secs).unwrap_or(i64::MAX),
@@ -371,9 +348,7 @@ impl Application {
                 .app_data(keys.clone())
                 .app_data(metrics.clone())
                 .app_data(read_models.clone())
-                .app_data(viewers.clone())
                 .configure(routes::configure)
-                .configure(projections::routes::configure)
         })
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)

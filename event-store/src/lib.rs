@@ -40,7 +40,7 @@ mod subscription;
 mod tail;
 mod transaction;
 
-pub use error::{AppendError, StoreError};
+pub use error::{AppendError, ErrorChain, StoreError};
 pub use execute::{ExecuteError, Executed, execute, execute_with};
 pub use metadata::EventMetadata;
 pub use pages::StreamPages;

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 /// Every status an order can be in, as the views store it (`OrderDocument::status`).
-pub(crate) const ORDER_STATUSES: [OrderStatus; 7] = [
+pub const ORDER_STATUSES: [OrderStatus; 7] = [
     OrderStatus::PendingPayment,
     OrderStatus::Paid,
     OrderStatus::Shipped,

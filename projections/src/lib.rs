@@ -1,7 +1,7 @@
 //! Read models of the order platform: order detail, buyer and seller order lists and stock
 //! per SKU, each a projection of the event log with its checkpoint written in the same
-//! transaction as its rows; the cold archive of settled orders; and the query API that serves
-//! them.
+//! transaction as its rows; the cold archive of settled orders; and the queries that the
+//! server's query routes answer from them. No HTTP: the routes are the command-api crate's.
 //!
 //! | module | owns |
 //! | --- | --- |
@@ -14,7 +14,6 @@
 //! | [`reconcile`] | `orders reconcile`: the views against a replay of the log, and the invariants |
 //! | [`replay`] | `orders replay`: rebuild into shadow tables, swap in atomically |
 //! | [`audit`] | `orders audit`: an order's events with their metadata, its state at a time |
-//! | [`routes`] | the query API under `/v1` and its OpenAPI paths |
 //!
 //! The tables are created by the event store's migrations (`0010_read_models.sql`,
 //! `0011_order_archive.sql`): one sqlx migrator serves the whole database.
@@ -31,7 +30,6 @@ pub mod read_models;
 mod rebuild;
 pub mod reconcile;
 pub mod replay;
-pub mod routes;
 mod rows;
 pub mod runner;
 
@@ -44,17 +42,4 @@ pub use projection::Projection;
 pub use read_models::{Cursor, Owner, ReadModels, Shelf};
 pub use runner::{PROJECTION_BATCH_SIZE_MAX, Runner};
 
-/// Displays an error with its whole `source()` chain.
-pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
-    }
-}
+pub(crate) use event_store::ErrorChain;

@@ -1,5 +1,6 @@
 //! HTTP routes: operations endpoints at the root, the API under `/v1`, one module per
-//! resource.
+//! resource; commands call a service, queries (`queries`) read the read models. One problem
+//! type, one caller model (`auth::Principal`) and one ETag helper (`http`) serve both.
 
 pub(crate) mod cart;
 pub(crate) mod checkout;
@@ -8,6 +9,7 @@ pub(crate) mod openapi;
 pub(crate) mod orders;
 pub(crate) mod payments;
 pub(crate) mod products;
+pub(crate) mod queries;
 
 use actix_web::web;
 
@@ -33,5 +35,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(orders::update::confirm_receipt)
         .service(orders::update::request_refund)
         .service(payments::notify)
+        .service(queries::orders::get_order)
+        .service(queries::orders::buyer_orders)
+        .service(queries::orders::seller_orders)
+        .service(queries::stock::get_stock)
         .service(crate::payments::simulator_route::pay);
 }

@@ -200,3 +200,35 @@ pub async fn the_list_parameters_are_in_the_openapi_document(app: TestApp) {
         assert!(doc["paths"][path]["get"]["responses"]["503"].is_object());
     }
 }
+
+/// Commands and queries answer errors with one problem type: the document has one problem
+/// schema, and every error answer of every route refers to it.
+pub async fn every_error_answer_is_the_one_problem_type(app: TestApp) {
+    let doc = app.openapi().await;
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let problems: Vec<&String> = schemas
+        .keys()
+        .filter(|name| name.contains("Problem"))
+        .collect();
+    assert_eq!(problems, ["Problem"]);
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for (status, answer) in operation["responses"].as_object().unwrap() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let Some(content) = answer["content"].as_object() else {
+                        continue;
+                    };
+                    let schema = content
+                        .values()
+                        .map(|media| media["schema"]["$ref"].as_str().unwrap_or(""))
+                        .collect::<Vec<_>>();
+                    assert_eq!(
+                        schema,
+                        ["#/components/schemas/Problem"],
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+}

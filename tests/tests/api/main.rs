@@ -101,6 +101,14 @@ mod postgres_only {
 
 mod embedded_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_error_answer_is_the_one_problem_type() {
+        crate::archive::every_error_answer_is_the_one_problem_type(
+            crate::helpers::spawn_embedded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn requests_are_counted_by_route_pattern() {
         crate::scenarios::requests_are_counted_by_route_pattern(
             crate::helpers::spawn_embedded_app().await,

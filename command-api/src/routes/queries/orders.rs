@@ -5,9 +5,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{QueryProblem, Viewer, ViewerRole, min_version, read_at_least, tagged};
-use crate::document::{ORDER_STATUSES, OrderDocument};
-use crate::read_models::{Cursor, ORDER_PAGE_SIZE_MAX, Owner, ReadModels, Shelf};
+use projections::document::{ORDER_STATUSES, OrderDocument};
+use projections::read_models::{Cursor, ORDER_PAGE_SIZE_MAX, Owner, ReadModels, Shelf};
+
+use super::{min_version, read_at_least};
+use crate::auth::{Principal, Role};
+use crate::http::{etag, tagged};
+use crate::problem::Problem;
 
 /// Orders per page when the request does not say.
 const ORDER_PAGE_SIZE_DEFAULT: u32 = 20;
@@ -27,8 +31,8 @@ pub(crate) struct DetailQuery {
     responses(
         (status = 200, description = "The order (ETag: its version)", body = OrderDocument),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such order of the caller", body = QueryProblem),
-        (status = 503, description = "The view did not reach min_version in time (Retry-After)", body = QueryProblem)
+        (status = 404, description = "No such order of the caller", body = Problem),
+        (status = 503, description = "The view did not reach min_version in time (Retry-After)", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "queries"
@@ -37,28 +41,24 @@ pub(crate) struct DetailQuery {
 pub(crate) async fn get_order(
     req: HttpRequest,
     models: web::Data<ReadModels>,
-    viewer: Viewer,
+    caller: Principal,
     path: web::Path<String>,
     query: web::Query<DetailQuery>,
-) -> Result<HttpResponse, QueryProblem> {
+) -> Result<HttpResponse, Problem> {
     let order_id: domain::OrderId = path
         .parse()
-        .map_err(|e: domain::IdError| QueryProblem::invalid_field("order_id", e.to_string()))?;
+        .map_err(|e: domain::IdError| Problem::invalid_field("order_id", e.to_string()))?;
     let id = order_id.to_string();
     let wanted = min_version(&req, query.min_version)?;
     let stored = read_at_least(
         wanted,
-        |o: &crate::StoredOrder| o.version,
+        |o: &projections::StoredOrder| o.version,
         || models.order(&id),
     )
     .await?
-    .filter(|o| viewer.may_see(&o.document.buyer_id, &o.document.seller_id))
-    .ok_or_else(|| QueryProblem::not_found("order"))?;
-    Ok(tagged(
-        &req,
-        format!("\"{}\"", stored.version),
-        &stored.document,
-    ))
+    .filter(|o| caller.may_see(&o.document.buyer_id, &o.document.seller_id))
+    .ok_or_else(|| Problem::not_found("order"))?;
+    Ok(tagged(&req, etag(stored.version), &stored.document))
 }
 
 /// Parameters of the order lists.
@@ -87,12 +87,12 @@ pub(crate) struct ListQuery {
 
 /// One page of orders, newest first.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OrderPage {
+pub(crate) struct OrderPage {
     /// The orders.
-    pub orders: Vec<OrderDocument>,
+    orders: Vec<OrderDocument>,
     /// Pass as `cursor` for the next page; absent on the last page. Pages are stable: an
     /// order placed meanwhile appears on the first page, never shifts later pages.
-    pub next_cursor: Option<String>,
+    next_cursor: Option<String>,
 }
 
 /// The caller's orders as a buyer, newest first.
@@ -101,9 +101,9 @@ pub struct OrderPage {
     responses(
         (status = 200, description = "A page of the buyer's orders (weak ETag of the page)", body = OrderPage),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 403, description = "The caller is not a buyer", body = QueryProblem),
-        (status = 422, description = "Bad status, cursor, limit, order_id, or min_version without order_id", body = QueryProblem),
-        (status = 503, description = "The list did not reach min_version of order_id in time (Retry-After)", body = QueryProblem)
+        (status = 403, description = "The caller is not a buyer", body = Problem),
+        (status = 422, description = "Bad status, cursor, limit, order_id, or min_version without order_id", body = Problem),
+        (status = 503, description = "The list did not reach min_version of order_id in time (Retry-After)", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "queries"
@@ -112,13 +112,13 @@ pub struct OrderPage {
 pub(crate) async fn buyer_orders(
     req: HttpRequest,
     models: web::Data<ReadModels>,
-    viewer: Viewer,
+    caller: Principal,
     query: web::Query<ListQuery>,
-) -> Result<HttpResponse, QueryProblem> {
-    if viewer.role != ViewerRole::Buyer {
-        return Err(QueryProblem::forbidden("this list is a buyer's"));
+) -> Result<HttpResponse, Problem> {
+    if caller.role != Role::Buyer {
+        return Err(Problem::forbidden("this list is a buyer's"));
     }
-    list(&req, &models, Owner::Buyer(&viewer.subject), &query).await
+    list(&req, &models, Owner::Buyer(&caller.subject), &query).await
 }
 
 /// The caller's orders as a seller, newest first.
@@ -127,9 +127,9 @@ pub(crate) async fn buyer_orders(
     responses(
         (status = 200, description = "A page of the seller's orders (weak ETag of the page)", body = OrderPage),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 403, description = "The caller is not a seller", body = QueryProblem),
-        (status = 422, description = "Bad status, cursor, limit, order_id, or min_version without order_id", body = QueryProblem),
-        (status = 503, description = "The list did not reach min_version of order_id in time (Retry-After)", body = QueryProblem)
+        (status = 403, description = "The caller is not a seller", body = Problem),
+        (status = 422, description = "Bad status, cursor, limit, order_id, or min_version without order_id", body = Problem),
+        (status = 503, description = "The list did not reach min_version of order_id in time (Retry-After)", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "queries"
@@ -138,13 +138,13 @@ pub(crate) async fn buyer_orders(
 pub(crate) async fn seller_orders(
     req: HttpRequest,
     models: web::Data<ReadModels>,
-    viewer: Viewer,
+    caller: Principal,
     query: web::Query<ListQuery>,
-) -> Result<HttpResponse, QueryProblem> {
-    if viewer.role != ViewerRole::Seller {
-        return Err(QueryProblem::forbidden("this list is a seller's"));
+) -> Result<HttpResponse, Problem> {
+    if caller.role != Role::Seller {
+        return Err(Problem::forbidden("this list is a seller's"));
     }
-    list(&req, &models, Owner::Seller(&viewer.subject), &query).await
+    list(&req, &models, Owner::Seller(&caller.subject), &query).await
 }
 
 async fn list(
@@ -152,27 +152,26 @@ async fn list(
     models: &ReadModels,
     owner: Owner<'_>,
     query: &ListQuery,
-) -> Result<HttpResponse, QueryProblem> {
+) -> Result<HttpResponse, Problem> {
     let status = match query.status.as_deref() {
         None => None,
         Some(s) => Some(
             ORDER_STATUSES
                 .iter()
                 .find(|status| status.as_str() == s)
-                .ok_or_else(|| QueryProblem::invalid_field("status", "not an order status"))?
+                .ok_or_else(|| Problem::invalid_field("status", "not an order status"))?
                 .as_str(),
         ),
     };
     let cursor = match query.cursor.as_deref() {
         None => None,
         Some(text) => Some(
-            Cursor::decode(text)
-                .ok_or_else(|| QueryProblem::invalid_field("cursor", "not a cursor"))?,
+            Cursor::decode(text).ok_or_else(|| Problem::invalid_field("cursor", "not a cursor"))?,
         ),
     };
     let limit = query.limit.unwrap_or(ORDER_PAGE_SIZE_DEFAULT);
     if !(1..=ORDER_PAGE_SIZE_MAX).contains(&limit) {
-        return Err(QueryProblem::invalid_field(
+        return Err(Problem::invalid_field(
             "limit",
             format!("must be 1 to {ORDER_PAGE_SIZE_MAX}"),
         ));
@@ -181,21 +180,21 @@ async fn list(
     match (wanted, query.order_id.as_deref()) {
         (None, None) => {}
         (Some(_), None) => {
-            return Err(QueryProblem::invalid_field(
+            return Err(Problem::invalid_field(
                 "order_id",
                 "min_version on a list needs the order_id it is a version of",
             ));
         }
         (None, Some(_)) => {
-            return Err(QueryProblem::invalid_field(
+            return Err(Problem::invalid_field(
                 "min_version",
                 "order_id on a list only goes with min_version",
             ));
         }
         (Some(version), Some(id)) => {
-            let id: domain::OrderId = id.parse().map_err(|e: domain::IdError| {
-                QueryProblem::invalid_field("order_id", e.to_string())
-            })?;
+            let id: domain::OrderId = id
+                .parse()
+                .map_err(|e: domain::IdError| Problem::invalid_field("order_id", e.to_string()))?;
             let id = id.to_string();
             read_at_least(
                 Some(version),

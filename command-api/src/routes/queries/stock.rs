@@ -4,9 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{QueryProblem, Viewer, min_version, read_at_least, tagged};
-use crate::backend::StockRow;
-use crate::read_models::ReadModels;
+use projections::{ReadModels, StockRow};
+
+use super::{min_version, read_at_least};
+use crate::auth::Principal;
+use crate::http::{etag, tagged};
+use crate::problem::Problem;
 
 /// Parameters of `GET /v1/skus/{sku}/stock`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -22,8 +25,8 @@ pub(crate) struct StockQuery {
     responses(
         (status = 200, description = "The stock (ETag: the SKU stream's version)", body = StockRow),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such SKU", body = QueryProblem),
-        (status = 503, description = "The view did not reach min_version in time (Retry-After)", body = QueryProblem)
+        (status = 404, description = "No such SKU", body = Problem),
+        (status = 503, description = "The view did not reach min_version in time (Retry-After)", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "queries"
@@ -32,12 +35,12 @@ pub(crate) struct StockQuery {
 pub(crate) async fn get_stock(
     req: HttpRequest,
     models: web::Data<ReadModels>,
-    _viewer: Viewer,
+    _caller: Principal,
     path: web::Path<String>,
     query: web::Query<StockQuery>,
-) -> Result<HttpResponse, QueryProblem> {
-    let sku = domain::SkuId::parse(&path)
-        .map_err(|e| QueryProblem::invalid_field("sku", e.to_string()))?;
+) -> Result<HttpResponse, Problem> {
+    let sku =
+        domain::SkuId::parse(&path).map_err(|e| Problem::invalid_field("sku", e.to_string()))?;
     let wanted = min_version(&req, query.min_version)?;
     let row = read_at_least(
         wanted,
@@ -45,6 +48,6 @@ pub(crate) async fn get_stock(
         || models.stock(sku.as_str()),
     )
     .await?
-    .ok_or_else(|| QueryProblem::not_found("SKU"))?;
-    Ok(tagged(&req, format!("\"{}\"", row.version), &row))
+    .ok_or_else(|| Problem::not_found("SKU"))?;
+    Ok(tagged(&req, etag(row.version), &row))
 }
