@@ -121,7 +121,41 @@ enum Command {
         #[arg(long, value_name = "TIME")]
         at: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Events that a follower of the log (a projection or a reaction) could not handle after
+    /// its retries and parked, so that it went on: list them, or ask for one to be run again.
+    #[command(subcommand)]
+    DeadLetters(DeadLetterCommand),
 }
+
+/// `orders dead-letters ...`.
+#[derive(Subcommand)]
+enum DeadLetterCommand {
+    /// List the parked events, oldest first: id, follower, event, attempts, last error.
+    #[command(after_help = SETTINGS_HELP)]
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Only the dead letters of this follower (e.g. `orders`, `order-reactions`).
+        #[arg(long, value_name = "NAME")]
+        follower: Option<String>,
+    },
+    /// Ask the server running the event's follower to run it again, and wait for the outcome:
+    /// exits 0 once it was handled (the dead letter is removed), 1 when it failed again (its
+    /// new error is printed) or nothing picked it up in time (the request stays).
+    #[command(after_help = SETTINGS_HELP)]
+    Retry {
+        #[command(flatten)]
+        common: Common,
+        /// The dead letter's id (from `orders dead-letters list`).
+        id: i64,
+        /// How long to wait for the outcome.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        wait_secs: u64,
+    },
+}
+
+/// How often `orders dead-letters retry` looks for the outcome.
+const RETRY_POLL_INTERVAL_MS: u64 = 250;
 
 /// Settings come from defaults, then `--config FILE`, then environment variables, then these
 /// flags. Environment: DATABASE_URL, NATS_URL, ORDERS_HTTP_ADDR, ORDERS_JWT_SECRET,
@@ -321,6 +355,83 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             match projections::audit::audit(&store, &order_id, at).await? {
                 Some(audit) => println!("{}", serde_json::to_string_pretty(&audit)?),
                 None => anyhow::bail!("no order {order_id} in the log"),
+            }
+        }
+        Command::DeadLetters(command) => dead_letters(command).await?,
+    }
+    Ok(())
+}
+
+async fn dead_letters(command: DeadLetterCommand) -> anyhow::Result<()> {
+    match command {
+        DeadLetterCommand::List { common, follower } => {
+            let settings = common.settings()?;
+            telemetry::init(settings.log_format);
+            let store = open_store(&settings).await?;
+            let letters = store.dead_letters(follower.as_deref(), false).await?;
+            println!("{} dead letter(s)", letters.len());
+            for letter in &letters {
+                let parked = chrono::DateTime::from_timestamp_millis(letter.parked_at_ms)
+                    .map_or_else(|| letter.parked_at_ms.to_string(), |t| t.to_rfc3339());
+                println!(
+                    "{:<6} {:<20} {} {}/{} #{} at position {}, parked {parked} after {} attempt(s){}\n       {}",
+                    letter.id,
+                    letter.follower,
+                    letter.event_type,
+                    letter.aggregate_type,
+                    letter.aggregate_id,
+                    letter.sequence,
+                    letter.checkpoint.position,
+                    letter.attempts,
+                    if letter.retry_requested {
+                        ", retry requested"
+                    } else {
+                        ""
+                    },
+                    letter.error
+                );
+            }
+        }
+        DeadLetterCommand::Retry {
+            common,
+            id,
+            wait_secs,
+        } => {
+            let settings = common.settings()?;
+            telemetry::init(settings.log_format);
+            let store = open_store(&settings).await?;
+            let Some(letter) = store.dead_letter(id).await? else {
+                anyhow::bail!("no dead letter {id} (see `orders dead-letters list`)");
+            };
+            store.request_retry(id).await?;
+            eprintln!(
+                "orders: asked {} to run dead letter {id} again; waiting up to {wait_secs} s",
+                letter.follower
+            );
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
+            loop {
+                match store.dead_letter(id).await? {
+                    None => {
+                        println!("dead letter {id} was handled and removed");
+                        return Ok(());
+                    }
+                    Some(now) if !now.retry_requested => {
+                        anyhow::bail!("dead letter {id} failed again: {}", now.error);
+                    }
+                    Some(_) if std::time::Instant::now() >= deadline => {
+                        anyhow::bail!(
+                            "no server running {} took dead letter {id} within {wait_secs} s; \
+                             the request stays and is run when one does",
+                            letter.follower
+                        );
+                    }
+                    Some(_) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            RETRY_POLL_INTERVAL_MS,
+                        ))
+                        .await;
+                    }
+                }
             }
         }
     }

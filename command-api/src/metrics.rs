@@ -4,9 +4,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use event_store::follower::FollowerMetrics;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 /// The process's metrics.
@@ -21,8 +21,8 @@ pub struct Metrics {
     pub payment_deadline_lateness: Histogram,
     /// Payment deadlines fired, by outcome.
     pub payment_deadlines_fired: IntCounterVec,
-    /// Events of the log a reaction has not read yet (capped), measured between its batches.
-    pub reaction_lag_events: IntGaugeVec,
+    /// The reactions' followers: lag, failures and dead letters, labelled by reaction.
+    pub reactions: FollowerMetrics,
 }
 
 impl Metrics {
@@ -54,14 +54,7 @@ impl Metrics {
             Opts::new("payment_deadlines_fired_total", "Payment deadlines fired"),
             &["outcome"],
         )?;
-        let reaction_lag_events = IntGaugeVec::new(
-            Opts::new(
-                "reaction_lag_events",
-                "Events of the log a reaction has not read yet (capped at 1000)",
-            ),
-            &["reaction"],
-        )?;
-        registry.register(Box::new(reaction_lag_events.clone()))?;
+        let reactions = FollowerMetrics::register("reaction", &registry)?;
         registry.register(Box::new(payment_deadline_lateness.clone()))?;
         registry.register(Box::new(payment_deadlines_fired.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
@@ -72,7 +65,7 @@ impl Metrics {
             http_latency,
             payment_deadline_lateness,
             payment_deadlines_fired,
-            reaction_lag_events,
+            reactions,
         })
     }
 

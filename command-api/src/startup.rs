@@ -143,7 +143,7 @@ fn spawn_payment_workers(
         SegmentAllocator::new(store, "trade")?,
         Arc::new(timer::DeadlineWake::default()),
     );
-    let lag = metrics.reaction_lag_events.clone();
+    let lag = metrics.reactions.clone();
     let firer = DeadlineFirer::new(
         store.clone(),
         gateway.clone(),
@@ -265,7 +265,7 @@ impl Application {
         tracing::info!(worker = order_ids.worker_id(), "order-id worker leased");
         let refund_numbers = SegmentAllocator::new(&store, "refund")?;
         let shutdown = CancellationToken::new();
-        let lag = metrics.reaction_lag_events.clone();
+        let lag = metrics.reactions.clone();
         let mut workers = vec![tokio::spawn(runner::run(
             store.clone(),
             OrderReactions::new(store.clone()),

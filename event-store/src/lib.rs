@@ -15,18 +15,22 @@
 //!   apart from [`AppendError::Conflict`];
 //! - [`Subscription`]: every event of the log, in commit order, from a [`Checkpoint`], never
 //!   skipping an event whose transaction commits after a higher-positioned one;
+//! - [`follower`]: the one follower of the log (batches, backoff, lag, checkpoints, dead
+//!   letters) that projections, reactions and deadlines run under;
 //! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here.
 //!
 //! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
-//! `execute` (a command against one stream), `slots` (per-stream locks, kept state and batched
+//! `execute` (a command against one stream), `follower` and `dead_letters`, `slots` (per-stream locks, kept state and batched
 //! writes behind `execute`, private to this crate), `checkpoints`,
 //! `metadata`, `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
 //! `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
 mod checkpoints;
+mod dead_letters;
 mod error;
 mod execute;
+pub mod follower;
 mod fresh;
 mod metadata;
 mod pages;
@@ -40,6 +44,7 @@ mod subscription;
 mod tail;
 mod transaction;
 
+pub use dead_letters::DeadLetter;
 pub use error::{AppendError, ErrorChain, StoreError};
 pub use execute::{ExecuteError, Executed, execute, execute_with};
 pub use metadata::EventMetadata;

@@ -267,6 +267,19 @@ macro_rules! backend {
                 Ok(())
             }
 
+            /// Moves the checkpoint from `from` to `to` with no rows: past a parked event.
+            pub(crate) async fn pass(
+                pool: &Pool,
+                checkpoint_name: &'static str,
+                from: Checkpoint,
+                to: Checkpoint,
+            ) -> Result<(), ProjectionError> {
+                let mut tx = event_store::begin(pool).await?;
+                move_checkpoint(&mut tx, checkpoint_name, from, to).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             /// Moves a checkpoint from `from` to `to`, or fails: another runner (or replay)
             /// moved it first.
             async fn move_checkpoint(

@@ -124,6 +124,20 @@ impl ReadModels {
         }
     }
 
+    /// Moves `projection`'s checkpoint from `from` to `to` with no rows: past a parked event.
+    pub(crate) async fn pass(
+        &self,
+        projection: Projection,
+        from: Checkpoint,
+        to: Checkpoint,
+    ) -> Result<(), ProjectionError> {
+        let name = projection.name();
+        match &self.pool {
+            Pool::Postgres(p) => backend::postgres::pass(p, name, from, to).await,
+            Pool::Sqlite(p) => backend::sqlite::pass(p, name, from, to).await,
+        }
+    }
+
     /// An order: the order detail view's copy, or the archive's when it has been archived.
     pub async fn order(&self, order_id: &str) -> Result<Option<StoredOrder>, ProjectionError> {
         match &self.pool {

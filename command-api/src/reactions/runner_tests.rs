@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use domain::{Cart, CartEvent, CartItemRemoved, SkuId};
+use event_store::follower::FollowerMetrics;
 use event_store::{Checkpoint, EventMetadata, EventStore, RecordedEvent};
-use prometheus::{IntGaugeVec, Opts};
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{Reaction, run};
@@ -63,9 +63,9 @@ async fn eventually(mut check: impl AsyncFnMut() -> bool) {
     panic!("the condition did not hold within 5 s");
 }
 
-/// A lag gauge registered nowhere.
-fn lag() -> IntGaugeVec {
-    IntGaugeVec::new(Opts::new("lag", "lag"), &["reaction"]).unwrap()
+/// The reactions' metrics, registered nowhere.
+fn metrics() -> FollowerMetrics {
+    FollowerMetrics::new("reaction").unwrap()
 }
 
 async fn saved_at(store: &EventStore, at: Checkpoint) {
@@ -78,7 +78,12 @@ async fn saved_at(store: &EventStore, at: Checkpoint) {
 async fn a_reaction_saves_what_it_handled_when_no_event_follows() {
     let (store, _dir) = store().await;
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run(store.clone(), Seen::default(), lag(), shutdown.clone()));
+    let running = tokio::spawn(run(
+        store.clone(),
+        Seen::default(),
+        metrics(),
+        shutdown.clone(),
+    ));
     let first = append(&store, 0).await;
     saved_at(&store, first).await;
     let second = append(&store, 1).await;
@@ -93,7 +98,12 @@ async fn a_stopping_reaction_saves_what_it_handled() {
     let (store, _dir) = store().await;
     let shutdown = CancellationToken::new();
     let seen = Seen::default();
-    let running = tokio::spawn(run(store.clone(), seen.clone(), lag(), shutdown.clone()));
+    let running = tokio::spawn(run(
+        store.clone(),
+        seen.clone(),
+        metrics(),
+        shutdown.clone(),
+    ));
     let first = append(&store, 0).await;
     saved_at(&store, first).await;
     let second = append(&store, 1).await;
@@ -111,18 +121,82 @@ async fn the_lag_gauge_counts_what_the_reaction_has_yet_to_read() {
     for version in 0..3 {
         append(&store, version).await;
     }
-    let gauges = lag();
-    let gauge = gauges.with_label_values(&["seen"]);
+    let metrics = metrics();
+    let gauge = metrics.lag_events.with_label_values(&["seen"]);
     gauge.set(-1);
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(run(
         store.clone(),
         Seen::default(),
-        gauges.clone(),
+        metrics.clone(),
         shutdown.clone(),
     ));
     eventually(async || gauge.get() == 3).await;
     eventually(async || gauge.get() == 0).await;
+    shutdown.cancel();
+    running.await.unwrap();
+}
+
+/// A reaction that refuses chosen events until they are allowed.
+#[derive(Clone, Default)]
+struct Picky {
+    seen: Arc<Mutex<Vec<Checkpoint>>>,
+    refused: Arc<Mutex<Vec<Checkpoint>>>,
+}
+
+impl Reaction for Picky {
+    fn name(&self) -> &'static str {
+        "picky"
+    }
+
+    async fn react(
+        &self,
+        event: &RecordedEvent,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if self.refused.lock().unwrap().contains(&event.checkpoint()) {
+            return Err("refused on purpose".into());
+        }
+        self.seen.lock().unwrap().push(event.checkpoint());
+        Ok(())
+    }
+}
+
+/// An event that always fails is parked as a dead letter after the attempts allowed, and the
+/// reaction goes on with the events after it; asked to, it runs the parked event again, and
+/// once that succeeds the dead letter is gone.
+#[tokio::test]
+async fn an_event_that_always_fails_is_parked_and_the_reaction_goes_on() {
+    const ATTEMPTS: u32 = 3;
+    let (store, _dir) = store().await;
+    let first = append(&store, 0).await;
+    let bad = append(&store, 1).await;
+    let last = append(&store, 2).await;
+    let picky = Picky::default();
+    picky.refused.lock().unwrap().push(bad);
+    let metrics = metrics();
+    let shutdown = CancellationToken::new();
+    let follower = super::runner::follower(store.clone(), picky.clone(), metrics.clone(), ATTEMPTS);
+    let running = tokio::spawn(follower.run(shutdown.clone()));
+
+    eventually(async || picky.seen.lock().unwrap().contains(&last)).await;
+    // at least once: the batch's events before the bad one may be handled again
+    let seen = picky.seen.lock().unwrap().clone();
+    assert!(seen.contains(&first) && !seen.contains(&bad), "{seen:?}");
+    let parked = store.dead_letters(Some("picky"), false).await.unwrap();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(parked[0].checkpoint, bad);
+    assert_eq!(parked[0].attempts, u64::from(ATTEMPTS));
+    assert!(
+        parked[0].error.contains("refused on purpose"),
+        "{}",
+        parked[0].error
+    );
+    assert_eq!(metrics.dead_letters.with_label_values(&["picky"]).get(), 1);
+
+    picky.refused.lock().unwrap().clear();
+    assert!(store.request_retry(parked[0].id).await.unwrap());
+    eventually(async || picky.seen.lock().unwrap().contains(&bad)).await;
+    eventually(async || store.dead_letters(None, false).await.unwrap().is_empty()).await;
     shutdown.cancel();
     running.await.unwrap();
 }

@@ -1,0 +1,2 @@
+-- A parked event that was run again successfully.
+DELETE FROM dead_letters WHERE id = $1
