@@ -15,7 +15,7 @@ pub(crate) mod simulator_route;
 pub mod timer;
 
 pub use deadlines::{ClaimedDeadline, DeadlineStore, NewDeadline};
-pub use gateway::{PaymentGateway, TradeStatus};
+pub use gateway::{NoProvider, PaymentGateway, TradeStatus};
 pub use simulator::{CallbackFaults, Simulator};
 pub use timer::{DeadlineFirer, Outcome};
 

@@ -32,7 +32,9 @@ pub enum SignatureError {
     #[error("the {SIGNATURE_HEADER} header is malformed: {0}")]
     Malformed(&'static str),
     /// The timestamp is outside the tolerance (`age_secs` is negative for the future).
-    #[error("the signature's timestamp is {age_secs} s from now, beyond {SIGNATURE_TOLERANCE_SECS} s")]
+    #[error(
+        "the signature's timestamp is {age_secs} s from now, beyond {SIGNATURE_TOLERANCE_SECS} s"
+    )]
     Stale {
         /// Receiver's clock minus the signed timestamp.
         age_secs: i64,
@@ -139,9 +141,8 @@ fn parse(header: &str) -> Result<Parsed, SignatureError> {
             "v1" if value.len() != SIGNATURE_HEX_LEN => {
                 return Err(SignatureError::Malformed("v1 is not 64 hex digits"));
             }
-            "v1" => signatures.push(
-                hex::decode(value).map_err(|_| SignatureError::Malformed("v1 is not hex"))?,
-            ),
+            "v1" => signatures
+                .push(hex::decode(value).map_err(|_| SignatureError::Malformed("v1 is not hex"))?),
             _ => {}
         }
     }
@@ -246,10 +247,7 @@ mod tests {
 
     #[test]
     fn a_missing_header_is_refused() {
-        assert_eq!(
-            key().verify(None, BODY, NOW),
-            Err(SignatureError::Missing)
-        );
+        assert_eq!(key().verify(None, BODY, NOW), Err(SignatureError::Missing));
     }
 
     #[test]
