@@ -301,7 +301,15 @@ impl Application {
             Some(simulator) => simulator.clone(),
             None => Arc::new(NoProvider),
         };
-        tracing::info!(provider = ?settings.payment_provider(), "payment provider");
+        tracing::info!(
+            simulator = simulator.is_some(),
+            "payment provider: {}",
+            if simulator.is_some() {
+                "simulator"
+            } else {
+                "none"
+            }
+        );
         let deadlines = DeadlineReaction::new(
             store.clone(),
             SegmentAllocator::new(&store, "trade")?,
