@@ -125,3 +125,22 @@ pub async fn without_the_simulator_configured_its_pay_route_is_absent(app: TestA
     let paid = app.notify_payment(&id, "T-1", PRICE_CENTS).await;
     assert_eq!(paid.status(), StatusCode::OK);
 }
+
+pub async fn the_openapi_document_says_notifications_are_signed(app: TestApp) {
+    let doc = app.openapi().await;
+    let notify = &doc["paths"]["/v1/payments/notify"]["post"];
+    assert_eq!(
+        notify["security"],
+        serde_json::json!([{ "callback_signature": [] }])
+    );
+    assert!(notify["responses"]["401"].is_object(), "{notify}");
+    let scheme = &doc["components"]["securitySchemes"]["callback_signature"];
+    assert_eq!(
+        (
+            scheme["type"].as_str(),
+            scheme["in"].as_str(),
+            scheme["name"].as_str()
+        ),
+        (Some("apiKey"), Some("header"), Some("Orders-Signature"))
+    );
+}

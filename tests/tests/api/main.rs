@@ -259,6 +259,12 @@ mod callbacks_tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_openapi_document_says_notifications_are_signed() {
+        callbacks::the_openapi_document_says_notifications_are_signed(spawn_embedded_app().await)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn without_the_simulator_configured_its_pay_route_is_absent() {
         let app = spawn_embedded_app_with(|s| {
             s.payment_provider = Some(PaymentProvider::Disabled);
