@@ -20,7 +20,10 @@ pub enum Role {
     Seller,
     /// Operates the platform.
     Ops,
-    /// The payment provider's callbacks.
+    /// The payment provider, as the actor of its callbacks. It holds no bearer token (its
+    /// callbacks are signed: `payments::signature`), so no route accepts this role and
+    /// `orders token` does not offer it.
+    #[value(skip)]
     PaymentProvider,
 }
 

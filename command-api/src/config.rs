@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 
 /// The embedded default: a SQLite file next to where the server runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:./data/orders.db";
-/// The development signing secret used when none is configured (a warning is logged).
+/// The development signing secret used when none is configured: accepted only while the
+/// server listens on a loopback address (see [`Settings::check_production`]).
 pub const DEV_JWT_SECRET: &str = "orders-dev-secret-change-me";
+/// The development secret of the payment provider's callback signatures, likewise accepted
+/// only on loopback.
+pub const DEV_PAYMENT_CALLBACK_SECRET: &str = "orders-dev-callback-secret-change-me";
 
 /// Every setting of the `orders` binary.
 #[derive(Clone, Deserialize, Serialize)]
@@ -29,6 +33,12 @@ pub struct Settings {
     pub http_addr: SocketAddr,
     /// HS256 secret that signs and verifies bearer tokens and checkout tokens.
     pub jwt_secret: String,
+    /// The payment provider: `simulator` (built in, with its pay route) or `none`. Unset, it is
+    /// the simulator on a loopback `http_addr` (the embedded setup) and none elsewhere.
+    pub payment_provider: Option<PaymentProvider>,
+    /// Secret shared with the payment provider: its callbacks carry an HMAC-SHA256 signature
+    /// keyed with it (`Orders-Signature`), and the simulator signs with it.
+    pub payment_callback_secret: String,
     /// How long a checkout token stays valid.
     pub checkout_ttl_secs: u64,
     /// How long a placed order waits for payment.
@@ -71,6 +81,36 @@ pub enum LogFormat {
     Json,
 }
 
+/// The payment provider the server talks to.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum PaymentProvider {
+    /// The built-in simulator: it opens trades, pays them at `POST
+    /// /v1/simulator/orders/{id}/pay` and sends signed callbacks.
+    #[serde(rename = "simulator")]
+    Simulator,
+    /// No provider: payments arrive only as signed callbacks, an unpaid order is cancelled at
+    /// its deadline, and refunds are left open for an operator to pay out.
+    #[serde(rename = "none")]
+    Disabled,
+}
+
+/// A development default in use while the server listens beyond loopback.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the setting {name} (environment {env}) is {what}, which is refused while http_addr \
+     {http_addr} is not a loopback address: set a secret of your own"
+)]
+pub struct InsecureSetting {
+    /// The setting.
+    pub name: &'static str,
+    /// Its environment variable.
+    pub env: &'static str,
+    /// What is wrong with it.
+    pub what: &'static str,
+    /// Where the server would listen.
+    pub http_addr: SocketAddr,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -79,6 +119,8 @@ impl Default for Settings {
             nats_url: None,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: DEV_JWT_SECRET.to_owned(),
+            payment_provider: None,
+            payment_callback_secret: DEV_PAYMENT_CALLBACK_SECRET.to_owned(),
             checkout_ttl_secs: 900,
             payment_timeout_secs: 900,
             payment_sweep_interval_secs: 600,
@@ -105,6 +147,8 @@ impl std::fmt::Debug for Settings {
             .field("nats_url", &self.nats_url)
             .field("http_addr", &self.http_addr)
             .field("jwt_secret", &"<redacted>")
+            .field("payment_provider", &self.payment_provider)
+            .field("payment_callback_secret", &"<redacted>")
             .field("checkout_ttl_secs", &self.checkout_ttl_secs)
             .field("payment_timeout_secs", &self.payment_timeout_secs)
             .field(
@@ -197,6 +241,60 @@ impl Settings {
             .extract()
             .map_err(|err| ConfigError(Box::new(err)))
     }
+
+    /// Whether the server listens on a loopback address only (the embedded, development
+    /// setup), where the development defaults are allowed.
+    pub fn is_loopback(&self) -> bool {
+        self.http_addr.ip().to_canonical().is_loopback()
+    }
+
+    /// The payment provider in force: the configured one, else the simulator on loopback and
+    /// none elsewhere, so that no deployment lets buyers pay for free unless asked to.
+    pub fn payment_provider(&self) -> PaymentProvider {
+        self.payment_provider.unwrap_or(if self.is_loopback() {
+            PaymentProvider::Simulator
+        } else {
+            PaymentProvider::Disabled
+        })
+    }
+
+    /// Refuses the development secrets (and empty ones) when the server listens beyond
+    /// loopback: they are in the source, so anyone could mint tokens or sign payments.
+    pub fn check_production(&self) -> Result<(), InsecureSetting> {
+        if self.is_loopback() {
+            return Ok(());
+        }
+        let secrets = [
+            (
+                "jwt_secret",
+                "ORDERS_JWT_SECRET",
+                &self.jwt_secret,
+                DEV_JWT_SECRET,
+            ),
+            (
+                "payment_callback_secret",
+                "ORDERS_PAYMENT_CALLBACK_SECRET",
+                &self.payment_callback_secret,
+                DEV_PAYMENT_CALLBACK_SECRET,
+            ),
+        ];
+        for (name, env, value, dev) in secrets {
+            let what = if value.is_empty() {
+                "empty"
+            } else if value == dev {
+                "the development secret"
+            } else {
+                continue;
+            };
+            return Err(InsecureSetting {
+                name,
+                env,
+                what,
+                http_addr: self.http_addr,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -263,11 +361,136 @@ mod tests {
     }
 
     #[test]
-    fn the_secret_is_never_printed() {
+    fn the_secrets_are_never_printed() {
         let settings = Settings {
             jwt_secret: "top-secret".to_owned(),
+            payment_callback_secret: "callback-secret".to_owned(),
             ..Settings::default()
         };
-        assert!(!format!("{settings:?}").contains("top-secret"));
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("top-secret"), "{printed}");
+        assert!(!printed.contains("callback-secret"), "{printed}");
+    }
+
+    fn listening_on(addr: &str) -> Settings {
+        Settings {
+            http_addr: addr.parse().unwrap(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn the_development_secrets_are_accepted_on_loopback() {
+        for addr in [
+            "127.0.0.1:8080",
+            "127.0.0.2:0",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:80",
+        ] {
+            assert_eq!(listening_on(addr).check_production(), Ok(()), "{addr}");
+        }
+    }
+
+    #[test]
+    fn the_development_jwt_secret_is_refused_beyond_loopback_naming_the_setting() {
+        let settings = Settings {
+            payment_callback_secret: "shared-with-the-provider".to_owned(),
+            ..listening_on("0.0.0.0:8080")
+        };
+        let err = settings.check_production().unwrap_err();
+        assert_eq!(err.name, "jwt_secret");
+        assert_eq!(
+            err.to_string(),
+            "the setting jwt_secret (environment ORDERS_JWT_SECRET) is the development secret, \
+             which is refused while http_addr 0.0.0.0:8080 is not a loopback address: set a \
+             secret of your own"
+        );
+    }
+
+    #[test]
+    fn the_development_callback_secret_is_refused_beyond_loopback_naming_the_setting() {
+        let settings = Settings {
+            jwt_secret: "s3cret".to_owned(),
+            ..listening_on("10.0.0.5:8080")
+        };
+        let err = settings.check_production().unwrap_err();
+        assert_eq!(
+            (err.name, err.env, err.what),
+            (
+                "payment_callback_secret",
+                "ORDERS_PAYMENT_CALLBACK_SECRET",
+                "the development secret"
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused_beyond_loopback() {
+        let settings = Settings {
+            jwt_secret: String::new(),
+            payment_callback_secret: "x".to_owned(),
+            ..listening_on("[::]:8080")
+        };
+        let err = settings.check_production().unwrap_err();
+        assert_eq!((err.name, err.what), ("jwt_secret", "empty"));
+    }
+
+    #[test]
+    fn own_secrets_are_accepted_beyond_loopback() {
+        let settings = Settings {
+            jwt_secret: "s3cret".to_owned(),
+            payment_callback_secret: "shared".to_owned(),
+            ..listening_on("0.0.0.0:8080")
+        };
+        assert_eq!(settings.check_production(), Ok(()));
+    }
+
+    #[test]
+    fn the_simulator_is_the_default_provider_on_loopback_only() {
+        assert_eq!(
+            listening_on("127.0.0.1:8080").payment_provider(),
+            PaymentProvider::Simulator
+        );
+        assert_eq!(
+            listening_on("0.0.0.0:8080").payment_provider(),
+            PaymentProvider::Disabled
+        );
+        let configured = Settings {
+            payment_provider: Some(PaymentProvider::Simulator),
+            ..listening_on("0.0.0.0:8080")
+        };
+        assert_eq!(configured.payment_provider(), PaymentProvider::Simulator);
+        let off = Settings {
+            payment_provider: Some(PaymentProvider::Disabled),
+            ..listening_on("127.0.0.1:8080")
+        };
+        assert_eq!(off.payment_provider(), PaymentProvider::Disabled);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn the_payment_provider_and_callback_secret_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let settings =
+                Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(settings.payment_provider, None);
+            jail.set_env("ORDERS_PAYMENT_PROVIDER", "none");
+            jail.set_env("ORDERS_PAYMENT_CALLBACK_SECRET", "whsec");
+            let settings =
+                Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(settings.payment_provider, Some(PaymentProvider::Disabled));
+            assert_eq!(settings.payment_callback_secret, "whsec");
+            jail.set_env("ORDERS_PAYMENT_PROVIDER", "simulator");
+            let settings =
+                Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(settings.payment_provider, Some(PaymentProvider::Simulator));
+            jail.set_env("ORDERS_PAYMENT_PROVIDER", "stripe");
+            let err = Settings::load(None, &Overrides::default())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.to_lowercase().contains("payment_provider"), "{err}");
+            Ok(())
+        });
     }
 }

@@ -1,4 +1,5 @@
-//! The `orders` command line: run the server, migrate the store, sign tokens for trying the API.
+//! The `orders` command line: run the server, migrate the store, sign tokens and payment
+//! callbacks for trying the API.
 // The command line talks to its user on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use command_api::auth::{Role, TokenKeys};
 use command_api::config::{LogFormat, Overrides, Settings};
+use command_api::payments::signature::CallbackKey;
 use command_api::startup::{Application, open_store};
 use command_api::telemetry;
 
@@ -25,7 +27,9 @@ Settings (defaults, then --config FILE, then environment, then flags):
   database_url          DATABASE_URL                 sqlite:./data/orders.db
   nats_url              NATS_URL                     (none: in-process)
   http_addr             ORDERS_HTTP_ADDR             127.0.0.1:8080
-  jwt_secret            ORDERS_JWT_SECRET            a development secret (a warning is logged)
+  jwt_secret            ORDERS_JWT_SECRET            a development secret (refused unless http_addr is loopback)
+  payment_provider      ORDERS_PAYMENT_PROVIDER      simulator on a loopback http_addr, else none (simulator | none)
+  payment_callback_secret  ORDERS_PAYMENT_CALLBACK_SECRET  a development secret (refused unless http_addr is loopback)
   checkout_ttl_secs     ORDERS_CHECKOUT_TTL_SECS     900
   payment_timeout_secs  ORDERS_PAYMENT_TIMEOUT_SECS  900
   payment_sweep_interval_secs  ORDERS_PAYMENT_SWEEP_INTERVAL_SECS  600
@@ -40,7 +44,9 @@ Settings (defaults, then --config FILE, then environment, then flags):
   archive_interval_secs  ORDERS_ARCHIVE_INTERVAL_SECS  300 (how often the archiver looks at the clock)
   product_staleness_ms   ORDERS_PRODUCT_STALENESS_MS   100 (how far a placement's product check may lag the log; 0: none)
   log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
-The TOML file uses the names in the first column.";
+The TOML file uses the names in the first column. Beyond a loopback http_addr (e.g.
+0.0.0.0) the server does not start with a development or empty jwt_secret or
+payment_callback_secret, and the payment simulator runs only when payment_provider says so.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -63,6 +69,16 @@ enum Command {
         /// Validity in seconds.
         #[arg(long, default_value_t = 86_400)]
         ttl_secs: i64,
+    },
+    /// Print the `Orders-Signature` header value for a payment notification body, signed with
+    /// the configured payment_callback_secret at the current time, as the payment provider
+    /// signs its callbacks (valid for 300 s).
+    #[command(after_help = SETTINGS_HELP)]
+    SignCallback {
+        #[command(flatten)]
+        common: Common,
+        /// The exact body to send (default: read from stdin, byte for byte).
+        body: Option<String>,
     },
     /// Replay every order and SKU from the log, compare each with every view that holds it
     /// (order detail or archive, stock) and check the money and stock
@@ -159,6 +175,7 @@ const RETRY_POLL_INTERVAL_MS: u64 = 250;
 
 /// Settings come from defaults, then `--config FILE`, then environment variables, then these
 /// flags. Environment: DATABASE_URL, NATS_URL, ORDERS_HTTP_ADDR, ORDERS_JWT_SECRET,
+/// ORDERS_PAYMENT_PROVIDER, ORDERS_PAYMENT_CALLBACK_SECRET,
 /// ORDERS_CHECKOUT_TTL_SECS, ORDERS_PAYMENT_TIMEOUT_SECS, ORDERS_PAYMENT_SWEEP_INTERVAL_SECS,
 /// ORDERS_SIMULATOR_* (callback faults, refund settling), ORDERS_ARCHIVE_* (the archiver),
 /// ORDERS_PRODUCT_STALENESS_MS, ORDERS_LOG_FORMAT.
@@ -244,6 +261,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ttl_secs,
             )?;
             println!("{token}");
+        }
+        Command::SignCallback { common, body } => {
+            let settings = common.settings()?;
+            let body = match body {
+                Some(body) => body.into_bytes(),
+                None => {
+                    let mut body = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)?;
+                    body
+                }
+            };
+            let key = CallbackKey::new(&settings.payment_callback_secret);
+            println!("{}", key.sign(chrono::Utc::now().timestamp(), &body));
         }
         Command::Reconcile { common, json } => {
             let settings = common.settings()?;

@@ -21,11 +21,17 @@ use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, Read
 
 use crate::auth::TokenKeys;
 use crate::checkout_token::CheckoutTokens;
-use crate::config::{DEV_JWT_SECRET, Settings, redact_url};
+use crate::config::{
+    DEV_JWT_SECRET, DEV_PAYMENT_CALLBACK_SECRET, InsecureSetting, PaymentProvider, Settings,
+    redact_url,
+};
 use crate::metrics::{Metrics, RouteLabels};
 use crate::payments::reactions::{DeadlineReaction, RefundReaction, TradeReaction};
+use crate::payments::signature::CallbackKey;
 use crate::payments::simulator::CallbackTarget;
-use crate::payments::{CallbackFaults, DeadlineFirer, PaymentGateway, Simulator, timer};
+use crate::payments::{
+    CallbackFaults, DeadlineFirer, NoProvider, PaymentGateway, Simulator, simulator_route, timer,
+};
 use crate::problem::Problem;
 use crate::reactions::{OrderReactions, runner};
 use crate::routes;
@@ -68,6 +74,9 @@ pub enum StartupError {
         /// What it is.
         value: String,
     },
+    /// A development secret while listening beyond loopback.
+    #[error(transparent)]
+    Insecure(#[from] InsecureSetting),
 }
 
 /// The smallest PostgreSQL pool the server runs on: group commit, the projections and the
@@ -120,7 +129,7 @@ fn payment_simulator(settings: &Settings, port: u16, clock: &Clock) -> Simulator
     Simulator::new(
         Some(CallbackTarget {
             url: format!("http://{host}:{port}/v1/payments/notify"),
-            jwt_secret: settings.jwt_secret.clone(),
+            callback_secret: settings.payment_callback_secret.clone(),
         }),
         faults,
         settings.simulator_refund_settle_ms,
@@ -245,8 +254,12 @@ impl Application {
     /// [`build`](Self::build), with every service, the payment deadlines and the simulator
     /// reading time from `clock` (tests move a manual one instead of sleeping).
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        settings.check_production()?;
         if settings.jwt_secret == DEV_JWT_SECRET {
             tracing::warn!("no jwt_secret configured: using the development secret");
+        }
+        if settings.payment_callback_secret == DEV_PAYMENT_CALLBACK_SECRET {
+            tracing::warn!("no payment_callback_secret configured: using the development secret");
         }
         let store = open_store(&settings)
             .await?
@@ -272,11 +285,25 @@ impl Application {
             lag.clone(),
             shutdown.clone(),
         ))];
-        let simulator = Arc::new(payment_simulator(&settings, port, &clock));
+        let simulator = (settings.payment_provider() == PaymentProvider::Simulator)
+            .then(|| Arc::new(payment_simulator(&settings, port, &clock)));
+        let gateway: Arc<dyn PaymentGateway> = match &simulator {
+            Some(simulator) => simulator.clone(),
+            None => Arc::new(NoProvider),
+        };
+        tracing::info!(
+            simulator = simulator.is_some(),
+            "payment provider: {}",
+            if simulator.is_some() {
+                "simulator"
+            } else {
+                "none"
+            }
+        );
         workers.extend(spawn_payment_workers(
             &store,
             &settings,
-            simulator.clone(),
+            gateway,
             refund_numbers.clone(),
             Metrics::clone(&metrics),
             &clock,
@@ -285,6 +312,7 @@ impl Application {
         workers.extend(spawn_projection_runners(&store, &metrics, &shutdown)?);
         workers.push(spawn_archiver(&store, &settings, &shutdown));
         let read_models = web::Data::new(ReadModels::new(&store));
+        let simulator_mounted = simulator.is_some();
         let checkout = CheckoutTokens::new(&settings.jwt_secret);
         let payment_timeout = chrono::Duration::seconds(
             i64::try_from(settings.payment_timeout_secs).unwrap_or(i64::MAX),
@@ -299,6 +327,7 @@ impl Application {
             ),
             clock,
             checkout,
+            callback_key: CallbackKey::new(&settings.payment_callback_secret),
             store,
             settings,
             order_ids,
@@ -349,6 +378,12 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(read_models.clone())
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    // unconfigured, the pay route is absent: 404 as any unknown route
+                    if simulator_mounted {
+                        cfg.service(simulator_route::pay);
+                    }
+                })
         })
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
@@ -423,6 +458,26 @@ mod tests {
         assert_eq!(
             err.as_deref(),
             Some("the setting postgres_max_connections must be at least 4, not 3")
+        );
+    }
+
+    /// The check runs before anything is opened or bound: no store, no listener.
+    #[tokio::test]
+    async fn a_server_beyond_loopback_with_the_development_secret_does_not_start() {
+        let settings = Settings {
+            database_url: "postgres://nobody@127.0.0.1:1/none".to_owned(),
+            http_addr: "0.0.0.0:0".parse().unwrap(),
+            payment_callback_secret: "shared".to_owned(),
+            ..Settings::default()
+        };
+        let err = Application::build(settings)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(
+            err.starts_with("the setting jwt_secret (environment ORDERS_JWT_SECRET)"),
+            "{err}"
         );
     }
 }

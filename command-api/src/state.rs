@@ -6,6 +6,7 @@ use ids::OrderIdGenerator;
 use crate::checkout_token::CheckoutTokens;
 use crate::config::Settings;
 use crate::payments::Simulator;
+use crate::payments::signature::CallbackKey;
 use crate::services::{Clock, Services};
 
 /// Shared application state.
@@ -22,8 +23,11 @@ pub struct AppState {
     pub order_ids: OrderIdGenerator,
     /// Issues and verifies checkout tokens.
     pub checkout: CheckoutTokens,
-    /// The built-in payment provider simulator (also the payment gateway).
-    pub simulator: std::sync::Arc<Simulator>,
+    /// The built-in payment provider simulator (also the payment gateway), when
+    /// `payment_provider` is `simulator`.
+    pub simulator: Option<std::sync::Arc<Simulator>>,
+    /// Verifies the payment provider's signed callbacks.
+    pub callback_key: CallbackKey,
 }
 
 impl std::fmt::Debug for AppState {

@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use command_api::auth::{Role, TokenKeys};
-use reqwest::{Method, StatusCode};
+use command_api::payments::signature::{CallbackKey, SIGNATURE_HEADER};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
@@ -20,18 +21,20 @@ pub struct Failed {
     pub status: u16,
 }
 
-/// An API client with tokens signed by the server's secret.
+/// An API client with tokens signed by the server's secret, and payment notifications signed
+/// with the callback secret it shares with the payment provider.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     base: String,
     keys: TokenKeys,
+    callback_key: CallbackKey,
 }
 
 impl Api {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`) whose JWT secret is
-    /// `secret`.
-    pub fn new(base: &str, secret: &str) -> Self {
+    /// `secret` and whose payment callback secret is `callback_secret`.
+    pub fn new(base: &str, secret: &str, callback_secret: &str) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(1_024)
@@ -39,6 +42,7 @@ impl Api {
                 .unwrap_or_default(),
             base: base.trim_end_matches('/').to_owned(),
             keys: TokenKeys::new(secret),
+            callback_key: CallbackKey::new(callback_secret),
         }
     }
 
@@ -71,6 +75,34 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
+        Self::send(request, route, samples).await
+    }
+
+    /// Posts a payment notification as the provider does: `body` signed with the callback
+    /// secret, no bearer token. Timed like [`Api::call`].
+    pub async fn notify(&self, body: &Value, samples: Option<&mut Samples>) -> Result<(), Failed> {
+        const PATH: &str = "/v1/payments/notify";
+        let route = samples.is_some().then(|| route("POST", PATH));
+        let bytes = serde_json::to_vec(body).map_err(|_| Failed { status: 0 })?;
+        let signature = self
+            .callback_key
+            .sign(chrono::Utc::now().timestamp(), &bytes);
+        let request = self
+            .http
+            .post(format!("{}{PATH}", self.base))
+            .header(SIGNATURE_HEADER, signature)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(bytes);
+        Self::send::<IgnoredAny>(request, route, samples)
+            .await
+            .map(|_| ())
+    }
+
+    async fn send<T: DeserializeOwned + Default>(
+        request: RequestBuilder,
+        route: Option<String>,
+        samples: Option<&mut Samples>,
+    ) -> Result<T, Failed> {
         let started = Instant::now();
         let response = request.send().await.map_err(|_| Failed { status: 0 })?;
         let status = response.status();

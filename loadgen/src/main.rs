@@ -51,6 +51,10 @@ enum Command {
         /// The server's JWT secret (to sign the generator's own tokens).
         #[arg(long, env = "ORDERS_JWT_SECRET", hide_env_values = true)]
         jwt_secret: String,
+        /// The server's payment callback secret (to sign the generator's payment
+        /// notifications).
+        #[arg(long, env = "ORDERS_PAYMENT_CALLBACK_SECRET", hide_env_values = true)]
+        payment_callback_secret: String,
         #[command(flatten)]
         load: Load,
         /// SKUs in the catalogue.
@@ -139,11 +143,12 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             scenario,
             url,
             jwt_secret,
+            payment_callback_secret,
             load,
             catalogue,
             sellout_stock,
         } => {
-            let api = Api::new(&url, &jwt_secret);
+            let api = Api::new(&url, &jwt_secret, &payment_callback_secret);
             let config = RunConfig {
                 clients: load.clients,
                 duration: Duration::from_secs(load.seconds),

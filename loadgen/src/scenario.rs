@@ -254,16 +254,7 @@ async fn place_pay(
         "txn_id": format!("T-{run}-{buyer}-{n}"),
         "amount_cents": order.total_cents,
     });
-    let provider = api.token(Role::PaymentProvider, "bench-provider");
-    api.call::<IgnoredAny>(
-        Method::POST,
-        "/v1/payments/notify",
-        &provider,
-        Some(&body),
-        Some(samples),
-    )
-    .await
-    .map(|_| ())
+    api.notify(&body, Some(samples)).await
 }
 
 async fn read_mix(

@@ -101,6 +101,36 @@ pub trait PaymentGateway: Send + Sync + std::fmt::Debug + 'static {
     fn refund(&self, refund: RefundOrder) -> BoxFuture<'_, Result<RefundStatus, GatewayError>>;
 }
 
+/// The gateway of a server with no payment provider (`payment_provider = "none"`): there is
+/// no trade to open or close, so a deadline finds none and cancels its unpaid order, and a
+/// refund is refused (the refund reaction leaves it open and logs it for an operator).
+/// Payments still arrive as signed callbacks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProvider;
+
+impl PaymentGateway for NoProvider {
+    fn create_trade(&self, _: NewTrade) -> BoxFuture<'_, Result<(), GatewayError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn query_trade(&self, _: String) -> BoxFuture<'_, Result<TradeStatus, GatewayError>> {
+        Box::pin(async { Ok(TradeStatus::NotFound) })
+    }
+
+    fn close_trade(&self, _: String) -> BoxFuture<'_, Result<TradeStatus, GatewayError>> {
+        Box::pin(async { Ok(TradeStatus::NotFound) })
+    }
+
+    fn refund(&self, refund: RefundOrder) -> BoxFuture<'_, Result<RefundStatus, GatewayError>> {
+        Box::pin(async move {
+            Err(GatewayError::Refused(format!(
+                "no payment provider is configured to pay refund {} out",
+                refund.refund_no
+            )))
+        })
+    }
+}
+
 /// Runs `call` until it succeeds, fails for good, or has failed [`GATEWAY_RETRIES_MAX`] times,
 /// pausing with exponential backoff between attempts.
 pub async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> Result<T, GatewayError>

@@ -19,13 +19,11 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Role, TokenKeys};
 use crate::payments::gateway::{
     GatewayError, NewTrade, PaymentGateway, RefundOrder, RefundStatus, TradeStatus,
 };
+use crate::payments::signature::{CallbackKey, SIGNATURE_HEADER};
 
-/// Seconds a callback's bearer token is valid.
-const CALLBACK_TOKEN_TTL_SECS: i64 = 300;
 /// Per-mille probabilities are out of this.
 pub const PERMILLE_MAX: u16 = 1_000;
 
@@ -159,8 +157,8 @@ struct Books {
 pub struct CallbackTarget {
     /// `http://host:port/v1/payments/notify`.
     pub url: String,
-    /// The secret that signs the callback's payment-provider bearer token.
-    pub jwt_secret: String,
+    /// The secret shared with the server (`payment_callback_secret`) that signs each callback.
+    pub callback_secret: String,
 }
 
 /// The simulated provider.
@@ -170,7 +168,7 @@ pub struct Simulator {
     refund_settle_ms: u64,
     callback: Option<CallbackTarget>,
     client: reqwest::Client,
-    keys: Option<Arc<TokenKeys>>,
+    key: Option<CallbackKey>,
     clock: Arc<dyn ids::Clock>,
     rng: Mutex<u64>,
 }
@@ -195,9 +193,9 @@ impl Simulator {
         refund_settle_ms: u64,
         clock: Arc<dyn ids::Clock>,
     ) -> Self {
-        let keys = callback
+        let key = callback
             .as_ref()
-            .map(|target| Arc::new(TokenKeys::new(&target.jwt_secret)));
+            .map(|target| CallbackKey::new(&target.callback_secret));
         let seed = clock.wall_ms() | 1;
         Self {
             books: Mutex::new(Books::default()),
@@ -205,7 +203,7 @@ impl Simulator {
             refund_settle_ms,
             callback,
             client: reqwest::Client::new(),
-            keys,
+            key,
             clock,
             rng: Mutex::new(seed),
         }
@@ -275,7 +273,7 @@ impl Simulator {
 
     /// Sends the success callback in the background, with the configured faults.
     fn send_callback(&self, order_id: &str, txn_id: &str, amount_cents: i64) -> CallbackFate {
-        let (Some(target), Some(keys)) = (&self.callback, &self.keys) else {
+        let (Some(target), Some(key)) = (&self.callback, &self.key) else {
             return CallbackFate::Dropped;
         };
         if self.roll(self.faults.drop_permille) {
@@ -286,24 +284,14 @@ impl Simulator {
         let delay = self
             .roll(self.faults.delay_permille)
             .then_some(Duration::from_millis(self.faults.delay_ms));
-        let now_secs = i64::try_from(self.clock.wall_ms() / 1_000).unwrap_or(i64::MAX);
-        let token = match keys.issue(
-            "simulator",
-            Role::PaymentProvider,
-            now_secs,
-            CALLBACK_TOKEN_TTL_SECS,
-        ) {
-            Ok(token) => token,
-            Err(err) => {
-                tracing::error!(error = %err, "simulator: cannot sign a callback token");
-                return CallbackFate::Dropped;
-            }
-        };
         let body = serde_json::json!({
             "order_id": order_id,
             "txn_id": txn_id,
             "amount_cents": amount_cents,
-        });
+        })
+        .to_string();
+        let key = key.clone();
+        let clock = self.clock.clone();
         let client = self.client.clone();
         let url = target.url.clone();
         tokio::spawn(async move {
@@ -312,10 +300,13 @@ impl Simulator {
             }
             let sends = if duplicate { 2 } else { 1 };
             for _ in 0..sends {
+                // signed when sent, as a provider does, so a delayed callback is not stale
+                let now_secs = i64::try_from(clock.wall_ms() / 1_000).unwrap_or(i64::MAX);
                 match client
                     .post(&url)
-                    .bearer_auth(&token)
-                    .json(&body)
+                    .header(SIGNATURE_HEADER, key.sign(now_secs, body.as_bytes()))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
                     .send()
                     .await
                 {

@@ -1,6 +1,7 @@
 //! `POST /v1/simulator/orders/{order_id}/pay`: the buyer "scans and pays" the order's trade at
 //! the built-in payment simulator, which then sends its success callback (or, as configured,
-//! drops, repeats or delays it).
+//! drops, repeats or delays it). Mounted only when `payment_provider` is `simulator` (the
+//! default on loopback): elsewhere any buyer could pay for free.
 
 use actix_web::{HttpResponse, post, web};
 use domain::{Order, OrderError, OrderId};
@@ -13,7 +14,9 @@ use crate::problem::Problem;
 use crate::routes::cart::buyer_of;
 use crate::state::AppState;
 
-/// Pays the order's trade in full at the simulator. Paying again pays nothing twice.
+/// Pays the order's trade in full at the simulator. Paying again pays nothing twice. Only
+/// when the server runs the simulator (`payment_provider = "simulator"`, the default on a
+/// loopback address); otherwise the route does not exist (404).
 #[utoipa::path(
     params(("order_id" = String, Path, description = "Order id")),
     responses(
@@ -37,7 +40,10 @@ pub(crate) async fn pay(
     if order.buyer() != Some(&buyer) {
         return Err(OrderError::NotFound.to_problem());
     }
-    match state.simulator.pay(&id) {
+    let Some(simulator) = &state.simulator else {
+        return Err(Problem::not_found("route"));
+    };
+    match simulator.pay(&id) {
         Ok(payment) => Ok(HttpResponse::Ok().json(payment)),
         Err(PayError::NoTrade) => Err(Problem::not_found("trade")
             .detail("the order's trade is not open (yet): try again in a moment")),

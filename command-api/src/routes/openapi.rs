@@ -2,7 +2,7 @@
 //! page that renders it.
 
 use actix_web::{HttpResponse, get};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::payments::{simulator, simulator_route};
@@ -10,7 +10,8 @@ use crate::problem::Problem;
 use crate::routes::{cart, checkout, health, orders, payments, products, queries};
 use crate::views;
 
-/// The document's description of bearer authentication.
+/// The document's description of its two credentials: bearer tokens for buyers, sellers and
+/// operators, and the signature on the payment provider's callbacks.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -24,6 +25,14 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "callback_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                crate::payments::signature::SIGNATURE_HEADER,
+                "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> keyed with the shared \
+                 payment_callback_secret (Stripe's scheme); 300 s tolerance",
+            ))),
         );
     }
 }

@@ -1,4 +1,4 @@
-//! The payment provider's success callback.
+//! The payment provider's success callback, signed with the shared callback secret.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -9,10 +9,15 @@ use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
 use crate::http::{field, metadata};
+use crate::payments::signature::{SIGNATURE_HEADER, SignatureError};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::views::order_answer;
 use event_store::execute;
+
+/// Who a signed callback is recorded as (the actor `payment-provider:callback`): the shared
+/// secret names one provider, not a person.
+const CALLBACK_SUBJECT: &str = "callback";
 
 /// A payment the provider received.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -25,27 +30,42 @@ pub(crate) struct PaymentNotification {
     amount_cents: i64,
 }
 
-/// Records a payment. The same transaction notified again records nothing and answers with
-/// the order; a wrong amount is 422 and records nothing; a payment for a cancelled order is
+/// Records a payment. The provider signs each notification (no bearer token): the header
+/// `Orders-Signature: t=<unix seconds>,v1=<hex>` carries the HMAC-SHA256, keyed with the
+/// shared `payment_callback_secret`, of the timestamp, a dot and the exact body bytes; a
+/// missing or wrong signature, or one more than 300 s from the server's clock, is 401 and
+/// records nothing. The same transaction notified again records nothing and answers with the
+/// order; a wrong amount is 422 and records nothing; a payment for a cancelled order is
 /// recorded as paid after close (to be refunded).
 #[utoipa::path(
     request_body = PaymentNotification,
+    params(
+        ("Orders-Signature" = String, Header,
+         description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">, keyed with payment_callback_secret")
+    ),
     responses(
         (status = 200, description = "Recorded (or recorded before)", body = projections::OrderDocument),
+        (status = 400, description = "The signed body is not a notification", body = Problem),
+        (status = 401, description = "Signature missing, wrong, or outside the 300 s tolerance; nothing recorded", body = Problem),
         (status = 404, description = "No such order", body = Problem),
         (status = 422, description = "Wrong amount or invalid field", body = Problem)
     ),
-    security(("bearer" = [])),
+    security(("callback_signature" = [])),
     tag = "payment provider"
 )]
 #[post("/v1/payments/notify")]
 pub(crate) async fn notify(
     state: web::Data<AppState>,
-    principal: Principal,
     req: HttpRequest,
-    body: web::Json<PaymentNotification>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
-    principal.require(Role::PaymentProvider)?;
+    verify_signature(&state, &req, &body)?;
+    let body: PaymentNotification =
+        serde_json::from_slice(&body).map_err(|err| Problem::bad_request(err.to_string()))?;
+    let principal = Principal {
+        subject: CALLBACK_SUBJECT.to_owned(),
+        role: Role::PaymentProvider,
+    };
     let order_id: OrderId = field("order_id", body.order_id.parse())?;
     let command = ConfirmPayment {
         txn_id: field("txn_id", TxnId::parse(&body.txn_id))?,
@@ -63,4 +83,34 @@ pub(crate) async fn notify(
         &executed.aggregate,
         executed.version,
     ))
+}
+
+/// The notification's signature over the body as received, checked before anything is read
+/// from it.
+fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(), Problem> {
+    let header = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| SignatureError::Malformed("not text"))
+        })
+        .transpose();
+    header
+        .and_then(|header| {
+            state
+                .callback_key
+                .verify(header, body, Utc::now().timestamp())
+        })
+        .map_err(|err| {
+            // a forged or replayed callback is the caller's mistake, not the server's
+            tracing::debug!(error = %err, "payment notification refused");
+            Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "bad-signature",
+                "A valid Orders-Signature is required",
+            )
+            .detail(err.to_string())
+        })
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use command_api::auth::{Role, TokenKeys};
 use command_api::config::Settings;
+use command_api::payments::signature::{CallbackKey, SIGNATURE_HEADER};
 use command_api::startup::{Application, ServerHandle};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -15,6 +16,8 @@ pub struct TestApp {
     /// The app's signing secret.
     pub secret: String,
     keys: TokenKeys,
+    /// Signs payment notifications as the provider does.
+    callback_key: CallbackKey,
     _sqlite_dir: Option<tempfile::TempDir>,
     /// The settings the app runs with (its database, payment timeout, ...).
     pub settings: Settings,
@@ -102,6 +105,7 @@ async fn start(database_url: String, sqlite_dir: Option<tempfile::TempDir>) -> T
         postgres_max_connections: TEST_POSTGRES_CONNECTIONS_MAX,
         http_addr: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: secret.clone(),
+        payment_callback_secret: uuid::Uuid::new_v4().to_string(),
         ..Settings::default()
     };
     start_with(settings, sqlite_dir).await
@@ -119,6 +123,7 @@ async fn start_with(settings: Settings, sqlite_dir: Option<tempfile::TempDir>) -
         address,
         client: reqwest::Client::new(),
         keys: TokenKeys::new(&secret),
+        callback_key: CallbackKey::new(&settings.payment_callback_secret),
         secret,
         _sqlite_dir: sqlite_dir,
         settings,
@@ -178,8 +183,9 @@ impl TestApp {
         self.token(Role::Seller, "shop-1")
     }
 
-    pub fn provider(&self) -> String {
-        self.token(Role::PaymentProvider, "simulator")
+    /// The `Orders-Signature` the payment provider sends with `body` at `at_secs`.
+    pub fn sign_callback(&self, body: &[u8], at_secs: i64) -> String {
+        self.callback_key.sign(at_secs, body)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -286,19 +292,29 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// The provider's notification of a payment, signed now with the shared secret.
     pub async fn notify_payment(
         &self,
         order_id: &str,
         txn_id: &str,
         amount_cents: i64,
     ) -> Response {
-        self.client
+        let body = notification(order_id, txn_id, amount_cents);
+        let signature = self.sign_callback(&body, chrono::Utc::now().timestamp());
+        self.notify_raw(body, Some(&signature)).await
+    }
+
+    /// `POST /v1/payments/notify` with exactly `body` and `signature` (none: no header).
+    pub async fn notify_raw(&self, body: Vec<u8>, signature: Option<&str>) -> Response {
+        let mut request = self
+            .client
             .post(self.url("/v1/payments/notify"))
-            .bearer_auth(self.provider())
-            .json(&json!({ "order_id": order_id, "txn_id": txn_id, "amount_cents": amount_cents }))
-            .send()
-            .await
-            .unwrap()
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header(SIGNATURE_HEADER, signature);
+        }
+        request.send().await.unwrap()
     }
 
     pub async fn get_order(&self, token: &str, order_id: &str) -> Response {
@@ -333,6 +349,14 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// A payment notification's body, as the provider sends it.
+pub fn notification(order_id: &str, txn_id: &str, amount_cents: i64) -> Vec<u8> {
+    serde_json::to_vec(
+        &json!({ "order_id": order_id, "txn_id": txn_id, "amount_cents": amount_cents }),
+    )
+    .unwrap()
 }
 
 /// The response's ETag.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod archive;
+mod callbacks;
 mod helpers;
 mod payments;
 mod read_side;
@@ -232,6 +233,52 @@ mod payments_embedded {
         })
         .await;
         payments::a_dropped_callback_is_aligned_from_the_provider_at_the_deadline(app).await;
+    }
+}
+
+mod callbacks_tests {
+    use command_api::config::PaymentProvider;
+
+    use crate::callbacks;
+    use crate::helpers::{spawn_app, spawn_embedded_app, spawn_embedded_app_with};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_notification_without_a_valid_signature_is_refused_and_records_nothing() {
+        callbacks::a_notification_without_a_valid_signature_is_refused_and_records_nothing(
+            spawn_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_notification_without_a_valid_signature_is_refused_embedded() {
+        callbacks::a_notification_without_a_valid_signature_is_refused_and_records_nothing(
+            spawn_embedded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signed_body_that_is_not_a_notification_is_a_bad_request() {
+        callbacks::a_signed_body_that_is_not_a_notification_is_a_bad_request(
+            spawn_embedded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_openapi_document_says_notifications_are_signed() {
+        callbacks::the_openapi_document_says_notifications_are_signed(spawn_embedded_app().await)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_the_simulator_configured_its_pay_route_is_absent() {
+        let app = spawn_embedded_app_with(|s| {
+            s.payment_provider = Some(PaymentProvider::Disabled);
+        })
+        .await;
+        callbacks::without_the_simulator_configured_its_pay_route_is_absent(app).await;
     }
 }
 
