@@ -16,6 +16,7 @@
 //! | [`order`] | the `Order` aggregate: placement, payment, cancellation, shipping, refunds |
 //! | [`cart`] | the `Cart` aggregate: a buyer's cart, cleared after an order is placed |
 //! | [`timestamp`] | times written and read as chrono writes and reads them, without its per-character formatting and general parser |
+//! | [`upcast`] | [`upcasters`]: older versions of events, as the log keeps them, read as today's |
 //!
 //! Aggregate types (`Aggregate::TYPE`): `"Order"`, `"Sku"`, `"Product"`, `"Cart"`; their ids
 //! are the order id, the SKU id, the SKU id and the buyer id. Event types are the variant names
@@ -30,6 +31,7 @@ pub mod product;
 pub mod quantity;
 pub mod sku;
 pub mod timestamp;
+pub mod upcast;
 
 pub use cart::{
     AddToCart, CART_ITEMS_MAX, Cart, CartCleared, CartCommand, CartError, CartEvent, CartItemAdded,
@@ -57,3 +59,4 @@ pub use sku::{
     Sku, SkuCommand, SkuCreated, SkuError, SkuEvent, StockAdded, StockDeducted, StockReleased,
     StockReserved,
 };
+pub use upcast::upcasters;
