@@ -20,7 +20,8 @@
 //!
 //! Aggregate types (`Aggregate::TYPE`): `"Order"`, `"Sku"`, `"Product"`, `"Cart"`; their ids
 //! are the order id, the SKU id, the SKU id and the buyer id. Event types are the variant names
-//! (e.g. `"OrderPlaced"`), all at version `"1.0"`.
+//! (e.g. `"OrderPlaced"`), each at its own version (`"1.0"`, but `"2.0"` for `RefundRequested`);
+//! [`upcasters`] read the older versions the log keeps as today's.
 #![warn(missing_docs)]
 
 pub mod cart;

@@ -424,3 +424,23 @@ fn every_stored_order_state_is_pinned_by_a_fixture_that_reads_and_writes_back_by
         assert_eq!(read, state, "{}", path.display());
     }
 }
+
+/// Version 1.0 of `RefundRequested` named its refund lines `items` (the word `OrderPlaced`
+/// uses for order lines, of another shape); 2.0 names them `lines`, as the order's refunds do.
+/// Logs written before keep 1.0, read as 2.0.
+#[test]
+fn a_refund_requested_at_version_1_0_reads_as_version_2_0_with_its_items_as_lines() {
+    let path = event_path("Order", "RefundRequested", "1.0");
+    let text = std::fs::read_to_string(&path).expect("reads fixture");
+    let old: Stored<Value> = serde_json::from_str(&text).expect("reads fixture");
+    assert!(old.payload["RefundRequested"]["items"].is_array());
+
+    let upcast = upcast(old);
+    assert_eq!(
+        (upcast.event_type.as_str(), upcast.event_version.as_str()),
+        ("RefundRequested", "2.0")
+    );
+    let event: OrderEvent = serde_json::from_value(upcast.payload).expect("reads as today's");
+    assert_eq!(event, refund_requested("r-1", &[(0, 1, 971)]));
+    assert_eq!(event.event_version(), "2.0");
+}
