@@ -103,9 +103,11 @@ pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError>
             std::fs::create_dir_all(parent)?;
         }
     }
+    // older versions of events, as the log keeps them, are read as today's (ADR 31)
     let store = EventStore::connect_with_pool(url, settings.postgres_max_connections)
         .await
-        .map_err(failed)?;
+        .map_err(failed)?
+        .with_upcasters(domain::upcasters());
     store.migrate().await.map_err(failed)?;
     Ok(store)
 }
@@ -444,6 +446,38 @@ mod tests {
         );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://x/y"), None);
+    }
+
+    /// The binary's store reads the older event versions a log keeps as today's (ADR 31):
+    /// here the domain's fixture of `RefundRequested` 1.0.
+    #[tokio::test]
+    async fn the_store_reads_an_older_event_version_as_todays() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            database_url: format!("sqlite:{}", dir.path().join("orders.db").display()),
+            ..Settings::default()
+        };
+        let store = open_store(&settings).await.unwrap();
+        let old: serde_json::Value = serde_json::from_str(include_str!(
+            "../../domain/tests/fixtures/events/Order/RefundRequested.v1.0.json"
+        ))
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES ('Order', '1001', 1, ?, ?, ?, '{}')",
+        )
+        .bind(old["event_type"].as_str())
+        .bind(old["event_version"].as_str())
+        .bind(old["payload"].to_string())
+        .execute(store.sqlite_pool().unwrap())
+        .await
+        .unwrap();
+        let events = store.read_stream("Order", "1001").await.unwrap();
+        assert_eq!(events[0].event_version, "2.0");
+        assert!(matches!(
+            events[0].decode::<domain::OrderEvent>().unwrap(),
+            domain::OrderEvent::RefundRequested(_)
+        ));
     }
 
     /// A pool too small to run on is refused before anything connects.

@@ -16,10 +16,12 @@
 //! | [`order`] | the `Order` aggregate: placement, payment, cancellation, shipping, refunds |
 //! | [`cart`] | the `Cart` aggregate: a buyer's cart, cleared after an order is placed |
 //! | [`timestamp`] | times written and read as chrono writes and reads them, without its per-character formatting and general parser |
+//! | [`upcast`] | [`upcasters`]: older versions of events, as the log keeps them, read as today's |
 //!
 //! Aggregate types (`Aggregate::TYPE`): `"Order"`, `"Sku"`, `"Product"`, `"Cart"`; their ids
 //! are the order id, the SKU id, the SKU id and the buyer id. Event types are the variant names
-//! (e.g. `"OrderPlaced"`), all at version `"1.0"`.
+//! (e.g. `"OrderPlaced"`), each at its own version (`"1.0"`, but `"2.0"` for `RefundRequested`);
+//! [`upcasters`] read the older versions the log keeps as today's.
 #![warn(missing_docs)]
 
 pub mod cart;
@@ -30,6 +32,7 @@ pub mod product;
 pub mod quantity;
 pub mod sku;
 pub mod timestamp;
+pub mod upcast;
 
 pub use cart::{
     AddToCart, CART_ITEMS_MAX, Cart, CartCleared, CartCommand, CartError, CartEvent, CartItemAdded,
@@ -57,3 +60,4 @@ pub use sku::{
     SETTLED_RESERVATION_KEPT_SECS, Sku, SkuCommand, SkuCreated, SkuError, SkuEvent, StockAdded,
     StockDeducted, StockReleased, StockReserved,
 };
+pub use upcast::upcasters;

@@ -256,6 +256,37 @@ mod tests {
         );
     }
 
+    /// The stored object is pinned by checked-in fixtures, the exact text the log keeps
+    /// (ADR 31): each reads with today's code and writes back byte for byte.
+    #[test]
+    fn the_stored_metadata_fixtures_read_and_write_back_byte_for_byte() {
+        let every_field = EventMetadata {
+            dedup_key: Some("refund:r-1".into()),
+            actor: Some("buyer:b-1".into()),
+            correlation_id: Some("checkout:1001".into()),
+            causation_id: Some("event:Order/1001/2".into()),
+            request_id: Some("req-7f3a".into()),
+        };
+        for (fixture, expected, command_index) in [
+            (
+                include_str!("../tests/fixtures/metadata/every_field.json"),
+                every_field,
+                1,
+            ),
+            (
+                include_str!("../tests/fixtures/metadata/no_field.json"),
+                EventMetadata::default(),
+                0,
+            ),
+        ] {
+            let text = fixture.trim_end_matches('\n');
+            let read = read(text);
+            assert_eq!(read, expected, "{text}");
+            assert_eq!(read.to_stored_text(command_index), text);
+            assert_eq!(read.to_stored(command_index).to_string(), text);
+        }
+    }
+
     /// Metadata written by others (postgres-es's string map, or by hand) reads as before:
     /// unknown keys and values that are not strings are skipped, escapes are undone.
     #[test]

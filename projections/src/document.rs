@@ -246,6 +246,38 @@ mod tests {
         order
     }
 
+    /// The document is the query API's answer and its hash is stored with every order row, so
+    /// its form is pinned by a checked-in fixture (ADR 31): read with today's code, it is the
+    /// document of the paid order, and it writes back byte for byte. `UPDATE_FIXTURES=1` writes
+    /// the fixture when it is missing, never over one that exists.
+    #[test]
+    fn the_order_document_fixture_reads_and_writes_back_byte_for_byte() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/order_document.json");
+        let doc = OrderDocument::of(&paid_order(), 2).unwrap();
+        let mut written = serde_json::to_string_pretty(&doc).unwrap();
+        written.push('\n');
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(_) if std::env::var_os("UPDATE_FIXTURES").is_some_and(|v| v == "1") => {
+                std::fs::write(&path, &written).unwrap();
+                written.clone()
+            }
+            Err(err) => panic!(
+                "no fixture {} ({err}): run `UPDATE_FIXTURES=1 cargo test -p projections --lib \
+                 document`, review the new file and commit it",
+                path.display()
+            ),
+        };
+        assert_eq!(text, written, "the order document's form changed");
+        let read: OrderDocument = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, doc);
+        let mut back = serde_json::to_string_pretty(&read).unwrap();
+        back.push('\n');
+        assert_eq!(back, text);
+        assert_eq!(read.content_hash(), doc.content_hash());
+    }
+
     /// The hash stored with every order row: a build that wrote the document's JSON or its hex
     /// otherwise would see every row written before it as changed (`orders reconcile`).
     #[test]

@@ -324,7 +324,7 @@ impl OrderState {
             refund_id: command.refund_id,
             kind: RefundKind::Items,
             txn_id,
-            items: lines,
+            lines,
             amount,
             at: command.at,
         })])
@@ -362,7 +362,7 @@ impl OrderState {
             refund_id: command.refund_id,
             kind: RefundKind::PaidAfterClose,
             txn_id: command.txn_id,
-            items: Vec::new(),
+            lines: Vec::new(),
             amount: payment.amount,
             at: command.at,
         })])

@@ -11,6 +11,9 @@ use crate::{
     TxnId,
 };
 
+/// The version of `RefundRequested` written today: 2.0 named 1.0's `items` `lines`.
+pub const REFUND_REQUESTED_VERSION: &str = "2.0";
+
 /// An event of the `Order` aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderEvent {
@@ -53,8 +56,23 @@ impl DomainEvent for OrderEvent {
         .to_owned()
     }
 
+    /// Each type's own version, raised when its payload changes shape; the log keeps older
+    /// versions and [`crate::upcasters`] reads them as today's (ADR 31).
     fn event_version(&self) -> String {
-        "1.0".to_owned()
+        match self {
+            Self::OrderPlaced(_)
+            | Self::PlacementRejected(_)
+            | Self::PaymentConfirmed(_)
+            | Self::PaidAfterClose(_)
+            | Self::OrderCancelled(_)
+            | Self::LogisticsUpdated(_)
+            | Self::OrderShipped(_)
+            | Self::OrderCompleted(_)
+            | Self::RefundCompleted(_) => "1.0",
+            // 2.0: `items` renamed `lines`
+            Self::RefundRequested(_) => REFUND_REQUESTED_VERSION,
+        }
+        .to_owned()
     }
 }
 
@@ -218,8 +236,8 @@ pub struct RefundRequested {
     pub kind: RefundKind,
     /// The transaction the money goes back through.
     pub txn_id: TxnId,
-    /// Lines refunded (empty for `RefundKind::PaidAfterClose`).
-    pub items: Vec<RefundLine>,
+    /// Lines refunded (empty for `RefundKind::PaidAfterClose`); `items` before version 2.0.
+    pub lines: Vec<RefundLine>,
     /// Total to return: the sum of the lines, or the whole after-close payment.
     pub amount: Money,
     /// When.

@@ -38,7 +38,8 @@ pub use error::OrderError;
 pub use events::{
     CancelReason, LogisticsUpdated, OrderCancelled, OrderCompleted, OrderEvent, OrderItem,
     OrderPlaced, OrderShipped, PaidAfterClose, PaymentConfirmed, PlacementRejected,
-    RefundCompleted, RefundKind, RefundLine, RefundRequested, RejectionReason,
+    REFUND_REQUESTED_VERSION, RefundCompleted, RefundKind, RefundLine, RefundRequested,
+    RejectionReason,
 };
 
 use crate::{BuyerId, Money, OrderId, RefundId, SellerId, TrackingNumber, TxnId};
@@ -422,7 +423,7 @@ impl Aggregate for Order {
                     refund_id: e.refund_id,
                     kind: e.kind,
                     txn_id: e.txn_id,
-                    lines: e.items,
+                    lines: e.lines,
                     amount: e.amount,
                     requested_at: e.at,
                     completed_at: None,

@@ -12,4 +12,5 @@ mod order_refund;
 mod product;
 mod serialization;
 mod sku;
+mod stored_formats;
 mod value_types;

@@ -180,7 +180,7 @@ pub(crate) fn request_refund(id: &str, items: &[(u32, u32)]) -> OrderCommand {
 
 /// `(line, units, amount)` triples, refunded through the order's payment "t-1".
 pub(crate) fn refund_requested(id: &str, lines: &[(u32, u32, i64)]) -> OrderEvent {
-    let items: Vec<RefundLine> = lines
+    let refund_lines: Vec<RefundLine> = lines
         .iter()
         .map(|(line, units, amount)| RefundLine {
             line: *line,
@@ -193,7 +193,7 @@ pub(crate) fn refund_requested(id: &str, lines: &[(u32, u32, i64)]) -> OrderEven
         kind: RefundKind::Items,
         txn_id: txn("t-1"),
         amount: money(lines.iter().map(|(_, _, amount)| amount).sum()),
-        items,
+        lines: refund_lines,
         at: at(50),
     })
 }
@@ -211,7 +211,7 @@ pub(crate) fn after_close_refund_requested(id: &str, txn_id: &str, amount: i64) 
         refund_id: refund_id(id),
         kind: RefundKind::PaidAfterClose,
         txn_id: txn(txn_id),
-        items: vec![],
+        lines: vec![],
         amount: money(amount),
         at: at(50),
     })
