@@ -30,7 +30,7 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
 pub use commands::{
-    CancelOrder, CompleteRefund, ConfirmPayment, ConfirmReceipt, ItemRequest, OrderCommand,
+    AbandonPlacement, CancelOrder, CompleteRefund, ConfirmPayment, ConfirmReceipt, ItemRequest, OrderCommand,
     PlaceOrder, RefundItem, RefundPaidAfterClose, RejectPlacement, RequestRefund, ShipOrder,
     UpdateLogistics,
 };
