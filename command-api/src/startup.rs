@@ -30,6 +30,8 @@ use crate::payments::reactions::{DeadlineReaction, RefundReaction, TradeReaction
 use crate::payments::simulator::CallbackTarget;
 use crate::payments::{CallbackFaults, DeadlineFirer, PaymentGateway, Simulator, timer};
 use crate::problem::Problem;
+use crate::reactions::placement::PlacementReactions;
+use crate::reactions::placement_sweeper::{self, PLACEMENT_SWEEP_INTERVAL_SECS, PlacementSweeper};
 use crate::reactions::{OrderReactions, runner};
 use crate::routes;
 use crate::state::AppState;
@@ -276,12 +278,28 @@ impl Application {
         let refund_numbers = SegmentAllocator::new(&store, "refund")?;
         let shutdown = CancellationToken::new();
         let lag = metrics.reaction_lag_events.clone();
-        let mut workers = vec![tokio::spawn(runner::run(
-            store.clone(),
-            OrderReactions::new(store.clone()),
-            lag.clone(),
-            shutdown.clone(),
-        ))];
+        let mut workers = vec![
+            tokio::spawn(runner::run(
+                store.clone(),
+                OrderReactions::new(store.clone()),
+                lag.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(runner::run(
+                store.clone(),
+                PlacementReactions::new(store.clone()),
+                lag.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(placement_sweeper::run(
+                PlacementSweeper::new(
+                    store.clone(),
+                    Duration::from_secs(settings.abandoned_placement_secs),
+                ),
+                Duration::from_secs(PLACEMENT_SWEEP_INTERVAL_SECS),
+                shutdown.clone(),
+            )),
+        ];
         let simulator = Arc::new(payment_simulator(&settings, port));
         let deadlines = DeadlineReaction::new(
             store.clone(),

@@ -1,6 +1,6 @@
 use domain::{
-    AbandonPlacement, ItemRequest, ORDER_ITEMS_MAX, OrderCommand, OrderError, OrderEvent, OrderStatus, PlaceOrder,
-    PlacementRejected, RejectPlacement, RejectionReason,
+    AbandonPlacement, ItemRequest, ORDER_ITEMS_MAX, OrderCommand, OrderError, OrderEvent,
+    OrderStatus, PlaceOrder, PlacementRejected, RejectPlacement, RejectionReason,
 };
 
 use crate::fixtures::{at, buyer, money, order_id, qty, seller, sku, snapshot};
