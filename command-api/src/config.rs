@@ -45,6 +45,10 @@ pub struct Settings {
     pub payment_timeout_secs: u64,
     /// How often the sweeper fires payment deadlines the timer missed.
     pub payment_sweep_interval_secs: u64,
+    /// How old a stock reservation with no order may get before its placement counts as
+    /// abandoned: the sweeper then rejects the order id and releases it (ADR 32). Longer than
+    /// any placement takes.
+    pub abandoned_placement_secs: u64,
     /// Payment simulator: success callbacks dropped, per mille.
     pub simulator_callback_drop_permille: u16,
     /// Payment simulator: success callbacks sent twice, per mille.
@@ -124,6 +128,7 @@ impl Default for Settings {
             checkout_ttl_secs: 900,
             payment_timeout_secs: 900,
             payment_sweep_interval_secs: 600,
+            abandoned_placement_secs: 300,
             simulator_callback_drop_permille: 0,
             simulator_callback_duplicate_permille: 0,
             simulator_callback_delay_permille: 0,
@@ -155,6 +160,7 @@ impl std::fmt::Debug for Settings {
                 "payment_sweep_interval_secs",
                 &self.payment_sweep_interval_secs,
             )
+            .field("abandoned_placement_secs", &self.abandoned_placement_secs)
             .field(
                 "simulator_callback_drop_permille",
                 &self.simulator_callback_drop_permille,

@@ -33,6 +33,7 @@ Settings (defaults, then --config FILE, then environment, then flags):
   checkout_ttl_secs     ORDERS_CHECKOUT_TTL_SECS     900
   payment_timeout_secs  ORDERS_PAYMENT_TIMEOUT_SECS  900
   payment_sweep_interval_secs  ORDERS_PAYMENT_SWEEP_INTERVAL_SECS  600
+  abandoned_placement_secs     ORDERS_ABANDONED_PLACEMENT_SECS     300 (reservations without an order released after)
   simulator_callback_drop_permille       ORDERS_SIMULATOR_CALLBACK_DROP_PERMILLE       0
   simulator_callback_duplicate_permille  ORDERS_SIMULATOR_CALLBACK_DUPLICATE_PERMILLE  0
   simulator_callback_delay_permille      ORDERS_SIMULATOR_CALLBACK_DELAY_PERMILLE      0

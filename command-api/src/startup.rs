@@ -33,6 +33,8 @@ use crate::payments::{
     CallbackFaults, DeadlineFirer, NoProvider, PaymentGateway, Simulator, simulator_route, timer,
 };
 use crate::problem::Problem;
+use crate::reactions::placement::PlacementReactions;
+use crate::reactions::placement_sweeper::{self, PLACEMENT_SWEEP_INTERVAL_SECS, PlacementSweeper};
 use crate::reactions::{OrderReactions, runner};
 use crate::routes;
 use crate::services::{Clock, Services};
@@ -281,12 +283,28 @@ impl Application {
         let refund_numbers = SegmentAllocator::new(&store, "refund")?;
         let shutdown = CancellationToken::new();
         let lag = metrics.reactions.clone();
-        let mut workers = vec![tokio::spawn(runner::run(
-            store.clone(),
-            OrderReactions::new(store.clone()),
-            lag.clone(),
-            shutdown.clone(),
-        ))];
+        let mut workers = vec![
+            tokio::spawn(runner::run(
+                store.clone(),
+                OrderReactions::new(store.clone()),
+                lag.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(runner::run(
+                store.clone(),
+                PlacementReactions::new(store.clone()),
+                lag.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(placement_sweeper::run(
+                PlacementSweeper::new(
+                    store.clone(),
+                    Duration::from_secs(settings.abandoned_placement_secs),
+                ),
+                Duration::from_secs(PLACEMENT_SWEEP_INTERVAL_SECS),
+                shutdown.clone(),
+            )),
+        ];
         let simulator = (settings.payment_provider() == PaymentProvider::Simulator)
             .then(|| Arc::new(payment_simulator(&settings, port, &clock)));
         let gateway: Arc<dyn PaymentGateway> = match &simulator {

@@ -43,10 +43,10 @@ pub use ids::{
 };
 pub use money::{AllocationError, Money, MoneyError, allocate, refund_share};
 pub use order::{
-    AfterClosePayment, CancelOrder, CancelReason, CompleteRefund, ConfirmPayment, ConfirmReceipt,
-    ItemRequest, LogisticsUpdated, ORDER_ITEMS_MAX, Order, OrderCancelled, OrderCommand,
-    OrderCompleted, OrderError, OrderEvent, OrderItem, OrderPlaced, OrderShipped, OrderStatus,
-    PaidAfterClose, Payment, PaymentConfirmed, PlaceOrder, PlacementRejected, Refund,
+    AbandonPlacement, AfterClosePayment, CancelOrder, CancelReason, CompleteRefund, ConfirmPayment,
+    ConfirmReceipt, ItemRequest, LogisticsUpdated, ORDER_ITEMS_MAX, Order, OrderCancelled,
+    OrderCommand, OrderCompleted, OrderError, OrderEvent, OrderItem, OrderPlaced, OrderShipped,
+    OrderStatus, PaidAfterClose, Payment, PaymentConfirmed, PlaceOrder, PlacementRejected, Refund,
     RefundCompleted, RefundItem, RefundKind, RefundLine, RefundPaidAfterClose, RefundRequested,
     RejectPlacement, RejectionReason, RequestRefund, ShipOrder, UpdateLogistics,
 };

@@ -4,7 +4,11 @@
 //!
 //! - `OrderPlaced` clears the buyer's cart (never inside the placement command);
 //! - `PaymentConfirmed` deducts the order's reserved stock;
-//! - `OrderCancelled` releases it.
+//! - `OrderCancelled` releases it;
+//! - `PlacementRejected` releases every reservation still held for the order id
+//!   ([`placement::PlacementReactions`], which keeps the [`open_reservations`] table), and
+//!   reservations that no order took within `abandoned_placement_secs` are released by the
+//!   [`placement_sweeper`] (ADR 32).
 //!
 //! A batch's orders are handled at once, up to [`ORDERS_AT_ONCE_MAX`], each order's events in
 //! commit order: one at a time, every command waited for its durable write before the next
@@ -15,8 +19,11 @@
 //! command. Most orders are placed from an empty cart (the items come in the placement), and
 //! one read per order to decide nothing was a third of the statements under place-pay.
 
+pub mod open_reservations;
 #[cfg(test)]
 mod order_tests;
+pub mod placement;
+pub mod placement_sweeper;
 pub mod runner;
 #[cfg(test)]
 mod runner_tests;

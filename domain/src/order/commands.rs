@@ -15,6 +15,9 @@ pub enum OrderCommand {
     /// Records that a placement failed before its order existed (for example out of stock),
     /// claiming the order id so that no racing placement can use it afterwards.
     RejectPlacement(RejectPlacement),
+    /// Claims an order id whose placement reserved stock and never finished (the
+    /// abandoned-placement sweeper): a `PlacementRejected` without a buyer, reason `Abandoned`.
+    AbandonPlacement(AbandonPlacement),
     /// Record the payment provider's confirmation of a payment.
     ConfirmPayment(ConfirmPayment),
     /// Cancel an unpaid order.
@@ -159,6 +162,17 @@ pub struct RejectPlacement {
     pub buyer: BuyerId,
     /// Why it failed.
     pub reason: RejectionReason,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Claim an order id whose placement reserved stock but never placed nor rejected it, once the
+/// reservations are older than any placement takes. Who placed it is not known (a reservation
+/// does not record its buyer). See [`crate::PlacementRejected`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbandonPlacement {
+    /// The order id of the abandoned placement.
+    pub order_id: OrderId,
     /// When.
     pub at: DateTime<Utc>,
 }

@@ -7,7 +7,8 @@ use super::{
     Order, OrderCancelled, OrderCommand, OrderCompleted, OrderError, OrderEvent, OrderItem,
     OrderPlaced, OrderShipped, OrderState, OrderStatus, PaidAfterClose, PaymentConfirmed,
     PlaceOrder, PlacementRejected, RefundCompleted, RefundItem, RefundKind, RefundLine,
-    RefundPaidAfterClose, RefundRequested, RequestRefund, ShipOrder, UpdateLogistics,
+    RefundPaidAfterClose, RefundRequested, RejectionReason, RequestRefund, ShipOrder,
+    UpdateLogistics,
 };
 use crate::money::{allocate, refund_share};
 use crate::{Money, SkuId};
@@ -19,7 +20,7 @@ impl Order {
     pub fn decide(&self, command: OrderCommand) -> Decision {
         if self.rejection.is_some() {
             return match command {
-                OrderCommand::RejectPlacement(_) => Ok(vec![]),
+                OrderCommand::RejectPlacement(_) | OrderCommand::AbandonPlacement(_) => Ok(vec![]),
                 OrderCommand::PlaceOrder(_) => Err(OrderError::PlacementWasRejected),
                 _ => Err(OrderError::NotFound),
             };
@@ -30,8 +31,16 @@ impl Order {
                 OrderCommand::RejectPlacement(command) => {
                     Ok(vec![OrderEvent::PlacementRejected(PlacementRejected {
                         order_id: command.order_id,
-                        buyer: command.buyer,
+                        buyer: Some(command.buyer),
                         reason: command.reason,
+                        at: command.at,
+                    })])
+                }
+                OrderCommand::AbandonPlacement(command) => {
+                    Ok(vec![OrderEvent::PlacementRejected(PlacementRejected {
+                        order_id: command.order_id,
+                        buyer: None,
+                        reason: RejectionReason::Abandoned,
                         at: command.at,
                     })])
                 }
@@ -40,7 +49,9 @@ impl Order {
         };
         match command {
             OrderCommand::PlaceOrder(command) => order.place_again(&command),
-            OrderCommand::RejectPlacement(_) => Err(OrderError::AlreadyPlaced),
+            OrderCommand::RejectPlacement(_) | OrderCommand::AbandonPlacement(_) => {
+                Err(OrderError::AlreadyPlaced)
+            }
             OrderCommand::ConfirmPayment(command) => order.confirm_payment(command),
             OrderCommand::CancelOrder(command) => order.cancel(command),
             OrderCommand::UpdateLogistics(command) => order.update_logistics(command),

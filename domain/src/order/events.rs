@@ -266,8 +266,11 @@ pub struct RefundCompleted {
 pub struct PlacementRejected {
     /// The order id that is now used up.
     pub order_id: OrderId,
-    /// The buyer who tried to place it.
-    pub buyer: BuyerId,
+    /// The buyer who tried to place it; `None` when the abandoned-placement sweeper claimed
+    /// the id (a reservation does not record its buyer). Absent from the stored payload when
+    /// `None`, so rejections with a buyer are stored as they always were (ADR 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer: Option<BuyerId>,
     /// Why it failed.
     pub reason: RejectionReason,
     /// When.
@@ -288,6 +291,7 @@ pub enum RejectionReason {
         /// The SKU whose reservation differed.
         sku: SkuId,
     },
-    /// The placement was never finished (its process stopped half-way).
+    /// The placement was never finished (its process stopped half-way): the abandoned-placement
+    /// sweeper found its reservations without an order after the bound (ADR 32).
     Abandoned,
 }

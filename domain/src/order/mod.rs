@@ -30,9 +30,9 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
 pub use commands::{
-    CancelOrder, CompleteRefund, ConfirmPayment, ConfirmReceipt, ItemRequest, OrderCommand,
-    PlaceOrder, RefundItem, RefundPaidAfterClose, RejectPlacement, RequestRefund, ShipOrder,
-    UpdateLogistics,
+    AbandonPlacement, CancelOrder, CompleteRefund, ConfirmPayment, ConfirmReceipt, ItemRequest,
+    OrderCommand, PlaceOrder, RefundItem, RefundPaidAfterClose, RejectPlacement, RequestRefund,
+    ShipOrder, UpdateLogistics,
 };
 pub use error::OrderError;
 pub use events::{

@@ -1,6 +1,6 @@
 use domain::{
-    ItemRequest, ORDER_ITEMS_MAX, OrderCommand, OrderError, OrderEvent, OrderStatus, PlaceOrder,
-    PlacementRejected, RejectPlacement, RejectionReason,
+    AbandonPlacement, ItemRequest, ORDER_ITEMS_MAX, OrderCommand, OrderError, OrderEvent,
+    OrderStatus, PlaceOrder, PlacementRejected, RejectPlacement, RejectionReason,
 };
 
 use crate::fixtures::{at, buyer, money, order_id, qty, seller, sku, snapshot};
@@ -223,7 +223,7 @@ fn reject() -> OrderCommand {
 fn rejected() -> OrderEvent {
     OrderEvent::PlacementRejected(PlacementRejected {
         order_id: order_id(1001),
-        buyer: buyer("b-1"),
+        buyer: Some(buyer("b-1")),
         reason: RejectionReason::OutOfStock { sku: sku("tea") },
         at: at(0),
     })
@@ -270,4 +270,57 @@ fn a_rejected_placement_is_not_an_order() {
 
 fn pay_for_rejected() -> OrderCommand {
     crate::order_fixtures::pay("t-1", TOTAL)
+}
+
+fn abandon() -> OrderCommand {
+    OrderCommand::AbandonPlacement(AbandonPlacement {
+        order_id: order_id(1001),
+        at: at(0),
+    })
+}
+
+#[test]
+fn an_abandoned_placement_claims_the_order_id_without_a_buyer() {
+    given(vec![])
+        .when(abandon())
+        .then_expect_events(vec![OrderEvent::PlacementRejected(PlacementRejected {
+            order_id: order_id(1001),
+            buyer: None,
+            reason: RejectionReason::Abandoned,
+            at: at(0),
+        })]);
+}
+
+#[test]
+fn abandoning_a_rejected_placement_changes_nothing() {
+    given(vec![rejected()])
+        .when(abandon())
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_placed_order_cannot_be_abandoned() {
+    given(vec![placed()])
+        .when(abandon())
+        .then_expect_error(OrderError::AlreadyPlaced);
+}
+
+/// Rejections stored before the buyer became optional read back with their buyer, and a
+/// rejection with a buyer is stored as it always was.
+#[test]
+fn a_rejection_keeps_its_stored_format() {
+    let stored = r#"{"order_id":"1001","buyer":"b-1","reason":{"OutOfStock":{"sku":"tea"}},"at":"2026-01-01T00:00:00Z"}"#;
+    let read: PlacementRejected = serde_json::from_str(stored).unwrap();
+    assert_eq!(read.buyer, Some(buyer("b-1")));
+    let written = serde_json::to_value(&read).unwrap();
+    assert_eq!(written["buyer"], "b-1");
+    let OrderEvent::PlacementRejected(abandoned) = (match replay(vec![]).decide(abandon()) {
+        Ok(mut events) => events.remove(0),
+        Err(err) => panic!("{err}"),
+    }) else {
+        panic!("not a rejection")
+    };
+    let written = serde_json::to_value(&abandoned).unwrap();
+    assert!(written.get("buyer").is_none(), "{written}");
+    assert_eq!(written["reason"], "Abandoned");
 }

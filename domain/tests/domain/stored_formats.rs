@@ -212,7 +212,7 @@ pub(crate) fn order_samples() -> Vec<OrderEvent> {
         placed(),
         OrderEvent::PlacementRejected(PlacementRejected {
             order_id: order_id(1002),
-            buyer: buyer("b-1"),
+            buyer: Some(buyer("b-1")),
             reason: RejectionReason::OutOfStock { sku: sku("tea") },
             at: at(0),
         }),
