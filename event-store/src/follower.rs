@@ -400,14 +400,18 @@ impl<H: Handler> Follower<H> {
         let Some(last) = batch.last() else {
             return Ok(from);
         };
-        if self.handler.handle(from, batch).await.is_ok() {
-            self.metrics
-                .handled
-                .with_label_values(&[name])
-                .inc_by(batch.len() as u64);
-            return Ok(last.checkpoint());
-        }
+        let err = match self.handler.handle(from, batch).await {
+            Ok(()) => {
+                self.metrics
+                    .handled
+                    .with_label_values(&[name])
+                    .inc_by(batch.len() as u64);
+                return Ok(last.checkpoint());
+            }
+            Err(err) => err,
+        };
         self.metrics.failures.with_label_values(&[name]).inc();
+        self.resume_if_moved(from, err).await?;
         let mut from = from;
         for event in batch {
             let mut attempts: u32 = 0;
@@ -420,6 +424,7 @@ impl<H: Handler> Follower<H> {
                 attempts += 1;
                 self.metrics.failures.with_label_values(&[name]).inc();
                 let text = ErrorChain(&*err).to_string();
+                self.resume_if_moved(from, err).await?;
                 tracing::warn!(follower = name, position = event.position, attempts, error = %text, "handling an event failed");
                 // the event's own failure, not the database's: park it and go on
                 if attempts >= self.options.attempts_before_parking.max(1)
@@ -436,6 +441,18 @@ impl<H: Handler> Follower<H> {
             from = event.checkpoint();
         }
         Ok(from)
+    }
+
+    /// When another node (or a replay) moved a [`Checkpointing::WithRows`] checkpoint from
+    /// `from`, the failure `err` is that race, not the events': stop, to resume from the
+    /// stored checkpoint.
+    async fn resume_if_moved(&self, from: Checkpoint, err: HandlerError) -> Result<(), Stop> {
+        if self.handler.checkpointing() == Checkpointing::WithRows
+            && self.handler.stored_checkpoint(&self.store).await? != from
+        {
+            return Err(Stop::Failed(err));
+        }
+        Ok(())
     }
 
     async fn park(
