@@ -15,9 +15,12 @@
 //!   apart from [`AppendError::Conflict`];
 //! - [`Subscription`]: every event of the log, in commit order, from a [`Checkpoint`], never
 //!   skipping an event whose transaction commits after a higher-positioned one;
-//! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here.
+//! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here;
+//! - [`Db`] ([`EventStore::db`]): the one database handle, for every crate's tables in the
+//!   store's database: one statement text on either backend, the dialect where they truly
+//!   differ, and the routing seam where a key will find its shard.
 //!
-//! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
+//! Modules: `store` (the API), `db` (the database handle, its queries and its routing), `postgres` and `sqlite` (the backends' SQL), `subscription`,
 //! `execute` (a command against one stream), `slots` (per-stream locks, kept state and batched
 //! writes behind `execute`, private to this crate), `checkpoints`,
 //! `metadata`, `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
@@ -25,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod checkpoints;
+mod db;
 mod error;
 mod execute;
 mod fresh;
@@ -40,6 +44,7 @@ mod subscription;
 mod tail;
 mod transaction;
 
+pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query};
 pub use error::{AppendError, StoreError};
 pub use execute::{ExecuteError, Executed, execute, execute_with};
 pub use metadata::EventMetadata;
