@@ -20,6 +20,7 @@
 //! `0011_order_archive.sql`): one sqlx migrator serves the whole database.
 #![warn(missing_docs)]
 
+mod apply;
 pub mod archive;
 pub mod audit;
 mod backend;
@@ -34,6 +35,7 @@ pub mod replay;
 pub mod routes;
 mod rows;
 pub mod runner;
+mod writes;
 
 pub use archive::{ArchiveSchedule, ArchiveWindow, Archiver};
 pub use backend::{OrderCopy, StockRow, StoredOrder};
