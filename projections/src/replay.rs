@@ -33,7 +33,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use event_store::{Checkpoint, Db, Dialect, EventStore, Pool, StoreError, StreamEvent};
+use event_store::{Checkpoint, Db, DbTx, Dialect, EventStore, StoreError, StreamEvent};
 use tokio::sync::mpsc;
 
 use crate::error::ProjectionError;
@@ -297,119 +297,123 @@ async fn prepare_shadow(
                          ON CONFLICT (projection) DO UPDATE SET txid = $2, position = 0";
     // a token of this run, no other run's
     let claim = chrono::Utc::now().timestamp_micros();
-    let mut indexes = Vec::new();
-    let mut constraints = Vec::new();
-    let mut renames = Vec::new();
-    // the catalogues differ (and so does what a shadow table starts with)
-    match db.pool() {
-        Pool::Postgres(p) => {
-            let mut tx = event_store::begin(p).await?;
-            // a write first: it waits for another replay's writes in flight (they hold
-            // the row's claim)
-            sqlx::query(CLAIM)
-                .bind(checkpoint)
-                .bind(claim)
-                .execute(&mut *tx)
-                .await?;
-            for table in projection.tables() {
-                let shadow = shadow_of(table);
-                sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}"))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(&format!(
-                    "CREATE TABLE {shadow} (LIKE {table} INCLUDING ALL)"
-                ))
-                .execute(&mut *tx)
-                .await?;
-                renames.extend(live_names(&mut tx, &shadow, table).await?);
-                if *table != Tables::LIVE.detail {
-                    continue;
-                }
-                // a key or unique constraint, with the definition of the index it owns
-                let keys: Vec<(String, String, String)> = sqlx::query_as(
-                    "SELECT c.conname::text, c.contype::text, \
-                            pg_get_indexdef(c.conindid) \
-                     FROM pg_constraint c \
-                     WHERE c.conrelid = CAST($1 AS regclass) AND c.contype IN ('p', 'u')",
-                )
-                .bind(&shadow)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (name, kind, index) in keys {
-                    sqlx::query(&format!("ALTER TABLE {shadow} DROP CONSTRAINT {name}"))
-                        .execute(&mut *tx)
-                        .await?;
-                    // built as a unique index (of the constraint's name) at once with the
-                    // others, then adopted
-                    indexes.push(index);
-                    let kind = if kind == "p" { "PRIMARY KEY" } else { "UNIQUE" };
-                    constraints.push(format!(
-                        "ALTER TABLE {shadow} ADD CONSTRAINT {name} {kind} USING INDEX {name}"
-                    ));
-                }
-                let plain: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT indexname::text, indexdef FROM pg_indexes \
-                     WHERE schemaname = current_schema() AND tablename = $1",
-                )
-                .bind(&shadow)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (name, definition) in plain {
-                    sqlx::query(&format!("DROP INDEX {name}"))
-                        .execute(&mut *tx)
-                        .await?;
-                    indexes.push(definition);
-                }
-            }
-            tx.commit().await?;
-        }
-        Pool::Sqlite(p) => {
-            let mut tx = event_store::begin(p).await?;
-            // a write first: it takes the write lock at once (waiting its turn), where a
-            // read first would fail to upgrade once another writer committed
-            sqlx::query(CLAIM)
-                .bind(checkpoint)
-                .bind(claim)
-                .execute(&mut *tx)
-                .await?;
-            for (n, table) in projection.tables().iter().enumerate() {
-                let shadow = shadow_of(table);
-                sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}"))
-                    .execute(&mut *tx)
-                    .await?;
-                // the live table's own DDL, renamed; its indexes get fresh names
-                let ddl: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT type, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL \
-                     ORDER BY type DESC",
-                )
-                .bind(table)
-                .fetch_all(&mut *tx)
-                .await?;
-                let stamp = chrono::Utc::now().timestamp_micros();
-                for (i, (kind, sql)) in ddl.iter().enumerate() {
-                    let statement = if kind == "table" {
-                        rename_table_ddl(sql, table, &shadow)
-                    } else {
-                        let on = sql.find(" ON ").ok_or_else(|| {
-                            ProjectionError::Corrupt(format!("unexpected index DDL {sql}"))
-                        })?;
-                        format!(
-                            "CREATE INDEX {shadow}_idx_{stamp}_{n}_{i}{}",
-                            rename_table_ddl(&sql[on..], table, &shadow)
-                        )
-                    };
-                    sqlx::query(&statement).execute(&mut *tx).await?;
-                }
-            }
-            tx.commit().await?;
+    let mut prepared = Prepared {
+        claim,
+        indexes: Vec::new(),
+        constraints: Vec::new(),
+        renames: Vec::new(),
+    };
+    let mut tx = db.begin().await?;
+    // a write first: on PostgreSQL it waits for another replay's writes in flight (they hold
+    // the row's claim); on SQLite it takes the write lock at once (waiting its turn), where a
+    // read first would fail to upgrade once another writer committed
+    tx.query(CLAIM)
+        .bind(checkpoint)
+        .bind(claim)
+        .execute(&mut tx)
+        .await?;
+    for (n, table) in projection.tables().iter().enumerate() {
+        let shadow = shadow_of(table);
+        let drop = format!("DROP TABLE IF EXISTS {shadow}");
+        tx.query(&drop).execute(&mut tx).await?;
+        // the catalogues differ, and so does what a shadow table starts with
+        match &mut tx {
+            DbTx::Postgres(pg) => postgres_shadow(pg, table, &shadow, &mut prepared).await?,
+            DbTx::Sqlite(lite) => sqlite_shadow(lite, table, &shadow, n).await?,
         }
     }
-    Ok(Prepared {
-        claim,
-        indexes,
-        constraints,
-        renames,
-    })
+    tx.commit().await?;
+    Ok(prepared)
+}
+
+/// PostgreSQL: `shadow` as `table` with its columns and checks; the detail view's without its
+/// indexes and keys, which `prepared` records to build once it is filled.
+async fn postgres_shadow(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    table: &str,
+    shadow: &str,
+    prepared: &mut Prepared,
+) -> Result<(), ProjectionError> {
+    sqlx::query(&format!(
+        "CREATE TABLE {shadow} (LIKE {table} INCLUDING ALL)"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    prepared
+        .renames
+        .extend(live_names(tx, shadow, table).await?);
+    if table != Tables::LIVE.detail {
+        return Ok(());
+    }
+    // a key or unique constraint, with the definition of the index it owns
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.conname::text, c.contype::text, \
+                pg_get_indexdef(c.conindid) \
+         FROM pg_constraint c \
+         WHERE c.conrelid = CAST($1 AS regclass) AND c.contype IN ('p', 'u')",
+    )
+    .bind(shadow)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (name, kind, index) in keys {
+        sqlx::query(&format!("ALTER TABLE {shadow} DROP CONSTRAINT {name}"))
+            .execute(&mut **tx)
+            .await?;
+        // built as a unique index (of the constraint's name) at once with the others, then
+        // adopted
+        prepared.indexes.push(index);
+        let kind = if kind == "p" { "PRIMARY KEY" } else { "UNIQUE" };
+        prepared.constraints.push(format!(
+            "ALTER TABLE {shadow} ADD CONSTRAINT {name} {kind} USING INDEX {name}"
+        ));
+    }
+    let plain: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename = $1",
+    )
+    .bind(shadow)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (name, definition) in plain {
+        sqlx::query(&format!("DROP INDEX {name}"))
+            .execute(&mut **tx)
+            .await?;
+        prepared.indexes.push(definition);
+    }
+    Ok(())
+}
+
+/// SQLite: `shadow` from the live table's own DDL, renamed; its indexes get fresh names (the
+/// `n`-th table of the projection).
+async fn sqlite_shadow(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    table: &str,
+    shadow: &str,
+    n: usize,
+) -> Result<(), ProjectionError> {
+    let ddl: Vec<(String, String)> = sqlx::query_as(
+        "SELECT type, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL \
+         ORDER BY type DESC",
+    )
+    .bind(table)
+    .fetch_all(&mut **tx)
+    .await?;
+    let stamp = chrono::Utc::now().timestamp_micros();
+    for (i, (kind, sql)) in ddl.iter().enumerate() {
+        let statement = if kind == "table" {
+            rename_table_ddl(sql, table, shadow)
+        } else {
+            let on = sql
+                .find(" ON ")
+                .ok_or_else(|| ProjectionError::Corrupt(format!("unexpected index DDL {sql}")))?;
+            format!(
+                "CREATE INDEX {shadow}_idx_{stamp}_{n}_{i}{}",
+                rename_table_ddl(&sql[on..], table, shadow)
+            )
+        };
+        sqlx::query(&statement).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Each index of `shadow` (named after it by `LIKE`) with the name of `table`'s index of the
