@@ -17,16 +17,21 @@
 //!   skipping an event whose transaction commits after a higher-positioned one;
 //! - [`follower`]: the one follower of the log (batches, backoff, lag, checkpoints, dead
 //!   letters) that projections, reactions and deadlines run under;
-//! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here.
+//! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here;
+//! - [`Db`] ([`EventStore::db`]): the one database handle, for every crate's tables in the
+//!   store's database: one statement text on either backend, the dialect where they truly
+//!   differ, and the routing seam where a key will find its shard.
 //!
-//! Modules: `store` (the API), `postgres` and `sqlite` (the backends' SQL), `subscription`,
-//! `execute` (a command against one stream), `follower` and `dead_letters`, `slots` (per-stream locks, kept state and batched
+//! Modules: `store` (the API), `db` (the database handle, its queries and its routing),
+//! `postgres` and `sqlite` (the backends' SQL), `subscription`, `execute` (a command against
+//! one stream), `follower` and `dead_letters`, `slots` (per-stream locks, kept state and batched
 //! writes behind `execute`, private to this crate), `checkpoints`,
 //! `metadata`, `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
 //! `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
 mod checkpoints;
+mod db;
 mod dead_letters;
 mod error;
 mod execute;
@@ -44,6 +49,7 @@ mod subscription;
 mod tail;
 mod transaction;
 
+pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query};
 pub use dead_letters::DeadLetter;
 pub use error::{AppendError, ErrorChain, StoreError};
 pub use execute::{ExecuteError, Executed, execute, execute_with};

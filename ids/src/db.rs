@@ -1,27 +1,9 @@
-//! The database of the event store that id allocation shares.
+//! What id allocation needs of the event store's database ([`event_store::Db`], shared with
+//! every crate that keeps tables there): stored integers and durations in each dialect.
 
-use event_store::EventStore;
-use sqlx::{PgPool, SqlitePool};
+use event_store::{Dialect, Query};
 
 use crate::IdError;
-
-#[derive(Clone, Debug)]
-pub(crate) enum Db {
-    Postgres(PgPool),
-    Sqlite(SqlitePool),
-}
-
-impl Db {
-    pub(crate) fn of(store: &EventStore) -> Result<Self, IdError> {
-        if let Some(pool) = store.postgres_pool() {
-            Ok(Self::Postgres(pool.clone()))
-        } else if let Some(pool) = store.sqlite_pool() {
-            Ok(Self::Sqlite(pool.clone()))
-        } else {
-            Err(IdError::UnsupportedBackend(store.backend_name()))
-        }
-    }
-}
 
 /// A time or id as PostgreSQL and SQLite store it (neither has unsigned integers).
 pub(crate) fn to_i64(value: u64) -> i64 {
@@ -36,4 +18,13 @@ pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64, IdError> {
 /// A duration as an SQLite date modifier: `+30.000 seconds`.
 pub(crate) fn sqlite_modifier(ms: u64) -> String {
     format!("+{}.{:03} seconds", ms / 1_000, ms % 1_000)
+}
+
+/// Binds a lease's time to live as its dialect's statements take it: milliseconds on
+/// PostgreSQL, a date modifier on SQLite.
+pub(crate) fn bind_ttl(query: Query<'_>, dialect: Dialect, ttl_ms: u64) -> Query<'_> {
+    match dialect {
+        Dialect::Postgres => query.bind(to_i64(ttl_ms)),
+        Dialect::Sqlite => query.bind(sqlite_modifier(ttl_ms)),
+    }
 }

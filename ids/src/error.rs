@@ -8,9 +8,6 @@ pub enum IdError {
     /// The database failed or could not be reached.
     #[error("id allocation database error")]
     Database(#[from] sqlx::Error),
-    /// The event store runs on a backend this crate has no SQL for.
-    #[error("id allocation does not support the {0} backend")]
-    UnsupportedBackend(&'static str),
     /// Options that cannot work, e.g. a lease renewed less often than it expires.
     #[error("invalid id allocation options: {0}")]
     InvalidOptions(&'static str),

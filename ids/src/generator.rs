@@ -4,12 +4,11 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use event_store::EventStore;
+use event_store::{Db, EventStore};
 use tokio::task::JoinHandle;
 use tracing::{info, instrument, warn};
 
 use crate::clock::{Clock, SystemClock};
-use crate::db::Db;
 use crate::sequencer::{Next, Sequencer};
 use crate::{IdError, gene_of_buyer, lease};
 
@@ -135,7 +134,7 @@ impl OrderIdGenerator {
         options: GeneratorOptions,
     ) -> Result<Self, IdError> {
         options.validate()?;
-        let db = Db::of(store)?;
+        let db = store.db();
         let state = lease_new(&db, owner, &options).await?;
         let (worker_id, floor_ms) = (state.lease.worker_id, state.sequencer.last_ms());
         info!(worker_id, floor_ms, "leased a worker id");

@@ -25,13 +25,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use domain::OrderStatus;
-use event_store::EventStore;
+use event_store::{Db, EventStore};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::backend;
+use crate::backend::{self, archive_progress_of, live, to_i64};
 use crate::error::ProjectionError;
-use crate::read_models::{Pool, ReadModels};
+use crate::read_models::ReadModels;
 
 /// The statuses in which an order is archived once its last change is old enough: nothing is
 /// expected to happen to it any more. `Completed` is not final in the domain (a refund may
@@ -275,10 +275,7 @@ impl Archiver {
         let cutoff_us = cutoff.timestamp_micros();
         let size = i64::from(self.batch_size);
         let now_us = (self.clock)().timestamp_micros();
-        let (moved, progress) = match &self.models.pool {
-            Pool::Postgres(p) => backend::postgres::archive_batch(p, cutoff_us, size, now_us).await,
-            Pool::Sqlite(p) => backend::sqlite::archive_batch(p, cutoff_us, size, now_us).await,
-        }?;
+        let (moved, progress) = archive_batch(&self.models.db, cutoff_us, size, now_us).await?;
         Ok(ArchiveBatch { moved, progress })
     }
 
@@ -321,10 +318,7 @@ impl Archiver {
 
     /// The stored progress.
     pub async fn progress(&self) -> Result<ArchiveProgress, ProjectionError> {
-        match &self.models.pool {
-            Pool::Postgres(p) => backend::postgres::archive_progress(p).await,
-            Pool::Sqlite(p) => backend::sqlite::archive_progress(p).await,
-        }
+        backend::archive_progress(&self.models.db).await
     }
 
     /// A server's archiver: inside the window, runs batches until none is left (or the window
@@ -372,6 +366,71 @@ impl Archiver {
             }
         }
     }
+}
+
+/// One archive batch: up to `batch_size` settled orders whose last change is before
+/// `cutoff_us` move from the hot views to the archive, and the high-water mark moves with them,
+/// in one transaction.
+async fn archive_batch(
+    db: &Db,
+    cutoff_us: i64,
+    batch_size: i64,
+    now_us: i64,
+) -> Result<(u64, ArchiveProgress), ProjectionError> {
+    let sql = live(db);
+    let mut tx = db.begin().await?;
+    let row = tx
+        .query(&sql.archive_claim)
+        .bind(ARCHIVE_NAME)
+        .bind(now_us)
+        .fetch_one(&mut tx)
+        .await?;
+    let mut progress = archive_progress_of(&row)?;
+    let picked: Vec<(String, i64)> = tx
+        .query(&sql.archive_pick)
+        .bind(cutoff_us)
+        .bind(batch_size)
+        .fetch_all_with(&mut tx, |row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .await?;
+    let Some((last_id, last_changed)) = picked.last().cloned() else {
+        tx.commit().await?;
+        return Ok((0, progress));
+    };
+    let ids = serde_json::to_string(&picked.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())?;
+    tx.query(&sql.archive_copy)
+        .bind(ids.as_str())
+        .bind(now_us)
+        .execute(&mut tx)
+        .await?;
+    let moved = tx
+        .query(&sql.archive_drop_detail)
+        .bind(ids.as_str())
+        .execute(&mut tx)
+        .await?;
+    if moved != picked.len() as u64 {
+        // the picked rows are locked (or the database is): nothing else removes them
+        return Err(ProjectionError::Corrupt(format!(
+            "picked {} orders to archive but removed {moved}",
+            picked.len()
+        )));
+    }
+    // the mark only moves forward: an order whose last event committed late can be picked
+    // after newer ones
+    if (last_changed, last_id.as_str()) > (progress.changed_at_us, progress.order_id.as_str()) {
+        progress.changed_at_us = last_changed;
+        progress.order_id = last_id;
+    }
+    progress.batches += 1;
+    progress.orders += moved;
+    tx.query(&sql.archive_mark)
+        .bind(ARCHIVE_NAME)
+        .bind(progress.changed_at_us)
+        .bind(progress.order_id.as_str())
+        .bind(to_i64(moved, "moved")?)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok((moved, progress))
 }
 
 #[cfg(test)]

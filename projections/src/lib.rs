@@ -7,7 +7,8 @@
 //! | --- | --- |
 //! | [`projection`] | the projections ([`Projection`]), what each event changes, the SQL of their tables (`src/sql/`) |
 //! | [`document`] | [`OrderDocument`]: an order as the views store it, and its content hash |
-//! | [`read_models`] | [`ReadModels`]: applying batches and reading rows, on PostgreSQL or SQLite |
+//! | [`read_models`] | [`ReadModels`]: applying batches and reading rows, on PostgreSQL or SQLite through the store's `event_store::Db` |
+//! | `backend`, `apply`, `writes` | the queries and their row types; a batch folded and written with its checkpoint; the writes whose SQL differs by dialect, and a replay's (ADR 33) |
 //! | [`runner`] | [`Runner`]: follows the log, retries with backoff, exports lag |
 //! | [`metrics`] | the runner's Prometheus metrics |
 //! | [`archive`] | [`Archiver`]: `orders archive` and the server's off-peak archiver, moving settled old orders to the archive in batches |
@@ -19,6 +20,7 @@
 //! `0011_order_archive.sql`): one sqlx migrator serves the whole database.
 #![warn(missing_docs)]
 
+mod apply;
 pub mod archive;
 pub mod audit;
 mod backend;
@@ -32,6 +34,7 @@ pub mod reconcile;
 pub mod replay;
 mod rows;
 pub mod runner;
+mod writes;
 
 pub use archive::{ArchiveSchedule, ArchiveWindow, Archiver};
 pub use backend::{OrderCopy, StockRow, StoredOrder};

@@ -117,12 +117,8 @@ impl Tables {
     };
 }
 
-/// Where the two backends' SQL differs; everything else is the same text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    Postgres,
-    Sqlite,
-}
+/// Where the two backends' SQL differs ([`fill`]); everything else is the same text.
+pub(crate) use event_store::Dialect;
 
 /// The columns of an order row that the order upserts read (`{order_rows}`).
 const ORDER_ROW: &[(&str, &str)] = &[
@@ -157,78 +153,76 @@ const MOVE_ROW: &[(&str, &str)] = &[
     ("version", "bigint"),
 ];
 
-impl Dialect {
-    /// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
-    /// SQLite has no need of: it runs one writing transaction at a time), `{in_ids}` (a
-    /// column's test for the ids of a JSON array bound as the first parameter), `{in_move_skus}`
-    /// (the same for the SKUs of `{move_rows}`, on PostgreSQL its first array), `{order_rows}`
-    /// and `{move_rows}`
-    /// ([`Dialect::columns`]), and `{stock_rows}` (the rows of a JSON array of objects bound as
-    /// the first parameter, as a table `r`).
-    fn fill(self, sql: &str) -> String {
-        let (for_update, skip_locked, in_ids, in_move_skus) = match self {
-            // An array is an index condition, one probe of the key per id. `IN (SELECT ...)`
-            // made the planner guess a hundred ids and, on a view of some tens of thousands of
-            // orders, hash a scan of all of them instead.
-            Self::Postgres => (
-                " FOR UPDATE",
-                " FOR UPDATE SKIP LOCKED",
-                "= ANY (ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
-                "= ANY ($1::text[])",
-            ),
-            Self::Sqlite => (
-                "",
-                "",
-                "IN (SELECT value FROM json_each($1))",
-                "IN (SELECT json_extract(value, '$.sku') FROM json_each($1))",
-            ),
-        };
-        sql.replace("{for_update}", for_update)
-            .replace("{skip_locked}", skip_locked)
-            .replace("{in_ids}", in_ids)
-            .replace("{in_move_skus}", in_move_skus)
-            .replace("{order_rows}", &self.columns(ORDER_ROW))
-            .replace("{move_rows}", &self.columns(MOVE_ROW))
-            .replace("{stock_rows}", &self.rows(STOCK_ROW))
-    }
+/// Fills the dialect's placeholders: `{for_update}` and `{skip_locked}` (row locks, which
+/// SQLite has no need of: it runs one writing transaction at a time), `{in_ids}` (a
+/// column's test for the ids of a JSON array bound as the first parameter), `{in_move_skus}`
+/// (the same for the SKUs of `{move_rows}`, on PostgreSQL its first array), `{order_rows}`
+/// and `{move_rows}`
+/// ([`columns`]), and `{stock_rows}` (the rows of a JSON array of objects bound as
+/// the first parameter, as a table `r`).
+fn fill(dialect: Dialect, sql: &str) -> String {
+    let (for_update, skip_locked, in_ids, in_move_skus) = match dialect {
+        // An array is an index condition, one probe of the key per id. `IN (SELECT ...)`
+        // made the planner guess a hundred ids and, on a view of some tens of thousands of
+        // orders, hash a scan of all of them instead.
+        Dialect::Postgres => (
+            " FOR UPDATE",
+            " FOR UPDATE SKIP LOCKED",
+            "= ANY (ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))",
+            "= ANY ($1::text[])",
+        ),
+        Dialect::Sqlite => (
+            "",
+            "",
+            "IN (SELECT value FROM json_each($1))",
+            "IN (SELECT json_extract(value, '$.sku') FROM json_each($1))",
+        ),
+    };
+    sql.replace("{for_update}", for_update)
+        .replace("{skip_locked}", skip_locked)
+        .replace("{in_ids}", in_ids)
+        .replace("{in_move_skus}", in_move_skus)
+        .replace("{order_rows}", &columns(dialect, ORDER_ROW))
+        .replace("{move_rows}", &columns(dialect, MOVE_ROW))
+        .replace("{stock_rows}", &rows(dialect, STOCK_ROW))
+}
 
-    /// A batch's rows as a table `r` of `columns` ([`ORDER_ROW`], [`MOVE_ROW`]): on PostgreSQL
-    /// one array a column, bound as parameters 1, 2, ... in that order; on SQLite a JSON array
-    /// of objects.
-    fn columns(self, columns: &[(&str, &str)]) -> String {
-        match self {
-            Self::Postgres => {
-                let (arrays, names): (Vec<_>, Vec<_>) = columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (name, kind))| (format!("${}::{kind}[]", i + 1), *name))
-                    .unzip();
-                format!("UNNEST({}) AS r({})", arrays.join(", "), names.join(", "))
-            }
-            Self::Sqlite => self.rows(columns),
+/// A batch's rows as a table `r` of `columns` ([`ORDER_ROW`], [`MOVE_ROW`]): on PostgreSQL
+/// one array a column, bound as parameters 1, 2, ... in that order; on SQLite a JSON array
+/// of objects.
+fn columns(dialect: Dialect, columns: &[(&str, &str)]) -> String {
+    match dialect {
+        Dialect::Postgres => {
+            let (arrays, names): (Vec<_>, Vec<_>) = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (name, kind))| (format!("${}::{kind}[]", i + 1), *name))
+                .unzip();
+            format!("UNNEST({}) AS r({})", arrays.join(", "), names.join(", "))
         }
+        Dialect::Sqlite => rows(dialect, columns),
     }
+}
 
-    /// A JSON array of objects bound as the first parameter, read as a table `r` of `columns`.
-    fn rows(self, columns: &[(&str, &str)]) -> String {
-        match self {
-            Self::Postgres => format!(
-                "json_to_recordset(CAST($1 AS json)) AS r({})",
-                columns
-                    .iter()
-                    .map(|(name, kind)| format!("{name} {kind}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Self::Sqlite => format!(
-                "(SELECT {} FROM json_each($1)) AS r",
-                columns
-                    .iter()
-                    .map(|(name, _)| format!("json_extract(value, '$.{name}') AS {name}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
+/// A JSON array of objects bound as the first parameter, read as a table `r` of `columns`.
+fn rows(dialect: Dialect, columns: &[(&str, &str)]) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "json_to_recordset(CAST($1 AS json)) AS r({})",
+            columns
+                .iter()
+                .map(|(name, kind)| format!("{name} {kind}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Dialect::Sqlite => format!(
+            "(SELECT {} FROM json_each($1)) AS r",
+            columns
+                .iter()
+                .map(|(name, _)| format!("json_extract(value, '$.{name}') AS {name}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -294,7 +288,8 @@ pub(crate) const SAVE_CHECKPOINT: &str = include_str!("sql/save_checkpoint.sql")
 impl Sql {
     pub(crate) fn for_tables(t: &Tables, dialect: Dialect) -> Self {
         let fill = |sql: &str| {
-            dialect.fill(
+            fill(
+                dialect,
                 &sql.replace("{detail}", t.detail)
                     .replace("{stock}", t.stock)
                     .replace("{archive}", ARCHIVE_TABLE),

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use event_store::{Checkpoint, EventStore, RecordedEvent};
-use sqlx::{PgPool, SqlitePool};
+use event_store::{Checkpoint, Db, EventStore, RecordedEvent};
 
+use crate::apply;
 use crate::backend::{self, OrderCopy, StockRow, StoredOrder};
 use crate::error::ProjectionError;
 use crate::projection::{Projection, Sql};
@@ -21,12 +21,6 @@ pub enum Shelf {
 
 /// Most orders one list page holds.
 pub const ORDER_PAGE_SIZE_MAX: u32 = 100;
-
-#[derive(Debug, Clone)]
-pub(crate) enum Pool {
-    Postgres(PgPool),
-    Sqlite(SqlitePool),
-}
 
 /// Whose orders a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,31 +57,33 @@ impl Cursor {
     }
 }
 
-/// The read models in the event store's database (they share its pool).
+/// The read models in the event store's database (they share its [`Db`]). A query about one
+/// order, buyer or SKU asks the database its key routes to ([`Db::route`]); the runner's
+/// batches go to the database whose log it follows.
 #[derive(Debug, Clone)]
 pub struct ReadModels {
-    pub(crate) pool: Pool,
+    pub(crate) db: Db,
 }
 
 impl ReadModels {
     /// The read models of `store`'s database.
     pub fn new(store: &EventStore) -> Self {
-        let pool = match (store.postgres_pool(), store.sqlite_pool()) {
-            (Some(pg), _) => Pool::Postgres(pg.clone()),
-            (None, Some(lite)) => Pool::Sqlite(lite.clone()),
-            // an EventStore is always on one of the two
-            (None, None) => unreachable!("an event store without a pool"),
-        };
-        Self { pool }
+        Self { db: store.db() }
+    }
+
+    /// The database of an owner's list: a buyer's lives with the buyer; the sellers' lists are
+    /// kept in the database whose log they follow.
+    fn owners_db(&self, owner: Owner<'_>) -> &Db {
+        match owner {
+            Owner::Buyer(buyer) => self.db.for_buyer(buyer),
+            Owner::Seller(_) => &self.db,
+        }
     }
 
     /// Where `projection` has got to in the log.
     pub async fn checkpoint(&self, projection: Projection) -> Result<Checkpoint, ProjectionError> {
         let name = projection.name();
-        match &self.pool {
-            Pool::Postgres(p) => backend::postgres::load_checkpoint(p, name, true).await,
-            Pool::Sqlite(p) => backend::sqlite::load_checkpoint(p, name, true).await,
-        }
+        apply::load_checkpoint(&self.db, name, true).await
     }
 
     /// Where `projection` has got to, read only (its row must exist: after
@@ -97,10 +93,7 @@ impl ReadModels {
         projection: Projection,
     ) -> Result<Checkpoint, ProjectionError> {
         let name = projection.name();
-        match &self.pool {
-            Pool::Postgres(p) => backend::postgres::load_checkpoint(p, name, false).await,
-            Pool::Sqlite(p) => backend::sqlite::load_checkpoint(p, name, false).await,
-        }
+        apply::load_checkpoint(&self.db, name, false).await
     }
 
     /// Applies `events`, read after `from`, to `projection` and moves its checkpoint past
@@ -112,16 +105,7 @@ impl ReadModels {
         events: &[Arc<RecordedEvent>],
     ) -> Result<(), ProjectionError> {
         let name = projection.name();
-        match &self.pool {
-            Pool::Postgres(p) => {
-                let sql = backend::postgres::live();
-                backend::postgres::apply_batch(p, sql, projection, name, from, events).await
-            }
-            Pool::Sqlite(p) => {
-                let sql = backend::sqlite::live();
-                backend::sqlite::apply_batch(p, sql, projection, name, from, events).await
-            }
-        }
+        apply::apply_batch(&self.db, projection, name, from, events).await
     }
 
     /// Moves `projection`'s checkpoint from `from` to `to` with no rows: past a parked event.
@@ -131,29 +115,19 @@ impl ReadModels {
         from: Checkpoint,
         to: Checkpoint,
     ) -> Result<(), ProjectionError> {
-        let name = projection.name();
-        match &self.pool {
-            Pool::Postgres(p) => backend::postgres::pass(p, name, from, to).await,
-            Pool::Sqlite(p) => backend::sqlite::pass(p, name, from, to).await,
-        }
+        apply::pass(&self.db, projection.name(), from, to).await
     }
 
     /// An order: the order detail view's copy, or the archive's when it has been archived.
     pub async fn order(&self, order_id: &str) -> Result<Option<StoredOrder>, ProjectionError> {
-        match &self.pool {
-            Pool::Postgres(p) => backend::postgres::order_detail(p, order_id).await,
-            Pool::Sqlite(p) => backend::sqlite::order_detail(p, order_id).await,
-        }
+        backend::order_detail(self.db.for_order(order_id), order_id).await
     }
 
     /// Every copy of an order, with the view that holds it (`order_detail`, whose indexes
     /// are the buyer's and the seller's lists, or `order_archive`), read at one moment: a hot
     /// order is in the first, an archived one in the archive only.
     pub async fn order_copies(&self, order_id: &str) -> Result<Vec<OrderCopy>, ProjectionError> {
-        match &self.pool {
-            Pool::Postgres(p) => backend::postgres::order_copies(p, order_id).await,
-            Pool::Sqlite(p) => backend::sqlite::order_copies(p, order_id).await,
-        }
+        backend::order_copies(self.db.for_order(order_id), order_id).await
     }
 
     /// One page of an owner's orders on `shelf`, newest first, after `after`; at most `limit`
@@ -166,6 +140,7 @@ impl ReadModels {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<StoredOrder>, ProjectionError> {
+        let db = self.owners_db(owner);
         let (statement, owner): (fn(&Sql) -> &String, _) = match (owner, shelf) {
             (Owner::Buyer(id), Shelf::Hot) => (|s| &s.buyer_list, id),
             (Owner::Seller(id), Shelf::Hot) => (|s| &s.seller_list, id),
@@ -175,14 +150,7 @@ impl ReadModels {
         // no cursor: before everything (an empty id sorts before every id)
         let before = after.map_or((i64::MAX, ""), |c| (c.placed_at_us, c.order_id.as_str()));
         let limit = i64::from(limit.clamp(1, ORDER_PAGE_SIZE_MAX));
-        match &self.pool {
-            Pool::Postgres(p) => {
-                backend::postgres::order_list(p, statement, owner, status, before, limit).await
-            }
-            Pool::Sqlite(p) => {
-                backend::sqlite::order_list(p, statement, owner, status, before, limit).await
-            }
-        }
+        backend::order_list(db, statement, owner, status, before, limit).await
     }
 
     /// One order as the buyer's (`Owner::Buyer`) or the seller's list holds it: its detail row,
@@ -196,10 +164,7 @@ impl ReadModels {
             Owner::Buyer(id) => (|s| &s.buyer_row, id),
             Owner::Seller(id) => (|s| &s.seller_row, id),
         };
-        match &self.pool {
-            Pool::Postgres(p) => backend::postgres::list_row(p, statement, owner, order_id).await,
-            Pool::Sqlite(p) => backend::sqlite::list_row(p, statement, owner, order_id).await,
-        }
+        backend::list_row(self.db.for_order(order_id), statement, owner, order_id).await
     }
 
     /// The version of an owner's order that the read side holds, in the owner's list or in the
@@ -213,12 +178,8 @@ impl ReadModels {
             Owner::Buyer(id) => (|s| &s.buyer_version, id),
             Owner::Seller(id) => (|s| &s.seller_version, id),
         };
-        match &self.pool {
-            Pool::Postgres(p) => {
-                backend::postgres::listed_version(p, statement, owner, order_id).await
-            }
-            Pool::Sqlite(p) => backend::sqlite::listed_version(p, statement, owner, order_id).await,
-        }
+        let db = self.db.for_order(order_id);
+        backend::listed_version(db, statement, owner, order_id).await
     }
 
     /// Up to `limit` ids of streams of `aggregate_type` after `after`, in id order.
@@ -229,28 +190,17 @@ impl ReadModels {
         limit: u32,
     ) -> Result<Vec<String>, ProjectionError> {
         let limit = i64::from(limit);
-        match &self.pool {
-            Pool::Postgres(p) => {
-                backend::postgres::stream_ids(p, aggregate_type, after, limit).await
-            }
-            Pool::Sqlite(p) => backend::sqlite::stream_ids(p, aggregate_type, after, limit).await,
-        }
+        backend::stream_ids(&self.db, aggregate_type, after, limit).await
     }
 
     /// Rows in the order detail view and the archive, counted at one moment.
     pub async fn order_row_counts(&self) -> Result<[i64; 2], ProjectionError> {
-        match &self.pool {
-            Pool::Postgres(p) => backend::postgres::count_orders(p).await,
-            Pool::Sqlite(p) => backend::sqlite::count_orders(p).await,
-        }
+        backend::count_orders(&self.db).await
     }
 
     /// The stock view's row of a SKU.
     pub async fn stock(&self, sku: &str) -> Result<Option<StockRow>, ProjectionError> {
-        match &self.pool {
-            Pool::Postgres(p) => backend::postgres::sku_stock(p, sku).await,
-            Pool::Sqlite(p) => backend::sqlite::sku_stock(p, sku).await,
-        }
+        backend::sku_stock(self.db.for_sku(sku), sku).await
     }
 }
 

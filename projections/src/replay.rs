@@ -33,15 +33,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use event_store::{Checkpoint, EventStore, StoreError, StreamEvent};
-use sqlx::Row;
+use event_store::{Checkpoint, Db, DbTx, Dialect, EventStore, StoreError, StreamEvent};
 use tokio::sync::mpsc;
 
-use crate::backend;
 use crate::error::ProjectionError;
 use crate::projection::{ARCHIVE_TABLE, INIT_CHECKPOINT, Projection, Sql, Tables};
-use crate::read_models::{Pool, ReadModels};
+use crate::read_models::ReadModels;
 use crate::rebuild::{OrderStream, Rows, StockStream, StreamState, Streams, joined};
+use crate::writes;
 
 /// Events a replay reads per page; the streams a page finishes are written in one
 /// transaction.
@@ -96,20 +95,17 @@ pub async fn replay_in_pages(
     page_events: usize,
     mut progress: impl FnMut(Progress),
 ) -> Result<u64, ProjectionError> {
-    let pool = ReadModels::new(store).pool;
-    let shadow = match &pool {
-        Pool::Postgres(_) => Sql::shadow(backend::postgres::DIALECT),
-        Pool::Sqlite(_) => Sql::shadow(backend::sqlite::DIALECT),
-    };
+    let db = ReadModels::new(store).db;
+    let shadow = Sql::shadow(db.dialect());
     let name = projection.replay_checkpoint();
     let Prepared {
         claim,
         indexes,
         constraints,
         renames,
-    } = prepare_shadow(&pool, projection, name).await?;
+    } = prepare_shadow(&db, projection, name).await?;
     let head = store.head().await?;
-    let total = count_events(&pool, projection.aggregate_type()).await?;
+    let total = count_events(&db, projection.aggregate_type()).await?;
 
     let (pages_in, mut pages) = mpsc::channel(PIPELINE_DEPTH);
     let reader = tokio::spawn(read_pages(
@@ -120,14 +116,11 @@ pub async fn replay_in_pages(
         pages_in,
     ));
     // PostgreSQL runs each writer's COPY in a backend of its own; SQLite has one writer
-    let writers = match &pool {
-        Pool::Postgres(_) => REPLAY_WRITERS,
-        Pool::Sqlite(_) => 1,
-    };
+    let writers = db.dialect().pick(REPLAY_WRITERS, 1);
     let (rows_in, writers): (Vec<_>, Vec<_>) = (0..writers)
         .map(|_| {
             let (rows_in, rows) = mpsc::channel(PIPELINE_DEPTH);
-            let writer = tokio::spawn(write_rows(pool.clone(), shadow, name, claim, rows));
+            let writer = tokio::spawn(write_rows(db.clone(), shadow, name, claim, rows));
             (rows_in, writer)
         })
         .unzip();
@@ -162,17 +155,17 @@ pub async fn replay_in_pages(
     written?;
     report(Stage::Indexing, events);
 
-    if let Pool::Postgres(p) = &pool {
+    if let Some(p) = db.postgres() {
         // each index in a transaction of its own, all at once; then the constraints that
         // adopt them, which lock the table
         let builds = indexes.into_iter().map(|index| vec![index]).collect();
-        backend::replay_fill(p, name, claim, builds).await?;
+        writes::replay_fill(p, name, claim, builds).await?;
         if !constraints.is_empty() {
-            backend::replay_fill(p, name, claim, vec![constraints]).await?;
+            writes::replay_fill(p, name, claim, vec![constraints]).await?;
         }
     }
     report(Stage::Swapping, events);
-    swap_in(&pool, shadow, projection, claim, head, &renames).await?;
+    swap_in(&db, shadow, projection, claim, head, &renames).await?;
     Ok(events)
 }
 
@@ -251,39 +244,22 @@ async fn fold<S: StreamState>(
 
 /// Writes each batch of rows in a transaction of its own that holds the replay's claim.
 async fn write_rows(
-    pool: Pool,
+    db: Db,
     shadow: &'static Sql,
     name: &'static str,
     claim: i64,
     mut rows: mpsc::Receiver<Rows>,
 ) -> Result<(), ProjectionError> {
     while let Some(batch) = rows.recv().await {
-        match &pool {
-            Pool::Postgres(p) => {
-                backend::postgres::replay_write(p, shadow, name, claim, &batch).await?
-            }
-            Pool::Sqlite(p) => {
-                backend::sqlite::replay_write(p, shadow, name, claim, &batch).await?
-            }
-        }
+        writes::replay_write(&db, shadow, name, claim, &batch).await?;
     }
     Ok(())
 }
 
-async fn count_events(pool: &Pool, aggregate_type: &str) -> Result<u64, ProjectionError> {
+async fn count_events(db: &Db, aggregate_type: &str) -> Result<u64, ProjectionError> {
     const COUNT: &str = "SELECT count(*) AS n FROM events WHERE aggregate_type = $1";
-    let n: i64 = match pool {
-        Pool::Postgres(p) => sqlx::query(COUNT)
-            .bind(aggregate_type)
-            .fetch_one(p)
-            .await?
-            .try_get("n")?,
-        Pool::Sqlite(p) => sqlx::query(COUNT)
-            .bind(aggregate_type)
-            .fetch_one(p)
-            .await?
-            .try_get("n")?,
-    };
+    let row = db.query(COUNT).bind(aggregate_type).fetch_one(db).await?;
+    let n: i64 = row.try_get("n")?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -310,7 +286,7 @@ struct Prepared {
 /// On PostgreSQL the detail view's shadow starts without its indexes, keys included: COPY
 /// fills it, and an index built over a full table costs far less than one grown row by row.
 async fn prepare_shadow(
-    pool: &Pool,
+    db: &Db,
     projection: Projection,
     checkpoint: &str,
 ) -> Result<Prepared, ProjectionError> {
@@ -321,118 +297,123 @@ async fn prepare_shadow(
                          ON CONFLICT (projection) DO UPDATE SET txid = $2, position = 0";
     // a token of this run, no other run's
     let claim = chrono::Utc::now().timestamp_micros();
-    let mut indexes = Vec::new();
-    let mut constraints = Vec::new();
-    let mut renames = Vec::new();
-    match pool {
-        Pool::Postgres(p) => {
-            let mut tx = event_store::begin(p).await?;
-            // a write first: it waits for another replay's writes in flight (they hold
-            // the row's claim)
-            sqlx::query(CLAIM)
-                .bind(checkpoint)
-                .bind(claim)
-                .execute(&mut *tx)
-                .await?;
-            for table in projection.tables() {
-                let shadow = shadow_of(table);
-                sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}"))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(&format!(
-                    "CREATE TABLE {shadow} (LIKE {table} INCLUDING ALL)"
-                ))
-                .execute(&mut *tx)
-                .await?;
-                renames.extend(live_names(&mut tx, &shadow, table).await?);
-                if *table != Tables::LIVE.detail {
-                    continue;
-                }
-                // a key or unique constraint, with the definition of the index it owns
-                let keys: Vec<(String, String, String)> = sqlx::query_as(
-                    "SELECT c.conname::text, c.contype::text, \
-                            pg_get_indexdef(c.conindid) \
-                     FROM pg_constraint c \
-                     WHERE c.conrelid = CAST($1 AS regclass) AND c.contype IN ('p', 'u')",
-                )
-                .bind(&shadow)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (name, kind, index) in keys {
-                    sqlx::query(&format!("ALTER TABLE {shadow} DROP CONSTRAINT {name}"))
-                        .execute(&mut *tx)
-                        .await?;
-                    // built as a unique index (of the constraint's name) at once with the
-                    // others, then adopted
-                    indexes.push(index);
-                    let kind = if kind == "p" { "PRIMARY KEY" } else { "UNIQUE" };
-                    constraints.push(format!(
-                        "ALTER TABLE {shadow} ADD CONSTRAINT {name} {kind} USING INDEX {name}"
-                    ));
-                }
-                let plain: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT indexname::text, indexdef FROM pg_indexes \
-                     WHERE schemaname = current_schema() AND tablename = $1",
-                )
-                .bind(&shadow)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (name, definition) in plain {
-                    sqlx::query(&format!("DROP INDEX {name}"))
-                        .execute(&mut *tx)
-                        .await?;
-                    indexes.push(definition);
-                }
-            }
-            tx.commit().await?;
-        }
-        Pool::Sqlite(p) => {
-            let mut tx = event_store::begin(p).await?;
-            // a write first: it takes the write lock at once (waiting its turn), where a
-            // read first would fail to upgrade once another writer committed
-            sqlx::query(CLAIM)
-                .bind(checkpoint)
-                .bind(claim)
-                .execute(&mut *tx)
-                .await?;
-            for (n, table) in projection.tables().iter().enumerate() {
-                let shadow = shadow_of(table);
-                sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}"))
-                    .execute(&mut *tx)
-                    .await?;
-                // the live table's own DDL, renamed; its indexes get fresh names
-                let ddl: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT type, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL \
-                     ORDER BY type DESC",
-                )
-                .bind(table)
-                .fetch_all(&mut *tx)
-                .await?;
-                let stamp = chrono::Utc::now().timestamp_micros();
-                for (i, (kind, sql)) in ddl.iter().enumerate() {
-                    let statement = if kind == "table" {
-                        rename_table_ddl(sql, table, &shadow)
-                    } else {
-                        let on = sql.find(" ON ").ok_or_else(|| {
-                            ProjectionError::Corrupt(format!("unexpected index DDL {sql}"))
-                        })?;
-                        format!(
-                            "CREATE INDEX {shadow}_idx_{stamp}_{n}_{i}{}",
-                            rename_table_ddl(&sql[on..], table, &shadow)
-                        )
-                    };
-                    sqlx::query(&statement).execute(&mut *tx).await?;
-                }
-            }
-            tx.commit().await?;
+    let mut prepared = Prepared {
+        claim,
+        indexes: Vec::new(),
+        constraints: Vec::new(),
+        renames: Vec::new(),
+    };
+    let mut tx = db.begin().await?;
+    // a write first: on PostgreSQL it waits for another replay's writes in flight (they hold
+    // the row's claim); on SQLite it takes the write lock at once (waiting its turn), where a
+    // read first would fail to upgrade once another writer committed
+    tx.query(CLAIM)
+        .bind(checkpoint)
+        .bind(claim)
+        .execute(&mut tx)
+        .await?;
+    for (n, table) in projection.tables().iter().enumerate() {
+        let shadow = shadow_of(table);
+        let drop = format!("DROP TABLE IF EXISTS {shadow}");
+        tx.query(&drop).execute(&mut tx).await?;
+        // the catalogues differ, and so does what a shadow table starts with
+        match &mut tx {
+            DbTx::Postgres(pg) => postgres_shadow(pg, table, &shadow, &mut prepared).await?,
+            DbTx::Sqlite(lite) => sqlite_shadow(lite, table, &shadow, n).await?,
         }
     }
-    Ok(Prepared {
-        claim,
-        indexes,
-        constraints,
-        renames,
-    })
+    tx.commit().await?;
+    Ok(prepared)
+}
+
+/// PostgreSQL: `shadow` as `table` with its columns and checks; the detail view's without its
+/// indexes and keys, which `prepared` records to build once it is filled.
+async fn postgres_shadow(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    table: &str,
+    shadow: &str,
+    prepared: &mut Prepared,
+) -> Result<(), ProjectionError> {
+    sqlx::query(&format!(
+        "CREATE TABLE {shadow} (LIKE {table} INCLUDING ALL)"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    prepared
+        .renames
+        .extend(live_names(tx, shadow, table).await?);
+    if table != Tables::LIVE.detail {
+        return Ok(());
+    }
+    // a key or unique constraint, with the definition of the index it owns
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.conname::text, c.contype::text, \
+                pg_get_indexdef(c.conindid) \
+         FROM pg_constraint c \
+         WHERE c.conrelid = CAST($1 AS regclass) AND c.contype IN ('p', 'u')",
+    )
+    .bind(shadow)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (name, kind, index) in keys {
+        sqlx::query(&format!("ALTER TABLE {shadow} DROP CONSTRAINT {name}"))
+            .execute(&mut **tx)
+            .await?;
+        // built as a unique index (of the constraint's name) at once with the others, then
+        // adopted
+        prepared.indexes.push(index);
+        let kind = if kind == "p" { "PRIMARY KEY" } else { "UNIQUE" };
+        prepared.constraints.push(format!(
+            "ALTER TABLE {shadow} ADD CONSTRAINT {name} {kind} USING INDEX {name}"
+        ));
+    }
+    let plain: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename = $1",
+    )
+    .bind(shadow)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (name, definition) in plain {
+        sqlx::query(&format!("DROP INDEX {name}"))
+            .execute(&mut **tx)
+            .await?;
+        prepared.indexes.push(definition);
+    }
+    Ok(())
+}
+
+/// SQLite: `shadow` from the live table's own DDL, renamed; its indexes get fresh names (the
+/// `n`-th table of the projection).
+async fn sqlite_shadow(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    table: &str,
+    shadow: &str,
+    n: usize,
+) -> Result<(), ProjectionError> {
+    let ddl: Vec<(String, String)> = sqlx::query_as(
+        "SELECT type, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL \
+         ORDER BY type DESC",
+    )
+    .bind(table)
+    .fetch_all(&mut **tx)
+    .await?;
+    let stamp = chrono::Utc::now().timestamp_micros();
+    for (i, (kind, sql)) in ddl.iter().enumerate() {
+        let statement = if kind == "table" {
+            rename_table_ddl(sql, table, shadow)
+        } else {
+            let on = sql
+                .find(" ON ")
+                .ok_or_else(|| ProjectionError::Corrupt(format!("unexpected index DDL {sql}")))?;
+            format!(
+                "CREATE INDEX {shadow}_idx_{stamp}_{n}_{i}{}",
+                rename_table_ddl(&sql[on..], table, shadow)
+            )
+        };
+        sqlx::query(&statement).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Each index of `shadow` (named after it by `LIKE`) with the name of `table`'s index of the
@@ -490,7 +471,7 @@ fn rename_table_ddl(sql: &str, table: &str, shadow: &str) -> String {
 /// read up to, atomically, if the replay's checkpoint row still holds this run's `claim`.
 /// The swapped-in indexes take the names of the live indexes they replace (`renames`).
 async fn swap_in(
-    pool: &Pool,
+    db: &Db,
     shadow: &Sql,
     projection: Projection,
     claim: i64,
@@ -525,51 +506,42 @@ async fn swap_in(
     for (shadow_index, live_index) in renames {
         statements.push(format!("ALTER INDEX {shadow_index} RENAME TO {live_index}"));
     }
-    macro_rules! swap {
-        ($pool:expr, $lock:expr) => {{
-            let mut tx = event_store::begin(&$pool).await?;
-            // a write first, which takes SQLite's write lock
-            let released = sqlx::query(RELEASE)
-                .bind(projection.replay_checkpoint())
-                .bind(claim)
-                .execute(&mut *tx)
-                .await?;
-            if released.rows_affected() != 1 {
-                return Err(ProjectionError::CheckpointMoved(
-                    projection.replay_checkpoint(),
-                ));
-            }
-            // the live checkpoint row next: a live runner's batch now waits, then fails its
-            // compare-and-set and resumes from here on the new tables
-            sqlx::query(INIT_CHECKPOINT)
-                .bind(projection.name())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(MOVE)
-                .bind(projection.name())
-                .bind(txid)
-                .bind(at.position)
-                .execute(&mut *tx)
-                .await?;
-            if let Some(lock) = $lock {
-                sqlx::query(lock).execute(&mut *tx).await?;
-            }
-            if with_archive {
-                sqlx::raw_sql(&shadow.swap_archive)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for statement in &statements {
-                sqlx::query(statement).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }};
+    let mut tx = db.begin().await?;
+    // a write first, which takes SQLite's write lock
+    let released = tx
+        .query(RELEASE)
+        .bind(projection.replay_checkpoint())
+        .bind(claim)
+        .execute(&mut tx)
+        .await?;
+    if released != 1 {
+        return Err(ProjectionError::CheckpointMoved(
+            projection.replay_checkpoint(),
+        ));
     }
-    match pool {
-        Pool::Postgres(p) => swap!(p, Some(lock.as_str())),
-        // one writing transaction at a time, and this one holds the write lock already
-        Pool::Sqlite(p) => swap!(p, None::<&str>),
+    // the live checkpoint row next: a live runner's batch now waits, then fails its
+    // compare-and-set and resumes from here on the new tables
+    tx.query(INIT_CHECKPOINT)
+        .bind(projection.name())
+        .execute(&mut tx)
+        .await?;
+    tx.query(MOVE)
+        .bind(projection.name())
+        .bind(txid)
+        .bind(at.position)
+        .execute(&mut tx)
+        .await?;
+    // SQLite runs one writing transaction at a time, and this one holds the write lock already
+    if db.dialect() == Dialect::Postgres {
+        tx.query(&lock).execute(&mut tx).await?;
     }
+    if with_archive {
+        tx.execute_script(&shadow.swap_archive).await?;
+    }
+    for statement in &statements {
+        tx.query(statement).execute(&mut tx).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -3,18 +3,27 @@
 //!
 //! Every statement is one short transaction. A claim marks rows as held until a time; a timer
 //! that dies holding them simply lets the claim run out, and another timer takes them over.
-//! Both backends run the same statements except the claim (`SKIP LOCKED` on PostgreSQL).
+//! Both backends run the same statements (through the store's [`Db`]), except three whose
+//! dialects truly differ: the claim (`SKIP LOCKED` on PostgreSQL), and the batch insert and
+//! settlement (arrays and an index-friendly `ANY` on PostgreSQL, JSON rows on SQLite). A
+//! statement about one order goes to that order's database ([`Db::for_order`]); a sweep asks
+//! every database ([`Db::every`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use event_store::{EventStore, StoreError};
-use sqlx::Row;
+use event_store::{Db, EventStore, Pool, StoreError};
 
+const TRADE_NO: &str = include_str!("sql/trade_no.sql");
+const NEXT_DUE: &str = include_str!("sql/next_due.sql");
+const FINISH: &str = include_str!("sql/finish.sql");
+const RETRY_AT: &str = include_str!("sql/retry_at.sql");
 const CLAIM_POSTGRES: &str = include_str!("sql/claim_postgres.sql");
 const CLAIM_SQLITE: &str = include_str!("sql/claim_sqlite.sql");
 const SETTLE_POSTGRES: &str = include_str!("sql/settle_postgres.sql");
+const SETTLE_SQLITE: &str = include_str!("sql/settle_sqlite.sql");
 const INSERT_POSTGRES: &str = include_str!("sql/insert_postgres.sql");
+const INSERT_SQLITE: &str = include_str!("sql/insert_sqlite.sql");
 
 /// A deadline to record for a placed order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -75,7 +84,7 @@ impl RecordedTrades {
 /// remember of recorded trade numbers.
 #[derive(Debug, Clone)]
 pub struct DeadlineStore {
-    store: EventStore,
+    db: Db,
     recorded: Arc<Mutex<RecordedTrades>>,
 }
 
@@ -83,7 +92,7 @@ impl DeadlineStore {
     /// The table in `store`'s database.
     pub fn new(store: EventStore) -> Self {
         Self {
-            store,
+            db: store.db(),
             recorded: Arc::default(),
         }
     }
@@ -105,60 +114,44 @@ impl DeadlineStore {
         if let Some(trade_no) = self.remembered().by_order.get(order_id) {
             return Ok(Some(trade_no.clone()));
         }
-        const SQL_PG: &str = "SELECT trade_no FROM payment_deadlines WHERE order_id = $1";
-        const SQL_LITE: &str = "SELECT trade_no FROM payment_deadlines WHERE order_id = ?1";
-        let found = if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query_scalar(SQL_PG)
-                .bind(order_id)
-                .fetch_optional(pool)
-                .await?
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query_scalar(SQL_LITE)
-                .bind(order_id)
-                .fetch_optional(pool)
-                .await?
-        } else {
-            None
-        };
-        Ok(found)
+        let db = self.db.for_order(order_id);
+        let row = db.query(TRADE_NO).bind(order_id).fetch_optional(db).await?;
+        Ok(row.map(|row| row.try_get("trade_no")).transpose()?)
     }
 
     /// Records many deadlines in one statement; a deadline already recorded for its order is
     /// kept as it is. Returns the orders whose deadline this call inserted.
     pub async fn insert_many(&self, deadlines: &[NewDeadline]) -> Result<Vec<String>, StoreError> {
-        const SQL_LITE: &str = "INSERT INTO payment_deadlines \
-             (order_id, due_at_ms, trade_no, amount_cents) \
-             SELECT json_extract(value, '$.order_id'), json_extract(value, '$.due_at_ms'), \
-                    json_extract(value, '$.trade_no'), json_extract(value, '$.amount_cents') \
-             FROM json_each(?1) WHERE true \
-             ON CONFLICT (order_id) DO NOTHING \
-             RETURNING order_id";
         if deadlines.is_empty() {
             return Ok(Vec::new());
         }
-        let inserted: Vec<String> = if let Some(pool) = self.store.postgres_pool() {
-            fn column<'a, T>(
-                deadlines: &'a [NewDeadline],
-                field: impl Fn(&'a NewDeadline) -> T,
-            ) -> Vec<T> {
-                deadlines.iter().map(field).collect()
+        // one database today; a sharded handle splits the batch by each order's route
+        let inserted: Vec<String> = match self.db.pool() {
+            // one array a column (insert_postgres.sql says why), which SQLite cannot bind
+            Pool::Postgres(pool) => {
+                fn column<'a, T>(
+                    deadlines: &'a [NewDeadline],
+                    field: impl Fn(&'a NewDeadline) -> T,
+                ) -> Vec<T> {
+                    deadlines.iter().map(field).collect()
+                }
+                sqlx::query_scalar(INSERT_POSTGRES)
+                    .bind(column(deadlines, |d| d.order_id.as_str()))
+                    .bind(column(deadlines, |d| d.due_at_ms))
+                    .bind(column(deadlines, |d| d.trade_no.as_str()))
+                    .bind(column(deadlines, |d| d.amount_cents))
+                    .fetch_all(pool)
+                    .await?
             }
-            sqlx::query_scalar(INSERT_POSTGRES)
-                .bind(column(deadlines, |d| d.order_id.as_str()))
-                .bind(column(deadlines, |d| d.due_at_ms))
-                .bind(column(deadlines, |d| d.trade_no.as_str()))
-                .bind(column(deadlines, |d| d.amount_cents))
-                .fetch_all(pool)
-                .await?
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            let rows = serde_json::to_string(deadlines)
-                .map_err(|err| StoreError::Corrupt(err.to_string()))?;
-            sqlx::query_scalar(SQL_LITE)
-                .bind(rows)
-                .fetch_all(pool)
-                .await?
-        } else {
-            Vec::new()
+            Pool::Sqlite(_) => {
+                let rows = serde_json::to_string(deadlines)
+                    .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+                self.db
+                    .query(INSERT_SQLITE)
+                    .bind(rows)
+                    .fetch_all_with(&self.db, |row| row.try_get(0))
+                    .await?
+            }
         };
         let mut remembered = self.remembered();
         for deadline in deadlines {
@@ -172,40 +165,28 @@ impl DeadlineStore {
     /// Marks the pending deadlines of `order_ids` done, settled before they fired, in one
     /// statement.
     pub async fn settle_many(&self, order_ids: &[String]) -> Result<(), StoreError> {
-        const SQL_LITE: &str = "UPDATE payment_deadlines SET state = 'done', outcome = 'settled' \
-             WHERE order_id IN (SELECT value FROM json_each(?1)) AND state = 'pending'";
         if order_ids.is_empty() {
             return Ok(());
         }
         let ids =
             serde_json::to_string(order_ids).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(SETTLE_POSTGRES).bind(ids).execute(pool).await?;
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query(SQL_LITE).bind(ids).execute(pool).await?;
-        }
+        let db = &self.db;
+        db.query(db.dialect().pick(SETTLE_POSTGRES, SETTLE_SQLITE))
+            .bind(ids)
+            .execute(db)
+            .await?;
         Ok(())
     }
 
     /// The due time of the earliest pending deadline that no live claim holds at `now_ms`.
     pub async fn next_due_ms(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
-        const SQL_PG: &str = "SELECT due_at_ms FROM payment_deadlines \
-             WHERE state = 'pending' AND claimed_until_ms <= $1 ORDER BY due_at_ms LIMIT 1";
-        const SQL_LITE: &str = "SELECT due_at_ms FROM payment_deadlines \
-             WHERE state = 'pending' AND claimed_until_ms <= ?1 ORDER BY due_at_ms LIMIT 1";
-        let next = if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query_scalar(SQL_PG)
-                .bind(now_ms)
-                .fetch_optional(pool)
-                .await?
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query_scalar(SQL_LITE)
-                .bind(now_ms)
-                .fetch_optional(pool)
-                .await?
-        } else {
-            None
-        };
+        let mut next: Option<i64> = None;
+        for db in self.db.every() {
+            let row = db.query(NEXT_DUE).bind(now_ms).fetch_optional(db).await?;
+            if let Some(due) = row.map(|row| row.try_get::<i64, _>(0)).transpose()? {
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+        }
         Ok(next)
     }
 
@@ -218,15 +199,16 @@ impl DeadlineStore {
         limit: usize,
     ) -> Result<Vec<ClaimedDeadline>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(CLAIM_POSTGRES)
+        let mut rows = Vec::new();
+        for db in self.db.every() {
+            // SKIP LOCKED on PostgreSQL; SQLite's one writer makes a claim exclusive anyway
+            let claim = db.dialect().pick(CLAIM_POSTGRES, CLAIM_SQLITE);
+            let claimed = db
+                .query(claim)
                 .bind(now_ms)
                 .bind(until_ms)
                 .bind(limit)
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| {
+                .fetch_all_with(db, |row| {
                     Ok(ClaimedDeadline {
                         order_id: row.try_get("order_id")?,
                         due_at_ms: row.try_get("due_at_ms")?,
@@ -234,28 +216,9 @@ impl DeadlineStore {
                         amount_cents: row.try_get("amount_cents")?,
                     })
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query(CLAIM_SQLITE)
-                .bind(now_ms)
-                .bind(until_ms)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok(ClaimedDeadline {
-                        order_id: row.try_get("order_id")?,
-                        due_at_ms: row.try_get("due_at_ms")?,
-                        trade_no: row.try_get("trade_no")?,
-                        amount_cents: row.try_get("amount_cents")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        } else {
-            Vec::new()
-        };
-        let mut rows = rows;
+                .await?;
+            rows.extend(claimed);
+        }
         rows.sort_by_key(|row| row.due_at_ms);
         Ok(rows)
     }
@@ -269,53 +232,25 @@ impl DeadlineStore {
         fired_at_ms: Option<i64>,
         outcome: &str,
     ) -> Result<bool, StoreError> {
-        const SQL_PG: &str = "UPDATE payment_deadlines \
-             SET state = 'done', fired_at_ms = $2, outcome = $3 \
-             WHERE order_id = $1 AND state = 'pending'";
-        const SQL_LITE: &str = "UPDATE payment_deadlines \
-             SET state = 'done', fired_at_ms = ?2, outcome = ?3 \
-             WHERE order_id = ?1 AND state = 'pending'";
-        let changed = if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(SQL_PG)
-                .bind(order_id)
-                .bind(fired_at_ms)
-                .bind(outcome)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query(SQL_LITE)
-                .bind(order_id)
-                .bind(fired_at_ms)
-                .bind(outcome)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        } else {
-            0
-        };
+        let db = self.db.for_order(order_id);
+        let changed = db
+            .query(FINISH)
+            .bind(order_id)
+            .bind(fired_at_ms)
+            .bind(outcome)
+            .execute(db)
+            .await?;
         Ok(changed == 1)
     }
 
     /// Holds a claimed deadline until `retry_at_ms`, when a timer tries it again.
     pub async fn retry_at(&self, order_id: &str, retry_at_ms: i64) -> Result<(), StoreError> {
-        const SQL_PG: &str =
-            "UPDATE payment_deadlines SET claimed_until_ms = $2 WHERE order_id = $1";
-        const SQL_LITE: &str =
-            "UPDATE payment_deadlines SET claimed_until_ms = ?2 WHERE order_id = ?1";
-        if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(SQL_PG)
-                .bind(order_id)
-                .bind(retry_at_ms)
-                .execute(pool)
-                .await?;
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query(SQL_LITE)
-                .bind(order_id)
-                .bind(retry_at_ms)
-                .execute(pool)
-                .await?;
-        }
+        let db = self.db.for_order(order_id);
+        db.query(RETRY_AT)
+            .bind(order_id)
+            .bind(retry_at_ms)
+            .execute(db)
+            .await?;
         Ok(())
     }
 }

@@ -2,10 +2,7 @@
 //! their error so that the follower goes on. An operator lists them and asks for one to be run
 //! again; the node running that follower does so (`crate::follower`).
 
-use sqlx::Row;
-
-use crate::store::Backend;
-use crate::{Checkpoint, EventStore, RecordedEvent, StoreError};
+use crate::{Checkpoint, DbRow, EventStore, RecordedEvent, StoreError};
 
 const PARK: &str = include_str!("park.sql");
 const LIST: &str = include_str!("list.sql");
@@ -41,14 +38,7 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    fn from_row<R>(row: &R) -> Result<Self, StoreError>
-    where
-        R: Row,
-        for<'c> &'c str: sqlx::ColumnIndex<R>,
-        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    {
+    fn from_row(row: &DbRow) -> Result<Self, StoreError> {
         let unsigned = |column: &str| -> Result<u64, StoreError> {
             let value: i64 = row.try_get(column)?;
             u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("dead letter {column}")))
@@ -87,28 +77,20 @@ impl EventStore {
         attempts: u64,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        macro_rules! park {
-            ($pool:expr) => {
-                sqlx::query(PARK)
-                    .bind(follower)
-                    .bind(to_i64(event.txid, "txid")?)
-                    .bind(event.position)
-                    .bind(&event.aggregate_type)
-                    .bind(&event.aggregate_id)
-                    .bind(to_i64(event.sequence, "sequence")?)
-                    .bind(&event.event_type)
-                    .bind(error)
-                    .bind(to_i64(attempts, "attempts")?)
-                    .bind(now_ms)
-                    .execute($pool)
-                    .await?
-                    .rows_affected()
-            };
-        }
-        match &*self.backend {
-            Backend::Postgres(b) => park!(&b.pool),
-            Backend::Sqlite(b) => park!(&b.pool),
-        };
+        let db = self.db();
+        db.query(PARK)
+            .bind(follower)
+            .bind(to_i64(event.txid, "txid")?)
+            .bind(event.position)
+            .bind(event.aggregate_type.as_str())
+            .bind(event.aggregate_id.as_str())
+            .bind(to_i64(event.sequence, "sequence")?)
+            .bind(event.event_type.as_str())
+            .bind(error)
+            .bind(to_i64(attempts, "attempts")?)
+            .bind(now_ms)
+            .execute(&db)
+            .await?;
         Ok(())
     }
 
@@ -119,41 +101,27 @@ impl EventStore {
         follower: Option<&str>,
         retry_requested: bool,
     ) -> Result<Vec<DeadLetter>, StoreError> {
-        macro_rules! list {
-            ($pool:expr) => {
-                sqlx::query(LIST)
-                    .bind(follower)
-                    .bind(retry_requested)
-                    .fetch_all($pool)
-                    .await?
-                    .iter()
-                    .map(DeadLetter::from_row)
-                    .collect()
-            };
-        }
-        match &*self.backend {
-            Backend::Postgres(b) => list!(&b.pool),
-            Backend::Sqlite(b) => list!(&b.pool),
-        }
+        let db = self.db();
+        db.query(LIST)
+            .bind(follower)
+            .bind(retry_requested)
+            .fetch_all(&db)
+            .await?
+            .iter()
+            .map(DeadLetter::from_row)
+            .collect()
     }
 
     /// Parked event `id`, if there is one.
     pub async fn dead_letter(&self, id: i64) -> Result<Option<DeadLetter>, StoreError> {
-        macro_rules! find {
-            ($pool:expr) => {
-                sqlx::query(FIND)
-                    .bind(id)
-                    .fetch_optional($pool)
-                    .await?
-                    .as_ref()
-                    .map(DeadLetter::from_row)
-                    .transpose()
-            };
-        }
-        match &*self.backend {
-            Backend::Postgres(b) => find!(&b.pool),
-            Backend::Sqlite(b) => find!(&b.pool),
-        }
+        let db = self.db();
+        db.query(FIND)
+            .bind(id)
+            .fetch_optional(&db)
+            .await?
+            .as_ref()
+            .map(DeadLetter::from_row)
+            .transpose()
     }
 
     /// Asks the follower of parked event `id` to run it again; `false` when there is none.
@@ -167,19 +135,8 @@ impl EventStore {
     }
 
     async fn run_on_dead_letter(&self, sql: &str, id: i64) -> Result<bool, StoreError> {
-        let changed = match &*self.backend {
-            Backend::Postgres(b) => sqlx::query(sql)
-                .bind(id)
-                .execute(&b.pool)
-                .await?
-                .rows_affected(),
-            Backend::Sqlite(b) => sqlx::query(sql)
-                .bind(id)
-                .execute(&b.pool)
-                .await?
-                .rows_affected(),
-        };
-        Ok(changed > 0)
+        let db = self.db();
+        Ok(db.query(sql).bind(id).execute(&db).await? > 0)
     }
 
     /// The event a dead letter names, read from the log again.

@@ -3,10 +3,10 @@
 //! A lease is a row with an expiry set by the database's clock. `last_ms` is the owner's
 //! promise that no id of the worker id has a later time; a new owner starts after it.
 
-use sqlx::Row;
+use event_store::Db;
 
 use crate::IdError;
-use crate::db::{Db, sqlite_modifier, to_i64, to_u64};
+use crate::db::{bind_ttl, to_i64, to_u64};
 use crate::layout::WORKER_ID_COUNT;
 
 /// A freshly acquired worker id.
@@ -26,24 +26,20 @@ pub(crate) async fn acquire(
 ) -> Result<Acquired, IdError> {
     // each lost race means another acquirer got a worker id, so this ends
     for _ in 0..=WORKER_ID_COUNT {
-        let row = match db {
-            Db::Postgres(pool) => sqlx::query(include_str!("postgres/acquire.sql"))
-                .bind(i32::from(WORKER_ID_COUNT))
-                .bind(owner)
-                .bind(token)
-                .bind(to_i64(ttl_ms))
-                .fetch_optional(pool)
-                .await?
-                .map(|row| read_acquired(row.try_get("worker_id"), row.try_get("last_ms"))),
-            Db::Sqlite(pool) => sqlx::query(include_str!("sqlite/acquire.sql"))
-                .bind(i32::from(WORKER_ID_COUNT))
-                .bind(owner)
-                .bind(token)
-                .bind(sqlite_modifier(ttl_ms))
-                .fetch_optional(pool)
-                .await?
-                .map(|row| read_acquired(row.try_get("worker_id"), row.try_get("last_ms"))),
-        };
+        let dialect = db.dialect();
+        let acquire = dialect.pick(
+            include_str!("postgres/acquire.sql"),
+            include_str!("sqlite/acquire.sql"),
+        );
+        let query = db
+            .query(acquire)
+            .bind(i32::from(WORKER_ID_COUNT))
+            .bind(owner)
+            .bind(token);
+        let row = bind_ttl(query, dialect, ttl_ms)
+            .fetch_optional(db)
+            .await?
+            .map(|row| read_acquired(row.try_get("worker_id"), row.try_get("last_ms")));
         if let Some(acquired) = row {
             return acquired;
         }
@@ -69,18 +65,11 @@ fn read_acquired(
 }
 
 async fn live_count(db: &Db) -> Result<i64, IdError> {
-    Ok(match db {
-        Db::Postgres(pool) => {
-            sqlx::query_scalar(include_str!("postgres/live_count.sql"))
-                .fetch_one(pool)
-                .await?
-        }
-        Db::Sqlite(pool) => {
-            sqlx::query_scalar(include_str!("sqlite/live_count.sql"))
-                .fetch_one(pool)
-                .await?
-        }
-    })
+    let live_count = db.dialect().pick(
+        include_str!("postgres/live_count.sql"),
+        include_str!("sqlite/live_count.sql"),
+    );
+    Ok(db.query(live_count).fetch_one(db).await?.try_get(0)?)
 }
 
 /// Extends the lease held under `token` by `ttl_ms` and raises its promise to `promise_ms`;
@@ -92,24 +81,16 @@ pub(crate) async fn renew(
     ttl_ms: u64,
     promise_ms: u64,
 ) -> Result<bool, IdError> {
-    let done = match db {
-        Db::Postgres(pool) => sqlx::query(include_str!("postgres/renew.sql"))
-            .bind(i32::from(worker_id))
-            .bind(token)
-            .bind(to_i64(ttl_ms))
-            .bind(to_i64(promise_ms))
-            .execute(pool)
-            .await?
-            .rows_affected(),
-        Db::Sqlite(pool) => sqlx::query(include_str!("sqlite/renew.sql"))
-            .bind(i32::from(worker_id))
-            .bind(token)
-            .bind(sqlite_modifier(ttl_ms))
-            .bind(to_i64(promise_ms))
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    };
+    let dialect = db.dialect();
+    let renew = dialect.pick(
+        include_str!("postgres/renew.sql"),
+        include_str!("sqlite/renew.sql"),
+    );
+    let query = db.query(renew).bind(i32::from(worker_id)).bind(token);
+    let done = bind_ttl(query, dialect, ttl_ms)
+        .bind(to_i64(promise_ms))
+        .execute(db)
+        .await?;
     Ok(done == 1)
 }
 
@@ -121,21 +102,17 @@ pub(crate) async fn release(
     token: &str,
     last_ms: u64,
 ) -> Result<bool, IdError> {
-    let done = match db {
-        Db::Postgres(pool) => sqlx::query(include_str!("postgres/release.sql"))
-            .bind(i32::from(worker_id))
-            .bind(token)
-            .bind(to_i64(last_ms))
-            .execute(pool)
-            .await?
-            .rows_affected(),
-        Db::Sqlite(pool) => sqlx::query(include_str!("sqlite/release.sql"))
-            .bind(i32::from(worker_id))
-            .bind(token)
-            .bind(to_i64(last_ms))
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    };
+    // the dialects write the epoch differently
+    let release = db.dialect().pick(
+        include_str!("postgres/release.sql"),
+        include_str!("sqlite/release.sql"),
+    );
+    let done = db
+        .query(release)
+        .bind(i32::from(worker_id))
+        .bind(token)
+        .bind(to_i64(last_ms))
+        .execute(db)
+        .await?;
     Ok(done == 1)
 }

@@ -12,7 +12,7 @@ mod step;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use event_store::EventStore;
+use event_store::{Db, EventStore};
 use tokio::sync::Notify;
 use tracing::{instrument, warn};
 
@@ -20,7 +20,6 @@ pub use step::{SEGMENT_LONG_MS, SEGMENT_SHORT_MS};
 
 use crate::IdError;
 use crate::clock::{Clock, SystemClock};
-use crate::db::Db;
 
 /// The step of a business tag's first segment, and the least it halves down to.
 pub const SEGMENT_STEP_INITIAL: u32 = 1_000;
@@ -156,7 +155,7 @@ impl SegmentAllocator {
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                db: Db::of(store)?,
+                db: store.db(),
                 biz_tag: biz_tag.to_owned(),
                 buffers: Mutex::new(Buffers {
                     current: None,
@@ -302,21 +301,17 @@ impl Inner {
     async fn fetch(&self, step: u32) -> Result<i64, IdError> {
         let step =
             i32::try_from(step).map_err(|_| IdError::InvalidOptions("segment step beyond i32"))?;
-        Ok(match &self.db {
-            Db::Postgres(pool) => {
-                sqlx::query_scalar(include_str!("postgres/next_segment.sql"))
-                    .bind(&self.biz_tag)
-                    .bind(step)
-                    .fetch_one(pool)
-                    .await?
-            }
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar(include_str!("sqlite/next_segment.sql"))
-                    .bind(&self.biz_tag)
-                    .bind(step)
-                    .fetch_one(pool)
-                    .await?
-            }
-        })
+        let db = &self.db;
+        let next = db.dialect().pick(
+            include_str!("postgres/next_segment.sql"),
+            include_str!("sqlite/next_segment.sql"),
+        );
+        let row = db
+            .query(next)
+            .bind(self.biz_tag.as_str())
+            .bind(step)
+            .fetch_one(db)
+            .await?;
+        Ok(row.try_get(0)?)
     }
 }
