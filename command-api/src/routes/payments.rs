@@ -2,8 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use chrono::Utc;
-use domain::{ConfirmPayment, Money, Order, OrderCommand, OrderId, TxnId};
+use domain::{Money, OrderId, TxnId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -13,7 +12,6 @@ use crate::payments::signature::{SIGNATURE_HEADER, SignatureError};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::views::order_answer;
-use event_store::execute;
 
 /// Who a signed callback is recorded as (the actor `payment-provider:callback`): the shared
 /// secret names one provider, not a person.
@@ -67,17 +65,12 @@ pub(crate) async fn notify(
         role: Role::PaymentProvider,
     };
     let order_id: OrderId = field("order_id", body.order_id.parse())?;
-    let command = ConfirmPayment {
-        txn_id: field("txn_id", TxnId::parse(&body.txn_id))?,
-        amount: field("amount_cents", Money::from_minor(body.amount_cents))?,
-        at: Utc::now(),
-    };
-    let key = format!("txn:{}", command.txn_id);
-    let meta = metadata(&req, &principal, Some(key));
-    let executed = execute::<Order, _>(&state.store, &order_id.to_string(), None, &meta, |order| {
-        order.decide(OrderCommand::ConfirmPayment(command.clone()))
-    })
-    .await?;
+    let txn_id = field("txn_id", TxnId::parse(&body.txn_id))?;
+    let amount = field("amount_cents", Money::from_minor(body.amount_cents))?;
+    let meta = metadata(&req, &principal, None);
+    let executed = (state.services.payment)
+        .notify(order_id, txn_id, amount, &meta)
+        .await?;
     Ok(order_answer(
         StatusCode::OK,
         &executed.aggregate,
@@ -101,7 +94,7 @@ fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
         .and_then(|header| {
             state
                 .callback_key
-                .verify(header, body, Utc::now().timestamp())
+                .verify(header, body, state.clock.now().timestamp())
         })
         .map_err(|err| {
             // a forged or replayed callback is the caller's mistake, not the server's

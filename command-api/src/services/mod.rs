@@ -7,12 +7,14 @@
 //! - [`placement`]: placing a checked-out order (decide, reserve every SKU, compensate, place);
 //! - [`fulfilment`]: what the buyer and seller do with a placed order (cancel, logistics, ship,
 //!   confirm receipt, refunds);
+//! - [`payment`]: the provider's payment notifications;
 //! - [`catalogue`]: products, prices and stock;
 //! - [`cart`]: the buyer's cart.
 
 pub mod cart;
 pub mod catalogue;
 pub mod fulfilment;
+pub mod payment;
 pub mod placement;
 
 use std::sync::Arc;
@@ -59,6 +61,8 @@ pub struct Services {
     pub placement: placement::Placement,
     /// Updates of placed orders.
     pub fulfilment: fulfilment::Fulfilment,
+    /// Payment notifications.
+    pub payment: payment::Payments,
     /// Products and stock.
     pub catalogue: catalogue::Catalogue,
     /// Carts.
@@ -84,6 +88,7 @@ impl Services {
                 payment_timeout,
             ),
             fulfilment: fulfilment::Fulfilment::new(store.clone(), clock.clone(), refund_numbers),
+            payment: payment::Payments::new(store.clone(), clock.clone()),
             catalogue: catalogue::Catalogue::new(store.clone(), clock.clone()),
             cart: cart::Carts::new(store, clock),
         }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use command_api::auth::{Role, TokenKeys};
 use command_api::config::Settings;
 use command_api::payments::signature::{CallbackKey, SIGNATURE_HEADER};
+use command_api::services::Clock;
 use command_api::startup::{Application, ServerHandle};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -97,9 +98,27 @@ pub async fn spawn_embedded_app() -> TestApp {
     start(url, Some(dir)).await
 }
 
+/// The application on a fresh embedded SQLite store, reading time from `clock` (its services,
+/// deadline timer and simulator), with settings changed by `configure`: a test moves the clock
+/// instead of sleeping for a deadline.
+pub async fn spawn_embedded_app_clocked(
+    clock: std::sync::Arc<ids::ManualClock>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("orders.db").display());
+    let mut settings = test_settings(url);
+    configure(&mut settings);
+    start_with_clock(settings, Some(dir), Clock::new(clock)).await
+}
+
 async fn start(database_url: String, sqlite_dir: Option<tempfile::TempDir>) -> TestApp {
+    start_with(test_settings(database_url), sqlite_dir).await
+}
+
+fn test_settings(database_url: String) -> Settings {
     let secret = uuid::Uuid::new_v4().to_string();
-    let settings = Settings {
+    Settings {
         database_url,
         // four tests at once, some with two nodes, stay under PostgreSQL's 100 connections
         postgres_max_connections: TEST_POSTGRES_CONNECTIONS_MAX,
@@ -107,13 +126,20 @@ async fn start(database_url: String, sqlite_dir: Option<tempfile::TempDir>) -> T
         jwt_secret: secret.clone(),
         payment_callback_secret: uuid::Uuid::new_v4().to_string(),
         ..Settings::default()
-    };
-    start_with(settings, sqlite_dir).await
+    }
 }
 
 async fn start_with(settings: Settings, sqlite_dir: Option<tempfile::TempDir>) -> TestApp {
+    start_with_clock(settings, sqlite_dir, Clock::system()).await
+}
+
+async fn start_with_clock(
+    settings: Settings,
+    sqlite_dir: Option<tempfile::TempDir>,
+    clock: Clock,
+) -> TestApp {
     let secret = settings.jwt_secret.clone();
-    let app = Application::build(settings.clone())
+    let app = Application::build_with_clock(settings.clone(), clock)
         .await
         .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -208,8 +208,17 @@ mod payments_postgres {
 }
 
 mod payments_embedded {
-    use crate::helpers::{spawn_embedded_app, spawn_embedded_app_with};
+    use crate::helpers::{spawn_embedded_app, spawn_embedded_app_clocked, spawn_embedded_app_with};
     use crate::payments::{self, SHORT_TIMEOUT_SECS};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deadline_fires_when_the_clock_is_moved_past_it() {
+        let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap();
+        let clock = std::sync::Arc::new(ids::ManualClock::new(now_ms));
+        let app =
+            spawn_embedded_app_clocked(clock.clone(), |s| s.payment_sweep_interval_secs = 1).await;
+        payments::a_deadline_fires_when_the_clock_is_moved_past_it(app, clock).await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_recorded_deadline_is_kept_as_it_is() {

@@ -565,3 +565,29 @@ pub async fn measure_deadline_lateness(app: TestApp, orders: usize, window_secs:
     );
     assert_eq!(usize::try_from(fired).unwrap(), orders);
 }
+
+/// With the default 15-minute deadline and a manual clock, an unpaid order is cancelled and
+/// its stock released once the clock is moved past its deadline: no test sleeps 15 minutes.
+pub async fn a_deadline_fires_when_the_clock_is_moved_past_it(
+    app: TestApp,
+    clock: std::sync::Arc<ids::ManualClock>,
+) {
+    setup(&app).await;
+    let (id, due) = place_one(&app).await;
+    eventually(|| async { stock_is(&app, u64::from(STOCK) - 1, 0).await.then_some(()) }).await;
+    let now = Utc::now();
+    assert!(due - now > chrono::Duration::minutes(14), "due at {due}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(order_view(&app, &id).await["status"], "PendingPayment");
+    let ahead = (due - now).num_milliseconds() + 1_000;
+    clock.advance_ms(u64::try_from(ahead).unwrap());
+    within(5, || async {
+        let order = order_view(&app, &id).await;
+        (order["status"] == "Cancelled" && stock_is(&app, u64::from(STOCK), 0).await).then_some(())
+    })
+    .await;
+    assert_eq!(
+        order_view(&app, &id).await["cancel_reason"],
+        "PaymentTimeout"
+    );
+}
