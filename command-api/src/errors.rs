@@ -127,7 +127,7 @@ impl ToProblem for PlacementError {
             Self::Order(err) => err.to_problem(),
             Self::Stock(err) => err.to_problem(),
             Self::Contention => Problem::busy(),
-            Self::Store(err) => Problem::internal(err),
+            Self::Store(err) => Problem::store(err),
         }
     }
 }
@@ -160,7 +160,7 @@ impl<E: ToProblem + std::error::Error + 'static> ToProblem for ExecuteError<E> {
             ExecuteError::Domain(err) => err.to_problem(),
             ExecuteError::VersionMismatch { current } => Problem::version_mismatch(*current),
             ExecuteError::Contention => Problem::busy(),
-            ExecuteError::Store(err) => Problem::internal(err),
+            ExecuteError::Store(err) => Problem::store(err),
         }
     }
 }
@@ -173,6 +173,6 @@ impl<E: ToProblem + std::error::Error + 'static> From<ExecuteError<E>> for Probl
 
 impl From<event_store::StoreError> for Problem {
     fn from(err: event_store::StoreError) -> Self {
-        Problem::internal(&err)
+        Problem::store(&err)
     }
 }

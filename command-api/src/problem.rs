@@ -5,6 +5,9 @@ use actix_web::{HttpResponse, ResponseError};
 use event_store::ErrorChain;
 use serde::Serialize;
 
+/// `Retry-After` of a 503 for a database that cannot be reached.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 /// An error answer: `application/problem+json` with a stable `type` per kind of problem.
 /// 5xx bodies are opaque; their cause goes to the log.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -140,6 +143,26 @@ impl Problem {
         .retry_after(retry_after_secs)
     }
 
+    /// 503: the database cannot be reached now; retry after a moment.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The service cannot reach its database, retry shortly",
+        )
+        .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+    }
+
+    /// The answer for a failure of the store: 503 when the database cannot be reached (a
+    /// fault, logged as a warning), else 500.
+    pub fn store(err: &event_store::StoreError) -> Self {
+        if err.is_unavailable() {
+            tracing::warn!(error = %ErrorChain(err), "the database is unavailable");
+            return Self::unavailable();
+        }
+        Self::internal(err)
+    }
+
     /// 500 with an opaque body; the cause is logged here.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %ErrorChain(cause), "internal error");
@@ -167,6 +190,13 @@ impl ResponseError for Problem {
 
 impl From<projections::ProjectionError> for Problem {
     fn from(err: projections::ProjectionError) -> Self {
-        Self::internal(&err)
+        match &err {
+            projections::ProjectionError::Store(store) => Self::store(store),
+            projections::ProjectionError::Database(db) if event_store::unavailable(db) => {
+                tracing::warn!(error = %ErrorChain(&err), "the database is unavailable");
+                Self::unavailable()
+            }
+            _ => Self::internal(&err),
+        }
     }
 }

@@ -25,6 +25,43 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or turned the connection away (a lost
+    /// connection, a full or closed pool, a server shutting down or refusing connections):
+    /// a fault to retry later, not a bug.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Database(err) => unavailable(err),
+            Self::Repository(cqrs_es::persist::PersistenceError::ConnectionError(_)) => true,
+            Self::Repository(
+                cqrs_es::persist::PersistenceError::UnknownError(err)
+                | cqrs_es::persist::PersistenceError::DeserializationError(err),
+            ) => err.downcast_ref::<sqlx::Error>().is_some_and(unavailable),
+            _ => false,
+        }
+    }
+}
+
+/// SQLSTATE classes and codes of a database that cannot serve now: connection exceptions
+/// (08), shutdowns and refused connections (57P01-57P03), too many connections (53300), and a
+/// database not accepting connections (55000, `ALLOW_CONNECTIONS false`).
+const UNAVAILABLE_CODES: [&str; 5] = ["57P01", "57P02", "57P03", "53300", "55000"];
+
+/// Whether `err` is the database being unreachable rather than refusing a statement.
+pub fn unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || UNAVAILABLE_CODES.contains(&&*code)),
+        _ => false,
+    }
+}
+
 /// Why an append did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {

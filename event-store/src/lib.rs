@@ -51,7 +51,7 @@ mod transaction;
 
 pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query};
 pub use dead_letters::DeadLetter;
-pub use error::{AppendError, ErrorChain, StoreError};
+pub use error::{AppendError, ErrorChain, StoreError, unavailable};
 pub use execute::{ExecuteError, Executed, execute, execute_with};
 pub use metadata::EventMetadata;
 pub use pages::StreamPages;

@@ -2,6 +2,10 @@
 
 use actix_web::{HttpResponse, get, web};
 
+use std::time::Duration;
+
+use event_store::ErrorChain;
+
 use crate::metrics::Metrics;
 use crate::state::AppState;
 
@@ -12,7 +16,10 @@ pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().body("ok")
 }
 
-/// Readiness: the event store answers.
+/// Longest `/readyz` waits for the event store before it answers 503.
+const READINESS_ANSWER_MS: u64 = 1_000;
+
+/// Readiness: the event store answers (within a second).
 #[utoipa::path(
     responses(
         (status = 200, description = "Ready to serve"),
@@ -22,10 +29,15 @@ pub(crate) async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ping().await {
-        Ok(()) => HttpResponse::Ok().body("ready"),
-        Err(err) => {
-            tracing::warn!(error = %err, "not ready");
+    let answer = Duration::from_millis(READINESS_ANSWER_MS);
+    match tokio::time::timeout(answer, state.store.ping()).await {
+        Ok(Ok(())) => HttpResponse::Ok().body("ready"),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %ErrorChain(&err), "not ready");
+            HttpResponse::ServiceUnavailable().body("event store unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the event store did not answer in time");
             HttpResponse::ServiceUnavailable().body("event store unavailable")
         }
     }

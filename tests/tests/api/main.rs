@@ -5,6 +5,7 @@
 
 mod archive;
 mod callbacks;
+mod faults;
 mod helpers;
 mod payments;
 mod read_side;
@@ -43,6 +44,14 @@ on_both_stores!(
 );
 
 mod postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_database_is_answered_503_with_retry_after_and_readyz_says_so() {
+        crate::faults::a_lost_database_is_answered_503_with_retry_after_and_readyz_says_so(
+            crate::helpers::spawn_app().await,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_price_changed_on_another_node_is_in_force_here_once_seen() {
         crate::scenarios::a_price_changed_on_another_node_is_in_force_here_once_seen(
