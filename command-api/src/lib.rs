@@ -17,6 +17,7 @@ pub mod config;
 pub mod errors;
 pub mod http;
 pub mod metrics;
+pub mod migrations;
 pub mod payments;
 pub mod problem;
 pub mod reactions;
@@ -26,3 +27,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod views;
+
+pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};

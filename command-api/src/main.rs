@@ -54,7 +54,7 @@ enum Command {
     /// Run the HTTP server (command API, health, metrics) and the reactions beside it.
     #[command(after_help = SETTINGS_HELP)]
     Serve(Common),
-    /// Apply the event-store migrations and exit (`serve` also applies them).
+    /// Apply every crate's migrations and exit (`serve` also applies them).
     #[command(after_help = SETTINGS_HELP)]
     Migrate(Common),
     /// Print a bearer token signed with the configured secret, for trying the API.

@@ -110,7 +110,7 @@ pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError>
         .await
         .map_err(failed)?
         .with_upcasters(domain::upcasters());
-    store.migrate().await.map_err(failed)?;
+    crate::migrations::run(&store).await.map_err(failed)?;
     Ok(store)
 }
 

@@ -24,7 +24,7 @@ fn deadline_rows_read(plan: &Value) -> u64 {
 /// Settling a batch of paid orders read every pending deadline (and every entry a settled one
 /// left in the pending index until vacuum): the planner preferred a scan of the partial index
 /// on `state = 'pending'` to probes by id, so each payment batch cost as much as the backlog.
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "command_api::MIGRATOR")]
 async fn settling_paid_orders_reads_their_deadlines_by_id_not_every_pending_one(pool: PgPool) {
     sqlx::query(
         "INSERT INTO payment_deadlines (order_id, due_at_ms, trade_no, amount_cents, state) \

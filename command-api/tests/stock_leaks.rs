@@ -273,7 +273,7 @@ async fn sqlite() -> (EventStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("events.db").display());
     let store = EventStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    command_api::migrations::run(&store).await.unwrap();
     (store, dir)
 }
 
@@ -283,7 +283,7 @@ async fn sqlite_a_rejection_whose_release_was_lost_releases_every_reservation() 
     a_rejection_whose_release_was_lost_releases_every_reservation(store).await;
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "command_api::MIGRATOR")]
 async fn postgres_a_rejection_whose_release_was_lost_releases_every_reservation(pool: PgPool) {
     a_rejection_whose_release_was_lost_releases_every_reservation(EventStore::postgres(pool)).await;
 }
@@ -294,7 +294,7 @@ async fn sqlite_a_reservation_without_an_order_is_released_after_the_bound() {
     a_reservation_without_an_order_is_released_after_the_bound(store).await;
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "command_api::MIGRATOR")]
 async fn postgres_a_reservation_without_an_order_is_released_after_the_bound(pool: PgPool) {
     a_reservation_without_an_order_is_released_after_the_bound(EventStore::postgres(pool)).await;
 }

@@ -17,7 +17,8 @@
 //!   skipping an event whose transaction commits after a higher-positioned one;
 //! - [`follower`]: the one follower of the log (batches, backoff, lag, checkpoints, dead
 //!   letters) that projections, reactions and deadlines run under;
-//! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the schema, owned here;
+//! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the log's tables (each crate owns its own; the
+//!   binary runs them together, joined by [`migrations::assemble`]);
 //! - [`Db`] ([`EventStore::db`]): the one database handle, for every crate's tables in the
 //!   store's database: one statement text on either backend, the dialect where they truly
 //!   differ, and the routing seam where a key will find its shard.
@@ -38,6 +39,7 @@ mod execute;
 pub mod follower;
 mod fresh;
 mod metadata;
+pub mod migrations;
 mod pages;
 mod pool;
 mod postgres;
@@ -54,14 +56,9 @@ pub use dead_letters::DeadLetter;
 pub use error::{AppendError, ErrorChain, StoreError, unavailable};
 pub use execute::{ExecuteError, Executed, execute, execute_with};
 pub use metadata::EventMetadata;
+pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};
 pub use pages::StreamPages;
 pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent};
 pub use store::{Appended, EventStore, Loaded, POSTGRES_POOL_CONNECTIONS_DEFAULT};
 pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, SUBSCRIPTION_LINGER_MS, Subscription};
 pub use transaction::begin;
-
-/// Migrations of the PostgreSQL event store (postgres-es's tables and our additions).
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// Migrations of the embedded SQLite event store.
-pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -179,11 +179,16 @@ impl EventStore {
         Ok(())
     }
 
-    /// Applies the migrations of this store's backend.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    /// Applies the migrator of this store's backend: a schema assembled from the crates that
+    /// own its tables (`command_api::MIGRATOR` for the whole system, ADR 34).
+    pub async fn migrate(
+        &self,
+        postgres: &sqlx::migrate::Migrator,
+        sqlite: &sqlx::migrate::Migrator,
+    ) -> Result<(), StoreError> {
         match &*self.backend {
-            Backend::Postgres(b) => crate::MIGRATOR.run(&b.pool).await?,
-            Backend::Sqlite(b) => crate::SQLITE_MIGRATOR.run(&b.pool).await?,
+            Backend::Postgres(b) => postgres.run(&b.pool).await?,
+            Backend::Sqlite(b) => sqlite.run(&b.pool).await?,
         }
         Ok(())
     }

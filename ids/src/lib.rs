@@ -55,8 +55,8 @@
 //! `layout` (the bits) and `gene`; `sequencer` (the pure core of the generator: next id, wait
 //! or refusal for a clock reading); `lease` (the lease SQL) and `generator`; `segment` (the
 //! Leaf allocator and its step rule); `clock`, `db` (the shared pool), `error`. The tables are
-//! created by the event store's migrations (`0003_id_allocation.sql` on PostgreSQL,
-//! `0002_id_allocation.sql` on SQLite).
+//! created by this crate's `migrations` (`0003_id_allocation.sql` on PostgreSQL,
+//! `0002_id_allocation.sql` on SQLite), which the binary runs with every other crate's.
 #![warn(missing_docs)]
 
 mod clock;
@@ -66,6 +66,7 @@ mod gene;
 mod generator;
 mod layout;
 mod lease;
+pub mod migrations;
 mod segment;
 mod sequencer;
 
@@ -80,6 +81,7 @@ pub use layout::{
     EPOCH_MS, GENE_BITS, GENE_COUNT, OrderIdParts, SEQUENCE_BITS, SEQUENCE_COUNT, TIME_BITS,
     TIME_SPAN_MS, WORKER_BITS, WORKER_ID_COUNT,
 };
+pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};
 pub use segment::{
     SEGMENT_LONG_MS, SEGMENT_PREFETCH_AT_PERCENT, SEGMENT_PREFETCH_RETRY_MS, SEGMENT_SHORT_MS,
     SEGMENT_STEP_INITIAL, SEGMENT_STEP_MAX, SegmentAllocator, SegmentOptions, SegmentStatus,

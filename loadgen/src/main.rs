@@ -214,7 +214,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             let store = event_store::EventStore::connect(&database_url).await?;
-            store.migrate().await?;
+            command_api::migrations::run(&store).await?;
             let generator = ids::OrderIdGenerator::start(&store, "loadgen").await?;
             let end = Instant::now() + Duration::from_secs(seconds);
             let started = Instant::now();

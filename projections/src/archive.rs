@@ -495,9 +495,8 @@ mod tests {
                 "{status}"
             );
         }
-        let migration =
-            include_str!("../../event-store/migrations/postgres/0011_order_archive.sql");
-        let lite = include_str!("../../event-store/migrations/sqlite/0011_order_archive.sql");
+        let migration = include_str!("../migrations/postgres/0011_order_archive.sql");
+        let lite = include_str!("../migrations/sqlite/0011_order_archive.sql");
         let list = "WHERE status IN ('Completed', 'Cancelled', 'Refunded')";
         assert!(pick.contains(list) && migration.contains(list) && lite.contains(list));
     }

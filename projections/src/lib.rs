@@ -16,8 +16,8 @@
 //! | [`replay`] | `orders replay`: rebuild into shadow tables, swap in atomically |
 //! | [`audit`] | `orders audit`: an order's events with their metadata, its state at a time |
 //!
-//! The tables are created by the event store's migrations (`0010_read_models.sql`,
-//! `0011_order_archive.sql`): one sqlx migrator serves the whole database.
+//! The tables are created by this crate's [`migrations`] (`0010_read_models.sql` to
+//! `0013_one_row_per_order.sql`), which the binary runs with every other crate's.
 #![warn(missing_docs)]
 
 mod apply;
@@ -27,6 +27,7 @@ mod backend;
 pub mod document;
 mod error;
 pub mod metrics;
+pub mod migrations;
 pub mod projection;
 pub mod read_models;
 mod rebuild;
@@ -41,6 +42,7 @@ pub use backend::{OrderCopy, StockRow, StoredOrder};
 pub use document::OrderDocument;
 pub use error::ProjectionError;
 pub use metrics::ProjectionMetrics;
+pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};
 pub use projection::Projection;
 pub use read_models::{Cursor, Owner, ReadModels, Shelf};
 pub use runner::{PROJECTION_BATCH_SIZE_MAX, Runner};

@@ -480,7 +480,7 @@ mod tests {
     /// The statements on a batch's orders guessed a hundred ids, and while the views held tens
     /// of thousands of orders the planner hashed a scan of the whole table (hot-sku read 2
     /// million detail rows in 8 s that way).
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn a_batch_of_orders_is_read_by_their_ids_not_by_a_scan_of_the_view(pool: sqlx::PgPool) {
         for (table, prefix, archived) in
             [("order_detail", "d-", ""), ("order_archive", "a-", ", 0")]
@@ -543,7 +543,7 @@ mod tests {
 
     /// A batch's stock movements joined a hundred guessed rows with the view: on a catalogue of
     /// some thousands of SKUs the planner hashed a scan of every SKU's row, once per batch.
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn a_batch_of_stock_moves_reads_its_skus_by_their_ids(pool: sqlx::PgPool) {
         sqlx::query(
             "INSERT INTO sku_stock (sku, seller_id, available, reserved, sold, version) \

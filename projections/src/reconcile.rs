@@ -423,7 +423,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("orders.db").display());
         let store = EventStore::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        store
+            .migrate(&crate::MIGRATOR, &crate::SQLITE_MIGRATOR)
+            .await
+            .unwrap();
         (store, dir)
     }
 

@@ -757,7 +757,7 @@ macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
         mod postgres {
             $(
-                #[sqlx::test(migrator = "event_store::MIGRATOR")]
+                #[sqlx::test(migrator = "projections::MIGRATOR")]
                 async fn $test(pool: sqlx::PgPool) {
                     super::$test(event_store::EventStore::postgres(pool)).await;
                 }
@@ -776,12 +776,12 @@ macro_rules! on_both_stores {
 }
 
 mod postgres_only {
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn an_archive_batch_skips_an_order_a_projection_batch_holds(pool: sqlx::PgPool) {
         super::an_archive_batch_skips_an_order_a_projection_batch_holds(pool).await;
     }
 
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn a_projection_batch_waits_for_an_archive_batch_holding_its_order(pool: sqlx::PgPool) {
         super::a_projection_batch_waits_for_an_archive_batch_holding_its_order(pool).await;
     }

@@ -507,7 +507,7 @@ async fn replays_at_once_never_swap_in_half_written_tables(store: EventStore) {
 }
 
 mod postgres {
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn the_lag_gauges_fall_to_zero_once_the_runners_have_caught_up(pool: sqlx::PgPool) {
         super::the_lag_gauges_fall_to_zero_once_the_runners_have_caught_up(
             event_store::EventStore::postgres(pool),
@@ -515,7 +515,7 @@ mod postgres {
         .await;
     }
 
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn replays_at_once_never_swap_in_half_written_tables(pool: sqlx::PgPool) {
         super::replays_at_once_never_swap_in_half_written_tables(
             event_store::EventStore::postgres(pool),
@@ -523,7 +523,7 @@ mod postgres {
         .await;
     }
 
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn stock_moves_apply_only_on_top_of_the_previous_event(pool: sqlx::PgPool) {
         super::stock_moves_apply_only_on_top_of_the_previous_event(
             event_store::EventStore::postgres(pool),
@@ -531,7 +531,7 @@ mod postgres {
         .await;
     }
 
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn a_replay_while_events_arrive_swaps_in_views_equal_to_the_log(pool: sqlx::PgPool) {
         super::a_replay_while_events_arrive_swaps_in_views_equal_to_the_log(
             event_store::EventStore::postgres(pool),
@@ -539,7 +539,7 @@ mod postgres {
         .await;
     }
 
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn reconcile_is_clean_until_a_view_row_is_tampered_with(pool: sqlx::PgPool) {
         super::reconcile_is_clean_until_a_view_row_is_tampered_with(
             event_store::EventStore::postgres(pool),
@@ -547,7 +547,7 @@ mod postgres {
         .await;
     }
 
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn audit_shows_who_did_what_and_the_state_at_a_time(pool: sqlx::PgPool) {
         super::audit_shows_who_did_what_and_the_state_at_a_time(event_store::EventStore::postgres(
             pool,
@@ -555,7 +555,7 @@ mod postgres {
         .await;
     }
 
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn killed_runners_apply_every_event_exactly_once(pool: sqlx::PgPool) {
         super::killed_runners_apply_every_event_exactly_once(event_store::EventStore::postgres(
             pool,
@@ -611,7 +611,7 @@ mod postgres {
 
     /// Replays swap in indexes under the names the live tables' indexes had: replay after
     /// replay, the tables keep the names their migrations gave them.
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn replays_keep_the_names_of_every_index(pool: sqlx::PgPool) {
         let store = event_store::EventStore::postgres(pool.clone());
         super::write_log(&store).await;
@@ -642,7 +642,7 @@ mod postgres {
     /// A replay builds the detail view's indexes after its rows (ADR 13): it swaps in a
     /// primary key and the indexes the migrations made, and a buyer's page is read from the
     /// buyer index, not sorted.
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn a_replay_rebuilds_every_index_of_the_detail_view(pool: sqlx::PgPool) {
         let store = event_store::EventStore::postgres(pool.clone());
         super::write_log(&store).await;
@@ -678,7 +678,7 @@ mod postgres {
         );
     }
 
-    #[sqlx::test(migrator = "event_store::MIGRATOR")]
+    #[sqlx::test(migrator = "projections::MIGRATOR")]
     async fn a_runner_started_twice_applies_nothing_twice(pool: sqlx::PgPool) {
         super::a_runner_started_twice_applies_nothing_twice(event_store::EventStore::postgres(
             pool,

@@ -123,7 +123,7 @@ async fn sqlite_a_refund_requested_at_version_1_0_reads_as_todays_on_every_path(
     a_refund_requested_at_version_1_0_reads_as_todays_on_every_path(store).await;
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "projections::MIGRATOR")]
 async fn postgres_a_refund_requested_at_version_1_0_reads_as_todays_on_every_path(
     pool: sqlx::PgPool,
 ) {

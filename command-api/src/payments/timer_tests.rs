@@ -62,7 +62,7 @@ async fn fixture(name: &str) -> Fixture {
     let store = EventStore::connect(&format!("sqlite:{}", path.display()))
         .await
         .unwrap();
-    store.migrate().await.unwrap();
+    crate::migrations::run(&store).await.unwrap();
     let clock = Arc::new(ManualClock::new(T0_MS));
     let simulator = Arc::new(Simulator::new(
         None,

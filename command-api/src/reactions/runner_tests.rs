@@ -34,7 +34,7 @@ pub(super) async fn store() -> (EventStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("events.db").display());
     let store = EventStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    crate::migrations::run(&store).await.unwrap();
     (store, dir)
 }
 

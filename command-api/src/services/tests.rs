@@ -31,7 +31,7 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("events.db").display());
     let store = EventStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    crate::migrations::run(&store).await.unwrap();
     let clock = Arc::new(ManualClock::new(START_MS));
     let tokens = CheckoutTokens::new("test-secret");
     let services = Services::new(

@@ -50,7 +50,10 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("events.db").display());
         let store = EventStore::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        store
+            .migrate(&event_store::MIGRATOR, &event_store::SQLITE_MIGRATOR)
+            .await
+            .unwrap();
         Self::Sqlite {
             store,
             url,

@@ -14,7 +14,7 @@ use crate::{manual, wall_now_ms};
 
 const ACQUIRERS: usize = 12;
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn concurrent_lease_acquisition_gives_distinct_worker_ids(pool: PgPool) {
     let store = EventStore::postgres(pool.clone());
     let generators = join_all((0..ACQUIRERS).map(|n| {
@@ -43,7 +43,7 @@ async fn concurrent_lease_acquisition_gives_distinct_worker_ids(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn when_every_worker_id_is_leased_a_generator_says_so(pool: PgPool) {
     sqlx::query(
         "INSERT INTO id_worker_leases (worker_id, owner, token, expires_at, last_ms) \
@@ -62,7 +62,7 @@ async fn when_every_worker_id_is_leased_a_generator_says_so(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn a_generator_whose_lease_lapsed_refuses_until_it_renews(pool: PgPool) {
     let (clock, options) = manual();
     let generator = OrderIdGenerator::start_with(&EventStore::postgres(pool), "node", options)
@@ -84,7 +84,7 @@ async fn a_generator_whose_lease_lapsed_refuses_until_it_renews(pool: PgPool) {
     generator.shutdown().await.unwrap();
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn an_expired_lease_is_taken_over_and_the_new_owners_ids_are_all_greater(pool: PgPool) {
     let store = EventStore::postgres(pool.clone());
     let (clock, options) = manual();
@@ -151,7 +151,7 @@ async fn an_expired_lease_is_taken_over_and_the_new_owners_ids_are_all_greater(p
     new.shutdown().await.unwrap();
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn a_released_worker_id_is_reused_at_once_after_its_last_id(pool: PgPool) {
     let store = EventStore::postgres(pool.clone());
     let first = OrderIdGenerator::start(&store, "first").await.unwrap();
@@ -175,7 +175,7 @@ async fn a_released_worker_id_is_reused_at_once_after_its_last_id(pool: PgPool) 
     second.shutdown().await.unwrap();
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn a_new_owner_waits_for_a_floor_just_ahead_and_refuses_one_far_ahead(pool: PgPool) {
     let store = EventStore::postgres(pool.clone());
     let floor_ms = wall_now_ms() + 50;
@@ -214,7 +214,7 @@ async fn a_new_owner_waits_for_a_floor_just_ahead_and_refuses_one_far_ahead(pool
     assert_eq!((live, last_ms), (false, far_ms as i64));
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn options_that_would_let_a_lease_lapse_between_renewals_are_refused(pool: PgPool) {
     let options = GeneratorOptions {
         lease_renew_interval_ms: LEASE_TTL_MS,

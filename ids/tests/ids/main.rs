@@ -1,5 +1,5 @@
 //! Storage tests of id allocation: a fresh PostgreSQL database per test
-//! (`#[sqlx::test(migrator = "event_store::MIGRATOR")]`, run with `DATABASE_URL` set), and a
+//! (`#[sqlx::test(migrator = "ids::MIGRATOR")]`, run with `DATABASE_URL` set), and a
 //! temporary SQLite file for the embedded backend.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

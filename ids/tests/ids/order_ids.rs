@@ -18,7 +18,7 @@ const TASKS_PER_GENERATOR: usize = 4;
 const IDS_TOTAL: usize = 1_000_000;
 const BUYERS: usize = 5_000;
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn four_generators_on_one_database_issue_a_million_ids_with_no_duplicate(pool: PgPool) {
     let generators = join_all((0..GENERATORS).map(|n| {
         let store = EventStore::postgres(pool.clone());
@@ -88,7 +88,7 @@ async fn four_generators_on_one_database_issue_a_million_ids_with_no_duplicate(p
     }
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn the_gene_of_an_order_id_equals_its_buyers(pool: PgPool) {
     let generator = OrderIdGenerator::start(&EventStore::postgres(pool), "node")
         .await
@@ -115,7 +115,7 @@ async fn the_gene_of_an_order_id_equals_its_buyers(pool: PgPool) {
     generator.shutdown().await.unwrap();
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn a_backward_clock_within_the_limit_waits_and_never_duplicates_and_beyond_it_refuses(
     pool: PgPool,
 ) {
@@ -160,7 +160,7 @@ async fn a_backward_clock_within_the_limit_waits_and_never_duplicates_and_beyond
     generator.shutdown().await.unwrap();
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn a_used_up_millisecond_waits_for_the_next(pool: PgPool) {
     let (clock, options) = manual();
     let generator = OrderIdGenerator::start_with(&EventStore::postgres(pool), "node", options)
@@ -182,7 +182,7 @@ async fn a_used_up_millisecond_waits_for_the_next(pool: PgPool) {
     generator.shutdown().await.unwrap();
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn a_generator_refuses_to_issue_past_the_time_its_lease_covers(pool: PgPool) {
     let (clock, options) = manual();
     let generator = OrderIdGenerator::start_with(&EventStore::postgres(pool), "node", options)

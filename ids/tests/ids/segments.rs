@@ -16,7 +16,7 @@ const TASKS_PER_ALLOCATOR: usize = 4;
 const IDS_TOTAL: usize = 1_000_000;
 const MINUTE_MS: u64 = 60_000;
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn four_segment_allocators_issue_a_million_ids_with_no_duplicate(pool: PgPool) {
     let allocators: Vec<_> = (0..ALLOCATORS)
         .map(|_| SegmentAllocator::new(&EventStore::postgres(pool.clone()), "trade-no").unwrap())
@@ -61,7 +61,7 @@ async fn four_segment_allocators_issue_a_million_ids_with_no_duplicate(pool: PgP
     assert!(*all.iter().max().unwrap() <= max_id);
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn one_allocator_counts_1_2_3_across_segments(pool: PgPool) {
     let options = SegmentOptions {
         step_initial: 10,
@@ -75,7 +75,7 @@ async fn one_allocator_counts_1_2_3_across_segments(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn a_caller_that_gives_up_while_loading_does_not_stall_the_others(pool: PgPool) {
     let allocator = SegmentAllocator::new(&EventStore::postgres(pool.clone()), "trade-no").unwrap();
     // the load waits on this lock, so the first poll cannot find it done
@@ -97,7 +97,7 @@ async fn a_caller_that_gives_up_while_loading_does_not_stall_the_others(pool: Pg
     assert!(next.expect("not stalled").unwrap() > 0);
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn issuing_does_not_wait_for_the_database_while_the_next_segment_is_ready(pool: PgPool) {
     let options = SegmentOptions {
         step_initial: 100,
@@ -140,7 +140,7 @@ async fn issuing_does_not_wait_for_the_database_while_the_next_segment_is_ready(
     assert_eq!(allocator.next().await.unwrap(), 201);
 }
 
-#[sqlx::test(migrator = "event_store::MIGRATOR")]
+#[sqlx::test(migrator = "ids::MIGRATOR")]
 async fn the_segment_step_doubles_under_15_minutes_and_halves_over_30(pool: PgPool) {
     let clock = Arc::new(ManualClock::new(wall_now_ms()));
     let options = SegmentOptions {

@@ -11,7 +11,10 @@ async fn sqlite_store() -> (EventStore, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("events.db").display());
     let store = EventStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store
+        .migrate(&ids::MIGRATOR, &ids::SQLITE_MIGRATOR)
+        .await
+        .unwrap();
     (store, dir)
 }
 

@@ -9,7 +9,10 @@ pub async fn sqlite_store() -> (EventStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("orders.db").display());
     let store = EventStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    store
+        .migrate(&projections::MIGRATOR, &projections::SQLITE_MIGRATOR)
+        .await
+        .unwrap();
     (store, dir)
 }
 

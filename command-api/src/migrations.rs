@@ -1,0 +1,40 @@
+//! The whole schema, assembled from the crates that own its tables (ADR 34); this crate's own
+//! tables are payment deadlines and open reservations.
+//!
+//! Versions are one sequence over every crate and keep the numbers they had when all of them
+//! lived in event-store, so a database migrated then migrates forward with nothing to redo.
+
+use std::sync::LazyLock;
+
+use sqlx::migrate::Migrator;
+
+/// This crate's own migrations on PostgreSQL.
+pub static OWN_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// This crate's own migrations on SQLite.
+pub static OWN_SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Every table of the system on PostgreSQL: what `orders serve` and `orders migrate` run.
+pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    event_store::migrations::assemble(&[
+        &event_store::MIGRATOR,
+        &ids::migrations::OWN_MIGRATOR,
+        &projections::migrations::OWN_MIGRATOR,
+        &OWN_MIGRATOR,
+    ])
+});
+
+/// Every table of the system on SQLite: what `orders serve` and `orders migrate` run.
+pub static SQLITE_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    event_store::migrations::assemble(&[
+        &event_store::SQLITE_MIGRATOR,
+        &ids::migrations::OWN_SQLITE_MIGRATOR,
+        &projections::migrations::OWN_SQLITE_MIGRATOR,
+        &OWN_SQLITE_MIGRATOR,
+    ])
+});
+
+/// Applies the whole schema on the store's backend.
+pub async fn run(store: &event_store::EventStore) -> Result<(), event_store::StoreError> {
+    store.migrate(&MIGRATOR, &SQLITE_MIGRATOR).await
+}

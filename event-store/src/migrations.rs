@@ -1,0 +1,38 @@
+//! The log's own schema and the one way to join crates' schemas into a migrator (ADR 34).
+//!
+//! Each crate keeps the migrations of the tables it owns in its own `migrations/` folder; the
+//! version numbers are one sequence over all of them, so that the database's `_sqlx_migrations`
+//! reads the same whatever crate a file lives in. This crate cannot see the others, so the
+//! schema a binary runs is assembled where every owner is visible (command-api).
+
+use std::borrow::Cow;
+
+use sqlx::migrate::Migrator;
+
+/// Migrations of the log on PostgreSQL: postgres-es's tables and our additions (commit order,
+/// dedup keys, subscription checkpoints, dead letters). Only the log's tables.
+pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Migrations of the log on the embedded SQLite store. Only the log's tables.
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// One migrator with the migrations of every set, in version order.
+///
+/// # Panics
+/// When two sets hold the same version: versions are one sequence over every crate, and a
+/// database records one checksum per version. A test of the assembled set keeps this from
+/// reaching a running binary.
+pub fn assemble(sets: &[&Migrator]) -> Migrator {
+    let mut migrations: Vec<_> = sets.iter().flat_map(|set| set.iter().cloned()).collect();
+    migrations.sort_by_key(|m| m.version);
+    if let Some(pair) = migrations.windows(2).find(|p| p[0].version == p[1].version) {
+        panic!(
+            "migration version {} is claimed twice ({} and {})",
+            pair[0].version, pair[0].description, pair[1].description
+        );
+    }
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
