@@ -133,9 +133,9 @@ mod tests {
     fn a_correlation_id_is_short_visible_ascii() {
         assert!(check_correlation_id(&HeaderMap::new()).is_ok());
         assert!(check_correlation_id(&with_correlation_id(b"req-1:abc")).is_ok());
-        let longest = vec![b'a'; CORRELATION_ID_LEN_MAX];
+        let longest = [b'a'; CORRELATION_ID_LEN_MAX];
         assert!(check_correlation_id(&with_correlation_id(&longest)).is_ok());
-        let too_long = vec![b'a'; CORRELATION_ID_LEN_MAX + 1];
+        let too_long = [b'a'; CORRELATION_ID_LEN_MAX + 1];
         for bad in [&too_long[..], b"", b"a b", b"caf\xc3\xa9"] {
             assert!(check_correlation_id(&with_correlation_id(bad)).is_err());
         }
