@@ -8,10 +8,8 @@ use serde::Serialize;
 use tracing_actix_web::RequestId;
 
 use crate::auth::Principal;
+use crate::limits::IDEMPOTENCY_KEY_LEN_MAX;
 use crate::problem::Problem;
-
-/// Longest accepted `Idempotency-Key`.
-const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
 
 /// Parses a request field, answering 422 with the field named when it is invalid.
 pub fn field<T, E: std::fmt::Display>(name: &str, parsed: Result<T, E>) -> Result<T, Problem> {
@@ -60,7 +58,9 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, Problem> {
     }
 }
 
-/// Metadata for the events of a command from `principal` in request `req`.
+/// Metadata for the events of a command from `principal` in request `req`. Its
+/// `X-Correlation-Id` was checked against [`crate::limits::CORRELATION_ID_LEN_MAX`] when the
+/// request came in.
 pub fn metadata(
     req: &HttpRequest,
     principal: &Principal,

@@ -5,7 +5,8 @@
 //! workers), `routes` (one module per resource: parse, call a service, answer), `services`
 //! (the use cases, callable without HTTP, and the clock they read), `reactions` (what follows
 //! an event: cart clearing, stock movements),
-//! `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `problem`
+//! `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `limits` (what a
+//! client may send), `problem`
 //! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `views` (JSON
 //! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
 //! (payment gateway and simulator, durable payment deadlines, their timer and sweeper).
@@ -16,6 +17,7 @@ pub mod checkout_token;
 pub mod config;
 pub mod errors;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod migrations;
 pub mod payments;

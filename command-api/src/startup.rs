@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use actix_web::dev::ServerHandle;
-use actix_web::dev::{Server, Service};
+use actix_web::dev::{Server, Service, ServiceResponse};
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use event_store::{EventStore, StoreError};
 use futures::FutureExt;
@@ -25,6 +26,7 @@ use crate::config::{
     DEV_JWT_SECRET, DEV_PAYMENT_CALLBACK_SECRET, InsecureSetting, PaymentProvider, Settings,
     redact_url,
 };
+use crate::limits::{self, JSON_BODY_SIZE_MAX_BYTES};
 use crate::metrics::{Metrics, RouteLabels};
 use crate::payments::reactions::{DeadlineReaction, RefundReaction, TradeReaction};
 use crate::payments::signature::CallbackKey;
@@ -42,8 +44,6 @@ use crate::state::AppState;
 
 /// Seconds in-flight requests get to finish on shutdown.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
-/// Largest JSON body accepted.
-const JSON_BODY_SIZE_MAX_BYTES: usize = 256 * 1024;
 
 /// A failure to start.
 #[derive(Debug, thiserror::Error)]
@@ -359,6 +359,20 @@ impl Application {
             let metrics_mw = metrics.clone();
             let routes = Rc::new(RouteLabels::default());
             App::new()
+                .wrap(ErrorHandlers::new().default_handler(limits::problem_for_bare_error))
+                // a header every command copies into its events is checked once, up front
+                .wrap_fn(
+                    |req, srv| match limits::check_correlation_id(req.headers()) {
+                        Ok(()) => srv
+                            .call(req)
+                            .map(|res| res.map(ServiceResponse::map_into_left_body))
+                            .left_future(),
+                        Err(problem) => {
+                            let refused = req.error_response(problem).map_into_right_body();
+                            futures::future::ready(Ok(refused)).right_future()
+                        }
+                    },
+                )
                 .wrap_fn(move |req, srv| {
                     let started = Instant::now();
                     let method = req.method().clone();
@@ -383,8 +397,10 @@ impl Application {
                 .app_data(
                     web::JsonConfig::default()
                         .limit(JSON_BODY_SIZE_MAX_BYTES)
-                        .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
+                        .error_handler(|err, _| limits::json_body_problem(&err).into()),
                 )
+                // the raw body of a signed payment notification
+                .app_data(web::PayloadConfig::new(JSON_BODY_SIZE_MAX_BYTES))
                 .app_data(
                     web::PathConfig::default()
                         .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),

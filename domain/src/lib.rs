@@ -53,6 +53,7 @@ pub use order::{
 pub use product::{
     ChangePrice, CreateProduct, PriceChanged, Product, ProductCommand, ProductCreated,
     ProductError, ProductEvent, ProductSnapshot, ProductTitle, TITLE_LEN_MAX, TitleError,
+    UNIT_PRICE_MAX_CENTS, unit_price,
 };
 pub use quantity::{Quantity, QuantityError};
 pub use sku::{

@@ -11,10 +11,29 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::{Money, SellerId, SkuId};
+use crate::{Money, ORDER_ITEMS_MAX, Quantity, SellerId, SkuId};
 
 /// Longest product title, in characters.
 pub const TITLE_LEN_MAX: usize = 200;
+
+/// Highest unit price, in cents (a billion in major units). Bounded so that no order can
+/// overflow its total: the dearest line times the most units, times the most lines, still
+/// fits in an `i64` ninety times over.
+pub const UNIT_PRICE_MAX_CENTS: i64 = 100_000_000_000;
+
+const _: () = assert!(
+    UNIT_PRICE_MAX_CENTS as i128 * Quantity::MAX as i128 * ORDER_ITEMS_MAX as i128
+        <= i64::MAX as i128 / 90
+);
+
+/// A unit price from `cents`: 1 to [`UNIT_PRICE_MAX_CENTS`].
+pub fn unit_price(cents: i64) -> Result<Money, ProductError> {
+    if (1..=UNIT_PRICE_MAX_CENTS).contains(&cents) {
+        Money::from_minor(cents).map_err(|_| ProductError::InvalidPrice)
+    } else {
+        Err(ProductError::InvalidPrice)
+    }
+}
 
 /// A product title: 1 to [`TITLE_LEN_MAX`] characters, not blank, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -196,8 +215,8 @@ pub enum ProductError {
     /// A command other than `CreateProduct` for a SKU without a product.
     #[error("product not found")]
     NotFound,
-    /// A price of zero.
-    #[error("a product's price must be positive")]
+    /// A price of zero or above [`UNIT_PRICE_MAX_CENTS`].
+    #[error("a product's price must be 1 to {UNIT_PRICE_MAX_CENTS} cents")]
     InvalidPrice,
     /// The snapshot version would pass `u32::MAX`.
     #[error("the product's version cannot grow any further")]
@@ -228,9 +247,7 @@ impl Product {
         if self.snapshot.is_some() {
             return Err(ProductError::AlreadyExists);
         }
-        if command.price.is_zero() {
-            return Err(ProductError::InvalidPrice);
-        }
+        unit_price(command.price.minor())?;
         Ok(vec![ProductEvent::ProductCreated(ProductCreated {
             sku: command.sku,
             seller: command.seller,
@@ -243,9 +260,7 @@ impl Product {
 
     fn change_price(&self, command: ChangePrice) -> Result<Vec<ProductEvent>, ProductError> {
         let snapshot = self.snapshot.as_ref().ok_or(ProductError::NotFound)?;
-        if command.price.is_zero() {
-            return Err(ProductError::InvalidPrice);
-        }
+        unit_price(command.price.minor())?;
         if command.price == snapshot.unit_price {
             return Ok(vec![]);
         }

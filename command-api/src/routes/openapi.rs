@@ -44,7 +44,12 @@ impl Modify for BearerAuth {
         title = "orders",
         description = "Event-sourced order platform: commands and queries. Errors are RFC 7807 \
                        application/problem+json; updates take If-Match with the version from \
-                       the ETag.",
+                       the ETag. Limits: bodies up to 256 KiB (413 beyond), 100 lines per \
+                       order or refund, quantities 1 to 10 000, unit prices 1 to \
+                       100 000 000 000 cents, ids 1 to 64 of A-Z a-z 0-9 _ . : -, titles up to \
+                       200 characters, X-Correlation-Id and Idempotency-Key up to 128 visible \
+                       characters; beyond a limit the answer is 400 (wrong shape) or 422 \
+                       (naming the field), never 5xx.",
     ),
     paths(
         health::healthz,

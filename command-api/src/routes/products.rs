@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
-use domain::{Money, Product, ProductError, ProductTitle, SellerId, SkuId};
+use domain::{Product, ProductError, ProductTitle, SellerId, SkuId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -22,23 +22,23 @@ pub(crate) struct CreateProductRequest {
     sku: String,
     /// Title, 1 to 200 characters.
     title: String,
-    /// Unit price in cents, above zero.
+    /// Unit price in cents, 1 to 100 000 000 000.
     price_cents: i64,
-    /// Units in stock.
+    /// Units in stock, 0 to 4 294 967 295.
     initial_stock: u32,
 }
 
 /// A new price.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct ChangePriceRequest {
-    /// Unit price in cents, above zero.
+    /// Unit price in cents, 1 to 100 000 000 000.
     price_cents: i64,
 }
 
 /// Units to add to a SKU's stock.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct AddStockRequest {
-    /// Units, above zero.
+    /// Units, 1 to 4 294 967 295.
     quantity: u32,
 }
 
@@ -74,7 +74,7 @@ pub(crate) async fn create_product(
         seller: seller_of(&principal)?,
         sku: field("sku", SkuId::parse(&body.sku))?,
         title: field("title", ProductTitle::parse(&body.title))?,
-        price: field("price_cents", Money::from_minor(body.price_cents))?,
+        price: field("price_cents", domain::unit_price(body.price_cents))?,
         initial_stock: body.initial_stock,
     };
     let meta = metadata(&req, &principal, None);
@@ -116,7 +116,7 @@ pub(crate) async fn change_price(
 ) -> Result<HttpResponse, Problem> {
     let seller = seller_of(&principal)?;
     let sku = sku_path(&path)?;
-    let price = field("price_cents", Money::from_minor(body.price_cents))?;
+    let price = field("price_cents", domain::unit_price(body.price_cents))?;
     let meta = metadata(&req, &principal, None);
     let executed = state
         .services

@@ -1,7 +1,7 @@
 use cqrs_es::test::TestFramework;
 use domain::{
     ChangePrice, CreateProduct, PriceChanged, Product, ProductCommand, ProductCreated,
-    ProductError, ProductEvent, ProductSnapshot,
+    ProductError, ProductEvent, ProductSnapshot, UNIT_PRICE_MAX_CENTS,
 };
 
 use crate::fixtures::{at, money, seller, sku, title};
@@ -64,6 +64,22 @@ fn creating_a_product_at_price_zero_is_refused() {
         .given_no_previous_events()
         .when(create(0))
         .then_expect_error(ProductError::InvalidPrice);
+}
+
+#[test]
+fn a_price_above_the_limit_is_refused_on_creation_and_on_change() {
+    TestFramework::<Product>::with(())
+        .given_no_previous_events()
+        .when(create(UNIT_PRICE_MAX_CENTS + 1))
+        .then_expect_error(ProductError::InvalidPrice);
+    TestFramework::<Product>::with(())
+        .given(vec![created(1999)])
+        .when(change_price(i64::MAX, 5))
+        .then_expect_error(ProductError::InvalidPrice);
+    TestFramework::<Product>::with(())
+        .given_no_previous_events()
+        .when(create(UNIT_PRICE_MAX_CENTS))
+        .then_expect_events(vec![created(UNIT_PRICE_MAX_CENTS)]);
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod archive;
 mod callbacks;
 mod faults;
 mod helpers;
+mod limits;
 mod payments;
 mod read_side;
 mod scenarios;
@@ -372,5 +373,31 @@ mod archive_tests {
             )
             .await;
         }
+    }
+}
+
+mod limits_tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hostile_inputs_are_4xx_problems_and_write_nothing_embedded() {
+        crate::limits::hostile_inputs_are_4xx_problems_and_write_nothing(
+            crate::helpers::spawn_embedded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hostile_inputs_are_4xx_problems_and_write_nothing_postgres() {
+        crate::limits::hostile_inputs_are_4xx_problems_and_write_nothing(
+            crate::helpers::spawn_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_price_beyond_the_limit_names_the_field() {
+        crate::limits::a_price_beyond_the_limit_names_the_field(
+            crate::helpers::spawn_embedded_app().await,
+        )
+        .await;
     }
 }

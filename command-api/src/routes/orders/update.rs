@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::auth::{Principal, Role};
 use crate::errors::ToProblem;
 use crate::http::{field, idempotency_key, metadata, required_if_match};
+use crate::limits::REFUND_ITEMS_MAX;
 use crate::problem::Problem;
 use crate::services::fulfilment::{Party, Update};
 use crate::state::AppState;
@@ -59,7 +60,7 @@ async fn update(
 /// A tracking number.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct LogisticsRequest {
-    /// The carrier's tracking number.
+    /// The carrier's tracking number: 1 to 64 of `A-Z a-z 0-9 _ . : -`.
     tracking_number: String,
 }
 
@@ -73,7 +74,7 @@ pub(crate) struct ShipRequest {
 /// Items to refund.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct RefundRequest {
-    /// Lines and units to refund.
+    /// Lines and units to refund, at most 100 lines.
     items: Vec<RefundItemRequest>,
 }
 
@@ -82,7 +83,7 @@ pub(crate) struct RefundRequest {
 pub(crate) struct RefundItemRequest {
     /// The order line (`line` in the order).
     line: u32,
-    /// Units to refund.
+    /// Units to refund, 1 to 10 000.
     quantity: u32,
 }
 
@@ -210,6 +211,12 @@ pub(crate) async fn request_refund(
     path: web::Path<String>,
     body: web::Json<RefundRequest>,
 ) -> Result<HttpResponse, Problem> {
+    if body.items.len() > REFUND_ITEMS_MAX {
+        return Err(Problem::invalid_field(
+            "items",
+            format!("at most {REFUND_ITEMS_MAX} lines"),
+        ));
+    }
     let items = body
         .items
         .iter()

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use actix_web::HttpRequest;
 use projections::ProjectionError;
 
+use crate::limits::MIN_VERSION_MAX;
 use crate::problem::Problem;
 
 /// Longest a request waits for its view to reach `min_version`.
@@ -26,20 +27,30 @@ const MIN_VERSION_POLL_INTERVAL_MS: u64 = 20;
 /// `Retry-After` of a request whose view did not catch up in time.
 const VIEW_BEHIND_RETRY_AFTER_SECS: u64 = 1;
 
-/// The version a request wants to read at least: `?min_version=` or `X-Min-Version`.
+/// The version a request wants to read at least: `?min_version=` or `X-Min-Version`, at most
+/// [`MIN_VERSION_MAX`] (a version the log can hold).
 fn min_version(req: &HttpRequest, query: Option<u64>) -> Result<Option<u64>, Problem> {
-    if query.is_some() {
-        return Ok(query);
-    }
-    let Some(value) = req.headers().get("X-Min-Version") else {
-        return Ok(None);
+    let (name, wanted) = match (query, req.headers().get("X-Min-Version")) {
+        (Some(version), _) => ("min_version", version),
+        (None, None) => return Ok(None),
+        (None, Some(value)) => (
+            "X-Min-Version",
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| {
+                    Problem::invalid_field("X-Min-Version", "must be a version number")
+                })?,
+        ),
     };
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .map(Some)
-        .ok_or_else(|| Problem::invalid_field("X-Min-Version", "must be a version number"))
+    if wanted > MIN_VERSION_MAX {
+        return Err(Problem::invalid_field(
+            name,
+            format!("must be at most {MIN_VERSION_MAX}"),
+        ));
+    }
+    Ok(Some(wanted))
 }
 
 /// Reads with `read` until it answers a row at `min_version` or later (`version_of`), for at

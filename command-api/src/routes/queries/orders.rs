@@ -166,7 +166,9 @@ async fn list(
     let cursor = match query.cursor.as_deref() {
         None => None,
         Some(text) => Some(
-            Cursor::decode(text).ok_or_else(|| Problem::invalid_field("cursor", "not a cursor"))?,
+            Cursor::decode(text)
+                .filter(|cursor| cursor.order_id.parse::<domain::OrderId>().is_ok())
+                .ok_or_else(|| Problem::invalid_field("cursor", "not a cursor"))?,
         ),
     };
     let limit = query.limit.unwrap_or(ORDER_PAGE_SIZE_DEFAULT);
