@@ -46,7 +46,8 @@ pub use order::{
     AbandonPlacement, AfterClosePayment, CancelOrder, CancelReason, CompleteRefund, ConfirmPayment,
     ConfirmReceipt, ItemRequest, LogisticsUpdated, ORDER_ITEMS_MAX, Order, OrderCancelled,
     OrderCommand, OrderCompleted, OrderError, OrderEvent, OrderItem, OrderPlaced, OrderShipped,
-    OrderStatus, PaidAfterClose, Payment, PaymentConfirmed, PlaceOrder, PlacementRejected, Refund,
+    OrderSnapshot, OrderStatus, PaidAfterClose, Payment, PaymentConfirmed, PlaceOrder, PlacedOrder,
+    PlacementRejected, Refund,
     RefundCompleted, RefundItem, RefundKind, RefundLine, RefundPaidAfterClose, RefundRequested,
     RejectPlacement, RejectionReason, RequestRefund, ShipOrder, UpdateLogistics,
 };

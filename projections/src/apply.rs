@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cqrs_es::Aggregate;
-use domain::{Order, OrderEvent, SkuEvent};
+use domain::{Order, OrderEvent, OrderSnapshot, SkuEvent};
 use event_store::{Checkpoint, Db, DbTx, RecordedEvent};
 
 use crate::backend::{to_i64, to_u64};
@@ -274,7 +274,7 @@ async fn read_states(
         fold.states.insert(
             order_id.clone(),
             (
-                serde_json::from_str::<Order>(&state)?,
+                Order::from(serde_json::from_str::<OrderSnapshot>(&state)?),
                 to_u64(row.try_get("version")?, "version")?,
             ),
         );

@@ -3,7 +3,7 @@
 //! database its key routes to. The writes are in `apply.rs` (the runner's batches) and
 //! `writes.rs` (what differs by dialect, and the replay's writes).
 
-use domain::Order;
+use domain::{Order, OrderSnapshot};
 use event_store::Db;
 
 use crate::archive::{ARCHIVE_NAME, ArchiveProgress};
@@ -64,8 +64,8 @@ pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64, ProjectionError> {
     u64::try_from(value).map_err(|_| ProjectionError::Corrupt(format!("{what} {value}")))
 }
 
-/// An order as a view stores it: its document is derived from the stored state at the stored
-/// version, by the function that made the content hash (ADR 13).
+/// An order as a view stores it: its document is derived from the stored snapshot at the
+/// stored version, by the function that made the content hash (ADR 13).
 fn stored_order(
     state: &str,
     content_hash: String,
@@ -73,7 +73,7 @@ fn stored_order(
     placed_at_us: i64,
 ) -> Result<StoredOrder, ProjectionError> {
     let version = to_u64(version, "version")?;
-    let order: Order = serde_json::from_str(state)?;
+    let order = Order::from(serde_json::from_str::<OrderSnapshot>(state)?);
     let document = OrderDocument::of(&order, version).ok_or_else(|| {
         ProjectionError::Corrupt(format!(
             "a stored order state at version {version} is no order"

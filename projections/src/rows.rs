@@ -19,7 +19,8 @@ pub(crate) struct OrderRow {
     /// The hash of the order's document, which is not stored: it is derived from the state
     /// on read (ADR 13).
     pub(crate) content_hash: String,
-    /// The JSON of the Order aggregate the next event applies to.
+    /// The JSON of the order's snapshot (`domain::OrderSnapshot`), which the next event
+    /// applies to.
     pub(crate) state: String,
     /// When the order last changed (its last event's time), in microseconds since the epoch.
     pub(crate) changed_at_us: i64,
@@ -53,7 +54,7 @@ impl OrderRow {
             seller_id: doc.seller_id,
             status: doc.status,
             content_hash,
-            state: to_json(order)?,
+            state: to_json(&order.snapshot())?,
             changed_at_us,
         }))
     }

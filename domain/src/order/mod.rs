@@ -21,6 +21,7 @@ mod commands;
 mod decide;
 mod error;
 mod events;
+mod snapshot;
 
 use std::fmt;
 
@@ -35,6 +36,7 @@ pub use commands::{
     ShipOrder, UpdateLogistics,
 };
 pub use error::OrderError;
+pub use snapshot::{OrderSnapshot, PlacedOrder};
 pub use events::{
     CancelReason, LogisticsUpdated, OrderCancelled, OrderCompleted, OrderEvent, OrderItem,
     OrderPlaced, OrderShipped, PaidAfterClose, PaymentConfirmed, PlacementRejected,
@@ -148,15 +150,17 @@ impl Refund {
 }
 
 /// The `Order` aggregate. Every getter answers `None` (or empty, or zero) before the order is
-/// placed.
+/// placed. Its serde form is its [`OrderSnapshot`]'s: its own fields are private and free to
+/// change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "OrderSnapshot", into = "OrderSnapshot")]
 pub struct Order {
     state: Option<OrderState>,
     rejection: Option<PlacementRejected>,
 }
 
 /// A placed order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct OrderState {
     order_id: OrderId,
     buyer: BuyerId,
@@ -165,9 +169,7 @@ struct OrderState {
     list_total: Money,
     discount: Money,
     total: Money,
-    #[serde(with = "crate::timestamp")]
     placed_at: DateTime<Utc>,
-    #[serde(with = "crate::timestamp")]
     payment_due_at: DateTime<Utc>,
     status: OrderStatus,
     /// Where a partial refund returns the order to: its status when the refund opened.
