@@ -294,7 +294,14 @@ impl<H: Handler> Follower<H> {
         let mut saved_at = Instant::now();
         let mut housekeeping = Instant::now();
         loop {
-            let idle = Duration::from_millis(IDLE_CHECK_INTERVAL_MS);
+            // what was handled and not saved is saved soon after the log falls quiet
+            let idle = Duration::from_millis(
+                if self.handler.checkpointing() == Checkpointing::AfterEffect && saved != from {
+                    CHECKPOINT_SAVE_INTERVAL_MS
+                } else {
+                    IDLE_CHECK_INTERVAL_MS
+                },
+            );
             let next = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => {

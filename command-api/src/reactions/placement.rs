@@ -32,6 +32,14 @@ type ReactionError = Box<dyn std::error::Error + Send + Sync>;
 /// Releases issued at once (each SKU is its own stream).
 const RELEASES_AT_ONCE_MAX: usize = 64;
 
+/// How long the reactions let the log gather before handling a batch. A placement's
+/// `StockReserved` events and its `OrderPlaced` are commits a few milliseconds apart: handled
+/// in one batch they cancel out, while split over two they cost a row written and deleted
+/// again. Handling the log as it commits split about 70% of them (bench place-pay: 21,750
+/// rows written and deleted for 15,546 orders); a quarter of a second leaves only those at a
+/// batch's edge, and releases a rejected placement's stock that much later.
+const LINGER_MS: u64 = 250;
+
 /// Keeps the open reservations and releases those of rejected placements.
 #[derive(Debug, Clone)]
 pub struct PlacementReactions {
@@ -181,6 +189,10 @@ impl Reaction for PlacementReactions {
     }
 
     const BY_BATCH: bool = true;
+
+    const BATCH_SIZE: usize = event_store::SUBSCRIPTION_BATCH_SIZE_MAX;
+
+    const LINGER: std::time::Duration = std::time::Duration::from_millis(LINGER_MS);
 
     /// The batch's changes to the open reservations first (a few statements for the whole
     /// batch), then the releases of its rejections. A failure fails the batch, which the

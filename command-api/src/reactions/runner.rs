@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use event_store::follower::{
     ATTEMPTS_BEFORE_PARKING_DEFAULT, Checkpointing, Follower, FollowerMetrics, FollowerOptions,
@@ -15,7 +16,7 @@ use event_store::follower::{
 use event_store::{Checkpoint, EventStore, RecordedEvent};
 use tokio_util::sync::CancellationToken;
 
-/// Events read per batch.
+/// Events read per batch, unless the reaction says otherwise ([`Reaction::BATCH_SIZE`]).
 const REACTION_BATCH_SIZE: usize = 200;
 
 /// Something done in response to events of the log.
@@ -26,6 +27,15 @@ pub trait Reaction: Send + Sync + 'static {
     /// Whether the runner hands the reaction whole batches ([`Reaction::react_batch`]) rather
     /// than one event at a time: for a reaction that does a batch's work in a few statements.
     const BY_BATCH: bool = false;
+
+    /// Events read per batch.
+    const BATCH_SIZE: usize = REACTION_BATCH_SIZE;
+
+    /// How old the newest event of a batch must be (by its recorded time) before the reaction
+    /// handles it. Meanwhile the log grows, so the next batch holds what was committed during
+    /// the wait: for a reaction whose work shrinks when related events share a batch, at the
+    /// price of acting that much later.
+    const LINGER: Duration = Duration::ZERO;
 
     /// Acts on one event (most events need nothing). An error is retried with backoff, and
     /// an event that keeps failing is parked as a dead letter.
@@ -65,6 +75,13 @@ impl<R: Reaction> Handler for ReactionHandler<R> {
         _from: Checkpoint,
         batch: &[Arc<RecordedEvent>],
     ) -> Result<(), HandlerError> {
+        if let Some(last) = batch.last().filter(|_| !R::LINGER.is_zero()) {
+            let age = (chrono::Utc::now() - last.recorded_at)
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            // a clock behind the writer's waits at most the linger itself
+            tokio::time::sleep(R::LINGER.saturating_sub(age)).await;
+        }
         if R::BY_BATCH {
             self.0.react_batch(batch).await
         } else {
@@ -90,7 +107,7 @@ pub fn follower<R: Reaction>(
     attempts_before_parking: u32,
 ) -> Follower<impl Handler> {
     let options = FollowerOptions {
-        batch_size: REACTION_BATCH_SIZE,
+        batch_size: R::BATCH_SIZE,
         attempts_before_parking,
     };
     Follower::new(store, ReactionHandler(reaction), options, metrics)

@@ -200,3 +200,57 @@ async fn an_event_that_always_fails_is_parked_and_the_reaction_goes_on() {
     shutdown.cancel();
     running.await.unwrap();
 }
+
+/// A reaction that lingers, recording when it handled each event.
+#[derive(Clone, Default)]
+struct Lingering(Arc<Mutex<Vec<(Checkpoint, chrono::DateTime<Utc>)>>>);
+
+impl Reaction for Lingering {
+    fn name(&self) -> &'static str {
+        "lingering"
+    }
+
+    const LINGER: Duration = Duration::from_millis(300);
+
+    async fn react(
+        &self,
+        event: &RecordedEvent,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.lock().unwrap().push((event.checkpoint(), Utc::now()));
+        Ok(())
+    }
+}
+
+/// A lingering reaction handles a batch only once its newest event is as old as the linger,
+/// and what committed meanwhile comes in its next batch.
+#[tokio::test]
+async fn a_lingering_reaction_handles_an_event_no_sooner_than_its_linger() {
+    let (store, _dir) = store().await;
+    let lingering = Lingering::default();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(run(
+        store.clone(),
+        lingering.clone(),
+        metrics(),
+        shutdown.clone(),
+    ));
+    let first = append(&store, 0).await;
+    let second = append(&store, 1).await;
+    eventually(async || lingering.0.lock().unwrap().iter().any(|(c, _)| *c == second)).await;
+    shutdown.cancel();
+    running.await.unwrap();
+    let recorded: Vec<_> = store.read_stream("Cart", "b-1").await.unwrap();
+    for (checkpoint, handled_at) in lingering.0.lock().unwrap().iter() {
+        let event = recorded
+            .iter()
+            .find(|e| e.checkpoint() == *checkpoint)
+            .unwrap();
+        assert!(
+            *handled_at - event.recorded_at >= chrono::Duration::milliseconds(300),
+            "{checkpoint:?} handled {} after it was recorded",
+            *handled_at - event.recorded_at
+        );
+    }
+    let handled: Vec<Checkpoint> = lingering.0.lock().unwrap().iter().map(|(c, _)| *c).collect();
+    assert!(handled.contains(&first), "{handled:?}");
+}
