@@ -47,9 +47,9 @@ pub use order::{
     ConfirmReceipt, ItemRequest, LogisticsUpdated, ORDER_ITEMS_MAX, Order, OrderCancelled,
     OrderCommand, OrderCompleted, OrderError, OrderEvent, OrderItem, OrderPlaced, OrderShipped,
     OrderSnapshot, OrderStatus, PaidAfterClose, Payment, PaymentConfirmed, PlaceOrder, PlacedOrder,
-    PlacementRejected, Refund,
-    RefundCompleted, RefundItem, RefundKind, RefundLine, RefundPaidAfterClose, RefundRequested,
-    RejectPlacement, RejectionReason, RequestRefund, ShipOrder, UpdateLogistics,
+    PlacementRejected, Refund, RefundCompleted, RefundItem, RefundKind, RefundLine,
+    RefundPaidAfterClose, RefundRequested, RejectPlacement, RejectionReason, RequestRefund,
+    ShipOrder, UpdateLogistics,
 };
 pub use product::{
     ChangePrice, CreateProduct, PriceChanged, Product, ProductCommand, ProductCreated,

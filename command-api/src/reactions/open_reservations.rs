@@ -8,11 +8,18 @@
 //! Every statement is one short transaction and idempotent: the reaction handles an event at
 //! least once, and several sweepers may run at once.
 
-use event_store::{EventStore, StoreError};
+use event_store::{Db, EventStore, Pool, StoreError};
 use serde::Serialize;
 
-const ADD_POSTGRES: &str = include_str!("sql/open_reservations_add_postgres.sql");
-const REMOVE_POSTGRES: &str = include_str!("sql/open_reservations_remove_postgres.sql");
+const ADD_POSTGRES: &str = include_str!("sql/add_postgres.sql");
+const ADD_SQLITE: &str = include_str!("sql/add_sqlite.sql");
+const REMOVE_POSTGRES: &str = include_str!("sql/remove_postgres.sql");
+const REMOVE_SQLITE: &str = include_str!("sql/remove_sqlite.sql");
+const REMOVE_ORDERS_POSTGRES: &str = include_str!("sql/remove_orders_postgres.sql");
+const REMOVE_ORDERS_SQLITE: &str = include_str!("sql/remove_orders_sqlite.sql");
+const OF_ORDERS_POSTGRES: &str = include_str!("sql/of_orders_postgres.sql");
+const OF_ORDERS_SQLITE: &str = include_str!("sql/of_orders_sqlite.sql");
+const STALE_ORDERS: &str = include_str!("sql/stale_orders.sql");
 
 /// A reservation that no placed order holds (yet).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,88 +32,90 @@ pub struct OpenReservation {
     pub reserved_at_ms: i64,
 }
 
+/// One (order id, SKU) row, as SQLite's removal statement reads it.
+#[derive(Serialize)]
+struct Key<'a> {
+    order_id: &'a str,
+    sku: &'a str,
+}
+
 /// The `open_reservations` table of the event store's database.
 #[derive(Debug, Clone)]
 pub struct OpenReservations {
-    store: EventStore,
+    db: Db,
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+/// The JSON array a statement reads its rows from (`$1`).
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
 impl OpenReservations {
     /// The table in `store`'s database.
     pub fn new(store: EventStore) -> Self {
-        Self { store }
+        Self { db: store.db() }
+    }
+
+    /// Runs `sql` on the JSON array `rows`.
+    async fn execute(&self, sql: &str, rows: String) -> Result<(), StoreError> {
+        self.db.query(sql).bind(rows).execute(&self.db).await?;
+        Ok(())
     }
 
     /// Records `rows` in one statement; a row already recorded is kept as it is.
     pub async fn add(&self, rows: &[OpenReservation]) -> Result<(), StoreError> {
-        const SQL_LITE: &str = "INSERT INTO open_reservations (order_id, sku, reserved_at_ms) \
-             SELECT json_extract(value, '$.order_id'), json_extract(value, '$.sku'), \
-                    json_extract(value, '$.reserved_at_ms') \
-             FROM json_each(?1) WHERE true \
-             ON CONFLICT (order_id, sku) DO NOTHING";
         if rows.is_empty() {
             return Ok(());
         }
-        if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(ADD_POSTGRES)
-                .bind(rows.iter().map(|r| r.order_id.as_str()).collect::<Vec<_>>())
-                .bind(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>())
-                .bind(rows.iter().map(|r| r.reserved_at_ms).collect::<Vec<_>>())
-                .execute(pool)
-                .await?;
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query(SQL_LITE)
-                .bind(to_json(&rows)?)
-                .execute(pool)
-                .await?;
+        match self.db.pool() {
+            // one array a column (add_postgres.sql says why), which SQLite cannot bind
+            Pool::Postgres(pool) => {
+                sqlx::query(ADD_POSTGRES)
+                    .bind(rows.iter().map(|r| r.order_id.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.reserved_at_ms).collect::<Vec<_>>())
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+            Pool::Sqlite(_) => self.execute(ADD_SQLITE, to_json(rows)?).await,
         }
-        Ok(())
     }
 
     /// Removes the rows of `pairs` (order id, SKU) in one statement.
     pub async fn remove(&self, pairs: &[(String, String)]) -> Result<(), StoreError> {
-        const SQL_LITE: &str = "DELETE FROM open_reservations WHERE (order_id, sku) IN \
-             (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') \
-              FROM json_each(?1))";
         if pairs.is_empty() {
             return Ok(());
         }
-        if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(REMOVE_POSTGRES)
-                .bind(pairs.iter().map(|p| p.0.as_str()).collect::<Vec<_>>())
-                .bind(pairs.iter().map(|p| p.1.as_str()).collect::<Vec<_>>())
-                .execute(pool)
-                .await?;
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query(SQL_LITE)
-                .bind(to_json(&pairs)?)
-                .execute(pool)
-                .await?;
+        match self.db.pool() {
+            Pool::Postgres(pool) => {
+                sqlx::query(REMOVE_POSTGRES)
+                    .bind(pairs.iter().map(|p| p.0.as_str()).collect::<Vec<_>>())
+                    .bind(pairs.iter().map(|p| p.1.as_str()).collect::<Vec<_>>())
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+            Pool::Sqlite(_) => {
+                let keys: Vec<Key<'_>> = pairs
+                    .iter()
+                    .map(|(order_id, sku)| Key { order_id, sku })
+                    .collect();
+                self.execute(REMOVE_SQLITE, to_json(&keys)?).await
+            }
         }
-        Ok(())
     }
 
     /// Removes every row of `order_ids` in one statement.
     pub async fn remove_orders(&self, order_ids: &[String]) -> Result<(), StoreError> {
-        const SQL_PG: &str = "DELETE FROM open_reservations WHERE order_id = ANY($1::text[])";
-        const SQL_LITE: &str = "DELETE FROM open_reservations \
-             WHERE order_id IN (SELECT value FROM json_each(?1))";
         if order_ids.is_empty() {
             return Ok(());
         }
-        if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query(SQL_PG).bind(order_ids).execute(pool).await?;
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query(SQL_LITE)
-                .bind(to_json(&order_ids)?)
-                .execute(pool)
-                .await?;
-        }
-        Ok(())
+        let sql = self
+            .db
+            .dialect()
+            .pick(REMOVE_ORDERS_POSTGRES, REMOVE_ORDERS_SQLITE);
+        self.execute(sql, to_json(order_ids)?).await
     }
 
     /// The rows of `order_ids`, as (order id, SKU) pairs, in one statement.
@@ -114,27 +123,15 @@ impl OpenReservations {
         &self,
         order_ids: &[String],
     ) -> Result<Vec<(String, String)>, StoreError> {
-        const SQL_PG: &str = "SELECT order_id, sku FROM open_reservations \
-             WHERE order_id = ANY($1::text[]) ORDER BY order_id, sku";
-        const SQL_LITE: &str = "SELECT order_id, sku FROM open_reservations \
-             WHERE order_id IN (SELECT value FROM json_each(?1)) ORDER BY order_id, sku";
         if order_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query_as(SQL_PG)
-                .bind(order_ids)
-                .fetch_all(pool)
-                .await?
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query_as(SQL_LITE)
-                .bind(to_json(&order_ids)?)
-                .fetch_all(pool)
-                .await?
-        } else {
-            Vec::new()
-        };
-        Ok(rows)
+        let db = &self.db;
+        Ok(db
+            .query(db.dialect().pick(OF_ORDERS_POSTGRES, OF_ORDERS_SQLITE))
+            .bind(to_json(order_ids)?)
+            .fetch_all_with(db, |row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .await?)
     }
 
     /// Up to `limit` order ids holding a reservation made at or before `before_ms`, oldest
@@ -144,26 +141,12 @@ impl OpenReservations {
         before_ms: i64,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        const SQL_PG: &str = "SELECT order_id FROM open_reservations WHERE reserved_at_ms <= $1 \
-             GROUP BY order_id ORDER BY min(reserved_at_ms), order_id LIMIT $2";
-        const SQL_LITE: &str = "SELECT order_id FROM open_reservations WHERE reserved_at_ms <= ?1 \
-             GROUP BY order_id ORDER BY min(reserved_at_ms), order_id LIMIT ?2";
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let ids = if let Some(pool) = self.store.postgres_pool() {
-            sqlx::query_scalar(SQL_PG)
-                .bind(before_ms)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-        } else if let Some(pool) = self.store.sqlite_pool() {
-            sqlx::query_scalar(SQL_LITE)
-                .bind(before_ms)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-        } else {
-            Vec::new()
-        };
-        Ok(ids)
+        let db = &self.db;
+        Ok(db
+            .query(STALE_ORDERS)
+            .bind(before_ms)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all_with(db, |row| row.try_get(0))
+            .await?)
     }
 }

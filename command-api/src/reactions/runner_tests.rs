@@ -201,9 +201,12 @@ async fn an_event_that_always_fails_is_parked_and_the_reaction_goes_on() {
     running.await.unwrap();
 }
 
+/// Each event handled, and when.
+type Handled = Vec<(Checkpoint, chrono::DateTime<Utc>)>;
+
 /// A reaction that lingers, recording when it handled each event.
 #[derive(Clone, Default)]
-struct Lingering(Arc<Mutex<Vec<(Checkpoint, chrono::DateTime<Utc>)>>>);
+struct Lingering(Arc<Mutex<Handled>>);
 
 impl Reaction for Lingering {
     fn name(&self) -> &'static str {
@@ -216,7 +219,10 @@ impl Reaction for Lingering {
         &self,
         event: &RecordedEvent,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.0.lock().unwrap().push((event.checkpoint(), Utc::now()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((event.checkpoint(), Utc::now()));
         Ok(())
     }
 }
@@ -236,7 +242,15 @@ async fn a_lingering_reaction_handles_an_event_no_sooner_than_its_linger() {
     ));
     let first = append(&store, 0).await;
     let second = append(&store, 1).await;
-    eventually(async || lingering.0.lock().unwrap().iter().any(|(c, _)| *c == second)).await;
+    eventually(async || {
+        lingering
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(c, _)| *c == second)
+    })
+    .await;
     shutdown.cancel();
     running.await.unwrap();
     let recorded: Vec<_> = store.read_stream("Cart", "b-1").await.unwrap();
@@ -251,6 +265,12 @@ async fn a_lingering_reaction_handles_an_event_no_sooner_than_its_linger() {
             *handled_at - event.recorded_at
         );
     }
-    let handled: Vec<Checkpoint> = lingering.0.lock().unwrap().iter().map(|(c, _)| *c).collect();
+    let handled: Vec<Checkpoint> = lingering
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(c, _)| *c)
+        .collect();
     assert!(handled.contains(&first), "{handled:?}");
 }

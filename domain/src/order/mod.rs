@@ -36,13 +36,13 @@ pub use commands::{
     ShipOrder, UpdateLogistics,
 };
 pub use error::OrderError;
-pub use snapshot::{OrderSnapshot, PlacedOrder};
 pub use events::{
     CancelReason, LogisticsUpdated, OrderCancelled, OrderCompleted, OrderEvent, OrderItem,
     OrderPlaced, OrderShipped, PaidAfterClose, PaymentConfirmed, PlacementRejected,
     REFUND_REQUESTED_VERSION, RefundCompleted, RefundKind, RefundLine, RefundRequested,
     RejectionReason,
 };
+pub use snapshot::{OrderSnapshot, PlacedOrder};
 
 use crate::{BuyerId, Money, OrderId, RefundId, SellerId, TrackingNumber, TxnId};
 

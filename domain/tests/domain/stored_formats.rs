@@ -14,8 +14,7 @@ use cqrs_es::DomainEvent;
 use cqrs_es::persist::SerializedEvent;
 use domain::{
     CancelReason, CartCleared, CartEvent, CartItemAdded, CartItemRemoved, Order, OrderEvent,
-    OrderSnapshot,
-    PaymentConfirmed, PlacementRejected, PriceChanged, ProductCreated, ProductEvent,
+    OrderSnapshot, PaymentConfirmed, PlacementRejected, PriceChanged, ProductCreated, ProductEvent,
     RejectionReason, SkuCreated, SkuEvent, StockAdded, StockDeducted, StockReleased, StockReserved,
 };
 use serde::de::DeserializeOwned;
@@ -438,8 +437,8 @@ fn the_order_aggregate_serialises_as_its_snapshot() {
             serde_json::to_value(order.snapshot()).expect("serialises"),
             "{name}"
         );
-        let read: Order = serde_json::from_value(serde_json::to_value(order.snapshot()).unwrap())
-            .expect("reads");
+        let read: Order =
+            serde_json::from_value(serde_json::to_value(order.snapshot()).unwrap()).expect("reads");
         assert_eq!(read, order, "{name}");
     }
 }

@@ -1,0 +1,5 @@
+-- The rows of the order ids in $1 (a JSON array) as (order id, SKU): the ids as an array, so
+-- that each is a probe of the primary key.
+SELECT order_id, sku FROM open_reservations
+WHERE order_id = ANY (ARRAY(SELECT json_array_elements_text(CAST($1 AS json))))
+ORDER BY order_id, sku
