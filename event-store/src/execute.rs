@@ -98,6 +98,8 @@ where
 {
     let slot = store.stream_slot::<A>(id);
     let mut attempt = 0;
+    // the log holds a command with this one's dedup key: answer as it did
+    let mut repeated = false;
     'attempt: loop {
         let mut state = slot.lock().await;
         let mut current = false;
@@ -112,6 +114,7 @@ where
                 continue 'attempt;
             };
             let decision = match expected_version {
+                _ if repeated => Decision::Nothing,
                 Some(expected) if expected != kept.version => Decision::Mismatch,
                 _ => match decide(&kept.aggregate) {
                     Ok(events) if events.is_empty() => Decision::Nothing,
@@ -166,7 +169,15 @@ where
         if written.await.unwrap_or(false) {
             return Ok(executed);
         }
-        // the write failed: the state it was decided on is gone; decide again on a fresh one
+        // the write failed: the state it was decided on is gone. When the log holds this
+        // command's dedup key, it was executed before (a retry): answer from the current
+        // state. Else decide again on a fresh one.
+        if let Some(key) = &metadata.dedup_key {
+            if store.find_command(A::TYPE, id, key).await?.is_some() {
+                repeated = true;
+                continue;
+            }
+        }
         attempt += 1;
         if attempt >= CONFLICT_RETRIES_MAX {
             return Err(ExecuteError::Contention);

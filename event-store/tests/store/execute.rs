@@ -153,3 +153,60 @@ async fn presuming_a_stream_new_reads_nothing(pool: PgPool) {
     assert_eq!(presumed.version, 0);
     assert!(store.current::<Sku>("also-never-seen").await.is_err());
 }
+
+/// Adds `quantity` units with the dedup key `key`: `AddStock` appends whenever it is decided,
+/// so only the dedup key makes a retry change nothing.
+async fn add_stock(
+    store: &EventStore,
+    key: &str,
+    quantity: u32,
+) -> Result<event_store::Executed<Sku>, ExecuteError<SkuError>> {
+    let command = domain::AddStock {
+        quantity,
+        at: Utc::now(),
+    };
+    execute::<Sku, _>(store, SKU, None, &meta(key.into()), |sku| {
+        sku.decide(SkuCommand::AddStock(command.clone()))
+    })
+    .await
+}
+
+/// A command repeated with the dedup key the log holds answers as the first did (the state
+/// after it, nothing appended), from this process's kept state and from another process's:
+/// never `Contention` from deciding again and again on a write that can never succeed.
+async fn a_repeated_dedup_key_answers_the_first_result(store: &EventStore, other: &EventStore) {
+    create(store, 5).await;
+    let first = add_stock(store, "stock:k-1", 3).await.unwrap();
+    assert_eq!((first.appended, first.version, first.aggregate.available()), (1, 2, 8));
+    for process in [store, other] {
+        let again = add_stock(process, "stock:k-1", 3).await.unwrap();
+        assert_eq!(
+            (again.appended, again.version, again.aggregate.available()),
+            (0, 2, 8)
+        );
+    }
+    let next = add_stock(other, "stock:k-2", 1).await.unwrap();
+    assert_eq!((next.appended, next.version, next.aggregate.available()), (1, 3, 9));
+    let late = add_stock(store, "stock:k-1", 3).await.unwrap();
+    assert_eq!((late.appended, late.version, late.aggregate.available()), (0, 3, 9));
+}
+
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn postgres_a_repeated_dedup_key_answers_the_first_result(pool: PgPool) {
+    let other = second_process(&pool).await;
+    let store = EventStore::postgres(pool);
+    a_repeated_dedup_key_answers_the_first_result(&store, &other).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_repeated_dedup_key_answers_the_first_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("events.db").display());
+    let store = EventStore::connect(&url).await.unwrap();
+    store
+        .migrate(&event_store::MIGRATOR, &event_store::SQLITE_MIGRATOR)
+        .await
+        .unwrap();
+    let other = EventStore::connect(&url).await.unwrap();
+    a_repeated_dedup_key_answers_the_first_result(&store, &other).await;
+}

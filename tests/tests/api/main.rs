@@ -42,6 +42,7 @@ on_both_stores!(
     the_cart_is_cleared_after_the_order_is_placed,
     the_same_order_id_with_other_content_is_a_conflict,
     cancelling_an_unpaid_order_releases_its_stock,
+    a_retried_stock_addition_answers_the_first_result,
 );
 
 mod postgres_only {

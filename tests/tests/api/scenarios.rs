@@ -604,3 +604,31 @@ pub async fn requests_are_counted_by_route_pattern(app: TestApp) {
         assert!(metrics.contains(counted), "{counted} in\n{metrics}");
     }
 }
+
+/// Stock added with an `Idempotency-Key`, then the identical request again (a client's retry
+/// after a lost answer): the retry answers as the first did and adds nothing.
+pub async fn a_retried_stock_addition_answers_the_first_result(app: TestApp) {
+    app.create_product(MILK).await;
+    let add = || {
+        app.client
+            .post(app.url("/v1/skus/milk-1l/stock"))
+            .bearer_auth(app.seller())
+            .header("Idempotency-Key", "restock-7")
+            .json(&json!({ "quantity": 5 }))
+            .send()
+    };
+    let first = add().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first_tag = etag(&first);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["available"], 15);
+    for _ in 0..3 {
+        let again = add().await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK, "{}", again.text().await.unwrap());
+        assert_eq!(etag(&again), first_tag);
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again, first);
+    }
+    let stock = app.stock("milk-1l").await;
+    assert_eq!(stock["available"], 15);
+}
