@@ -63,8 +63,9 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
 /// a stale or unwritten state.
 ///
 /// With `expected_version` (`If-Match`) a changed stream is a [`ExecuteError::VersionMismatch`]
-/// and nothing is retried: the caller's premise is stale. A dedup key in `metadata` that the
-/// stream already holds answers with the current state and appends nothing.
+/// and nothing is retried: the caller's premise is stale. When the stream already holds a
+/// command with the dedup key in `metadata` (a retry), a decision to append answers with the
+/// current state and appends nothing; a refusal is answered as one.
 pub async fn execute<A, F>(
     store: &EventStore,
     id: &str,
@@ -114,10 +115,12 @@ where
                 continue 'attempt;
             };
             let decision = match expected_version {
-                _ if repeated => Decision::Nothing,
                 Some(expected) if expected != kept.version => Decision::Mismatch,
                 _ => match decide(&kept.aggregate) {
-                    Ok(events) if events.is_empty() => Decision::Nothing,
+                    // what the log's command with this dedup key did is done: appending again
+                    // could never succeed. A refusal still answers (another content under the
+                    // same key is the domain's to refuse).
+                    Ok(events) if events.is_empty() || repeated => Decision::Nothing,
                     Ok(events) => Decision::Append(events),
                     Err(err) => Decision::Refused(err),
                 },
@@ -169,9 +172,9 @@ where
         if written.await.unwrap_or(false) {
             return Ok(executed);
         }
-        // the write failed: the state it was decided on is gone. When the log holds this
-        // command's dedup key, it was executed before (a retry): answer from the current
-        // state. Else decide again on a fresh one.
+        // the write failed: the state it was decided on is gone; decide again on a fresh one.
+        // When the log holds this command's dedup key, it was executed before (a retry): a
+        // decision to append again answers from the current state instead.
         if let Some(key) = &metadata.dedup_key {
             if store.find_command(A::TYPE, id, key).await?.is_some() {
                 repeated = true;

@@ -177,7 +177,10 @@ async fn add_stock(
 async fn a_repeated_dedup_key_answers_the_first_result(store: &EventStore, other: &EventStore) {
     create(store, 5).await;
     let first = add_stock(store, "stock:k-1", 3).await.unwrap();
-    assert_eq!((first.appended, first.version, first.aggregate.available()), (1, 2, 8));
+    assert_eq!(
+        (first.appended, first.version, first.aggregate.available()),
+        (1, 2, 8)
+    );
     for process in [store, other] {
         let again = add_stock(process, "stock:k-1", 3).await.unwrap();
         assert_eq!(
@@ -186,9 +189,15 @@ async fn a_repeated_dedup_key_answers_the_first_result(store: &EventStore, other
         );
     }
     let next = add_stock(other, "stock:k-2", 1).await.unwrap();
-    assert_eq!((next.appended, next.version, next.aggregate.available()), (1, 3, 9));
+    assert_eq!(
+        (next.appended, next.version, next.aggregate.available()),
+        (1, 3, 9)
+    );
     let late = add_stock(store, "stock:k-1", 3).await.unwrap();
-    assert_eq!((late.appended, late.version, late.aggregate.available()), (0, 3, 9));
+    assert_eq!(
+        (late.appended, late.version, late.aggregate.available()),
+        (0, 3, 9)
+    );
 }
 
 #[sqlx::test(migrator = "event_store::MIGRATOR")]

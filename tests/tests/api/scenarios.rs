@@ -624,7 +624,12 @@ pub async fn a_retried_stock_addition_answers_the_first_result(app: TestApp) {
     assert_eq!(first["available"], 15);
     for _ in 0..3 {
         let again = add().await.unwrap();
-        assert_eq!(again.status(), StatusCode::OK, "{}", again.text().await.unwrap());
+        assert_eq!(
+            again.status(),
+            StatusCode::OK,
+            "{}",
+            again.text().await.unwrap()
+        );
         assert_eq!(etag(&again), first_tag);
         let again: Value = again.json().await.unwrap();
         assert_eq!(again, first);
