@@ -331,6 +331,7 @@ mod read_side_tests {
         the_buyer_list_paginates_stably_while_orders_arrive,
         the_stock_view_follows_the_sku,
         projection_lag_is_exported,
+        another_callers_order_answers_as_a_never_issued_id,
     );
 }
 

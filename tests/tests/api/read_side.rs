@@ -55,7 +55,7 @@ pub async fn buyers_and_sellers_see_their_own_orders(app: TestApp) {
     // the wrong role for a list, another buyer's order, a bad filter
     let wrong_role = app.my_orders("buyers", &app.seller(), "").await;
     assert_eq!(wrong_role.status(), StatusCode::FORBIDDEN);
-    let not_mine = app.get_order_at(&app.buyer("b-2"), &id(&first), 1).await;
+    let not_mine = app.get_order(&app.buyer("b-2"), &id(&first)).await;
     assert_eq!(not_mine.status(), StatusCode::NOT_FOUND);
     let bad = app
         .my_orders("buyers", &app.buyer("b-1"), "status=Lost")
@@ -220,6 +220,61 @@ pub async fn projection_lag_is_exported(app: TestApp) {
         assert!(
             metrics.contains(&format!("{name}{{projection=\"stock\"}}")),
             "{name}"
+        );
+    }
+}
+
+/// Another caller's order answers exactly as an id that was never issued: 404 alike without
+/// `min_version`, and with it the same wait and the same 503, whatever its version.
+pub async fn another_callers_order_answers_as_a_never_issued_id(app: TestApp) {
+    app.create_product(TEA).await;
+    let placed = app.order("b-1", &[("tea-500g", 1, 1)]).await;
+    let theirs = placed["order_id"].as_str().unwrap().to_owned();
+    app.read_side_settled().await;
+    let never = "4242424242";
+    let stranger = app.buyer("b-2");
+    let answer = |id: &str, min_version: Option<u64>| {
+        let url = match min_version {
+            Some(v) => app.url(&format!("/v1/orders/{id}?min_version={v}")),
+            None => app.url(&format!("/v1/orders/{id}")),
+        };
+        let request = app.client.get(url).bearer_auth(&stranger);
+        let id = id.to_owned();
+        async move {
+            let started = std::time::Instant::now();
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let retry_after = response.headers().get("Retry-After").cloned();
+            let body = response.text().await.unwrap().replace(&id, "{id}");
+            (status, retry_after, body, started.elapsed())
+        }
+    };
+    let (theirs_now, never_now) = futures::join!(answer(&theirs, None), answer(never, None));
+    assert_eq!(theirs_now.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (&theirs_now.0, &theirs_now.1, &theirs_now.2),
+        (&never_now.0, &never_now.1, &never_now.2)
+    );
+    for min_version in [1, 9] {
+        let (theirs_at, never_at) = futures::join!(
+            answer(&theirs, Some(min_version)),
+            answer(never, Some(min_version))
+        );
+        assert_eq!(
+            theirs_at.0,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            theirs_at.2
+        );
+        assert_eq!(
+            (&theirs_at.0, &theirs_at.1, &theirs_at.2),
+            (&never_at.0, &never_at.1, &never_at.2)
+        );
+        // both waited the whole bound: neither answered early
+        assert!(
+            theirs_at.3 >= std::time::Duration::from_millis(2_900),
+            "{:?}",
+            theirs_at.3
         );
     }
 }

@@ -50,13 +50,19 @@ pub(crate) async fn get_order(
         .map_err(|e: domain::IdError| Problem::invalid_field("order_id", e.to_string()))?;
     let id = order_id.to_string();
     let wanted = min_version(&req, query.min_version)?;
+    // an order the caller may not see is absent, waited for like one not yet applied: the
+    // answer (and its time) never tells which ids exist, nor their versions
     let stored = read_at_least(
         wanted,
         |o: &projections::StoredOrder| o.version,
-        || models.order(&id),
+        || async {
+            Ok(models
+                .order(&id)
+                .await?
+                .filter(|o| caller.may_see(&o.document.buyer_id, &o.document.seller_id)))
+        },
     )
     .await?
-    .filter(|o| caller.may_see(&o.document.buyer_id, &o.document.seller_id))
     .ok_or_else(|| Problem::not_found("order"))?;
     Ok(tagged(&req, etag(stored.version), &stored.document))
 }
