@@ -48,7 +48,6 @@ impl ToProblem for OrderError {
                 "This order id's placement failed; check out again",
                 detail,
             ),
-            Self::AlreadyPaid => conflict("already-paid", "The order is already paid", detail),
             Self::NotCancellable { .. } => conflict(
                 "not-cancellable",
                 "The order can no longer be cancelled",

@@ -250,7 +250,7 @@ impl DeadlineFirer {
         })
         .await;
         match result {
-            Ok(_) | Err(ExecuteError::Domain(OrderError::AlreadyPaid)) => Ok(Outcome::Paid),
+            Ok(_) => Ok(Outcome::Paid),
             Err(ExecuteError::Domain(OrderError::AmountMismatch { expected, got })) => {
                 tracing::error!(
                     expected = expected.minor(),

@@ -194,18 +194,18 @@ impl OrderState {
                 expected: self.total,
                 got: command.amount,
             }),
-            // The buyer's money arrived after the order closed: record it whatever the
-            // amount, so that it is refunded.
-            OrderStatus::Cancelled => Ok(vec![OrderEvent::PaidAfterClose(PaidAfterClose {
+            // The buyer's money arrived after the order closed, or a second time: record it
+            // whatever the amount, so that it is refunded (the payment-refunds reaction).
+            OrderStatus::Cancelled
+            | OrderStatus::Paid
+            | OrderStatus::Shipped
+            | OrderStatus::Completed
+            | OrderStatus::Refunding
+            | OrderStatus::Refunded => Ok(vec![OrderEvent::PaidAfterClose(PaidAfterClose {
                 txn_id: command.txn_id,
                 amount: command.amount,
                 at: command.at,
             })]),
-            OrderStatus::Paid
-            | OrderStatus::Shipped
-            | OrderStatus::Completed
-            | OrderStatus::Refunding
-            | OrderStatus::Refunded => Err(OrderError::AlreadyPaid),
         }
     }
 

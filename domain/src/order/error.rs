@@ -62,9 +62,6 @@ pub enum OrderError {
         /// What the payment says.
         got: Money,
     },
-    /// A payment by another transaction for an order that is already paid.
-    #[error("the order is already paid by another transaction")]
-    AlreadyPaid,
     /// A cancellation of an order that is paid (or later); it stays as it is.
     #[error("an order that is {status} cannot be cancelled")]
     NotCancellable {

@@ -133,7 +133,8 @@ pub struct PaymentConfirmed {
     pub at: DateTime<Utc>,
 }
 
-/// A payment arrived for an order that was already cancelled; the money must go back
+/// A payment the order did not need: it arrived after the order was cancelled, or it is a
+/// second payment (another transaction) of a paid order. The money must go back
 /// (`RefundPaidAfterClose`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaidAfterClose {

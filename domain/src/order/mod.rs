@@ -107,7 +107,8 @@ pub struct Payment {
     pub at: DateTime<Utc>,
 }
 
-/// A payment that arrived after the order was cancelled, and must be refunded in full.
+/// A payment the order did not need (it arrived after the order was cancelled, or it is a
+/// second payment of a paid order), and must be refunded in full.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AfterClosePayment {
     /// The provider's transaction.
@@ -319,7 +320,7 @@ impl Order {
             .map_or(0, |s| s.units_refunded(line, false))
     }
 
-    /// Payments that arrived after the order was cancelled.
+    /// Payments the order did not need: after it was cancelled, or a second one.
     pub fn after_close_payments(&self) -> &[AfterClosePayment] {
         self.state.as_ref().map_or(&[], |s| &s.after_close_payments)
     }

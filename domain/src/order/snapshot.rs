@@ -62,7 +62,7 @@ pub struct PlacedOrder {
     pub tracking_number: Option<TrackingNumber>,
     /// Every refund requested, in order.
     pub refunds: Vec<Refund>,
-    /// Payments that arrived after it was cancelled.
+    /// Payments it did not need (after it was cancelled, or a second one), to be refunded.
     pub after_close_payments: Vec<AfterClosePayment>,
 }
 

@@ -57,14 +57,19 @@ fn paying_again_with_the_same_transaction_changes_nothing() {
         .then_expect_events(vec![]);
 }
 
+/// A second payment of a paid order is the buyer's money all the same: recorded, whatever
+/// the amount, to be refunded like a payment after close.
 #[test]
-fn paying_a_paid_order_with_another_transaction_is_refused() {
+fn paying_a_paid_order_with_another_transaction_records_it_to_be_refunded() {
     given(vec![placed(), paid()])
         .when(pay("t-2", TOTAL))
-        .then_expect_error(OrderError::AlreadyPaid);
+        .then_expect_events(vec![paid_after_close("t-2", TOTAL)]);
     given(vec![placed(), paid(), shipped("SF1")])
+        .when(pay("t-2", 5))
+        .then_expect_events(vec![paid_after_close("t-2", 5)]);
+    given(vec![placed(), paid(), paid_after_close("t-2", TOTAL)])
         .when(pay("t-2", TOTAL))
-        .then_expect_error(OrderError::AlreadyPaid);
+        .then_expect_events(vec![]);
 }
 
 #[test]

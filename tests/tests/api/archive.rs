@@ -78,7 +78,7 @@ pub async fn an_archived_order_is_answered_and_its_id_never_used_again(app: Test
     assert_eq!(etag(&detail), "\"2\"");
     let detail: Value = detail.json().await.unwrap();
     assert_eq!(detail, in_archive);
-    let stranger = app.get_order_at(&app.buyer("b-2"), &order_id, 1).await;
+    let stranger = app.get_order(&app.buyer("b-2"), &order_id).await;
     assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
 
     // the archived order's id: the same placement answers the archived order, other content is

@@ -154,8 +154,43 @@ pub async fn the_same_payment_notified_three_times_is_recorded_once(app: TestApp
         versions.push(body["version"].as_u64().unwrap());
     }
     assert_eq!(versions, [2, 2, 2], "one PaymentConfirmed");
-    let wrong = app.notify_payment(id, "T-78", 1).await;
-    assert_eq!(wrong.status(), StatusCode::CONFLICT, "already paid by T-77");
+    // a second payment by another transaction is the buyer's money: recorded and refunded
+    let second = app.notify_payment(id, "T-78", 1).await;
+    assert_eq!(second.status(), StatusCode::OK, "paid again by T-78");
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(
+        (
+            &body["status"],
+            &body["payment"]["txn_id"],
+            &body["version"]
+        ),
+        (&json!("Paid"), &json!("T-77"), &json!(3))
+    );
+    let refunded = eventually(|| async {
+        let order: Value = app
+            .get_order(&app.buyer("b-1"), id)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let refund = &order["refunds"][0];
+        (!refund["completed_at"].is_null()).then(|| order.clone())
+    })
+    .await;
+    assert_eq!(
+        (
+            &refunded["refunds"][0]["kind"],
+            &refunded["refunds"][0]["amount_cents"],
+            &refunded["after_close_owed_cents"],
+            &refunded["status"]
+        ),
+        (
+            &json!("paid_after_close"),
+            &json!(1),
+            &json!(0),
+            &json!("Paid")
+        )
+    );
     // the reaction deducts the reserved stock once
     eventually(|| async {
         let stock = app.stock_when("tea-500g", |_| true).await;
@@ -188,8 +223,10 @@ pub async fn a_buyer_cannot_see_or_touch_another_buyers_order(app: TestApp) {
     app.create_product(TEA).await;
     let order = app.order("b-1", &[("tea-500g", 1, 1)]).await;
     let id = order["order_id"].as_str().unwrap();
-    // once the view holds the order (min_version), it is still not b-2's to see
-    let seen = app.get_order_at(&app.buyer("b-2"), id, 1).await;
+    // once the view holds the order (b-1 reads it at its version), it is still not b-2's to see
+    let own = app.get_order_at(&app.buyer("b-1"), id, 1).await;
+    assert_eq!(own.status(), StatusCode::OK);
+    let seen = app.get_order(&app.buyer("b-2"), id).await;
     assert_eq!(seen.status(), StatusCode::NOT_FOUND);
     let cancel = app.cancel_order("b-2", id, 1).await;
     assert_eq!(cancel.status(), StatusCode::NOT_FOUND);
