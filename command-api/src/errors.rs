@@ -6,6 +6,7 @@ use domain::{CartError, OrderError, ProductError, SkuError};
 use crate::problem::Problem;
 use crate::services::catalogue::CatalogueError;
 use crate::services::fulfilment::FulfilmentError;
+use crate::services::payment::PaymentError;
 use crate::services::placement::PlacementError;
 use event_store::ExecuteError;
 
@@ -103,6 +104,19 @@ impl ToProblem for ProductError {
 impl ToProblem for CartError {
     fn to_problem(&self) -> Problem {
         Problem::invalid_field("sku", self.to_string())
+    }
+}
+
+impl ToProblem for PaymentError {
+    fn to_problem(&self) -> Problem {
+        match self {
+            Self::TxnOfAnotherOrder { .. } => conflict(
+                "txn-of-another-order",
+                "This transaction paid another order",
+                self.to_string(),
+            ),
+            Self::Order(err) => err.to_problem(),
+        }
     }
 }
 

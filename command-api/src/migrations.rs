@@ -1,5 +1,5 @@
 //! The whole schema, assembled from the crates that own its tables (ADR 34); this crate's own
-//! tables are payment deadlines and open reservations.
+//! tables are payment deadlines, open reservations and the transactions' orders.
 //!
 //! Versions are one sequence over every crate and keep the numbers they had when all of them
 //! lived in event-store, so a database migrated then migrates forward with nothing to redo.

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
+use crate::errors::ToProblem;
 use crate::http::{field, metadata};
 use crate::payments::signature::{SIGNATURE_HEADER, SignatureError};
 use crate::problem::Problem;
@@ -33,8 +34,9 @@ pub(crate) struct PaymentNotification {
 /// shared `payment_callback_secret`, of the timestamp, a dot and the exact body bytes; a
 /// missing or wrong signature, or one more than 300 s from the server's clock, is 401 and
 /// records nothing. The same transaction notified again records nothing and answers with the
-/// order; a wrong amount is 422 and records nothing; a payment for a cancelled order is
-/// recorded as paid after close (to be refunded).
+/// order; a transaction that paid another order is 409 and records nothing; a wrong amount is
+/// 422 and records nothing; a payment for a cancelled order, or a second one (another
+/// transaction) for a paid order, is recorded as paid after close and refunded.
 #[utoipa::path(
     request_body = PaymentNotification,
     params(
@@ -46,6 +48,7 @@ pub(crate) struct PaymentNotification {
         (status = 400, description = "The signed body is not a notification", body = Problem),
         (status = 401, description = "Signature missing, wrong, or outside the 300 s tolerance; nothing recorded", body = Problem),
         (status = 404, description = "No such order", body = Problem),
+        (status = 409, description = "The transaction paid another order; nothing recorded", body = Problem),
         (status = 422, description = "Wrong amount or invalid field", body = Problem)
     ),
     security(("callback_signature" = [])),
@@ -70,7 +73,8 @@ pub(crate) async fn notify(
     let meta = metadata(&req, &principal, None);
     let executed = (state.services.payment)
         .notify(order_id, txn_id, amount, &meta)
-        .await?;
+        .await
+        .map_err(|err| err.to_problem())?;
     Ok(order_answer(
         StatusCode::OK,
         &executed.aggregate,

@@ -1,9 +1,32 @@
 //! Payment notification: the provider reports money received for an order.
 
 use domain::{ConfirmPayment, Money, Order, OrderCommand, OrderError, OrderId, TxnId};
-use event_store::{EventMetadata, EventStore, ExecuteError, Executed};
+use event_store::{Db, EventMetadata, EventStore, ExecuteError, Executed, StoreError};
 
 use super::Clock;
+
+const CLAIM_TXN: &str = include_str!("sql/claim_txn.sql");
+const TXN_ORDER: &str = include_str!("sql/txn_order.sql");
+
+/// Why a payment notification was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    /// The transaction paid another order: a transaction id belongs to one order.
+    #[error("the transaction {txn_id} paid another order")]
+    TxnOfAnotherOrder {
+        /// The transaction.
+        txn_id: TxnId,
+    },
+    /// The order refused it, or the store failed.
+    #[error(transparent)]
+    Order(#[from] ExecuteError<OrderError>),
+}
+
+impl From<StoreError> for PaymentError {
+    fn from(err: StoreError) -> Self {
+        Self::Order(ExecuteError::Store(err))
+    }
+}
 
 /// The payment use cases.
 #[derive(Clone, Debug)]
@@ -20,15 +43,22 @@ impl Payments {
 
     /// Records that `amount` was received for `order_id` in the provider's transaction
     /// `txn_id`, the notification's idempotency key: the same transaction again records
-    /// nothing and answers the order; a wrong amount is refused; a payment for a cancelled
-    /// order is recorded as paid after close (and refunded by a reaction).
+    /// nothing and answers the order; a transaction that paid another order is refused and
+    /// records nothing; a wrong amount is refused; a payment for a cancelled order, or a
+    /// second one for a paid order, is recorded as paid after close (and refunded by a
+    /// reaction).
     pub async fn notify(
         &self,
         order_id: OrderId,
         txn_id: TxnId,
         amount: Money,
         meta: &EventMetadata,
-    ) -> Result<Executed<Order>, ExecuteError<OrderError>> {
+    ) -> Result<Executed<Order>, PaymentError> {
+        let id = order_id.to_string();
+        let db = self.store.db();
+        if claim_txn(db.for_order(&id), &txn_id, &id).await? != id {
+            return Err(PaymentError::TxnOfAnotherOrder { txn_id });
+        }
         let meta = EventMetadata {
             dedup_key: Some(format!("txn:{txn_id}")),
             ..meta.clone()
@@ -38,9 +68,28 @@ impl Payments {
             amount,
             at: self.clock.now(),
         };
-        event_store::execute::<Order, _>(&self.store, &order_id.to_string(), None, &meta, |o| {
-            o.decide(OrderCommand::ConfirmPayment(command.clone()))
-        })
-        .await
+        Ok(
+            event_store::execute::<Order, _>(&self.store, &id, None, &meta, |o| {
+                o.decide(OrderCommand::ConfirmPayment(command.clone()))
+            })
+            .await?,
+        )
     }
+}
+
+/// Claims `txn_id` for `order_id` unless it was claimed before; answers the order it belongs
+/// to. A claim whose payment was then refused (a wrong amount) stays: the transaction is that
+/// order's all the same.
+async fn claim_txn(db: &Db, txn_id: &TxnId, order_id: &str) -> Result<String, StoreError> {
+    db.query(CLAIM_TXN)
+        .bind(txn_id.as_str())
+        .bind(order_id)
+        .execute(db)
+        .await?;
+    let row = db
+        .query(TXN_ORDER)
+        .bind(txn_id.as_str())
+        .fetch_one(db)
+        .await?;
+    Ok(row.try_get(0)?)
 }

@@ -43,6 +43,7 @@ on_both_stores!(
     the_same_order_id_with_other_content_is_a_conflict,
     cancelling_an_unpaid_order_releases_its_stock,
     a_retried_stock_addition_answers_the_first_result,
+    a_transaction_id_pays_one_order_only,
 );
 
 mod postgres_only {

@@ -674,3 +674,39 @@ pub async fn a_retried_stock_addition_answers_the_first_result(app: TestApp) {
     let stock = app.stock("milk-1l").await;
     assert_eq!(stock["available"], 15);
 }
+
+/// A provider transaction pays one order: naming it for another order is refused (409) and
+/// records nothing there, while the order it paid stays paid.
+pub async fn a_transaction_id_pays_one_order_only(app: TestApp) {
+    app.create_product(TEA).await;
+    let first = app.order("b-1", &[("tea-500g", 1, 1)]).await;
+    let second = app.order("b-2", &[("tea-500g", 1, 1)]).await;
+    let (first, second) = (
+        first["order_id"].as_str().unwrap(),
+        second["order_id"].as_str().unwrap(),
+    );
+    let paid = app.notify_payment(first, "T-500", 1299).await;
+    assert_eq!(paid.status(), StatusCode::OK);
+    let reused = app.notify_payment(second, "T-500", 1299).await;
+    assert_eq!(reused.status(), StatusCode::CONFLICT);
+    let problem: Value = reused.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/txn-of-another-order");
+    let second_now: Value = app
+        .get_order_at(&app.buyer("b-2"), second, 1)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&second_now["status"], &second_now["version"]),
+        (&json!("PendingPayment"), &json!(1))
+    );
+    // the order it paid answers the same notification as before
+    let again = app.notify_payment(first, "T-500", 1299).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(
+        (&again["status"], &again["version"]),
+        (&json!("Paid"), &json!(2))
+    );
+}
