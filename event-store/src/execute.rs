@@ -63,7 +63,8 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
 /// a stale or unwritten state.
 ///
 /// With `expected_version` (`If-Match`) a changed stream is a [`ExecuteError::VersionMismatch`]
-/// and nothing is retried: the caller's premise is stale. When the stream already holds a
+/// and nothing is retried: the caller's premise is stale (unless the stream holds this
+/// command's dedup key: a retry answers as the command did). When the stream already holds a
 /// command with the dedup key in `metadata` (a retry), a decision to append answers with the
 /// current state and appends nothing; a refusal is answered as one.
 pub async fn execute<A, F>(
@@ -140,6 +141,17 @@ where
                     current = true;
                 }
                 Decision::Mismatch => {
+                    // a retry of a command that was executed (its premise moved by itself)
+                    // answers as it did
+                    if let Some(key) = &metadata.dedup_key {
+                        if store.find_command(A::TYPE, id, key).await?.is_some() {
+                            return Ok(Executed {
+                                aggregate: answer(&kept.aggregate),
+                                version: kept.version,
+                                appended: 0,
+                            });
+                        }
+                    }
                     return Err(ExecuteError::VersionMismatch {
                         current: kept.version,
                     });

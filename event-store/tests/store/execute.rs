@@ -161,11 +161,21 @@ async fn add_stock(
     key: &str,
     quantity: u32,
 ) -> Result<event_store::Executed<Sku>, ExecuteError<SkuError>> {
+    add_stock_at(store, None, key, quantity).await
+}
+
+/// [`add_stock`] at the stream version `expected` (`If-Match`), when given.
+async fn add_stock_at(
+    store: &EventStore,
+    expected: Option<u64>,
+    key: &str,
+    quantity: u32,
+) -> Result<event_store::Executed<Sku>, ExecuteError<SkuError>> {
     let command = domain::AddStock {
         quantity,
         at: Utc::now(),
     };
-    execute::<Sku, _>(store, SKU, None, &meta(key.into()), |sku| {
+    execute::<Sku, _>(store, SKU, expected, &meta(key.into()), |sku| {
         sku.decide(SkuCommand::AddStock(command.clone()))
     })
     .await
@@ -197,6 +207,24 @@ async fn a_repeated_dedup_key_answers_the_first_result(store: &EventStore, other
     assert_eq!(
         (late.appended, late.version, late.aggregate.available()),
         (0, 3, 9)
+    );
+
+    // with If-Match: the retry's version is the one the first call expected
+    let matched = add_stock_at(store, Some(3), "stock:k-3", 2).await.unwrap();
+    assert_eq!((matched.appended, matched.version), (1, 4));
+    for process in [store, other] {
+        let again = add_stock_at(process, Some(3), "stock:k-3", 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.appended, again.version, again.aggregate.available()),
+            (0, 4, 11)
+        );
+    }
+    let stale = add_stock_at(store, Some(3), "stock:k-4", 2).await;
+    assert!(
+        matches!(stale, Err(ExecuteError::VersionMismatch { current: 4 })),
+        "{stale:?}"
     );
 }
 
