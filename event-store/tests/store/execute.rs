@@ -230,20 +230,14 @@ async fn a_repeated_dedup_key_answers_the_first_result(store: &EventStore, other
 
 #[sqlx::test(migrator = "event_store::MIGRATOR")]
 async fn postgres_a_repeated_dedup_key_answers_the_first_result(pool: PgPool) {
-    let other = second_process(&pool).await;
-    let store = EventStore::postgres(pool);
-    a_repeated_dedup_key_answers_the_first_result(&store, &other).await;
+    let harness = crate::harness::Harness::postgres(pool);
+    let other = harness.reopen().await;
+    a_repeated_dedup_key_answers_the_first_result(harness.store(), &other).await;
 }
 
 #[tokio::test]
 async fn sqlite_a_repeated_dedup_key_answers_the_first_result() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("events.db").display());
-    let store = EventStore::connect(&url).await.unwrap();
-    store
-        .migrate(&event_store::MIGRATOR, &event_store::SQLITE_MIGRATOR)
-        .await
-        .unwrap();
-    let other = EventStore::connect(&url).await.unwrap();
-    a_repeated_dedup_key_answers_the_first_result(&store, &other).await;
+    let harness = crate::harness::Harness::sqlite().await;
+    let other = harness.reopen().await;
+    a_repeated_dedup_key_answers_the_first_result(harness.store(), &other).await;
 }
