@@ -34,7 +34,7 @@ pub struct OpenReservation {
 
 /// One (order id, SKU) row, as SQLite's removal statement reads it.
 #[derive(Serialize)]
-struct Key<'a> {
+struct Pair<'a> {
     order_id: &'a str,
     sku: &'a str,
 }
@@ -97,9 +97,9 @@ impl OpenReservations {
                 Ok(())
             }
             Pool::Sqlite(_) => {
-                let keys: Vec<Key<'_>> = pairs
+                let keys: Vec<Pair<'_>> = pairs
                     .iter()
-                    .map(|(order_id, sku)| Key { order_id, sku })
+                    .map(|(order_id, sku)| Pair { order_id, sku })
                     .collect();
                 self.execute(REMOVE_SQLITE, to_json(&keys)?).await
             }

@@ -6,7 +6,6 @@ use event_store::{Db, EventMetadata, EventStore, ExecuteError, Executed, StoreEr
 use super::Clock;
 
 const CLAIM_TXN: &str = include_str!("sql/claim_txn.sql");
-const TXN_ORDER: &str = include_str!("sql/txn_order.sql");
 
 /// Why a payment notification was not recorded.
 #[derive(Debug, thiserror::Error)]
@@ -81,14 +80,10 @@ impl Payments {
 /// to. A claim whose payment was then refused (a wrong amount) stays: the transaction is that
 /// order's all the same.
 async fn claim_txn(db: &Db, txn_id: &TxnId, order_id: &str) -> Result<String, StoreError> {
-    db.query(CLAIM_TXN)
+    let row = db
+        .query(CLAIM_TXN)
         .bind(txn_id.as_str())
         .bind(order_id)
-        .execute(db)
-        .await?;
-    let row = db
-        .query(TXN_ORDER)
-        .bind(txn_id.as_str())
         .fetch_one(db)
         .await?;
     Ok(row.try_get(0)?)
