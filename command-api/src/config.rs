@@ -24,8 +24,8 @@ pub struct Settings {
     /// Event store: `sqlite:PATH` (embedded) or `postgres://…`.
     pub database_url: String,
     /// Connections the process opens to PostgreSQL at most, for its pool (at least 4; the
-    /// `LISTEN` connection comes on top). Nodes times this must stay under the server's
-    /// `max_connections`. SQLite's pool keeps its own size.
+    /// `LISTEN` connection and the group committer's 4 come on top). Nodes times this must
+    /// stay under the server's `max_connections`. SQLite's pool keeps its own size.
     pub postgres_max_connections: u32,
     /// NATS JetStream server for the event relay; none runs the in-process bus.
     pub nats_url: Option<String>,

@@ -14,10 +14,15 @@
 //!
 //! The queue in front of the committer is bounded ([`APPENDS_QUEUED_MAX`]): when the database
 //! falls behind, a command waits for room instead of piling its events up in memory.
+//!
+//! The committer writes on connections of its own, whose statements PostgreSQL cancels after
+//! [`APPEND_STATEMENT_TIMEOUT_MS`]: a running append holds every reader of the log back (ADR 1),
+//! so none may run for long, whatever it waits for.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Events one group writes at most.
@@ -26,6 +31,10 @@ const GROUP_ROWS_MAX: usize = 2_000;
 const FLUSHES_IN_FLIGHT_MAX: usize = 4;
 /// Appends waiting for a flush at most; beyond it, an append waits for room.
 const APPENDS_QUEUED_MAX: usize = 4_096;
+/// How long one append statement may run before PostgreSQL cancels it (and the append fails).
+pub const APPEND_STATEMENT_TIMEOUT_MS: u64 = 5_000;
+/// How long a flush waits for one of the committer's connections.
+const WRITER_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 
 /// One event as the `events` table stores it.
 #[derive(Debug)]
@@ -47,34 +56,33 @@ struct Append {
 /// The handle to a committer task; the task ends when the handle is dropped.
 pub(crate) struct GroupCommitter {
     appends: mpsc::Sender<Append>,
+    writers: PgPool,
 }
 
 impl GroupCommitter {
-    /// Starts the committer task on the current tokio runtime.
-    pub(crate) fn start(pool: PgPool) -> Self {
-        Self::start_with_queue(pool, APPENDS_QUEUED_MAX)
+    /// Starts the committer task on the current tokio runtime, writing on
+    /// [`FLUSHES_IN_FLIGHT_MAX`] connections of its own to `pool`'s database (opened when
+    /// needed), with the append statement timeout.
+    pub(crate) fn start(pool: &PgPool) -> Self {
+        Self::start_with_queue(writers_of(pool), APPENDS_QUEUED_MAX)
     }
 
-    fn start_with_queue(pool: PgPool, queued_max: usize) -> Self {
+    fn start_with_queue(writers: PgPool, queued_max: usize) -> Self {
         let (appends, pending) = mpsc::channel(queued_max);
-        tokio::spawn(run(pool, pending));
-        Self { appends }
+        tokio::spawn(run(writers.clone(), pending));
+        Self { appends, writers }
     }
 
     /// Writes `rows` (one command's events) with whatever other appends are waiting; returns
     /// once they are committed. When the committer task is gone (its runtime ended), writes
-    /// them alone on `pool`.
-    pub(crate) async fn append(
-        &self,
-        pool: &PgPool,
-        rows: Vec<EventRow>,
-    ) -> Result<(), sqlx::Error> {
+    /// them alone.
+    pub(crate) async fn append(&self, rows: Vec<EventRow>) -> Result<(), sqlx::Error> {
         match self.enqueue(rows).await {
             Ok(answer) => match answer.await {
                 Ok(result) => result,
                 Err(_) => Err(sqlx::Error::WorkerCrashed),
             },
-            Err(rows) => insert(pool, &rows).await,
+            Err(rows) => insert(&self.writers, &rows).await,
         }
     }
 
@@ -90,6 +98,17 @@ impl GroupCommitter {
             Err(mpsc::error::SendError(append)) => Err(append.rows),
         }
     }
+}
+
+/// The committer's own connections: `pool`'s, with the append statement timeout.
+fn writers_of(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("statement_timeout", APPEND_STATEMENT_TIMEOUT_MS)]);
+    crate::pool::checked_when_idle::<Postgres>()
+        .max_connections(u32::try_from(FLUSHES_IN_FLIGHT_MAX).unwrap_or(u32::MAX))
+        .acquire_timeout(Duration::from_millis(WRITER_ACQUIRE_TIMEOUT_MS))
+        .connect_lazy_with(options)
 }
 
 async fn run(pool: PgPool, mut pending: mpsc::Receiver<Append>) {

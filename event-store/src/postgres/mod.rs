@@ -15,10 +15,19 @@ use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};
 
 mod group_commit;
 
+pub use group_commit::APPEND_STATEMENT_TIMEOUT_MS;
 pub(crate) use group_commit::EventRow;
 use group_commit::GroupCommitter;
 
 const POOL_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
+
+/// The advisory lock every transaction that writes the log on PostgreSQL holds in shared mode,
+/// taken before its first write: the readers' horizon (`log_horizon()`, ADR 1) waits for the
+/// transactions that hold it and for no other. Anything that inserts into `events` by other
+/// means than the store must take it the same way (`SELECT
+/// pg_advisory_xact_lock_shared(LOG_WRITER_LOCK)` first in its transaction), or a reader may
+/// pass its events by while it runs.
+pub const LOG_WRITER_LOCK: i64 = 1_330_791_507;
 
 /// The channel the events table's trigger notifies after an insert commits.
 pub(crate) const NOTIFY_CHANNEL: &str = "orders_events";
@@ -79,8 +88,8 @@ impl PostgresBackend {
     /// [`group_commit`]); returns once they are committed.
     pub(crate) async fn append(&self, rows: Vec<EventRow>) -> Result<(), sqlx::Error> {
         self.committer
-            .get_or_init(|| GroupCommitter::start(self.pool.clone()))
-            .append(&self.pool, rows)
+            .get_or_init(|| GroupCommitter::start(&self.pool))
+            .append(rows)
             .await
     }
 
@@ -288,6 +297,16 @@ pub(crate) async fn fetch_streams_cursor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SQL that takes the lock and the SQL that looks for it name the same one.
+    #[test]
+    fn the_appends_and_the_horizon_name_the_same_lock() {
+        let key = LOG_WRITER_LOCK.to_string();
+        assert!(include_str!("insert_events.sql").contains(&key));
+        assert!(include_str!("../../migrations/postgres/0034_log_horizon.sql").contains(&key));
+        // in pg_locks the key shows as classid 0 and objid
+        assert!(u32::try_from(LOG_WRITER_LOCK).is_ok());
+    }
 
     fn ssl(url: &str, env: bool) -> String {
         format!("{:?}", connect_options(url, env).unwrap().get_ssl_mode())

@@ -5,7 +5,7 @@ FROM (
     SELECT recorded_at
     FROM events
     WHERE (txid, position) > ($1::text::xid8, $2)
-      AND txid < pg_snapshot_xmin(pg_current_snapshot())
+      AND txid < (SELECT log_horizon())
     ORDER BY txid, position
     LIMIT $3
 ) AS ahead

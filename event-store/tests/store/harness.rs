@@ -100,6 +100,12 @@ impl Harness {
         match self {
             Self::Postgres { pool, .. } => {
                 let mut tx = pool.begin().await.unwrap();
+                // a writer of the log, as the store's appends are (ADR 1)
+                sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+                    .bind(event_store::LOG_WRITER_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
                 sqlx::query(INSERT_PG)
                     .bind("Counter")
                     .bind(id)

@@ -65,3 +65,36 @@ async fn a_collision_in_a_group_fails_only_its_own_append(pool: PgPool) {
     assert_eq!(store.load::<Counter>("taken").await.unwrap().version, 1);
     assert_eq!(store.load::<Counter>("repeated").await.unwrap().version, 1);
 }
+
+/// A running append holds every reader of the log back (ADR 1), so none may run for long: one
+/// that cannot finish (here it waits for the writers' lock, held exclusively elsewhere) is
+/// cancelled by its statement timeout and fails, instead of waiting as long as it is blocked.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn an_append_that_cannot_finish_fails_at_its_statement_timeout(pool: PgPool) {
+    let mut blocker = pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(event_store::LOG_WRITER_LOCK)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let store = EventStore::postgres(pool.clone());
+    let timeout = std::time::Duration::from_millis(event_store::APPEND_STATEMENT_TIMEOUT_MS);
+    let started = std::time::Instant::now();
+    let (events, metadata) = ([added(1)], EventMetadata::default());
+    let append = store.append::<Counter>("c-1", 0, &events, &metadata);
+    let result = tokio::time::timeout(timeout * 4, append)
+        .await
+        .expect("the blocked append ends by its statement timeout");
+    let took = started.elapsed();
+    assert!(result.is_err(), "a blocked append cannot succeed");
+    assert!(took >= timeout, "it failed before its timeout: {took:?}");
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(event_store::LOG_WRITER_LOCK)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    store
+        .append::<Counter>("c-1", 0, &[added(1)], &EventMetadata::default())
+        .await
+        .expect("the append goes through once nothing blocks it");
+}

@@ -76,3 +76,78 @@ async fn subscriptions_share_one_listening_connection(pool: PgPool) {
         assert_eq!(reader.await.unwrap(), "c-1");
     }
 }
+
+/// Appends one event and reads the log from the start until it shows, for at most `wait_ms`.
+async fn appended_event_is_read_within(pool: &PgPool, wait_ms: u64) -> bool {
+    let store = event_store::EventStore::postgres(pool.clone());
+    store
+        .append::<crate::counter::Counter>(
+            "c-1",
+            0,
+            &[crate::counter::added(1)],
+            &event_store::EventMetadata::default(),
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+    while std::time::Instant::now() < deadline {
+        if !store
+            .read_after(Checkpoint::START, 10)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Opens a transaction on `pool`'s server in database `database` and gives it a transaction
+/// id (as any write would), leaving it open.
+async fn open_writing_transaction(
+    pool: &PgPool,
+    database: &str,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let options = (*pool.connect_options()).clone().database(database);
+    let elsewhere = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let mut tx = elsewhere.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+/// The horizon is the log's own: a transaction open in another database of the same cluster
+/// (a shared cluster is the common case) used to stall every reader until it ended.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn a_transaction_in_another_database_does_not_hold_the_log_back(pool: PgPool) {
+    let held = open_writing_transaction(&pool, "postgres").await;
+    assert!(
+        appended_event_is_read_within(&pool, 2_000).await,
+        "a transaction in the postgres database held the log's readers back"
+    );
+    held.rollback().await.unwrap();
+}
+
+/// Nor does a transaction of the same database that writes no event (a projection's, an
+/// operator's).
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn a_transaction_that_appends_nothing_does_not_hold_the_log_back(pool: PgPool) {
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let held = open_writing_transaction(&pool, &database).await;
+    assert!(
+        appended_event_is_read_within(&pool, 2_000).await,
+        "a transaction writing no event held the log's readers back"
+    );
+    held.rollback().await.unwrap();
+}
