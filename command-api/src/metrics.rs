@@ -6,7 +6,8 @@ use std::rc::Rc;
 
 use event_store::follower::FollowerMetrics;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The process's metrics.
@@ -23,6 +24,11 @@ pub struct Metrics {
     pub payment_deadlines_fired: IntCounterVec,
     /// The reactions' followers: lag, failures and dead letters, labelled by reaction.
     pub reactions: FollowerMetrics,
+    /// Seconds the oldest running append to the log has run (the readers wait for it; 0 when
+    /// none runs), measured on each scrape, on PostgreSQL.
+    pub log_oldest_append: Gauge,
+    /// Seconds the oldest transaction of the PostgreSQL cluster with a transaction id has run.
+    pub postgres_oldest_writer: Gauge,
 }
 
 impl Metrics {
@@ -55,6 +61,18 @@ impl Metrics {
             &["outcome"],
         )?;
         let reactions = FollowerMetrics::register("reaction", &registry)?;
+        let log_oldest_append = Gauge::new(
+            "log_oldest_append_seconds",
+            "Seconds the oldest running append to the log has run: every reader of the log \
+             waits for it (PostgreSQL)",
+        )?;
+        let postgres_oldest_writer = Gauge::new(
+            "postgres_oldest_writer_seconds",
+            "Seconds the oldest transaction with a transaction id in the PostgreSQL cluster has \
+             run",
+        )?;
+        registry.register(Box::new(log_oldest_append.clone()))?;
+        registry.register(Box::new(postgres_oldest_writer.clone()))?;
         registry.register(Box::new(payment_deadline_lateness.clone()))?;
         registry.register(Box::new(payment_deadlines_fired.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
@@ -66,6 +84,8 @@ impl Metrics {
             payment_deadline_lateness,
             payment_deadlines_fired,
             reactions,
+            log_oldest_append,
+            postgres_oldest_writer,
         })
     }
 

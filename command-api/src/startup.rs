@@ -388,6 +388,11 @@ impl Application {
                         srv.call(req).map(move |res| {
                             if let Ok(res) = &res {
                                 let status = res.status();
+                                if status.is_client_error() {
+                                    // a refused request is the client's business: logged at
+                                    // debug level, or a flood of them floods the log
+                                    tracing::debug!(status = status.as_u16(), %route, "refused");
+                                }
                                 metrics
                                     .http_requests
                                     .with_label_values(&[method.as_str(), &route, status.as_str()])

@@ -59,7 +59,7 @@ pub use metadata::EventMetadata;
 pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};
 pub use pages::StreamPages;
 pub use postgres::{APPEND_STATEMENT_TIMEOUT_MS, LOG_WRITER_LOCK};
-pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent};
+pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent, TransactionAges};
 pub use store::{Appended, EventStore, Loaded, POSTGRES_POOL_CONNECTIONS_DEFAULT};
 pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, SUBSCRIPTION_LINGER_MS, Subscription};
 pub use transaction::begin;

@@ -485,14 +485,26 @@ impl EventStore {
         self.upcast_read(events)
     }
 
-    /// How far a reader at `after` is behind: the events [`EventStore::read_after`] would
-    /// return now, counted up to `max`, and when the oldest of them was recorded; their
-    /// payloads are not read.
+    /// How far a reader at `after` is behind: the committed events after it, counted up to
+    /// `max`, and when the oldest of them was recorded; their payloads are not read. On
+    /// PostgreSQL this includes the events that wait behind a running append (ADR 1), which
+    /// [`EventStore::read_after`] does not return yet: a stall shows as lag.
     pub async fn pending(&self, after: Checkpoint, max: usize) -> Result<Pending, StoreError> {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         match &*self.backend {
             Backend::Postgres(b) => b.pending(after, max).await,
             Backend::Sqlite(b) => b.pending(after, max).await,
+        }
+    }
+
+    /// How long the oldest running transactions have been running, on PostgreSQL (`None` on
+    /// SQLite, where one write runs at a time): the oldest append, which holds every reader of
+    /// the log back while it runs, and the oldest transaction of the cluster that has written
+    /// anything, which holds back nothing of the log but everything of vacuum.
+    pub async fn transaction_ages(&self) -> Result<Option<crate::TransactionAges>, StoreError> {
+        match &*self.backend {
+            Backend::Postgres(b) => Ok(Some(b.transaction_ages().await?)),
+            Backend::Sqlite(_) => Ok(None),
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use cqrs_es::Aggregate;
 use domain::{Order, OrderEvent, OrderSnapshot, SkuEvent};
+use event_store::follower::Superseded;
 use event_store::{Checkpoint, Db, DbTx, RecordedEvent};
 
 use crate::backend::{to_i64, to_u64};
@@ -189,7 +190,7 @@ async fn move_checkpoint(
         .execute(tx)
         .await?;
     if moved != 1 {
-        return Err(ProjectionError::CheckpointMoved(name));
+        return Err(ProjectionError::CheckpointMoved(name, Superseded));
     }
     Ok(())
 }

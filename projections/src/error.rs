@@ -17,7 +17,7 @@ pub enum ProjectionError {
     /// Another runner of the same projection moved its checkpoint first: this batch was
     /// rolled back, and the runner resumes from the stored checkpoint.
     #[error("the checkpoint of projection {0} was moved by another runner")]
-    CheckpointMoved(&'static str),
+    CheckpointMoved(&'static str, #[source] event_store::follower::Superseded),
     /// A read model's rows do not fit the log (a gap in a stream's versions).
     #[error("read model is inconsistent with the log: {0}")]
     Corrupt(String),

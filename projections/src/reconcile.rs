@@ -108,7 +108,7 @@ pub async fn reconcile(store: &EventStore) -> Result<Report, ProjectionError> {
         let runner = Runner::new(store.clone(), projection, metrics.clone());
         match runner.catch_up().await {
             // a server's runner applied the batch first: it is applied either way
-            Ok(_) | Err(ProjectionError::CheckpointMoved(_)) => {}
+            Ok(_) | Err(ProjectionError::CheckpointMoved(..)) => {}
             Err(err) => return Err(err),
         }
     }

@@ -33,6 +33,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use event_store::follower::Superseded;
 use event_store::{Checkpoint, Db, DbTx, Dialect, EventStore, StoreError, StreamEvent};
 use tokio::sync::mpsc;
 
@@ -517,6 +518,7 @@ async fn swap_in(
     if released != 1 {
         return Err(ProjectionError::CheckpointMoved(
             projection.replay_checkpoint(),
+            Superseded,
         ));
     }
     // the live checkpoint row next: a live runner's batch now waits, then fails its

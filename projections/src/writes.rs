@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use event_store::follower::Superseded;
 use event_store::{Db, DbTx};
 use sqlx::PgPool;
 
@@ -86,7 +87,10 @@ async fn hold_claim(
         .fetch_optional(&mut *tx)
         .await?;
     if held.is_none() {
-        return Err(ProjectionError::CheckpointMoved(checkpoint_name));
+        return Err(ProjectionError::CheckpointMoved(
+            checkpoint_name,
+            Superseded,
+        ));
     }
     Ok(())
 }

@@ -214,7 +214,7 @@ async fn catch_up(store: &EventStore) {
             .await
         {
             // a running runner applied the batch first: it is applied either way
-            Ok(_) | Err(projections::ProjectionError::CheckpointMoved(_)) => {}
+            Ok(_) | Err(projections::ProjectionError::CheckpointMoved(..)) => {}
             Err(err) => panic!("{err}"),
         }
         if views_caught_up(store).await {

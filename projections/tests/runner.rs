@@ -495,8 +495,11 @@ async fn replays_at_once_never_swap_in_half_written_tables(store: EventStore) {
         for replay in [first, second] {
             match replay {
                 Ok(_) => won += 1,
-                Err(projections::ProjectionError::CheckpointMoved(name)) => {
+                Err(err @ projections::ProjectionError::CheckpointMoved(name, _)) => {
                     assert_eq!(name, "orders:replay");
+                    // a follower tells the race from a fault by this cause
+                    let cause = std::error::Error::source(&err).unwrap();
+                    assert!(cause.is::<event_store::follower::Superseded>());
                 }
                 Err(e) => panic!("{e:?}"),
             }

@@ -46,7 +46,20 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(responses((status = 200, description = "Metrics")), tag = "operations")]
 #[get("/metrics")]
-pub(crate) async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+pub(crate) async fn metrics(
+    metrics: web::Data<Metrics>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let answer = Duration::from_millis(READINESS_ANSWER_MS);
+    // best effort: the scrape is answered whether the database answers or not
+    if let Ok(Ok(Some(ages))) = tokio::time::timeout(answer, state.store.transaction_ages()).await {
+        metrics
+            .log_oldest_append
+            .set(ages.oldest_append_secs.unwrap_or(0.0));
+        metrics
+            .postgres_oldest_writer
+            .set(ages.oldest_writer_secs.unwrap_or(0.0));
+    }
     match metrics.render() {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")

@@ -145,6 +145,18 @@ impl PostgresBackend {
         Pending::from_row(&row)
     }
 
+    /// See [`crate::EventStore::transaction_ages`].
+    pub(crate) async fn transaction_ages(&self) -> Result<crate::TransactionAges, StoreError> {
+        let row = sqlx::query(include_str!("transaction_ages.sql"))
+            .bind(LOG_WRITER_LOCK)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(crate::TransactionAges {
+            oldest_append_secs: row.try_get("oldest_append_secs")?,
+            oldest_writer_secs: row.try_get("oldest_writer_secs")?,
+        })
+    }
+
     /// The newest event a reader of the log may see now.
     pub(crate) async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
         let row = sqlx::query(include_str!("head.sql"))

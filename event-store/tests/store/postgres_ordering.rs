@@ -151,3 +151,67 @@ async fn a_transaction_that_appends_nothing_does_not_hold_the_log_back(pool: PgP
     );
     held.rollback().await.unwrap();
 }
+
+/// While an append is held open, the events committed after it wait (ADR 1); a reader's lag
+/// counts them, so that a stall shows on the lag gauges instead of reading 0 the whole time.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn events_held_back_by_a_running_append_count_as_lag(pool: PgPool) {
+    let h = crate::harness::Harness::postgres(pool);
+    let held = h
+        .hold_writer(
+            "early",
+            1,
+            "2.0",
+            serde_json::json!({"Added": {"amount": 1}}),
+        )
+        .await;
+    let store = h.store();
+    store
+        .append::<crate::counter::Counter>(
+            "late",
+            0,
+            &[crate::counter::added(2)],
+            &event_store::EventMetadata::default(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .read_after(Checkpoint::START, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let pending = store.pending(Checkpoint::START, 10).await.unwrap();
+    assert_eq!(pending.events, 1, "the committed event waits: {pending:?}");
+    assert!(pending.oldest.is_some());
+    held.commit().await;
+}
+
+/// The ages of the transactions that can hold the log back are there to be watched.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn the_oldest_append_and_the_oldest_writer_are_measured(pool: PgPool) {
+    let h = crate::harness::Harness::postgres(pool.clone());
+    let idle = h.store().transaction_ages().await.unwrap().unwrap();
+    assert_eq!(idle.oldest_append_secs, None);
+    let elsewhere = open_writing_transaction(&pool, "postgres").await;
+    let held = h
+        .hold_writer(
+            "early",
+            1,
+            "2.0",
+            serde_json::json!({"Added": {"amount": 1}}),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let ages = h.store().transaction_ages().await.unwrap().unwrap();
+    let append = ages.oldest_append_secs.expect("the held append is running");
+    let writer = ages.oldest_writer_secs.expect("two writers are running");
+    assert!(append >= 0.25, "{ages:?}");
+    assert!(
+        writer >= append,
+        "the other database's began first: {ages:?}"
+    );
+    held.commit().await;
+    elsewhere.rollback().await.unwrap();
+}

@@ -48,6 +48,14 @@ on_both_stores!(
 
 mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_held_append_shows_on_the_metrics_as_its_age_and_the_views_lag() {
+        crate::faults::a_held_append_shows_on_the_metrics_as_its_age_and_the_views_lag(
+            crate::helpers::spawn_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lost_database_is_answered_503_with_retry_after_and_readyz_says_so() {
         crate::faults::a_lost_database_is_answered_503_with_retry_after_and_readyz_says_so(
             crate::helpers::spawn_app().await,
