@@ -1,0 +1,65 @@
+"""Schemathesis hooks for scripts/fuzz: signed payment notifications and the one 5xx answer
+the API documents on purpose.
+
+Loaded by fuzz/schemathesis.toml. Signing happens only when FUZZ_CALLBACK_SECRET is set (the
+provider run of scripts/fuzz, with the same secret the server was started with); the other
+runs send the generated Orders-Signature as it is, which must be answered 401.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import random
+import time
+
+import schemathesis
+
+NOTIFY_PATH = "/v1/payments/notify"
+SIGNATURE_HEADER = "Orders-Signature"
+# Share of signed notifications that name the seeded order instead of the generated id, so
+# that the payment path past "no such order" (amount check, recording, repeats) is reached.
+SEEDED_ORDER_SHARE = 0.5
+
+_secret = os.environ.get("FUZZ_CALLBACK_SECRET", "").encode()
+_seeded_order = os.environ.get("FUZZ_ORDER_ID")
+_random = random.Random(os.environ.get("FUZZ_SEED", "0"))
+
+
+def _sign(body: bytes) -> str:
+    """The header value the provider sends: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">
+    (command-api/src/payments/signature.rs)."""
+    timestamp = str(int(time.time()))
+    digest = hmac.new(_secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if not _secret or case.operation.path != NOTIFY_PATH:
+        return
+    body = case.body
+    if isinstance(body, dict) and _seeded_order and _random.random() < SEEDED_ORDER_SHARE:
+        body = {**body, "order_id": _seeded_order}
+    # the signature covers the exact bytes, so the hook serializes the body and sends those
+    raw = b"" if body is None or type(body).__name__ == "NotSet" else json.dumps(body).encode()
+    kwargs["data"] = raw
+    case.headers = {**(case.headers or {}), SIGNATURE_HEADER: _sign(raw)}
+
+
+@schemathesis.check
+def only_view_behind_is_unavailable(ctx, response, case):
+    """A 503 is allowed (fuzz/schemathesis.toml) only where a read waits for `min_version`,
+    and there it must be the documented `view-behind` answer with Retry-After: any other
+    5xx is a failure."""
+    if response.status_code != 503:
+        return None
+    try:
+        problem_type = json.loads(response.content).get("type")
+    except (ValueError, AttributeError):
+        problem_type = None
+    if problem_type != "/problems/view-behind":
+        raise AssertionError(f"503 that is not /problems/view-behind: {problem_type!r}")
+    if "retry-after" not in {name.lower() for name in response.headers}:
+        raise AssertionError("503 /problems/view-behind without Retry-After")
+    return None
