@@ -14,6 +14,7 @@ import random
 import time
 
 import schemathesis
+from schemathesis.core import NotSet
 
 NOTIFY_PATH = "/v1/payments/notify"
 SIGNATURE_HEADER = "Orders-Signature"
@@ -34,6 +35,17 @@ def _sign(body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def _serialized(body, media_type: str) -> bytes:
+    """The bytes schemathesis would send for `body`: none, raw bytes, text, or JSON."""
+    if isinstance(body, NotSet):
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str) and "json" not in media_type:
+        return body.encode()
+    return json.dumps(body).encode()
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     if not _secret or case.operation.path != NOTIFY_PATH:
@@ -42,7 +54,7 @@ def before_call(context, case, kwargs):
     if isinstance(body, dict) and _seeded_order and _random.random() < SEEDED_ORDER_SHARE:
         body = {**body, "order_id": _seeded_order}
     # the signature covers the exact bytes, so the hook serializes the body and sends those
-    raw = b"" if body is None or type(body).__name__ == "NotSet" else json.dumps(body).encode()
+    raw = _serialized(body, case.media_type or "")
     kwargs["data"] = raw
     case.headers = {**(case.headers or {}), SIGNATURE_HEADER: _sign(raw)}
 
