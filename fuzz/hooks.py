@@ -18,12 +18,17 @@ from schemathesis.core import NotSet
 
 NOTIFY_PATH = "/v1/payments/notify"
 SIGNATURE_HEADER = "Orders-Signature"
-# Share of signed notifications that name the seeded order instead of the generated id, so
-# that the payment path past "no such order" (amount check, recording, repeats) is reached.
+# Share of signed notifications that name the seeded order instead of the generated id, and
+# of those that also carry its amount, so that the payment path past "no such order" (the
+# amount check, recording, repeats, a second payment refunded) is reached.
 SEEDED_ORDER_SHARE = 0.5
+
+# Transaction ids of the valid payments: few, so that some repeat.
+TXN_IDS = 3
 
 _secret = os.environ.get("FUZZ_CALLBACK_SECRET", "").encode()
 _seeded_order = os.environ.get("FUZZ_ORDER_ID")
+_seeded_amount = os.environ.get("FUZZ_ORDER_AMOUNT_CENTS")
 _random = random.Random(os.environ.get("FUZZ_SEED", "0"))
 
 
@@ -53,6 +58,11 @@ def before_call(context, case, kwargs):
     body = case.body
     if isinstance(body, dict) and _seeded_order and _random.random() < SEEDED_ORDER_SHARE:
         body = {**body, "order_id": _seeded_order}
+        if _seeded_amount and _random.random() < SEEDED_ORDER_SHARE:
+            # a valid payment: the first pays the order, a repeat records nothing, another
+            # transaction is a second payment, recorded and refunded
+            body["amount_cents"] = int(_seeded_amount)
+            body["txn_id"] = f"fuzz-T-{_random.randrange(TXN_IDS)}"
     # the signature covers the exact bytes, so the hook serializes the body and sends those
     raw = _serialized(body, case.media_type or "")
     kwargs["data"] = raw

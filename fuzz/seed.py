@@ -1,4 +1,4 @@
-"""Seeds the data scripts/fuzz fuzzes around and prints the id of an unpaid order.
+"""Seeds the data scripts/fuzz fuzzes around and prints the id and amount of an unpaid order.
 
     python3 fuzz/seed.py BASE_URL SELLER_TOKEN BUYER_TOKEN
 
@@ -37,7 +37,7 @@ def main():
         "checkout_token": checkout["checkout_token"],
         "items": [{"sku": SKU, "quantity": 1, "product_version": product["product_version"]}],
     })
-    print(order["order_id"])
+    print(order["order_id"], PRICE_CENTS)
 
 
 if __name__ == "__main__":
