@@ -100,7 +100,9 @@ impl Modify for SharedAnswers {
                     );
                 }
                 if has_body {
-                    shared(operation, 413, "The body is larger than 256 KiB");
+                    let limit_kib = crate::limits::JSON_BODY_SIZE_MAX_BYTES / 1024;
+                    let too_large = format!("The body is larger than {limit_kib} KiB");
+                    shared(operation, 413, &too_large);
                 }
                 if parses_fields {
                     shared(operation, 422, "A field is invalid (the problem names it)");
