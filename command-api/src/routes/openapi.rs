@@ -2,7 +2,14 @@
 //! page that renders it.
 
 use actix_web::{HttpResponse, get};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{Object, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::payments::{simulator, simulator_route};
@@ -34,6 +41,129 @@ impl Modify for BearerAuth {
                  payment_callback_secret (Stripe's scheme); 300 s tolerance",
             ))),
         );
+    }
+}
+
+/// Where the document refers to [`Problem`].
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
+/// The media type of every error answer ([`Problem`]).
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The answers that the machinery around the routes gives, whatever the route: documented
+/// here once rather than on each route, so that no operation can leave one out. A route's
+/// own description of a status wins. And every [`Problem`] answer is declared as the
+/// `application/problem+json` it is sent as.
+///
+/// - 400 anywhere: `X-Correlation-Id` is checked on every request, a body, query or header
+///   (`If-Match`, `Idempotency-Key`) of the wrong shape is 400 (`limits`, `http`);
+/// - 401 and 403 wherever a bearer token is required (`auth::Principal`): none or an invalid
+///   one, or a role or subject that may not do this;
+/// - 413 wherever there is a body (`limits::JSON_BODY_SIZE_MAX_BYTES`);
+/// - 422 wherever a path or query parameter or a body is parsed (`http::field`);
+/// - 503 with `Retry-After` under `/v1`: the database cannot be reached, or contention
+///   outlasted the retries (`Problem::unavailable`, `Problem::busy`).
+struct SharedAnswers;
+
+impl Modify for SharedAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+        for (path, item) in &mut openapi.paths.paths {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let has_body = operation.request_body.is_some();
+                let parses_fields = has_body
+                    || operation.parameters.iter().flatten().any(|parameter| {
+                        matches!(
+                            parameter.parameter_in,
+                            ParameterIn::Path | ParameterIn::Query
+                        )
+                    });
+                let needs_token = operation.security.iter().flatten().any(|s| *s == bearer);
+                shared(
+                    operation,
+                    400,
+                    "Malformed request: a body, parameter or header (e.g. X-Correlation-Id) \
+                     of the wrong shape",
+                );
+                if needs_token {
+                    shared(operation, 401, "No valid bearer token");
+                    shared(
+                        operation,
+                        403,
+                        "The token's role may not do this, or its subject is not a valid id",
+                    );
+                }
+                if has_body {
+                    let limit_kib = crate::limits::JSON_BODY_SIZE_MAX_BYTES / 1024;
+                    let too_large = format!("The body is larger than {limit_kib} KiB");
+                    shared(operation, 413, &too_large);
+                }
+                if parses_fields {
+                    shared(operation, 422, "A field is invalid (the problem names it)");
+                }
+                if path.starts_with("/v1/") {
+                    shared(
+                        operation,
+                        503,
+                        "The database cannot be reached, or contention outlasted the retries; \
+                         retry after a moment",
+                    );
+                    if let Some(RefOr::T(unavailable)) =
+                        operation.responses.responses.get_mut("503")
+                    {
+                        unavailable
+                            .headers
+                            .entry("Retry-After".to_owned())
+                            .or_insert_with(|| {
+                                HeaderBuilder::new()
+                                    .schema(Object::with_type(Type::Integer))
+                                    .description(Some("Seconds to wait before retrying"))
+                                    .build()
+                            });
+                    }
+                }
+                for response in operation.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        problem_as_problem_json(response);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Documents `status` on `operation` as a [`Problem`], unless the route documents it.
+fn shared(operation: &mut Operation, status: u16, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(PROBLEM_JSON, Content::new(Some(Ref::new(PROBLEM_REF))))
+                .into()
+        });
+}
+
+/// Declares a [`Problem`] body as `application/problem+json`, the media type it is sent as.
+fn problem_as_problem_json(response: &mut Response) {
+    let is_problem = |content: &Content| matches!(&content.schema, Some(RefOr::Ref(schema)) if schema.ref_location == PROBLEM_REF);
+    if !response
+        .content
+        .get("application/json")
+        .is_some_and(is_problem)
+    {
+        return;
+    }
+    if let Some(content) = response.content.shift_remove("application/json") {
+        response.content.insert(PROBLEM_JSON.to_owned(), content);
     }
 }
 
@@ -91,7 +221,7 @@ impl Modify for BearerAuth {
         simulator::SimulatedPayment,
         simulator::CallbackFate,
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &SharedAnswers)
 )]
 pub(crate) struct ApiDoc;
 

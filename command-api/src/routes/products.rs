@@ -57,6 +57,7 @@ fn sku_path(sku: &str) -> Result<SkuId, Problem> {
     request_body = CreateProductRequest,
     responses(
         (status = 201, description = "Created", body = ProductView),
+        (status = 200, description = "Created before with the same content", body = ProductView),
         (status = 409, description = "The SKU exists with other content", body = Problem),
         (status = 422, description = "A field is invalid", body = Problem)
     ),

@@ -8,6 +8,7 @@ mod callbacks;
 mod faults;
 mod helpers;
 mod limits;
+mod openapi;
 mod payments;
 mod read_side;
 mod scenarios;
@@ -121,6 +122,22 @@ mod postgres_only {
 }
 
 mod embedded_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_operation_documents_the_answers_its_machinery_gives() {
+        crate::openapi::every_operation_documents_the_answers_its_machinery_gives(
+            crate::helpers::spawn_embedded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn error_answers_are_documented_with_their_media_type() {
+        crate::openapi::error_answers_are_documented_with_their_media_type(
+            crate::helpers::spawn_embedded_app().await,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_error_answer_is_the_one_problem_type() {
         crate::archive::every_error_answer_is_the_one_problem_type(

@@ -225,7 +225,8 @@ pub async fn projection_lag_is_exported(app: TestApp) {
 }
 
 /// Another caller's order answers exactly as an id that was never issued: 404 alike without
-/// `min_version`, and with it the same wait and the same 503, whatever its version.
+/// `min_version` or with 0 (at once), and with a later one the same wait and the same 503,
+/// whatever its version.
 pub async fn another_callers_order_answers_as_a_never_issued_id(app: TestApp) {
     app.create_product(TEA).await;
     let placed = app.order("b-1", &[("tea-500g", 1, 1)]).await;
@@ -254,6 +255,19 @@ pub async fn another_callers_order_answers_as_a_never_issued_id(app: TestApp) {
     assert_eq!(
         (&theirs_now.0, &theirs_now.1, &theirs_now.2),
         (&never_now.0, &never_now.1, &never_now.2)
+    );
+    // version 0 is before any write, which every id has reached: nothing to wait for
+    let (theirs_zero, never_zero) =
+        futures::join!(answer(&theirs, Some(0)), answer(never, Some(0)));
+    assert_eq!(theirs_zero.0, StatusCode::NOT_FOUND, "{}", theirs_zero.2);
+    assert_eq!(
+        (&theirs_zero.0, &theirs_zero.1, &theirs_zero.2),
+        (&never_zero.0, &never_zero.1, &never_zero.2)
+    );
+    assert!(
+        theirs_zero.3 < std::time::Duration::from_millis(1_000),
+        "{:?}",
+        theirs_zero.3
     );
     for min_version in [1, 9] {
         let (theirs_at, never_at) = futures::join!(

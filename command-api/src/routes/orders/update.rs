@@ -117,7 +117,9 @@ pub(crate) async fn cancel(
     responses(
         (status = 200, description = "Updated", body = projections::OrderDocument),
         (status = 404, description = "No such order of the caller", body = Problem),
-        (status = 412, description = "The order changed", body = Problem)
+        (status = 409, description = "Not possible in the order's status", body = Problem),
+        (status = 412, description = "The order changed", body = Problem),
+        (status = 428, description = "If-Match missing", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "seller"
@@ -144,8 +146,10 @@ pub(crate) async fn logistics(
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     responses(
         (status = 200, description = "Shipped", body = projections::OrderDocument),
+        (status = 404, description = "No such order of the caller", body = Problem),
         (status = 409, description = "Not paid", body = Problem),
-        (status = 412, description = "The order changed", body = Problem)
+        (status = 412, description = "The order changed", body = Problem),
+        (status = 428, description = "If-Match missing", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "seller"
@@ -172,8 +176,10 @@ pub(crate) async fn ship(
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     responses(
         (status = 200, description = "Completed", body = projections::OrderDocument),
+        (status = 404, description = "No such order of the caller", body = Problem),
         (status = 409, description = "Not shipped", body = Problem),
-        (status = 412, description = "The order changed", body = Problem)
+        (status = 412, description = "The order changed", body = Problem),
+        (status = 428, description = "If-Match missing", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "buyer"
@@ -196,9 +202,11 @@ pub(crate) async fn confirm_receipt(
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses(
         (status = 200, description = "Refund requested", body = projections::OrderDocument),
+        (status = 404, description = "No such order of the caller", body = Problem),
         (status = 409, description = "Not refundable now", body = Problem),
         (status = 412, description = "The order changed", body = Problem),
-        (status = 422, description = "More units than bought, or an unknown line", body = Problem)
+        (status = 422, description = "More units than bought, or an unknown line", body = Problem),
+        (status = 428, description = "If-Match missing", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "buyer"

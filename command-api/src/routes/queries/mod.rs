@@ -54,7 +54,8 @@ fn min_version(req: &HttpRequest, query: Option<u64>) -> Result<Option<u64>, Pro
 }
 
 /// Reads with `read` until it answers a row at `min_version` or later (`version_of`), for at
-/// most [`MIN_VERSION_WAIT_MAX_MS`]. Without `min_version`, reads once.
+/// most [`MIN_VERSION_WAIT_MAX_MS`]. Without `min_version`, or with 0 (the version before any
+/// write, which every resource has reached, existing or not), reads once.
 async fn read_at_least<T, F, Fut>(
     min_version: Option<u64>,
     version_of: impl Fn(&T) -> u64,
@@ -64,7 +65,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, ProjectionError>>,
 {
-    let Some(wanted) = min_version else {
+    let Some(wanted) = min_version.filter(|wanted| *wanted > 0) else {
         return Ok(read().await?);
     };
     let deadline = Instant::now() + Duration::from_millis(MIN_VERSION_WAIT_MAX_MS);
