@@ -32,8 +32,20 @@ pub struct Observed {
     pub log: BTreeMap<String, LogOrder>,
     /// Order ids in the order views (detail or archive).
     pub in_view: BTreeSet<String>,
-    /// Greatest lateness of a fired deadline (fired minus due), from `payment_deadlines`.
-    pub deadline_lateness_max_ms: Option<i64>,
+    /// Fired deadlines as `(due, fired)` in Unix milliseconds, from `payment_deadlines`.
+    pub fired_deadlines: Vec<(i64, i64)>,
+}
+
+impl Observed {
+    /// The latest a deadline due within `due_from..due_to` (Unix ms) fired after it was due.
+    pub fn lateness_max_ms(&self, due_from: i64, due_to: i64) -> i64 {
+        self.fired_deadlines
+            .iter()
+            .filter(|(due, _)| (due_from..due_to).contains(due))
+            .map(|(due, fired)| fired - due)
+            .max()
+            .unwrap_or_default()
+    }
 }
 
 /// What is wrong, each a list of sentences naming the order or transaction.
@@ -348,5 +360,17 @@ mod tests {
         let (entries, mut observed) = clean_history();
         observed.in_view.remove("1");
         assert_eq!(findings(&entries, &observed).lost_in_view.len(), 1);
+    }
+
+    #[test]
+    fn lateness_is_taken_over_the_deadlines_due_in_the_window() {
+        let observed = Observed {
+            fired_deadlines: vec![(1_000, 1_200), (5_000, 14_000), (9_000, 9_100)],
+            ..Observed::default()
+        };
+        assert_eq!(observed.lateness_max_ms(0, 2_000), 200);
+        assert_eq!(observed.lateness_max_ms(0, 10_000), 9_000);
+        assert_eq!(observed.lateness_max_ms(6_000, 10_000), 100);
+        assert_eq!(observed.lateness_max_ms(20_000, 30_000), 0);
     }
 }

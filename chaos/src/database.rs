@@ -17,9 +17,9 @@ const ORDER_EVENTS_SQL: &str = "SELECT aggregate_id, event_type, CAST(payload AS
 /// The order ids the views hold.
 const VIEW_IDS_SQL: &str =
     "SELECT order_id FROM order_detail UNION SELECT order_id FROM order_archive";
-/// The latest a deadline fired after it was due.
-const LATENESS_SQL: &str =
-    "SELECT max(fired_at_ms - due_at_ms) FROM payment_deadlines WHERE fired_at_ms IS NOT NULL";
+/// When each fired deadline was due and when it fired.
+const FIRED_SQL: &str =
+    "SELECT due_at_ms, fired_at_ms FROM payment_deadlines WHERE fired_at_ms IS NOT NULL";
 
 /// An order event as read: order id, event type, payload.
 type EventRow = (String, String, String);
@@ -156,27 +156,27 @@ impl Database {
 
     /// Reads what the checks compare with the ledger.
     pub async fn observe(&self) -> anyhow::Result<Observed> {
-        let (events, views, lateness): (Vec<EventRow>, Vec<String>, Option<i64>) = match self {
+        let (events, views, fired): (Vec<EventRow>, Vec<String>, Vec<(i64, i64)>) = match self {
             Self::Postgres { .. } => {
                 let pool = pg_pool(&self.url()).await?;
                 let events = sqlx::query_as(ORDER_EVENTS_SQL).fetch_all(&pool).await?;
                 let views = sqlx::query_scalar(VIEW_IDS_SQL).fetch_all(&pool).await?;
-                let lateness = sqlx::query_scalar(LATENESS_SQL).fetch_one(&pool).await?;
+                let fired = sqlx::query_as(FIRED_SQL).fetch_all(&pool).await?;
                 pool.close().await;
-                (events, views, lateness)
+                (events, views, fired)
             }
             Self::Sqlite { path } => {
                 let pool = sqlite_pool(path).await?;
                 let events = sqlx::query_as(ORDER_EVENTS_SQL).fetch_all(&pool).await?;
                 let views = sqlx::query_scalar(VIEW_IDS_SQL).fetch_all(&pool).await?;
-                let lateness = sqlx::query_scalar(LATENESS_SQL).fetch_one(&pool).await?;
+                let fired = sqlx::query_as(FIRED_SQL).fetch_all(&pool).await?;
                 pool.close().await;
-                (events, views, lateness)
+                (events, views, fired)
             }
         };
         let mut observed = Observed {
             in_view: views.into_iter().collect(),
-            deadline_lateness_max_ms: lateness,
+            fired_deadlines: fired,
             ..Observed::default()
         };
         for (order_id, event_type, payload) in events {
