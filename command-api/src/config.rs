@@ -73,6 +73,9 @@ pub struct Settings {
     pub product_staleness_ms: u64,
     /// Log format: `pretty` or `json`.
     pub log_format: LogFormat,
+    /// How long a graceful shutdown (SIGTERM, SIGINT) may take: requests in flight finish,
+    /// background work stops and leases are given back within it, then the process exits.
+    pub shutdown_grace_secs: u64,
 }
 
 /// How logs are written.
@@ -140,6 +143,7 @@ impl Default for Settings {
             archive_interval_secs: 300,
             product_staleness_ms: 100,
             log_format: LogFormat::Pretty,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -187,6 +191,7 @@ impl std::fmt::Debug for Settings {
             .field("archive_interval_secs", &self.archive_interval_secs)
             .field("product_staleness_ms", &self.product_staleness_ms)
             .field("log_format", &self.log_format)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
 }

@@ -25,6 +25,7 @@ pub mod problem;
 pub mod reactions;
 pub mod routes;
 pub mod services;
+pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -10,8 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use command_api::auth::{Role, TokenKeys};
 use command_api::config::{LogFormat, Overrides, Settings};
 use command_api::payments::signature::CallbackKey;
+use command_api::shutdown::StopHandle;
 use command_api::startup::{Application, open_store};
 use command_api::telemetry;
+use tokio::signal::unix::{SignalKind, signal};
 
 /// The order platform: an event-sourced order system for e-commerce.
 #[derive(Parser)]
@@ -45,6 +47,7 @@ Settings (defaults, then --config FILE, then environment, then flags):
   archive_interval_secs  ORDERS_ARCHIVE_INTERVAL_SECS  300 (how often the archiver looks at the clock)
   product_staleness_ms   ORDERS_PRODUCT_STALENESS_MS   100 (how far a placement's product check may lag the log; 0: none)
   log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
+  shutdown_grace_secs   ORDERS_SHUTDOWN_GRACE_SECS   10 (SIGTERM: requests in flight finish, then exit)
 The TOML file uses the names in the first column. Beyond a loopback http_addr (e.g.
 0.0.0.0) the server does not start with a development or empty jwt_secret or
 payment_callback_secret, and the payment simulator runs only when payment_provider says so.";
@@ -233,6 +236,29 @@ async fn main() -> ExitCode {
     }
 }
 
+/// SIGTERM or SIGINT starts the graceful shutdown; a second one of either ends the process at
+/// once.
+async fn stop_on_signals(stop: StopHandle) {
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        tracing::error!("cannot listen for SIGTERM: stop the server with SIGKILL");
+        return;
+    };
+    let mut signals = 0;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        signals += 1;
+        if signals > 1 {
+            eprintln!("orders: stopping at once");
+            std::process::exit(1);
+        }
+        tracing::info!("stop signal: shutting down gracefully (send it again to stop at once)");
+        stop.stop();
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(common) => {
@@ -240,6 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(settings.log_format);
             let app = Application::build(settings).await?;
             tracing::info!(port = app.port(), "serving");
+            tokio::spawn(stop_on_signals(app.stop_handle()));
             app.run_until_stopped().await?;
         }
         Command::Migrate(common) => {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 pub use actix_web::dev::ServerHandle;
 use actix_web::dev::{Server, Service, ServiceResponse};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use event_store::{EventStore, StoreError};
@@ -40,10 +41,8 @@ use crate::reactions::placement_sweeper::{self, PLACEMENT_SWEEP_INTERVAL_SECS, P
 use crate::reactions::{OrderReactions, runner};
 use crate::routes;
 use crate::services::{Clock, Services};
+use crate::shutdown::{Deadlines, Drain, StopHandle};
 use crate::state::AppState;
-
-/// Seconds in-flight requests get to finish on shutdown.
-const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
 /// A failure to start.
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +246,9 @@ pub struct Application {
     state: web::Data<AppState>,
     shutdown: CancellationToken,
     workers: Vec<JoinHandle<()>>,
+    drain: Arc<Drain>,
+    stop: StopHandle,
+    grace: Duration,
 }
 
 impl Application {
@@ -354,75 +356,100 @@ impl Application {
             simulator,
         });
         let app_state = state.clone();
+        let drain = Arc::new(Drain::default());
+        let grace = Duration::from_secs(app_state.settings.shutdown_grace_secs);
 
-        let server = HttpServer::new(move || {
-            let metrics_mw = metrics.clone();
-            let routes = Rc::new(RouteLabels::default());
-            App::new()
-                .wrap(ErrorHandlers::new().default_handler(limits::problem_for_bare_error))
-                // a header every command copies into its events is checked once, up front
-                .wrap_fn(
-                    |req, srv| match limits::check_correlation_id(req.headers()) {
-                        Ok(()) => srv
-                            .call(req)
-                            .map(|res| res.map(ServiceResponse::map_into_left_body))
-                            .left_future(),
-                        Err(problem) => {
-                            let refused = req.error_response(problem).map_into_right_body();
-                            futures::future::ready(Ok(refused)).right_future()
-                        }
-                    },
-                )
-                .wrap_fn(move |req, srv| {
-                    let started = Instant::now();
-                    let method = req.method().clone();
-                    let route = routes.of(req.path(), || req.match_pattern());
-                    let metrics = metrics_mw.clone();
-                    srv.call(req).map(move |res| {
-                        if let Ok(res) = &res {
-                            let status = res.status();
-                            metrics
-                                .http_requests
-                                .with_label_values(&[method.as_str(), &route, status.as_str()])
-                                .inc();
-                            metrics
-                                .http_latency
-                                .with_label_values(&[method.as_str(), &route])
-                                .observe(started.elapsed().as_secs_f64());
-                        }
-                        res
+        let server = HttpServer::new({
+            let drain = Arc::clone(&drain);
+            move || {
+                let metrics_mw = metrics.clone();
+                let routes = Rc::new(RouteLabels::default());
+                let drain = Arc::clone(&drain);
+                App::new()
+                    .wrap(ErrorHandlers::new().default_handler(limits::problem_for_bare_error))
+                    // a header every command copies into its events is checked once, up front
+                    .wrap_fn(
+                        |req, srv| match limits::check_correlation_id(req.headers()) {
+                            Ok(()) => srv
+                                .call(req)
+                                .map(|res| res.map(ServiceResponse::map_into_left_body))
+                                .left_future(),
+                            Err(problem) => {
+                                let refused = req.error_response(problem).map_into_right_body();
+                                futures::future::ready(Ok(refused)).right_future()
+                            }
+                        },
+                    )
+                    .wrap_fn(move |req, srv| {
+                        let started = Instant::now();
+                        let method = req.method().clone();
+                        let route = routes.of(req.path(), || req.match_pattern());
+                        let metrics = metrics_mw.clone();
+                        srv.call(req).map(move |res| {
+                            if let Ok(res) = &res {
+                                let status = res.status();
+                                metrics
+                                    .http_requests
+                                    .with_label_values(&[method.as_str(), &route, status.as_str()])
+                                    .inc();
+                                metrics
+                                    .http_latency
+                                    .with_label_values(&[method.as_str(), &route])
+                                    .observe(started.elapsed().as_secs_f64());
+                            }
+                            res
+                        })
                     })
-                })
-                .wrap(TracingLogger::default())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(JSON_BODY_SIZE_MAX_BYTES)
-                        .error_handler(|err, _| limits::json_body_problem(&err).into()),
-                )
-                // the raw body of a signed payment notification
-                .app_data(web::PayloadConfig::new(JSON_BODY_SIZE_MAX_BYTES))
-                .app_data(
-                    web::PathConfig::default()
-                        .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
-                )
-                .app_data(
-                    web::QueryConfig::default()
-                        .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
-                )
-                .app_data(app_state.clone())
-                .app_data(keys.clone())
-                .app_data(metrics.clone())
-                .app_data(read_models.clone())
-                .configure(routes::configure)
-                .configure(|cfg| {
-                    // unconfigured, the pay route is absent: 404 as any unknown route
-                    if simulator_mounted {
-                        cfg.service(simulator_route::pay);
-                    }
-                })
+                    .wrap(TracingLogger::default())
+                    // counts what a graceful shutdown waits for; while draining, connections close
+                    .wrap_fn(move |req, srv| {
+                        let in_flight = drain.track();
+                        let drain = Arc::clone(&drain);
+                        srv.call(req).map(move |mut res| {
+                            drop(in_flight);
+                            if let Ok(res) = &mut res
+                                && drain.is_draining()
+                            {
+                                res.response_mut()
+                                    .head_mut()
+                                    .set_connection_type(ConnectionType::Close);
+                            }
+                            res
+                        })
+                    })
+                    .app_data(
+                        web::JsonConfig::default()
+                            .limit(JSON_BODY_SIZE_MAX_BYTES)
+                            .error_handler(|err, _| limits::json_body_problem(&err).into()),
+                    )
+                    // the raw body of a signed payment notification
+                    .app_data(web::PayloadConfig::new(JSON_BODY_SIZE_MAX_BYTES))
+                    .app_data(
+                        web::PathConfig::default()
+                            .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
+                    )
+                    .app_data(
+                        web::QueryConfig::default()
+                            .error_handler(|err, _| Problem::bad_request(err.to_string()).into()),
+                    )
+                    .app_data(app_state.clone())
+                    .app_data(keys.clone())
+                    .app_data(metrics.clone())
+                    .app_data(read_models.clone())
+                    .configure(routes::configure)
+                    .configure(|cfg| {
+                        // unconfigured, the pay route is absent: 404 as any unknown route
+                        if simulator_mounted {
+                            cfg.service(simulator_route::pay);
+                        }
+                    })
+            }
         })
         .listen(listener)?
-        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        // signals are the binary's to handle (see `stop_handle`): actix's own graceful stop
+        // keeps serving busy keep-alive connections until its timeout
+        .disable_signals()
+        .shutdown_timeout(grace.as_secs())
         .run();
         Ok(Self {
             port,
@@ -430,6 +457,9 @@ impl Application {
             state,
             shutdown,
             workers,
+            drain,
+            stop: StopHandle::default(),
+            grace,
         })
     }
 
@@ -438,30 +468,99 @@ impl Application {
         self.port
     }
 
-    /// A handle that stops the server (and with it the workers) from elsewhere.
+    /// A handle that stops the HTTP server at once (and with it the workers), as a crash of
+    /// the server would, from elsewhere.
     pub fn server_handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (SIGTERM stops it gracefully, SIGINT at once), then
-    /// stops the workers and gives up the order-id worker lease.
+    /// A handle that asks for the graceful shutdown (see [`crate::shutdown`]), as the binary
+    /// does on SIGTERM and SIGINT.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Serves until a graceful stop is asked for ([`stop_handle`](Self::stop_handle)) and
+    /// done, or until the server is stopped through its [`server_handle`](Self::server_handle);
+    /// then stops the workers and gives up the order-id worker lease.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let handle = self.server.handle();
+        let mut running = tokio::spawn(self.server);
+        let served = tokio::select! {
+            served = &mut running => Some(served),
+            () = self.stop.requested() => None,
+        };
+        let Some(served) = served else {
+            let deadlines = Deadlines::from_now(self.grace);
+            return stop_gracefully(
+                handle,
+                running,
+                &self.drain,
+                deadlines,
+                (self.shutdown, self.workers),
+                &self.state,
+            )
+            .await;
+        };
         self.shutdown.cancel();
         for worker in self.workers {
             if let Err(err) = worker.await {
                 tracing::error!(error = %err, "a worker failed");
             }
         }
-        // The server's app factories are gone by now; if anything still holds the state, the
-        // lease simply expires.
-        if let Ok(state) = std::sync::Arc::try_unwrap(self.state.into_inner()) {
-            if let Err(err) = state.order_ids.shutdown().await {
-                tracing::warn!(error = %err, "releasing the order-id lease failed");
+        if let Err(err) = self.state.order_ids.shutdown().await {
+            tracing::warn!(error = %err, "releasing the order-id lease failed");
+        }
+        served.unwrap_or_else(|err| Err(std::io::Error::other(err)))
+    }
+}
+
+/// The graceful shutdown's steps, in [`crate::shutdown`]'s order.
+async fn stop_gracefully(
+    handle: ServerHandle,
+    running: JoinHandle<std::io::Result<()>>,
+    drain: &Drain,
+    deadlines: Deadlines,
+    (shutdown, workers): (CancellationToken, Vec<JoinHandle<()>>),
+    state: &AppState,
+) -> std::io::Result<()> {
+    tracing::info!(
+        in_flight = drain.in_flight(),
+        "stopping: no new connections; finishing the requests in flight"
+    );
+    handle.pause().await;
+    drain.begin();
+    if !drain.wait_idle(deadlines.drain).await {
+        tracing::warn!(
+            in_flight = drain.in_flight(),
+            "requests still in flight at the end of the grace period are cut"
+        );
+    }
+    shutdown.cancel();
+    for worker in workers {
+        let abort = worker.abort_handle();
+        match tokio::time::timeout_at(deadlines.exit, worker).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) if err.is_cancelled() => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "a worker failed"),
+            Err(_) => {
+                tracing::warn!("a worker did not stop within the grace period: cut");
+                abort.abort();
             }
         }
-        served
     }
+    match tokio::time::timeout_at(deadlines.exit, state.order_ids.shutdown()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "releasing the order-id lease failed"),
+        Err(_) => tracing::warn!("releasing the order-id lease took too long: it will expire"),
+    }
+    // closes the idle keep-alive connections left, then ends the HTTP workers
+    handle.stop(false).await;
+    let served = running
+        .await
+        .unwrap_or_else(|err| Err(std::io::Error::other(err)));
+    tracing::info!("stopped");
+    served
 }
 
 #[cfg(test)]

@@ -112,7 +112,8 @@ struct Inner {
 #[derive(Debug)]
 pub struct OrderIdGenerator {
     inner: Arc<Inner>,
-    renewal: JoinHandle<()>,
+    /// The renewing task, taken by the first [`OrderIdGenerator::shutdown`].
+    renewal: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl OrderIdGenerator {
@@ -148,7 +149,7 @@ impl OrderIdGenerator {
             renewing: tokio::sync::Mutex::new(()),
         });
         let generator = Self {
-            renewal: tokio::spawn(renew_periodically(Arc::clone(&inner))),
+            renewal: Mutex::new(Some(tokio::spawn(renew_periodically(Arc::clone(&inner))))),
             inner,
         };
         let now_ms = clock.wall_ms();
@@ -199,11 +200,20 @@ impl OrderIdGenerator {
     }
 
     /// Stops renewing and releases the worker id, recording the time of the last id issued
-    /// so that the next owner can start right after it.
-    pub async fn shutdown(mut self) -> Result<(), IdError> {
-        self.renewal.abort();
+    /// so that the next owner can start right after it. No id is issued afterwards (they are
+    /// refused as [`IdError::LeaseLost`]); a second call does nothing.
+    pub async fn shutdown(&self) -> Result<(), IdError> {
+        let renewal = self
+            .renewal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(renewal) = renewal else {
+            return Ok(());
+        };
+        renewal.abort();
         // the task ends at its next await; a renewal it was making may or may not have landed
-        let _cancelled = (&mut self.renewal).await;
+        let _cancelled = renewal.await;
         let _turn = self.inner.renewing.lock().await;
         let (worker_id, token, last_ms, lost) = {
             let state = self.inner.state();
@@ -214,6 +224,8 @@ impl OrderIdGenerator {
                 state.lease.lost,
             )
         };
+        // from here on the worker id may belong to another owner
+        self.inner.state().lease.lost = true;
         if !lost && lease::release(&self.inner.db, worker_id, &token, last_ms).await? {
             info!(worker_id, last_ms, "released the worker id");
         }
@@ -223,7 +235,14 @@ impl OrderIdGenerator {
 
 impl Drop for OrderIdGenerator {
     fn drop(&mut self) {
-        self.renewal.abort();
+        if let Some(renewal) = self
+            .renewal
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            renewal.abort();
+        }
     }
 }
 

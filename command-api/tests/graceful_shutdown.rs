@@ -1,0 +1,207 @@
+//! SIGTERM under load, several times over, against the real binary: the server exits well
+//! within its grace period although its clients keep their keep-alive connections busy, logs
+//! no error on the way out, and every order it acknowledged is in the log afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use command_api::auth::{Role, TokenKeys};
+use command_api::config::Settings;
+use command_api::startup::open_store;
+use serde_json::{Value, json};
+
+const SECRET: &str = "graceful-shutdown-test-secret";
+const GRACE_SECS: u64 = 10;
+/// The server must be gone this long after SIGTERM: half its grace period, which a server
+/// that waits for its busy keep-alive connections to go quiet runs out.
+const EXIT_WITHIN: Duration = Duration::from_secs(GRACE_SECS / 2);
+const ROUNDS: usize = 3;
+const CLIENTS: usize = 8;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(database_url: &str, port: u16, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_orders"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("ORDERS_JWT_SECRET", SECRET)
+        .env("ORDERS_SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())
+        .env("ORDERS_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("the orders binary starts")
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(res) = client.get(format!("{base}/readyz")).send().await
+            && res.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server at {base} did not get ready");
+}
+
+fn token(subject: &str, role: Role) -> String {
+    TokenKeys::new(SECRET)
+        .issue(subject, role, chrono::Utc::now().timestamp(), 3_600)
+        .unwrap()
+}
+
+/// Checks out and places one-unit orders until the server stops answering; records every
+/// order whose placement was acknowledged (2xx).
+async fn place_until_refused(base: String, buyer: String, acknowledged: Arc<Mutex<Vec<String>>>) {
+    let client = reqwest::Client::new();
+    let auth = format!("Bearer {}", token(&buyer, Role::Buyer));
+    loop {
+        let Ok(res) = client
+            .post(format!("{base}/v1/checkout"))
+            .header("Authorization", &auth)
+            .send()
+            .await
+        else {
+            return;
+        };
+        let Ok(checkout) = res.json::<Value>().await else {
+            return;
+        };
+        let order_id = checkout["order_id"].clone();
+        let body = json!({
+            "order_id": order_id,
+            "checkout_token": checkout["checkout_token"],
+            "items": [{ "sku": "tea", "quantity": 1, "product_version": 1 }],
+        });
+        let Ok(res) = client
+            .post(format!("{base}/v1/orders"))
+            .header("Authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+        else {
+            return;
+        };
+        if res.status().is_success() {
+            let id = order_id
+                .as_str()
+                .map_or_else(|| order_id.to_string(), str::to_owned);
+            acknowledged.lock().unwrap().push(id);
+        }
+    }
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn sigterm_under_load_exits_in_time_and_loses_no_acknowledged_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", dir.path().join("orders.db").display());
+    let client = reqwest::Client::new();
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    for round in 0..ROUNDS {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let log = dir.path().join(format!("server-{round}.log"));
+        let mut server = start(&database_url, port, &log);
+        wait_ready(&client, &base).await;
+        if round == 0 {
+            let created = client
+                .post(format!("{base}/v1/products"))
+                .header(
+                    "Authorization",
+                    format!("Bearer {}", token("shop-1", Role::Seller)),
+                )
+                .json(&json!({
+                    "sku": "tea", "title": "Tea", "price_cents": 100, "initial_stock": 1_000_000,
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert!(created.status().is_success(), "{}", created.status());
+        }
+        let before = acknowledged.lock().unwrap().len();
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|n| {
+                tokio::spawn(place_until_refused(
+                    base.clone(),
+                    format!("buyer-{round}-{n}"),
+                    Arc::clone(&acknowledged),
+                ))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let placed = acknowledged.lock().unwrap().len() - before;
+        assert!(
+            placed > 0,
+            "round {round}: no order placed before the signal"
+        );
+
+        terminate(&server);
+        let signalled = Instant::now();
+        let status = wait_exit(&mut server, EXIT_WITHIN).await;
+        let took = signalled.elapsed();
+        if status.is_none() {
+            server.kill().unwrap();
+        }
+        let status = status.unwrap_or_else(|| {
+            panic!("round {round}: still running {took:?} after SIGTERM, under load")
+        });
+        assert!(status.success(), "round {round}: exited with {status}");
+        for client in clients {
+            client.await.unwrap();
+        }
+        let logged = std::fs::read_to_string(&log).unwrap();
+        for line in logged.lines() {
+            assert!(
+                !line.contains(r#""level":"ERROR""#) && !line.contains("being shutdown"),
+                "round {round}: the shutdown logged {line}"
+            );
+        }
+    }
+
+    let settings = Settings {
+        database_url,
+        ..Settings::default()
+    };
+    let store = open_store(&settings).await.unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    for id in &acknowledged {
+        let events = store.read_stream("Order", id).await.unwrap();
+        assert!(
+            events.iter().any(|e| e.event_type == "OrderPlaced"),
+            "order {id} was acknowledged but is not in the log: {:?}",
+            events.iter().map(|e| &e.event_type).collect::<Vec<_>>()
+        );
+    }
+}
