@@ -33,7 +33,7 @@ const CHECK_POLL_INTERVAL_MS: u64 = 1_000;
 const RECONCILE_ATTEMPTS_MAX: u32 = 3;
 /// Wait between reconcile attempts.
 const RECONCILE_RETRY_SECS: u64 = 5;
-/// The server's shutdown grace period (`SHUTDOWN_TIMEOUT_SECS` in command-api's startup).
+/// The servers' shutdown grace period (`shutdown_grace_secs`, set for them).
 pub const SHUTDOWN_GRACE_SECS: u64 = 10;
 /// What a SIGTERM'd server gets beyond the grace period before it counts as hung.
 const SHUTDOWN_MARGIN_SECS: u64 = 10;
@@ -282,6 +282,10 @@ async fn run_on(
             ),
             ("ORDERS_PAYMENT_SWEEP_INTERVAL_SECS", "5"),
             ("ORDERS_ABANDONED_PLACEMENT_SECS", "10"),
+            (
+                "ORDERS_SHUTDOWN_GRACE_SECS",
+                &SHUTDOWN_GRACE_SECS.to_string(),
+            ),
             ("ORDERS_LOG_FORMAT", "json"),
             ("RUST_LOG", "warn"),
         ]
