@@ -2,6 +2,6 @@
 -- (read_after.sql's rule), so that every event at or before it has committed.
 SELECT txid::text AS txid_text, position
 FROM events
-WHERE txid < (SELECT log_horizon())
+WHERE txid < (SELECT log_horizon(pg_current_snapshot()))
 ORDER BY txid DESC, position DESC
 LIMIT 1

@@ -5,6 +5,6 @@ SELECT position, txid::text AS txid_text, aggregate_type, aggregate_id, sequence
        event_version, payload::text AS payload, metadata, recorded_at
 FROM events
 WHERE (txid, position) > ($1::text::xid8, $2)
-  AND txid < (SELECT log_horizon())
+  AND txid < (SELECT log_horizon(pg_current_snapshot()))
 ORDER BY txid, position
 LIMIT $3
