@@ -173,6 +173,7 @@ impl<E: ToProblem + std::error::Error + 'static> ToProblem for ExecuteError<E> {
             ExecuteError::Domain(err) => err.to_problem(),
             ExecuteError::VersionMismatch { current } => Problem::version_mismatch(*current),
             ExecuteError::Contention => Problem::busy(),
+            ExecuteError::KeyReused { .. } => Problem::key_reused(),
             ExecuteError::Store(err) => Problem::store(err),
         }
     }

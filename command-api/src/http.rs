@@ -79,6 +79,7 @@ pub fn metadata(
         correlation_id,
         causation_id: None,
         request_id,
+        request_digest: None,
     }
 }
 

@@ -121,6 +121,16 @@ impl Problem {
         ))
     }
 
+    /// 422: an `Idempotency-Key` already used for another request.
+    pub fn key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "This Idempotency-Key was used for another request",
+        )
+        .detail("a retry must repeat the first request exactly; a new request needs a new key")
+    }
+
     /// 503 for contention that outlasted the bounded retries.
     pub fn busy() -> Self {
         Self::new(

@@ -45,6 +45,13 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
     /// Other writers won the race every time.
     #[error("too much contention on the stream")]
     Contention,
+    /// The stream holds a command with this one's dedup key that came with another request
+    /// ([`EventMetadata::request_digest`]): the key was used again for something else.
+    #[error("the key {dedup_key} was used for another request")]
+    KeyReused {
+        /// The key.
+        dedup_key: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -144,7 +151,7 @@ where
                     // a retry of a command that was executed (its premise moved by itself)
                     // answers as it did
                     if let Some(key) = &metadata.dedup_key {
-                        if store.find_command(A::TYPE, id, key).await?.is_some() {
+                        if executed_before(store, A::TYPE, id, key, metadata).await? {
                             return Ok(Executed {
                                 aggregate: answer(&kept.aggregate),
                                 version: kept.version,
@@ -188,7 +195,7 @@ where
         // When the log holds this command's dedup key, it was executed before (a retry): a
         // decision to append again answers from the current state instead.
         if let Some(key) = &metadata.dedup_key {
-            if store.find_command(A::TYPE, id, key).await?.is_some() {
+            if executed_before(store, A::TYPE, id, key, metadata).await? {
                 repeated = true;
                 continue;
             }
@@ -200,6 +207,30 @@ where
         if expected_version.is_none() {
             tokio::time::sleep(backoff(attempt)).await;
         }
+    }
+}
+
+/// Whether the stream holds a command with `key`, the dedup key of this one (`metadata`): a
+/// retry. One that came with another request digest than this one's is not a retry but a
+/// reuse of the key, refused.
+async fn executed_before<E: std::error::Error + 'static>(
+    store: &EventStore,
+    aggregate_type: &str,
+    id: &str,
+    key: &str,
+    metadata: &EventMetadata,
+) -> Result<bool, ExecuteError<E>> {
+    let Some(original) = store.find_command(aggregate_type, id, key).await? else {
+        return Ok(false);
+    };
+    let first = original
+        .first()
+        .and_then(|e| e.metadata.request_digest.as_deref());
+    match (first, metadata.request_digest.as_deref()) {
+        (Some(first), Some(this)) if first != this => Err(ExecuteError::KeyReused {
+            dedup_key: key.to_owned(),
+        }),
+        _ => Ok(true),
     }
 }
 

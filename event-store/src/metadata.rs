@@ -11,6 +11,7 @@ const ACTOR: &str = "actor";
 const CORRELATION_ID: &str = "correlation_id";
 const CAUSATION_ID: &str = "causation_id";
 const REQUEST_ID: &str = "request_id";
+const REQUEST_DIGEST: &str = "request_digest";
 
 /// Metadata stored with every event of a command.
 ///
@@ -29,6 +30,10 @@ pub struct EventMetadata {
     pub causation_id: Option<String>,
     /// The HTTP request that carried the command.
     pub request_id: Option<String>,
+    /// A digest of the request that carried a command with a client's idempotency key: a
+    /// retry under the key with another request is refused
+    /// ([`crate::ExecuteError::KeyReused`]) instead of answered as the first one was.
+    pub request_digest: Option<String>,
 }
 
 impl EventMetadata {
@@ -40,13 +45,14 @@ impl EventMetadata {
         }
     }
 
-    fn fields(&self) -> [(&'static str, &Option<String>); 5] {
+    fn fields(&self) -> [(&'static str, &Option<String>); 6] {
         [
             (DEDUP_KEY, &self.dedup_key),
             (ACTOR, &self.actor),
             (CORRELATION_ID, &self.correlation_id),
             (CAUSATION_ID, &self.causation_id),
             (REQUEST_ID, &self.request_id),
+            (REQUEST_DIGEST, &self.request_digest),
         ]
     }
 
@@ -70,6 +76,7 @@ impl EventMetadata {
             command_index: command_index.to_string(),
             correlation_id: self.correlation_id.as_deref(),
             dedup_key: self.dedup_key.as_deref(),
+            request_digest: self.request_digest.as_deref(),
             request_id: self.request_id.as_deref(),
         }
     }
@@ -97,6 +104,8 @@ struct StoredRef<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     dedup_key: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    request_digest: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
 }
 
@@ -120,6 +129,7 @@ enum Field {
     CorrelationId,
     CausationId,
     RequestId,
+    RequestDigest,
     #[serde(other)]
     Other,
 }
@@ -142,6 +152,7 @@ impl<'de> Visitor<'de> for StoredVisitor {
                 Field::CorrelationId => &mut meta.correlation_id,
                 Field::CausationId => &mut meta.causation_id,
                 Field::RequestId => &mut meta.request_id,
+                Field::RequestDigest => &mut meta.request_digest,
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
@@ -226,6 +237,7 @@ mod tests {
             correlation_id: Some("c".into()),
             causation_id: None,
             request_id: Some("r".into()),
+            request_digest: Some("d".into()),
         };
         let stored = meta.to_stored(2);
         assert_eq!(stored["command_index"], "2");
@@ -245,6 +257,7 @@ mod tests {
             correlation_id: None,
             causation_id: Some("c".into()),
             request_id: None,
+            request_digest: None,
         };
         assert_eq!(
             meta.to_stored_text(1),
@@ -260,17 +273,29 @@ mod tests {
     /// (ADR 31): each reads with today's code and writes back byte for byte.
     #[test]
     fn the_stored_metadata_fixtures_read_and_write_back_byte_for_byte() {
-        let every_field = EventMetadata {
+        let before_request_digest = EventMetadata {
             dedup_key: Some("refund:r-1".into()),
             actor: Some("buyer:b-1".into()),
             correlation_id: Some("checkout:1001".into()),
             causation_id: Some("event:Order/1001/2".into()),
             request_id: Some("req-7f3a".into()),
+            request_digest: None,
+        };
+        let every_field = EventMetadata {
+            request_digest: Some(
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            ),
+            ..before_request_digest.clone()
         };
         for (fixture, expected, command_index) in [
             (
                 include_str!("../tests/fixtures/metadata/every_field.json"),
                 every_field,
+                1,
+            ),
+            (
+                include_str!("../tests/fixtures/metadata/before_request_digest.json"),
+                before_request_digest,
                 1,
             ),
             (

@@ -51,6 +51,7 @@ fn metadata(event: &RecordedEvent, actor: &str, key: String) -> EventMetadata {
             event.aggregate_type, event.aggregate_id, event.sequence
         )),
         request_id: None,
+        request_digest: None,
     }
 }
 

@@ -73,6 +73,7 @@ impl OrderReactions {
                 event.aggregate_type, event.aggregate_id, event.sequence
             )),
             request_id: None,
+            request_digest: None,
         }
     }
 

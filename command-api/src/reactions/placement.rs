@@ -168,6 +168,7 @@ pub(crate) async fn release(
         causation_id: cause
             .map(|e| format!("{}/{}/{}", e.aggregate_type, e.aggregate_id, e.sequence)),
         request_id: None,
+        request_digest: None,
     };
     let command = ReleaseStock { order_id, at };
     let executed = execute_with(

@@ -163,6 +163,8 @@ impl Catalogue {
     ) -> Result<Executed<Sku>, CatalogueError> {
         let meta = EventMetadata {
             dedup_key: idempotency_key.map(|key| format!("stock:{key}")),
+            request_digest: idempotency_key
+                .map(|_| super::request_digest(&format!("add-stock {sku}"), &quantity)),
             ..meta.clone()
         };
         let command = AddStock {

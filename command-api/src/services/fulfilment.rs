@@ -116,6 +116,7 @@ impl Fulfilment {
         }
         let at = self.clock.now();
         let mut dedup_key = None;
+        let mut request_digest = None;
         let command = match update {
             Update::Cancel => OrderCommand::CancelOrder(CancelOrder {
                 reason: CancelReason::BuyerCancelled,
@@ -132,6 +133,10 @@ impl Fulfilment {
             Update::ConfirmReceipt => OrderCommand::ConfirmReceipt(ConfirmReceipt { at }),
             Update::Refund(items) => {
                 dedup_key = idempotency_key.map(|key| format!("refund:{key}"));
+                request_digest = idempotency_key.map(|_| {
+                    let lines: Vec<_> = items.iter().map(|i| (i.line, i.quantity.get())).collect();
+                    super::request_digest("refund", &lines)
+                });
                 OrderCommand::RequestRefund(RequestRefund {
                     refund_id: self.refund_id().await?,
                     items,
@@ -141,6 +146,7 @@ impl Fulfilment {
         };
         let meta = EventMetadata {
             dedup_key,
+            request_digest,
             ..meta.clone()
         };
         Ok(

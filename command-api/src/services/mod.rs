@@ -19,6 +19,8 @@ pub mod placement;
 
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use chrono::{DateTime, Utc};
 use event_store::EventStore;
 use ids::SegmentAllocator;
@@ -97,3 +99,19 @@ impl Services {
 
 #[cfg(test)]
 mod tests;
+
+/// The digest of a command carrying a client's `Idempotency-Key` (`EventMetadata`'s
+/// `request_digest`): what it does (`what`) and its content, so that a retry with the same key
+/// and other content is told from a retry.
+pub fn request_digest(what: &str, content: &impl serde::Serialize) -> String {
+    let mut digest = Sha256::new();
+    digest.update(what.as_bytes());
+    digest.update(b"\n");
+    // serialising plain data into bytes cannot fail
+    digest.update(serde_json::to_vec(content).unwrap_or_default());
+    digest
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

@@ -132,7 +132,10 @@ impl From<ExecuteError<OrderError>> for PlacementError {
         match err {
             ExecuteError::Domain(err) => Self::Order(err),
             ExecuteError::Store(err) => Self::Store(err),
-            ExecuteError::VersionMismatch { .. } | ExecuteError::Contention => Self::Contention,
+            // a placement's keys are its own, never a client's (no request digest to differ)
+            ExecuteError::VersionMismatch { .. }
+            | ExecuteError::Contention
+            | ExecuteError::KeyReused { .. } => Self::Contention,
         }
     }
 }
@@ -142,7 +145,10 @@ impl From<ExecuteError<SkuError>> for PlacementError {
         match err {
             ExecuteError::Domain(err) => Self::Stock(err),
             ExecuteError::Store(err) => Self::Store(err),
-            ExecuteError::VersionMismatch { .. } | ExecuteError::Contention => Self::Contention,
+            // a placement's keys are its own, never a client's (no request digest to differ)
+            ExecuteError::VersionMismatch { .. }
+            | ExecuteError::Contention
+            | ExecuteError::KeyReused { .. } => Self::Contention,
         }
     }
 }

@@ -21,6 +21,7 @@ fn meta(key: &str) -> EventMetadata {
         correlation_id: Some("corr-1".to_owned()),
         causation_id: Some("cause-1".to_owned()),
         request_id: Some("req-1".to_owned()),
+        request_digest: Some("digest-1".to_owned()),
     }
 }
 

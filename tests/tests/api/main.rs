@@ -44,6 +44,7 @@ on_both_stores!(
     the_same_order_id_with_other_content_is_a_conflict,
     cancelling_an_unpaid_order_releases_its_stock,
     a_retried_stock_addition_answers_the_first_result,
+    an_idempotency_key_reused_for_another_request_is_refused,
     a_transaction_id_pays_one_order_only,
 );
 

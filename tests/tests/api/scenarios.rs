@@ -675,6 +675,28 @@ pub async fn a_retried_stock_addition_answers_the_first_result(app: TestApp) {
     assert_eq!(stock["available"], 15);
 }
 
+/// An `Idempotency-Key` names one request: the same key with another quantity is refused
+/// (422) and adds nothing, while the first request's retry still answers as it did.
+pub async fn an_idempotency_key_reused_for_another_request_is_refused(app: TestApp) {
+    app.create_product(MILK).await;
+    let add = |quantity: u32| {
+        app.client
+            .post(app.url("/v1/skus/milk-1l/stock"))
+            .bearer_auth(app.seller())
+            .header("Idempotency-Key", "restock-8")
+            .json(&json!({ "quantity": quantity }))
+            .send()
+    };
+    assert_eq!(add(5).await.unwrap().status(), StatusCode::OK);
+    let other = add(7).await.unwrap();
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.headers()["content-type"], "application/problem+json");
+    let problem: Value = other.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/idempotency-key-reused");
+    assert_eq!(add(5).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.stock("milk-1l").await["available"], 15);
+}
+
 /// A provider transaction pays one order: naming it for another order is refused (409) and
 /// records nothing there, while the order it paid stays paid.
 pub async fn a_transaction_id_pays_one_order_only(app: TestApp) {
