@@ -19,9 +19,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
 
 /// Of the grace period, the part kept for stopping the background work and giving the lease
 /// back after the requests in flight (which get the rest).
@@ -120,6 +124,54 @@ impl Deadlines {
             exit: now + grace,
         }
     }
+}
+
+/// The graceful shutdown's steps, in [`crate::shutdown`]'s order.
+pub(crate) async fn stop_gracefully(
+    handle: ServerHandle,
+    running: JoinHandle<std::io::Result<()>>,
+    drain: &Drain,
+    deadlines: Deadlines,
+    (shutdown, workers): (CancellationToken, Vec<JoinHandle<()>>),
+    state: &AppState,
+) -> std::io::Result<()> {
+    tracing::info!(
+        in_flight = drain.in_flight(),
+        "stopping: no new connections; finishing the requests in flight"
+    );
+    handle.pause().await;
+    drain.begin();
+    if !drain.wait_idle(deadlines.drain).await {
+        tracing::warn!(
+            in_flight = drain.in_flight(),
+            "requests still in flight at the end of the grace period are cut"
+        );
+    }
+    shutdown.cancel();
+    for worker in workers {
+        let abort = worker.abort_handle();
+        match tokio::time::timeout_at(deadlines.exit, worker).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) if err.is_cancelled() => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "a worker failed"),
+            Err(_) => {
+                tracing::warn!("a worker did not stop within the grace period: cut");
+                abort.abort();
+            }
+        }
+    }
+    match tokio::time::timeout_at(deadlines.exit, state.order_ids.shutdown()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "releasing the order-id lease failed"),
+        Err(_) => tracing::warn!("releasing the order-id lease took too long: it will expire"),
+    }
+    // closes the idle keep-alive connections left, then ends the HTTP workers
+    handle.stop(false).await;
+    let served = running
+        .await
+        .unwrap_or_else(|err| Err(std::io::Error::other(err)));
+    tracing::info!("stopped");
+    served
 }
 
 #[cfg(test)]

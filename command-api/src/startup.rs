@@ -41,7 +41,7 @@ use crate::reactions::placement_sweeper::{self, PLACEMENT_SWEEP_INTERVAL_SECS, P
 use crate::reactions::{OrderReactions, runner};
 use crate::routes;
 use crate::services::{Clock, Services};
-use crate::shutdown::{Deadlines, Drain, StopHandle};
+use crate::shutdown::{Deadlines, Drain, StopHandle, stop_gracefully};
 use crate::state::AppState;
 
 /// A failure to start.
@@ -518,54 +518,6 @@ impl Application {
         }
         served.unwrap_or_else(|err| Err(std::io::Error::other(err)))
     }
-}
-
-/// The graceful shutdown's steps, in [`crate::shutdown`]'s order.
-async fn stop_gracefully(
-    handle: ServerHandle,
-    running: JoinHandle<std::io::Result<()>>,
-    drain: &Drain,
-    deadlines: Deadlines,
-    (shutdown, workers): (CancellationToken, Vec<JoinHandle<()>>),
-    state: &AppState,
-) -> std::io::Result<()> {
-    tracing::info!(
-        in_flight = drain.in_flight(),
-        "stopping: no new connections; finishing the requests in flight"
-    );
-    handle.pause().await;
-    drain.begin();
-    if !drain.wait_idle(deadlines.drain).await {
-        tracing::warn!(
-            in_flight = drain.in_flight(),
-            "requests still in flight at the end of the grace period are cut"
-        );
-    }
-    shutdown.cancel();
-    for worker in workers {
-        let abort = worker.abort_handle();
-        match tokio::time::timeout_at(deadlines.exit, worker).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) if err.is_cancelled() => {}
-            Ok(Err(err)) => tracing::error!(error = %err, "a worker failed"),
-            Err(_) => {
-                tracing::warn!("a worker did not stop within the grace period: cut");
-                abort.abort();
-            }
-        }
-    }
-    match tokio::time::timeout_at(deadlines.exit, state.order_ids.shutdown()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!(error = %err, "releasing the order-id lease failed"),
-        Err(_) => tracing::warn!("releasing the order-id lease took too long: it will expire"),
-    }
-    // closes the idle keep-alive connections left, then ends the HTTP workers
-    handle.stop(false).await;
-    let served = running
-        .await
-        .unwrap_or_else(|err| Err(std::io::Error::other(err)));
-    tracing::info!("stopped");
-    served
 }
 
 #[cfg(test)]
