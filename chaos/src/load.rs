@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use command_api::auth::Role;
-use loadgen::client::{Api, Failed};
+use loadgen::client::{Api, Checkout, Failed, Placed};
 use loadgen::rng::Rng;
 use reqwest::Method;
-use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
@@ -83,20 +82,6 @@ pub struct Client {
     pub counters: Arc<Counters>,
     /// Distinguishes this run's transaction ids.
     pub run: String,
-}
-
-/// What the client reads of a checkout.
-#[derive(Debug, Default, Deserialize)]
-struct Checkout {
-    order_id: String,
-    checkout_token: String,
-}
-
-/// What the client reads of a placed order.
-#[derive(Debug, Default, Deserialize)]
-struct Placed {
-    order_id: String,
-    total_cents: i64,
 }
 
 impl Client {

@@ -166,3 +166,21 @@ struct Stock {
 pub fn is_conflict(failed: Failed) -> bool {
     failed.status == StatusCode::CONFLICT.as_u16()
 }
+
+/// What a client reads of a checkout (`POST /v1/checkout`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Checkout {
+    /// The order id to place.
+    pub order_id: String,
+    /// The token that proves the checkout.
+    pub checkout_token: String,
+}
+
+/// What a client reads of a placed order (`POST /v1/orders`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Placed {
+    /// Its id.
+    pub order_id: String,
+    /// What the buyer owes.
+    pub total_cents: i64,
+}

@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 use command_api::auth::Role;
 use futures::future::join_all;
 use reqwest::Method;
-use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
-use crate::client::{Api, Failed, is_conflict};
+use crate::client::{Api, Checkout, Failed, Placed, is_conflict};
 use crate::rng::Rng;
 use crate::stats::{Report, Samples};
 
@@ -194,20 +193,6 @@ fn pick<'a>(rng: &mut Rng, catalogue: &'a [String]) -> Vec<(&'a str, u32)> {
         }
     }
     items
-}
-
-/// What the generator reads of a checkout.
-#[derive(Debug, Default, Deserialize)]
-struct Checkout {
-    order_id: String,
-    checkout_token: String,
-}
-
-/// What the generator reads of a placed order.
-#[derive(Debug, Default, Deserialize)]
-struct Placed {
-    order_id: String,
-    total_cents: i64,
 }
 
 /// Checkout and place; answers with the placed order.

@@ -124,16 +124,22 @@ async fn open_writing_transaction(
     tx
 }
 
+/// Asserts that a writing transaction held open in `database` does not keep a fresh append
+/// from the log's readers.
+async fn a_transaction_in_does_not_hold_the_log_back(pool: &PgPool, database: &str) {
+    let held = open_writing_transaction(pool, database).await;
+    assert!(
+        appended_event_is_read_within(pool, 2_000).await,
+        "a transaction in database {database} held the log's readers back"
+    );
+    held.rollback().await.unwrap();
+}
+
 /// The horizon is the log's own: a transaction open in another database of the same cluster
 /// (a shared cluster is the common case) used to stall every reader until it ended.
 #[sqlx::test(migrator = "event_store::MIGRATOR")]
 async fn a_transaction_in_another_database_does_not_hold_the_log_back(pool: PgPool) {
-    let held = open_writing_transaction(&pool, "postgres").await;
-    assert!(
-        appended_event_is_read_within(&pool, 2_000).await,
-        "a transaction in the postgres database held the log's readers back"
-    );
-    held.rollback().await.unwrap();
+    a_transaction_in_does_not_hold_the_log_back(&pool, "postgres").await;
 }
 
 /// Nor does a transaction of the same database that writes no event (a projection's, an
@@ -144,12 +150,7 @@ async fn a_transaction_that_appends_nothing_does_not_hold_the_log_back(pool: PgP
         .fetch_one(&pool)
         .await
         .unwrap();
-    let held = open_writing_transaction(&pool, &database).await;
-    assert!(
-        appended_event_is_read_within(&pool, 2_000).await,
-        "a transaction writing no event held the log's readers back"
-    );
-    held.rollback().await.unwrap();
+    a_transaction_in_does_not_hold_the_log_back(&pool, &database).await;
 }
 
 /// While an append is held open, the events committed after it wait (ADR 1); a reader's lag
