@@ -4,9 +4,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// The filter when `RUST_LOG` is not set: info, but not actix's line per malformed request
+/// ("stream error: request parse error", at ERROR level): a client's garbage is not the
+/// server's fault, and a flood of it would flood the log.
+pub const DEFAULT_LOG_FILTER: &str = "info,actix_http::h1::dispatcher=off";
+
 /// Installs the global subscriber; later calls are no-ops (tests start several apps).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -14,4 +20,19 @@ pub fn init(format: LogFormat) {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_filter_parses_and_silences_only_actix_parse_errors() {
+        let filter = EnvFilter::try_new(DEFAULT_LOG_FILTER).unwrap().to_string();
+        assert!(
+            filter.contains("actix_http::h1::dispatcher=off"),
+            "{filter}"
+        );
+        assert!(filter.contains("info"), "{filter}");
+    }
 }
