@@ -1,6 +1,8 @@
-//! SIGTERM under load, several times over, against the real binary: the server exits well
-//! within its grace period although its clients keep their keep-alive connections busy, logs
-//! no error on the way out, and every order it acknowledged is in the log afterwards.
+//! The real binary as a process:
+//! - SIGTERM under load, several times over: the server exits well within its grace period
+//!   although its clients keep their keep-alive connections busy, logs no error on the way
+//!   out, and every order it acknowledged is in the log afterwards;
+//! - a flood of bad requests is answered and not logged above debug level.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::Path;
@@ -35,9 +37,10 @@ fn start(database_url: &str, port: u16, log: &Path) -> Child {
         .env("DATABASE_URL", database_url)
         .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("ORDERS_JWT_SECRET", SECRET)
+        .env("ORDERS_PAYMENT_CALLBACK_SECRET", SECRET)
+        .env_remove("RUST_LOG")
         .env("ORDERS_SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())
         .env("ORDERS_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
@@ -204,4 +207,59 @@ async fn sigterm_under_load_exits_in_time_and_loses_no_acknowledged_order() {
             events.iter().map(|e| &e.event_type).collect::<Vec<_>>()
         );
     }
+}
+
+/// Bad requests of every kind, many times over: each is answered with its 4xx, and none
+/// writes a line above debug level (there used to be a WARN per 401 and per malformed body,
+/// and an ERROR per request that is not HTTP).
+#[tokio::test]
+async fn a_flood_of_bad_requests_is_answered_and_not_logged() {
+    use std::io::{Read, Write};
+
+    const ROUNDS: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", dir.path().join("orders.db").display());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("server.log");
+    let mut server = start(&database_url, port, &log);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let buyer = format!("Bearer {}", token("b-1", Role::Buyer));
+    for _ in 0..ROUNDS {
+        let unauthenticated = client.get(format!("{base}/v1/cart")).send().await.unwrap();
+        assert_eq!(unauthenticated.status(), 401);
+        let malformed = client
+            .post(format!("{base}/v1/orders"))
+            .header("Authorization", &buyer)
+            .header("Content-Type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(malformed.status(), 400);
+        let forbidden = client
+            .post(format!("{base}/v1/products"))
+            .header("Authorization", &buyer)
+            .json(&json!({"sku": "x", "title": "x", "price_cents": 1, "initial_stock": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forbidden.status(), 403);
+        let mut raw = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        raw.write_all(b"GET /v1/cart HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+            .unwrap();
+        let mut answer = [0_u8; 12];
+        raw.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 400");
+    }
+    terminate(&server);
+    let status = wait_exit(&mut server, Duration::from_secs(GRACE_SECS)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let loud: Vec<_> = logged
+        .lines()
+        .filter(|line| line.contains(r#""level":"ERROR""#) || line.contains(r#""level":"WARN""#))
+        .collect();
+    assert!(loud.is_empty(), "bad requests were logged: {loud:#?}");
 }
