@@ -174,6 +174,24 @@ pub(crate) async fn stop_gracefully(
     served
 }
 
+/// After the HTTP server was stopped at once through its handle (as a crash would stop it):
+/// stops the background work and gives the order-id lease back.
+pub(crate) async fn stop_after_halt(
+    shutdown: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
+    state: &AppState,
+) {
+    shutdown.cancel();
+    for worker in workers {
+        if let Err(err) = worker.await {
+            tracing::error!(error = %err, "a worker failed");
+        }
+    }
+    if let Err(err) = state.order_ids.shutdown().await {
+        tracing::warn!(error = %err, "releasing the order-id lease failed");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

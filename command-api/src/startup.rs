@@ -41,7 +41,7 @@ use crate::reactions::placement_sweeper::{self, PLACEMENT_SWEEP_INTERVAL_SECS, P
 use crate::reactions::{OrderReactions, runner};
 use crate::routes;
 use crate::services::{Clock, Services};
-use crate::shutdown::{Deadlines, Drain, StopHandle, stop_gracefully};
+use crate::shutdown::{Deadlines, Drain, StopHandle, stop_after_halt, stop_gracefully};
 use crate::state::AppState;
 
 /// A failure to start.
@@ -507,15 +507,7 @@ impl Application {
             )
             .await;
         };
-        self.shutdown.cancel();
-        for worker in self.workers {
-            if let Err(err) = worker.await {
-                tracing::error!(error = %err, "a worker failed");
-            }
-        }
-        if let Err(err) = self.state.order_ids.shutdown().await {
-            tracing::warn!(error = %err, "releasing the order-id lease failed");
-        }
+        stop_after_halt(self.shutdown, self.workers, &self.state).await;
         served.unwrap_or_else(|err| Err(std::io::Error::other(err)))
     }
 }

@@ -20,28 +20,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Checkpoint, ErrorChain, EventStore, RecordedEvent, Subscription};
 
+mod superseded;
+
+pub use superseded::Superseded;
+use superseded::is_superseded;
+
 /// What a handler's failure is.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The cause a handler gives (anywhere in its error's chain of sources) when another runner of
-/// the same follower, on another node, moved the checkpoint first: an ordinary race, not a
-/// fault. The follower resumes from the stored checkpoint as after any failure, but logs it at
-/// debug level and does not count it as a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("another runner moved the checkpoint first")]
-pub struct Superseded;
-
-/// Whether `err` or one of its sources is [`Superseded`].
-fn is_superseded(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(err);
-    while let Some(err) = cause {
-        if err.is::<Superseded>() {
-            return true;
-        }
-        cause = err.source();
-    }
-    false
-}
 
 /// Most events counted when measuring a follower's lag; beyond it the gauge shows this.
 pub const LAG_EVENTS_COUNTED_MAX: usize = 1_000;
@@ -588,22 +573,5 @@ impl Backoff {
             () = shutdown.cancelled() => None,
             () = tokio::time::sleep(wait) => Some(()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("the batch was rolled back")]
-    struct RolledBack(#[source] Superseded);
-
-    #[test]
-    fn a_race_is_told_apart_from_a_fault_anywhere_in_the_chain() {
-        let raced: HandlerError = Box::new(RolledBack(Superseded));
-        assert!(is_superseded(&*raced));
-        let fault: HandlerError = Box::new(std::io::Error::other("disk full"));
-        assert!(!is_superseded(&*fault));
     }
 }

@@ -27,10 +27,11 @@
 //! `postgres` and `sqlite` (the backends' SQL), `subscription`, `execute` (a command against
 //! one stream), `follower` and `dead_letters`, `slots` (per-stream locks, kept state and batched
 //! writes behind `execute`, private to this crate), `checkpoints`,
-//! `metadata`, `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
+//! `metadata`, `activity` (the transactions that can hold readers back), `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
 //! `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
+mod activity;
 mod checkpoints;
 mod db;
 mod dead_letters;
@@ -51,6 +52,7 @@ mod subscription;
 mod tail;
 mod transaction;
 
+pub use activity::TransactionAges;
 pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query};
 pub use dead_letters::DeadLetter;
 pub use error::{AppendError, ErrorChain, StoreError, unavailable};
@@ -59,7 +61,7 @@ pub use metadata::EventMetadata;
 pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};
 pub use pages::StreamPages;
 pub use postgres::{APPEND_STATEMENT_TIMEOUT_MS, LOG_WRITER_LOCK};
-pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent, TransactionAges};
+pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent};
 pub use store::{Appended, EventStore, Loaded, POSTGRES_POOL_CONNECTIONS_DEFAULT};
 pub use subscription::{SUBSCRIPTION_BATCH_SIZE_MAX, SUBSCRIPTION_LINGER_MS, Subscription};
 pub use transaction::begin;

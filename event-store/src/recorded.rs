@@ -188,13 +188,3 @@ where
     let value: i64 = row.try_get(column)?;
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{column} {value}")))
 }
-
-/// Ages of the oldest running transactions ([`crate::EventStore::transaction_ages`]), in
-/// seconds; `None` where there is none.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct TransactionAges {
-    /// The oldest append to the log: the readers wait for it.
-    pub oldest_append_secs: Option<f64>,
-    /// The oldest transaction of the cluster with a transaction id (any database).
-    pub oldest_writer_secs: Option<f64>,
-}

@@ -497,17 +497,6 @@ impl EventStore {
         }
     }
 
-    /// How long the oldest running transactions have been running, on PostgreSQL (`None` on
-    /// SQLite, where one write runs at a time): the oldest append, which holds every reader of
-    /// the log back while it runs, and the oldest transaction of the cluster that has written
-    /// anything, which holds back nothing of the log but everything of vacuum.
-    pub async fn transaction_ages(&self) -> Result<Option<crate::TransactionAges>, StoreError> {
-        match &*self.backend {
-            Backend::Postgres(b) => Ok(Some(b.transaction_ages().await?)),
-            Backend::Sqlite(_) => Ok(None),
-        }
-    }
-
     /// The newest event a reader of the log may see now ([`Checkpoint::START`] for an empty
     /// log): every event at or before it has committed, and [`EventStore::read_after`] will
     /// return none that sorts before it that it has not returned already.
