@@ -10,7 +10,7 @@ use loadgen::client::{Api, Checkout, Failed, Placed};
 use loadgen::rng::Rng;
 use reqwest::Method;
 use serde::de::IgnoredAny;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::ledger::{AckedPayment, Ledger, PlacedOrder};
 
@@ -109,15 +109,7 @@ impl Client {
             })
             .await?;
         let items = self.pick();
-        let lines: Vec<Value> = items
-            .iter()
-            .map(|(sku, qty)| json!({ "sku": sku, "quantity": qty, "product_version": 1 }))
-            .collect();
-        let body = json!({
-            "order_id": checkout.order_id,
-            "checkout_token": checkout.checkout_token,
-            "items": lines,
-        });
+        let body = checkout.placement(&items);
         let token = self.api.token(Role::Buyer, &self.buyer);
         let placed: Placed = self
             .retry(|api| {

@@ -176,6 +176,22 @@ pub struct Checkout {
     pub checkout_token: String,
 }
 
+impl Checkout {
+    /// The body of `POST /v1/orders` placing this checkout's order with `items` (SKU and
+    /// quantity, at product version 1).
+    pub fn placement<S: AsRef<str>>(&self, items: &[(S, u32)]) -> Value {
+        let lines: Vec<Value> = items
+            .iter()
+            .map(|(sku, qty)| json!({ "sku": sku.as_ref(), "quantity": qty, "product_version": 1 }))
+            .collect();
+        json!({
+            "order_id": self.order_id,
+            "checkout_token": self.checkout_token,
+            "items": lines,
+        })
+    }
+}
+
 /// What a client reads of a placed order (`POST /v1/orders`).
 #[derive(Debug, Default, Deserialize)]
 pub struct Placed {

@@ -7,7 +7,7 @@ use command_api::auth::Role;
 use futures::future::join_all;
 use reqwest::Method;
 use serde::de::IgnoredAny;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::client::{Api, Checkout, Failed, Placed, is_conflict};
 use crate::rng::Rng;
@@ -212,15 +212,7 @@ async fn place(
             samples.as_deref_mut(),
         )
         .await?;
-    let lines: Vec<Value> = items
-        .iter()
-        .map(|(sku, qty)| json!({ "sku": sku, "quantity": qty, "product_version": 1 }))
-        .collect();
-    let body = json!({
-        "order_id": checkout.order_id,
-        "checkout_token": checkout.checkout_token,
-        "items": lines,
-    });
+    let body = checkout.placement(items);
     api.call(Method::POST, "/v1/orders", &token, Some(&body), samples)
         .await
 }

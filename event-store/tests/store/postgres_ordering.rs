@@ -63,32 +63,29 @@ async fn subscriptions_share_one_listening_connection(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(listening, 1);
-    store
-        .append::<crate::counter::Counter>(
-            "c-1",
-            0,
-            &[crate::counter::added(1)],
-            &event_store::EventMetadata::default(),
-        )
-        .await
-        .unwrap();
+    append_first(&store, "c-1", 1).await;
     for reader in readers {
         assert_eq!(reader.await.unwrap(), "c-1");
     }
 }
 
-/// Appends one event and reads the log from the start until it shows, for at most `wait_ms`.
-async fn appended_event_is_read_within(pool: &PgPool, wait_ms: u64) -> bool {
-    let store = event_store::EventStore::postgres(pool.clone());
+/// Appends the first event of counter `id`, adding `amount`.
+async fn append_first(store: &event_store::EventStore, id: &str, amount: u64) {
     store
         .append::<crate::counter::Counter>(
-            "c-1",
+            id,
             0,
-            &[crate::counter::added(1)],
+            &[crate::counter::added(amount)],
             &event_store::EventMetadata::default(),
         )
         .await
         .unwrap();
+}
+
+/// Appends one event and reads the log from the start until it shows, for at most `wait_ms`.
+async fn appended_event_is_read_within(pool: &PgPool, wait_ms: u64) -> bool {
+    let store = event_store::EventStore::postgres(pool.clone());
+    append_first(&store, "c-1", 1).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
     while std::time::Instant::now() < deadline {
         if !store
@@ -167,15 +164,7 @@ async fn events_held_back_by_a_running_append_count_as_lag(pool: PgPool) {
         )
         .await;
     let store = h.store();
-    store
-        .append::<crate::counter::Counter>(
-            "late",
-            0,
-            &[crate::counter::added(2)],
-            &event_store::EventMetadata::default(),
-        )
-        .await
-        .unwrap();
+    append_first(store, "late", 2).await;
     assert!(
         store
             .read_after(Checkpoint::START, 10)
