@@ -15,6 +15,7 @@
 //!   apart from [`AppendError::Conflict`];
 //! - [`Subscription`]: every event of the log, in commit order, from a [`Checkpoint`], never
 //!   skipping an event whose transaction commits after a higher-positioned one;
+//! - leases ([`EventStore::acquire_lease`]): work that runs on one node at a time;
 //! - [`follower`]: the one follower of the log (batches, backoff, lag, checkpoints, dead
 //!   letters) that projections, reactions and deadlines run under;
 //! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the log's tables (each crate owns its own; the
@@ -39,6 +40,7 @@ mod error;
 mod execute;
 pub mod follower;
 mod fresh;
+mod leases;
 mod metadata;
 pub mod migrations;
 mod pages;
@@ -55,6 +57,7 @@ mod transaction;
 pub use activity::TransactionAges;
 pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query};
 pub use dead_letters::DeadLetter;
+pub use leases::Lease;
 pub use error::{AppendError, ErrorChain, StoreError, unavailable};
 pub use execute::{ExecuteError, Executed, execute, execute_with};
 pub use metadata::EventMetadata;

@@ -6,6 +6,7 @@
 mod counter;
 mod execute;
 mod harness;
+mod leases;
 mod postgres_es_compat;
 mod postgres_group_commit;
 mod postgres_ordering;
@@ -59,4 +60,6 @@ conformance!(
     a_checked_state_this_process_wrote_is_never_served_older,
     a_checked_state_is_read_again_when_the_tail_has_not_read_the_head_lately,
     a_gap_in_the_tails_reads_drops_every_checked_state,
+    a_lease_has_one_holder_until_it_expires,
+    a_released_lease_is_taken_at_once,
 );
