@@ -14,6 +14,7 @@ use loadgen::rng::Rng;
 
 use crate::check::{Findings, Observed, check};
 use crate::database::{Backend, Database};
+use crate::leases;
 use crate::ledger::Ledger;
 use crate::load::{self, Client, Counters};
 use crate::node::{Node, ServerConfig};
@@ -187,6 +188,8 @@ pub struct Outcome {
     pub lateness_max_ms: i64,
     /// Longest SIGTERM to exit (the sigterm experiment).
     pub exit_max: Option<Duration>,
+    /// Longest from killing a node until another held each of its leases (several nodes).
+    pub handover_max: Option<Duration>,
     /// Requests sent again after no answer or a 5xx.
     pub retried: u64,
     /// Operations given up.
@@ -228,6 +231,13 @@ impl fmt::Display for Outcome {
         )?;
         if let Some(exit) = self.exit_max {
             write!(f, ", exit after SIGTERM max {:.1} s", exit.as_secs_f64())?;
+        }
+        if let Some(handover) = self.handover_max {
+            write!(
+                f,
+                ", leases handed over within {:.1} s",
+                handover.as_secs_f64()
+            )?;
         }
         write!(
             f,
@@ -317,6 +327,21 @@ async fn run_on(
         .collect();
     let skus = Arc::new(load::catalogue(&run));
     load::create_catalogue(&apis[0], &skus).await?;
+    // with several nodes, which of them runs which follower of the log
+    let urls: Vec<String> = nodes.iter().map(Node::url).collect();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let expected_leases = if experiment.nodes > 1 {
+        Some(leases::settle(&http, &urls).await?)
+    } else {
+        None
+    };
+    let watch_stop = Arc::new(AtomicBool::new(false));
+    let overlaps = expected_leases
+        .as_ref()
+        .map(|_| leases::watch_overlaps(http.clone(), urls.clone(), Arc::clone(&watch_stop)));
+    let mut handover_max: Option<Duration> = None;
 
     let ledger = Arc::new(Ledger::default());
     let counters = Arc::new(Counters::default());
@@ -348,6 +373,7 @@ async fn run_on(
     let mut holds: Vec<(bool, i64, i64)> = Vec::new();
     for k in 0..faults {
         tokio::time::sleep(intensity.interval).await;
+        let faulted = Instant::now();
         let node = &mut nodes[k as usize % experiment.nodes];
         let done = match experiment.fault {
             Fault::SigKill => async {
@@ -386,6 +412,16 @@ async fn run_on(
             fault_error = Some(err.context(format!("fault {} of {}", k + 1, experiment.name)));
             break;
         }
+        if let Some(expected) = &expected_leases {
+            match leases::handed_over(&http, &urls, expected, faulted).await {
+                Ok(took) => handover_max = handover_max.max(Some(took)),
+                Err(missing) => violations.push(format!(
+                    "fault {}: leases {missing:?} were held by no node {} s after it",
+                    k + 1,
+                    leases::HANDOVER_LIMIT.as_secs()
+                )),
+            }
+        }
     }
     if fault_error.is_none() {
         tokio::time::sleep(intensity.interval).await;
@@ -393,6 +429,10 @@ async fn run_on(
     stop.store(true, Ordering::Relaxed);
     for client in clients {
         client.await.context("a load client panicked")?;
+    }
+    watch_stop.store(true, Ordering::Relaxed);
+    if let Some(overlaps) = overlaps {
+        violations.extend(overlaps.await.context("the lease watcher panicked")?);
     }
     if let Some(err) = fault_error {
         for node in &mut nodes {
@@ -460,6 +500,7 @@ async fn run_on(
         violations,
         lateness_max_ms,
         exit_max,
+        handover_max,
         retried: counters.retried.load(Ordering::Relaxed),
         abandoned: counters.abandoned.load(Ordering::Relaxed),
         error_lines,

@@ -5,7 +5,7 @@
 //! acknowledged was lost or doubled, that every deadline fired once, and that
 //! `orders reconcile` is clean. `scripts/chaos` runs it.
 //!
-//! Modules: `ledger` (what was acknowledged), `load` (the clients, retrying through faults),
+//! Modules: `ledger` (what was acknowledged), `leases` (which node runs which work of the log), `load` (the clients, retrying through faults),
 //! `node` (a server process), `database` (a database per experiment, the faults done to it,
 //! and what it holds), `check` (the ledger against the database: pure), `experiment` (the
 //! experiments and their figures).
@@ -14,6 +14,7 @@
 pub mod check;
 pub mod database;
 pub mod experiment;
+pub mod leases;
 pub mod ledger;
 pub mod load;
 pub mod node;

@@ -9,6 +9,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use projections::ArchiveWindow;
 use serde::{Deserialize, Serialize};
 
+use crate::roles::{Role, Roles};
+
 /// The embedded default: a SQLite file next to where the server runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:./data/orders.db";
 /// The development signing secret used when none is configured: accepted only while the
@@ -27,6 +29,8 @@ pub struct Settings {
     /// `LISTEN` connection and the group committer's 4 come on top). Nodes times this must
     /// stay under the server's `max_connections`. SQLite's pool keeps its own size.
     pub postgres_max_connections: u32,
+    /// The roles this node plays (`api,projector,reactor,relay,timer`, all by default).
+    pub roles: Roles,
     /// NATS JetStream server for the event relay; none runs the in-process bus.
     pub nats_url: Option<String>,
     /// Address the HTTP server listens on.
@@ -123,6 +127,7 @@ impl Default for Settings {
         Self {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             postgres_max_connections: event_store::POSTGRES_POOL_CONNECTIONS_DEFAULT,
+            roles: Roles::all(),
             nats_url: None,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: DEV_JWT_SECRET.to_owned(),
@@ -153,6 +158,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("database_url", &redact_url(&self.database_url))
             .field("postgres_max_connections", &self.postgres_max_connections)
+            .field("roles", &self.roles.to_string())
             .field("nats_url", &self.nats_url)
             .field("http_addr", &self.http_addr)
             .field("jwt_secret", &"<redacted>")
@@ -221,6 +227,9 @@ pub struct Overrides {
     /// `--database-url`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// `--role`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Roles>,
     /// `--nats-url`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nats_url: Option<String>,
@@ -259,14 +268,22 @@ impl Settings {
         self.http_addr.ip().to_canonical().is_loopback()
     }
 
-    /// The payment provider in force: the configured one, else the simulator on loopback and
-    /// none elsewhere, so that no deployment lets buyers pay for free unless asked to.
+    /// The payment provider in force: the configured one, else the simulator on loopback (on
+    /// a node with the api and reactor roles) and none elsewhere, so that no deployment lets
+    /// buyers pay for free unless asked to.
     pub fn payment_provider(&self) -> PaymentProvider {
-        self.payment_provider.unwrap_or(if self.is_loopback() {
-            PaymentProvider::Simulator
-        } else {
-            PaymentProvider::Disabled
-        })
+        self.payment_provider
+            .unwrap_or(if self.is_loopback() && self.simulator_fits() {
+                PaymentProvider::Simulator
+            } else {
+                PaymentProvider::Disabled
+            })
+    }
+
+    /// Whether the simulator can run on this node: it keeps its trades in memory, opened by a
+    /// reaction and paid through an API route, so it needs both roles.
+    pub fn simulator_fits(&self) -> bool {
+        self.roles.has(Role::Api) && self.roles.has(Role::Reactor)
     }
 
     /// Refuses the development secrets (and empty ones) when the server listens beyond

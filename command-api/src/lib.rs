@@ -1,8 +1,9 @@
 //! The command side of the order platform: HTTP routes, authentication, idempotency and error
 //! mapping, and the `orders` command line that runs them.
 //!
-//! Modules: `config` (layered settings), `startup` (the application, its server and its
-//! workers), `routes` (one module per resource: parse, call a service, answer), `services`
+//! Modules: `config` (layered settings), `roles` (what a node does), `startup` (the
+//! application and its server), `workers` (the work beside it, by role), `leased` (work that
+//! runs on one node at a time), `routes` (one module per resource: parse, call a service, answer), `services`
 //! (the use cases, callable without HTTP, and the clock they read), `reactions` (what follows
 //! an event: cart clearing, stock movements),
 //! `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `limits` (what a
@@ -17,12 +18,14 @@ pub mod checkout_token;
 pub mod config;
 pub mod errors;
 pub mod http;
+pub mod leased;
 pub mod limits;
 pub mod metrics;
 pub mod migrations;
 pub mod payments;
 pub mod problem;
 pub mod reactions;
+pub mod roles;
 pub mod routes;
 pub mod services;
 pub mod shutdown;
@@ -30,5 +33,6 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod views;
+mod workers;
 
 pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};

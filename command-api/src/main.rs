@@ -27,6 +27,7 @@ struct Cli {
 const SETTINGS_HELP: &str = "\
 Settings (defaults, then --config FILE, then environment, then flags):
   database_url          DATABASE_URL                 sqlite:./data/orders.db
+  roles                 ORDERS_ROLES                 api,projector,reactor,relay,timer (--role)
   nats_url              NATS_URL                     (none: in-process)
   http_addr             ORDERS_HTTP_ADDR             127.0.0.1:8080
   jwt_secret            ORDERS_JWT_SECRET            a development secret (refused unless http_addr is loopback)
@@ -193,6 +194,11 @@ struct Common {
     /// `postgres://USER@HOST:PORT/DB`. Env: DATABASE_URL.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// The roles of this node, comma-separated: api, projector, reactor, relay, timer
+    /// (default: all). A projection, a reaction or the relay runs on one node of its role at a
+    /// time. Env: ORDERS_ROLES.
+    #[arg(long = "role", value_name = "ROLES", value_delimiter = ',')]
+    roles: Vec<command_api::roles::Role>,
     /// NATS JetStream server for the event relay (default: none, in-process). Env: NATS_URL.
     #[arg(long, value_name = "URL")]
     nats_url: Option<String>,
@@ -207,7 +213,13 @@ struct Common {
 
 impl Common {
     fn settings(&self) -> anyhow::Result<Settings> {
+        let roles = if self.roles.is_empty() {
+            None
+        } else {
+            Some(command_api::roles::Roles::new(self.roles.iter().copied())?)
+        };
         let overrides = Overrides {
+            roles,
             database_url: self.database_url.clone(),
             nats_url: self.nats_url.clone(),
             http_addr: self.http_addr,

@@ -6,9 +6,11 @@ use std::rc::Rc;
 
 use event_store::follower::FollowerMetrics;
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+
+use crate::roles::{Role, Roles};
 
 /// The process's metrics.
 #[derive(Clone)]
@@ -29,6 +31,8 @@ pub struct Metrics {
     pub log_oldest_append: Gauge,
     /// Seconds the oldest transaction of the PostgreSQL cluster with a transaction id has run.
     pub postgres_oldest_writer: Gauge,
+    /// 1 for each role the node plays.
+    pub node_role: IntGaugeVec,
 }
 
 impl Metrics {
@@ -71,6 +75,11 @@ impl Metrics {
             "Seconds the oldest transaction with a transaction id in the PostgreSQL cluster has \
              run",
         )?;
+        let node_role = IntGaugeVec::new(
+            Opts::new("node_role", "1 for each role this node plays"),
+            &["role"],
+        )?;
+        registry.register(Box::new(node_role.clone()))?;
         registry.register(Box::new(log_oldest_append.clone()))?;
         registry.register(Box::new(postgres_oldest_writer.clone()))?;
         registry.register(Box::new(payment_deadline_lateness.clone()))?;
@@ -86,7 +95,17 @@ impl Metrics {
             reactions,
             log_oldest_append,
             postgres_oldest_writer,
+            node_role,
         })
+    }
+
+    /// Shows `roles` as `node_role{role}`: 1 for each role played, 0 for the others.
+    pub fn set_roles(&self, roles: &Roles) {
+        for role in Role::ALL {
+            self.node_role
+                .with_label_values(&[role.name()])
+                .set(i64::from(roles.has(role)));
+        }
     }
 
     /// The registry, for metrics other crates define (the projection runners' lag).

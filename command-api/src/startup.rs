@@ -19,7 +19,7 @@ use ids::{IdError, OrderIdGenerator, SegmentAllocator};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, ReadModels, Runner};
+use projections::ReadModels;
 
 use crate::auth::TokenKeys;
 use crate::checkout_token::CheckoutTokens;
@@ -27,22 +27,19 @@ use crate::config::{
     DEV_JWT_SECRET, DEV_PAYMENT_CALLBACK_SECRET, InsecureSetting, PaymentProvider, Settings,
     redact_url,
 };
+use crate::leased::Leases;
 use crate::limits::{self, JSON_BODY_SIZE_MAX_BYTES};
 use crate::metrics::{Metrics, RouteLabels};
-use crate::payments::reactions::{DeadlineReaction, RefundReaction, TradeReaction};
 use crate::payments::signature::CallbackKey;
 use crate::payments::simulator::CallbackTarget;
-use crate::payments::{
-    CallbackFaults, DeadlineFirer, NoProvider, PaymentGateway, Simulator, simulator_route, timer,
-};
+use crate::payments::{CallbackFaults, NoProvider, PaymentGateway, Simulator, simulator_route};
 use crate::problem::Problem;
-use crate::reactions::placement::PlacementReactions;
-use crate::reactions::placement_sweeper::{self, PLACEMENT_SWEEP_INTERVAL_SECS, PlacementSweeper};
-use crate::reactions::{OrderReactions, runner};
+use crate::roles::Role;
 use crate::routes;
 use crate::services::{Clock, Services};
 use crate::shutdown::{Deadlines, Drain, StopHandle, stop_after_halt, stop_gracefully};
 use crate::state::AppState;
+use crate::workers::Workers;
 
 /// A failure to start.
 #[derive(Debug, thiserror::Error)]
@@ -140,91 +137,6 @@ fn payment_simulator(settings: &Settings, port: u16, clock: &Clock) -> Simulator
     )
 }
 
-/// The payment side's workers: its three reactions, the deadline timer and the sweeper.
-fn spawn_payment_workers(
-    store: &EventStore,
-    settings: &Settings,
-    gateway: Arc<dyn PaymentGateway>,
-    refund_numbers: SegmentAllocator,
-    metrics: Metrics,
-    clock: &Clock,
-    shutdown: &CancellationToken,
-) -> Result<Vec<JoinHandle<()>>, StartupError> {
-    let deadlines = &DeadlineReaction::new(
-        store.clone(),
-        SegmentAllocator::new(store, "trade")?,
-        Arc::new(timer::DeadlineWake::default()),
-    );
-    let lag = metrics.reactions.clone();
-    let firer = DeadlineFirer::new(
-        store.clone(),
-        gateway.clone(),
-        clock.ids_clock(),
-        Some(metrics),
-    );
-    let sweep_interval = Duration::from_secs(settings.payment_sweep_interval_secs.max(1));
-    Ok(vec![
-        tokio::spawn(runner::run(
-            store.clone(),
-            deadlines.clone(),
-            lag.clone(),
-            shutdown.clone(),
-        )),
-        tokio::spawn(runner::run(
-            store.clone(),
-            TradeReaction::new(store.clone(), gateway.clone(), deadlines.clone()),
-            lag.clone(),
-            shutdown.clone(),
-        )),
-        tokio::spawn(runner::run(
-            store.clone(),
-            RefundReaction::new(store.clone(), gateway, refund_numbers),
-            lag.clone(),
-            shutdown.clone(),
-        )),
-        tokio::spawn(timer::run_timer(
-            firer.clone(),
-            deadlines.wake(),
-            shutdown.clone(),
-        )),
-        tokio::spawn(timer::run_sweeper(firer, sweep_interval, shutdown.clone())),
-    ])
-}
-
-/// The read side's workers: one runner per projection, exporting its lag to `/metrics`.
-fn spawn_projection_runners(
-    store: &EventStore,
-    metrics: &Metrics,
-    shutdown: &CancellationToken,
-) -> Result<Vec<JoinHandle<()>>, StartupError> {
-    let projection_metrics = ProjectionMetrics::register(metrics.registry())?;
-    Ok(Projection::ALL
-        .into_iter()
-        .map(|projection| {
-            let runner = Runner::new(store.clone(), projection, projection_metrics.clone());
-            tokio::spawn(runner.run(shutdown.clone()))
-        })
-        .collect())
-}
-
-/// The read side's off-peak archiver (`archive_window`; `orders archive` runs it on demand).
-fn spawn_archiver(
-    store: &EventStore,
-    settings: &Settings,
-    shutdown: &CancellationToken,
-) -> JoinHandle<()> {
-    let archiver = Archiver::new(
-        store,
-        chrono::TimeDelta::days(i64::from(settings.archive_after_days)),
-        settings.archive_batch_size,
-    );
-    let schedule = ArchiveSchedule {
-        window: settings.archive_window,
-        interval: Duration::from_secs(settings.archive_interval_secs.max(1)),
-    };
-    tokio::spawn(archiver.run_scheduled(schedule, shutdown.clone()))
-}
-
 fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -261,6 +173,15 @@ impl Application {
     /// reading time from `clock` (tests move a manual one instead of sleeping).
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         settings.check_production()?;
+        if settings.payment_provider() == PaymentProvider::Simulator && !settings.simulator_fits() {
+            return Err(StartupError::Setting {
+                name: "payment_provider",
+                expected: "none on a node without both the api and reactor roles (the simulator \
+                           keeps its trades in memory)"
+                    .to_owned(),
+                value: "simulator".to_owned(),
+            });
+        }
         if settings.jwt_secret == DEV_JWT_SECRET {
             tracing::warn!("no jwt_secret configured: using the development secret");
         }
@@ -284,29 +205,12 @@ impl Application {
         tracing::info!(worker = order_ids.worker_id(), "order-id worker leased");
         let refund_numbers = SegmentAllocator::new(&store, "refund")?;
         let shutdown = CancellationToken::new();
-        let lag = metrics.reactions.clone();
-        let mut workers = vec![
-            tokio::spawn(runner::run(
-                store.clone(),
-                OrderReactions::new(store.clone()),
-                lag.clone(),
-                shutdown.clone(),
-            )),
-            tokio::spawn(runner::run(
-                store.clone(),
-                PlacementReactions::new(store.clone()),
-                lag.clone(),
-                shutdown.clone(),
-            )),
-            tokio::spawn(placement_sweeper::run(
-                PlacementSweeper::new(
-                    store.clone(),
-                    Duration::from_secs(settings.abandoned_placement_secs),
-                ),
-                Duration::from_secs(PLACEMENT_SWEEP_INTERVAL_SECS),
-                shutdown.clone(),
-            )),
-        ];
+        let holder = format!(
+            "{owner}:{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let leases = Leases::new(store.clone(), holder, metrics.registry())?;
+        metrics.set_roles(&settings.roles);
         let simulator = (settings.payment_provider() == PaymentProvider::Simulator)
             .then(|| Arc::new(payment_simulator(&settings, port, &clock)));
         let gateway: Arc<dyn PaymentGateway> = match &simulator {
@@ -314,6 +218,7 @@ impl Application {
             None => Arc::new(NoProvider),
         };
         tracing::info!(
+            roles = %settings.roles,
             simulator = simulator.is_some(),
             "payment provider: {}",
             if simulator.is_some() {
@@ -322,19 +227,20 @@ impl Application {
                 "none"
             }
         );
-        workers.extend(spawn_payment_workers(
-            &store,
-            &settings,
+        let workers = Workers {
+            store: &store,
+            settings: &settings,
+            metrics: &metrics,
+            leases: &leases,
             gateway,
-            refund_numbers.clone(),
-            Metrics::clone(&metrics),
-            &clock,
-            &shutdown,
-        )?);
-        workers.extend(spawn_projection_runners(&store, &metrics, &shutdown)?);
-        workers.push(spawn_archiver(&store, &settings, &shutdown));
+            refund_numbers: refund_numbers.clone(),
+            clock: &clock,
+            shutdown: &shutdown,
+        }
+        .spawn()?;
         let read_models = web::Data::new(ReadModels::new(&store));
         let simulator_mounted = simulator.is_some();
+        let api = settings.roles.has(Role::Api);
         let checkout = CheckoutTokens::new(&settings.jwt_secret);
         let payment_timeout = chrono::Duration::seconds(
             i64::try_from(settings.payment_timeout_secs).unwrap_or(i64::MAX),
@@ -354,6 +260,7 @@ impl Application {
             settings,
             order_ids,
             simulator,
+            leases,
         });
         let app_state = state.clone();
         let drain = Arc::new(Drain::default());
@@ -441,7 +348,13 @@ impl Application {
                     .app_data(keys.clone())
                     .app_data(metrics.clone())
                     .app_data(read_models.clone())
-                    .configure(routes::configure)
+                    .configure(|cfg| {
+                        if api {
+                            routes::configure(cfg);
+                        } else {
+                            routes::configure_operations(cfg);
+                        }
+                    })
                     .configure(|cfg| {
                         // unconfigured, the pay route is absent: 404 as any unknown route
                         if simulator_mounted {

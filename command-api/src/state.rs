@@ -5,6 +5,7 @@ use ids::OrderIdGenerator;
 
 use crate::checkout_token::CheckoutTokens;
 use crate::config::Settings;
+use crate::leased::Leases;
 use crate::payments::Simulator;
 use crate::payments::signature::CallbackKey;
 use crate::services::{Clock, Services};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub simulator: Option<std::sync::Arc<Simulator>>,
     /// Verifies the payment provider's signed callbacks.
     pub callback_key: CallbackKey,
+    /// The leases this node holds (its share of the log's followers).
+    pub leases: Leases,
 }
 
 impl std::fmt::Debug for AppState {

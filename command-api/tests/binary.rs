@@ -2,7 +2,8 @@
 //! - SIGTERM under load, several times over: the server exits well within its grace period
 //!   although its clients keep their keep-alive connections busy, logs no error on the way
 //!   out, and every order it acknowledged is in the log afterwards;
-//! - a flood of bad requests is answered and not logged above debug level.
+//! - a flood of bad requests is answered and not logged above debug level;
+//! - a node plays only its roles.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::Path;
@@ -32,8 +33,13 @@ fn free_port() -> u16 {
 }
 
 fn start(database_url: &str, port: u16, log: &Path) -> Child {
+    start_with(database_url, port, log, &[])
+}
+
+fn start_with(database_url: &str, port: u16, log: &Path, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_orders"))
         .arg("serve")
+        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("ORDERS_JWT_SECRET", SECRET)
@@ -262,4 +268,86 @@ async fn a_flood_of_bad_requests_is_answered_and_not_logged() {
         .filter(|line| line.contains(r#""level":"ERROR""#) || line.contains(r#""level":"WARN""#))
         .collect();
     assert!(loud.is_empty(), "bad requests were logged: {loud:#?}");
+}
+
+/// A node runs only its roles: a projector answers health, readiness (naming its roles and
+/// the leases of its projections) and metrics, and no API route.
+#[tokio::test]
+async fn a_node_plays_only_its_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", dir.path().join("orders.db").display());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("server.log");
+    let mut server = start_with(&database_url, port, &log, &[("ORDERS_ROLES", "projector")]);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ready = loop {
+        let ready: Value = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ready["leases"].as_array().is_some_and(|l| l.len() > 1) || Instant::now() > deadline {
+            break ready;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["roles"], json!(["projector"]));
+    let leases: Vec<&str> = ready["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(leases.contains(&"projection:orders"), "{leases:?}");
+    assert!(leases.contains(&"archiver"), "{leases:?}");
+    assert!(
+        !leases.iter().any(|l| l.starts_with("reaction:")),
+        "{leases:?}"
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"node_role{role="projector"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"node_role{role="api"} 0"#), "{metrics}");
+    assert!(metrics.contains(r#"lease_held{lease="projection:orders"} 1"#));
+    let api = client
+        .get(format!("{base}/v1/cart"))
+        .header(
+            "Authorization",
+            format!("Bearer {}", token("b-1", Role::Buyer)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 404);
+    terminate(&server);
+    let status = wait_exit(&mut server, Duration::from_secs(GRACE_SECS)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+/// An unknown role is refused at start, naming it.
+#[test]
+fn an_unknown_role_is_refused_naming_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args(["serve", "--role", "api,projecter"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("projecter"), "{stderr}");
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use event_store::ErrorChain;
 
 use crate::metrics::Metrics;
+use crate::roles::Role;
 use crate::state::AppState;
 
 /// Liveness: the process answers.
@@ -19,27 +20,49 @@ pub(crate) async fn healthz() -> HttpResponse {
 /// Longest `/readyz` waits for the event store before it answers 503.
 const READINESS_ANSWER_MS: u64 = 1_000;
 
-/// Readiness: the event store answers (within a second).
+/// What `/readyz` answers: whether the node is ready, the roles it plays and the leases it
+/// holds (the followers of the log running here).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Readiness {
+    /// `ready`, or `unavailable` when the event store does not answer.
+    status: &'static str,
+    /// The node's roles (`api`, `projector`, `reactor`, `relay`, `timer`).
+    roles: Vec<&'static str>,
+    /// The leases this node holds: `projection:<name>`, `reaction:<name>`, `relay`, …
+    leases: Vec<String>,
+}
+
+/// Readiness: the event store answers (within a second); with the node's roles and leases.
 #[utoipa::path(
     responses(
-        (status = 200, description = "Ready to serve"),
-        (status = 503, description = "The event store does not answer")
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "The event store does not answer", body = Readiness)
     ),
     tag = "operations"
 )]
 #[get("/readyz")]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let answer = Duration::from_millis(READINESS_ANSWER_MS);
-    match tokio::time::timeout(answer, state.store.ping()).await {
-        Ok(Ok(())) => HttpResponse::Ok().body("ready"),
+    let ready = match tokio::time::timeout(answer, state.store.ping()).await {
+        Ok(Ok(())) => true,
         Ok(Err(err)) => {
             tracing::warn!(error = %ErrorChain(&err), "not ready");
-            HttpResponse::ServiceUnavailable().body("event store unavailable")
+            false
         }
         Err(_) => {
             tracing::warn!("not ready: the event store did not answer in time");
-            HttpResponse::ServiceUnavailable().body("event store unavailable")
+            false
         }
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" },
+        roles: state.settings.roles.iter().map(Role::name).collect(),
+        leases: state.leases.held(),
+    };
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 

@@ -13,12 +13,17 @@ pub(crate) mod queries;
 
 use actix_web::web;
 
-/// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers what every node answers, whatever its roles: health, readiness and metrics.
+pub fn configure_operations(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
-        .service(health::metrics)
-        .service(openapi::openapi_json)
+        .service(health::metrics);
+}
+
+/// Registers every route: the operations' and the API's.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    configure_operations(cfg);
+    cfg.service(openapi::openapi_json)
         .service(openapi::swagger_ui)
         .service(products::create_product)
         .service(products::change_price)

@@ -208,6 +208,7 @@ fn problem_as_problem_json(response: &mut Response) {
     ),
     components(schemas(
         Problem,
+        health::Readiness,
         queries::orders::OrderPage,
         projections::OrderDocument,
         projections::document::OrderItemDocument,

@@ -11,7 +11,9 @@ use serde_json::json;
 
 use crate::counter::{Counter, CounterEvent, added};
 use crate::harness::Harness;
-pub use crate::leases::{a_lease_has_one_holder_until_it_expires, a_released_lease_is_taken_at_once};
+pub use crate::leases::{
+    a_lease_has_one_holder_until_it_expires, a_released_lease_is_taken_at_once,
+};
 
 const WAIT_MS: u64 = 10_000;
 
