@@ -4,12 +4,14 @@
 //! Modules: `client` (typed calls to the API), `scenario` (place-pay, hot-sku, read-mix),
 //! `stats` (latency percentiles and error counts; a failed request never counts as done),
 //! `naive` (hot-sku's baseline: cqrs-es used naively on one hot aggregate, in the same run),
-//! `rng` (a small deterministic generator, so runs are repeatable), `summary` (the benchmark
-//! table and `summary.json`).
+//! `rng` (a small deterministic generator, so runs are repeatable), `nats` (the NATS baseline:
+//! JetStream publishes acknowledged per second, pipelined and one at a time), `summary` (the
+//! benchmark table and `summary.json`).
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod naive;
+pub mod nats;
 pub mod rng;
 pub mod scenario;
 pub mod stats;

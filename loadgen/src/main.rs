@@ -1,5 +1,6 @@
 //! `loadgen`: runs one benchmark scenario against a running `orders serve`, or measures the
-//! order-id generation rate, and prints (and optionally writes as JSON) what it measured.
+//! order-id generation rate or the NATS baseline, and prints (and optionally writes as JSON)
+//! what it measured.
 // The command line reports on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -11,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use loadgen::client::Api;
 use loadgen::scenario::{RunConfig, Scenario, run};
 use loadgen::stats::Report;
-use loadgen::{naive, summary};
+use loadgen::{naive, nats, summary};
 
 /// Load generator for the order platform's benchmarks.
 #[derive(Parser)]
@@ -103,9 +104,35 @@ enum Command {
         /// Seconds after place-pay's window until the server's reactions and views caught up.
         #[arg(long)]
         place_pay_drain_s: Option<f64>,
+        /// JetStream publishes acknowledged per second, pipelined (`nats-publish`).
+        #[arg(long)]
+        nats_publish_per_s: Option<f64>,
+        /// JetStream publishes acknowledged per second, one at a time (`nats-publish`).
+        #[arg(long)]
+        nats_publish_one_at_a_time_per_s: Option<f64>,
         /// Where to write summary.json.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Measure the NATS baseline: JetStream publishes of event-sized messages acknowledged per
+    /// second, pipelined in batches and one at a time, on a throwaway stream (file storage,
+    /// deleted at the end).
+    NatsPublish {
+        /// The NATS server, with JetStream on.
+        #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+        nats_url: String,
+        /// Messages in each round.
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        /// Publishes sent before their acknowledgements are awaited (pipelined rounds).
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Rounds of each kind; the medians are reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Measure how many order ids one generator issues per second on a database.
     Ids {
@@ -184,6 +211,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             order_ids_per_s,
             server_peak_rss_mb,
             place_pay_drain_s,
+            nats_publish_per_s,
+            nats_publish_one_at_a_time_per_s,
             out,
         } => {
             let measured = summary::Measured {
@@ -195,6 +224,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 order_ids_per_s,
                 server_peak_rss_mb,
                 place_pay_drain_s,
+                nats_publish_per_s,
+                nats_publish_one_at_a_time_per_s,
             };
             let reports = summary::read_reports(&reports)?;
             println!("| figure | value | baseline (same run) | ratio |");
@@ -207,6 +238,33 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 serde_json::to_vec_pretty(&summary::summary(&measured, &reports))?,
             )?;
             println!("written: {}", out.display());
+        }
+        Command::NatsPublish {
+            nats_url,
+            messages,
+            batch,
+            rounds,
+            json,
+        } => {
+            let config = nats::PublishConfig {
+                messages,
+                batch,
+                rounds,
+            };
+            let report = nats::measure(&nats_url, &config).await?;
+            println!(
+                "nats publish: {:.0}/s pipelined in batches of {}, {:.0}/s one at a time \
+                 ({} messages of {} bytes a round, medians of {} rounds each)",
+                report.nats_publish_per_s,
+                report.batch,
+                report.nats_publish_one_at_a_time_per_s,
+                report.messages,
+                report.payload_bytes,
+                rounds,
+            );
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+            }
         }
         Command::Ids {
             database_url,

@@ -28,6 +28,11 @@ pub struct Measured {
     /// Seconds after place-pay's measured window until every reaction and projection of the
     /// server had caught up with the log: the work its orders/s left queued.
     pub place_pay_drain_s: Option<f64>,
+    /// JetStream publishes acknowledged per second, pipelined in batches (`loadgen
+    /// nats-publish`): the relay's baseline. None when no NATS answered.
+    pub nats_publish_per_s: Option<f64>,
+    /// The same, each publish awaiting its acknowledgement before the next.
+    pub nats_publish_one_at_a_time_per_s: Option<f64>,
 }
 
 /// Naive cqrs-es figure on one hot aggregate as shared/bench gives it for this machine kind
@@ -73,6 +78,13 @@ pub fn summary(measured: &Measured, reports: &BTreeMap<String, Report>) -> Value
     put("events", measured.events.map(|e| e as f64));
     put("order_ids_per_s", measured.order_ids_per_s);
     put("server_peak_rss_mb", measured.server_peak_rss_mb);
+    // The relay's figures are to join these: relay_events_per_s (target at least half of
+    // nats_publish_per_s) and relay_lag_p99_ms (target at most 100 ms).
+    put("nats_publish_per_s", measured.nats_publish_per_s);
+    put(
+        "nats_publish_one_at_a_time_per_s",
+        measured.nats_publish_one_at_a_time_per_s,
+    );
     Value::Object(out)
 }
 
@@ -175,6 +187,20 @@ pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[St
         "-".to_owned(),
         "-".to_owned(),
     ]);
+    // the relay's rows are to follow this one, their ratios against nats_publish_per_s
+    rows.push([
+        "NATS JetStream publishes/s, pipelined (one at a time)".to_owned(),
+        match (
+            measured.nats_publish_per_s,
+            measured.nats_publish_one_at_a_time_per_s,
+        ) {
+            (Some(p), Some(o)) => format!("{} ({})", fmt(p), fmt(o)),
+            (Some(p), None) => fmt(p),
+            _ => "not measured".to_owned(),
+        },
+        "-".to_owned(),
+        "-".to_owned(),
+    ]);
     rows.push([
         "server peak RSS MB".to_owned(),
         measured
@@ -208,6 +234,10 @@ mod tests {
     use super::*;
     use crate::stats::Samples;
 
+    fn rows_have(rows: &[[String; 4]], figure: &str, value: &str) -> bool {
+        rows.iter().any(|r| r[0] == figure && r[1] == value)
+    }
+
     #[test]
     fn the_summary_has_every_tracked_key_and_ratios_use_the_same_runs_baseline() {
         let mut samples = Samples {
@@ -236,6 +266,8 @@ mod tests {
             clients: 64,
             baseline_insert_tx_per_s: 20_000.0,
             place_pay_drain_s: Some(1.25),
+            nats_publish_per_s: Some(150_000.0),
+            nats_publish_one_at_a_time_per_s: Some(40_000.0),
             ..Measured::default()
         };
         let summary = summary(&measured, &reports);
@@ -251,6 +283,8 @@ mod tests {
             "rebuild_events_per_s",
             "order_ids_per_s",
             "server_peak_rss_mb",
+            "nats_publish_per_s",
+            "nats_publish_one_at_a_time_per_s",
             "clients",
         ] {
             assert!(summary.get(key).is_some(), "{key}");
@@ -258,6 +292,26 @@ mod tests {
         assert_eq!(summary["place_pay_orders_per_s"], 5_000.0);
         assert_eq!(summary["naive_hot_aggregate_per_s"], 50.0);
         assert_eq!(summary["place_pay_drain_s"], 1.25);
+        assert_eq!(summary["nats_publish_per_s"], 150_000.0);
+        assert!(rows_have(
+            &table(&measured, &reports),
+            "NATS JetStream publishes/s, pipelined (one at a time)",
+            "150000 (40000)"
+        ));
+        let without_nats = Measured {
+            nats_publish_per_s: None,
+            nats_publish_one_at_a_time_per_s: None,
+            ..measured.clone()
+        };
+        assert_eq!(
+            super::summary(&without_nats, &reports)["nats_publish_per_s"],
+            Value::Null
+        );
+        assert!(rows_have(
+            &table(&without_nats, &reports),
+            "NATS JetStream publishes/s, pipelined (one at a time)",
+            "not measured"
+        ));
         let rows = table(&measured, &reports);
         assert!(
             rows.iter()
