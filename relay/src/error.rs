@@ -47,4 +47,16 @@ impl RelayError {
             cause: source.into(),
         }
     }
+
+    pub(crate) fn consumer(
+        stream: &str,
+        consumer: &str,
+        source: impl Into<async_nats::Error>,
+    ) -> Self {
+        Self::Consumer {
+            stream: stream.to_owned(),
+            consumer: consumer.to_owned(),
+            cause: source.into(),
+        }
+    }
 }

@@ -9,13 +9,16 @@
 //!   order is log order. Commands never wait for NATS.
 //! - [`connect`], [`ensure_stream`], [`ensure_dead_letter_stream`] and [`RelaySettings`]:
 //!   the connection (which outlives outages) and the streams.
+//! - [`consumer`]: durable pull consumers with explicit acks, bounded deliveries and a
+//!   dead-letter path; their effects must be idempotent.
 //! - `testing` (feature `testing`): a throwaway `nats-server` and a reader of a stream, for
 //!   tests.
 //!
 //! Modules: `envelope` (the message), `nats` (connection and streams), `publisher` (the
-//! relay), `error`.
+//! relay), `consumer`, `error`.
 #![warn(missing_docs)]
 
+pub mod consumer;
 mod envelope;
 mod error;
 mod nats;
@@ -23,6 +26,7 @@ mod publisher;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use consumer::{ConsumerMetrics, ConsumerSettings, EnvelopeHandler, run_consumer};
 pub use envelope::{
     ENVELOPE_VERSION, Envelope, HEADER_ENVELOPE_VERSION, HEADER_EVENT_TYPE, HEADER_MSG_ID,
     event_id, partition,

@@ -195,3 +195,42 @@ pub async fn delete_streams(js: &jetstream::Context, settings: &RelaySettings) {
     js.delete_stream(&settings.stream).await.unwrap();
     let _ = js.delete_stream(settings.dead_letter_stream()).await;
 }
+
+/// An `Order` event of sequence `sequence` in order `order_id`, as the log would hold it.
+pub fn recorded(order_id: u64, sequence: u64) -> event_store::RecordedEvent {
+    event_store::RecordedEvent {
+        position: i64::try_from(sequence).unwrap(),
+        txid: 0,
+        aggregate_type: "Order".to_owned(),
+        aggregate_id: order_id.to_string(),
+        sequence,
+        event_type: "Changed".to_owned(),
+        event_version: "1.0".to_owned(),
+        payload: serde_json::value::RawValue::from_string(format!(
+            r#"{{"Changed":{{"n":{sequence}}}}}"#
+        ))
+        .unwrap(),
+        metadata: EventMetadata::default(),
+        recorded_at: chrono::Utc::now(),
+    }
+}
+
+/// Publishes `events` to the stream of `settings` as the relay does, and waits for each ack.
+pub async fn publish(
+    js: &jetstream::Context,
+    settings: &RelaySettings,
+    events: &[event_store::RecordedEvent],
+) {
+    for event in events {
+        let envelope = relay::Envelope::of(event);
+        js.publish_with_headers(
+            envelope.subject(&settings.subject_prefix),
+            envelope.headers(),
+            envelope.to_json().unwrap().into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+}

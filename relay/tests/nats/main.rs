@@ -3,6 +3,7 @@
 //! database per test (`#[sqlx::test]`, DATABASE_URL).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod consumer;
 mod fixture;
 mod outage;
 mod restart;
