@@ -11,11 +11,12 @@
 //!   the connection (which outlives outages) and the streams.
 //! - [`consumer`]: durable pull consumers with explicit acks, bounded deliveries and a
 //!   dead-letter path; their effects must be idempotent.
+//! - [`tail`]: the stream as it grows, for `orders tail`.
 //! - `testing` (feature `testing`): a throwaway `nats-server` and a reader of a stream, for
 //!   tests.
 //!
 //! Modules: `envelope` (the message), `nats` (connection and streams), `publisher` (the
-//! relay), `consumer`, `error`.
+//! relay), `consumer`, `tail`, `error`.
 #![warn(missing_docs)]
 
 pub mod consumer;
@@ -23,6 +24,7 @@ mod envelope;
 mod error;
 mod nats;
 mod publisher;
+pub mod tail;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -37,3 +39,4 @@ pub use nats::{
     ensure_dead_letter_stream, ensure_stream,
 };
 pub use publisher::{RELAY_BATCH_SIZE, RELAY_NAME, Relay, RelayMetrics, follower};
+pub use tail::{Tail, TailOptions, Tailed};

@@ -7,3 +7,4 @@ mod consumer;
 mod fixture;
 mod outage;
 mod restart;
+mod tail;
