@@ -16,6 +16,7 @@
 //! relay must be the stream's only publisher: another one's messages make its next batch fail
 //! once, and it resumes.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use async_nats::jetstream::{self, context::Publish};
 use event_store::follower::HandlerError;
 use event_store::follower::{Checkpointing, Follower, FollowerMetrics, FollowerOptions, Handler};
 use event_store::{Checkpoint, EventStore, RecordedEvent};
+use futures::FutureExt;
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
 use tokio::sync::Mutex;
 
@@ -141,14 +143,19 @@ impl Relay {
             }
             expected += 1;
         }
+        // awaited together: each ack's timeout starts when it is awaited, and one after the
+        // other they would add up through an outage
+        let acks = futures::future::join_all(acks.into_iter().map(|(ack, recorded_at)| {
+            ack.into_future()
+                .map(move |ack| (ack, recorded_at, chrono::Utc::now()))
+        }))
+        .await;
         let mut duplicates = false;
         let mut last = None;
-        for (ack, recorded_at) in acks {
-            match ack.await {
+        for (ack, recorded_at, acked_at) in acks {
+            match ack {
                 Ok(ack) => {
-                    let age = (chrono::Utc::now() - recorded_at)
-                        .to_std()
-                        .unwrap_or(Duration::ZERO);
+                    let age = (acked_at - recorded_at).to_std().unwrap_or(Duration::ZERO);
                     self.metrics.commit_to_ack.observe(age.as_secs_f64());
                     self.metrics.published.inc();
                     duplicates |= ack.duplicate;
