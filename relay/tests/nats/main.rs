@@ -3,8 +3,10 @@
 //! database per test (`#[sqlx::test]`, DATABASE_URL).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod connect;
 mod consumer;
 mod fixture;
 mod outage;
 mod restart;
 mod tail;
+mod throughput;
