@@ -36,7 +36,11 @@ const NAK_DELAY_MAX_MS: u64 = 60_000;
 /// Messages asked for per fetch, by default.
 pub const CONSUMER_BATCH_SIZE_DEFAULT: usize = 100;
 /// How long a fetch waits on the server for messages.
-const FETCH_EXPIRES_MS: u64 = 5_000;
+const FETCH_EXPIRES_MS: u64 = 2_000;
+/// How long after its expiry a fetch that has gone quiet is given up: the server ends every
+/// fetch by then, unless the request was lost with a connection (then the client's own timer
+/// would take 5 s more).
+const FETCH_GRACE_MS: u64 = 500;
 /// First wait after a failure of the consumer itself (NATS unreachable); doubles up to the
 /// maximum.
 const RETRY_BACKOFF_MIN_MS: u64 = 100;
@@ -231,14 +235,18 @@ impl<H: EnvelopeHandler> Runner<H> {
                 .max_messages(self.settings.batch_size.max(1))
                 .expires(Duration::from_millis(FETCH_EXPIRES_MS))
                 .messages();
+            let requested = tokio::time::Instant::now();
             let mut batch = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 batch = fetch => batch.map_err(|err| RelayError::Receive(err.into()))?,
             };
+            let quiet = requested + Duration::from_millis(FETCH_EXPIRES_MS + FETCH_GRACE_MS);
             loop {
                 let next = tokio::select! {
+                    biased;
                     () = shutdown.cancelled() => return Ok(()),
                     next = batch.next() => next,
+                    () = tokio::time::sleep_until(quiet) => None,
                 };
                 let Some(message) = next else { break };
                 let message = message.map_err(RelayError::Receive)?;

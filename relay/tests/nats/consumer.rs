@@ -234,3 +234,65 @@ async fn a_message_handled_but_not_acknowledged_before_a_crash_is_delivered_agai
     assert_eq!(*seen.lock().unwrap(), vec!["Order/77/1".to_owned(); 2]);
     delete_streams(&js, &settings).await;
 }
+
+#[tokio::test]
+async fn a_consumer_rides_out_a_nats_outage() {
+    let mut nats = relay::testing::ThrowawayNats::start_new();
+    let settings = unique_settings();
+    let js = jetstream_with_stream(&nats.url(), &settings).await;
+    publish(&js, &settings, &[recorded(5, 1)]).await;
+    let seen = Seen::default();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(run_consumer(
+        js.clone(),
+        consumer_settings(&settings, "outage-test"),
+        Recorder {
+            seen: seen.clone(),
+            hang: false,
+        },
+        ConsumerMetrics::new().unwrap(),
+        shutdown.clone(),
+    ));
+    eventually("the first message", Duration::from_secs(10), || {
+        seen.lock().unwrap().len() == 1
+    })
+    .await;
+
+    nats.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !running.is_finished(),
+        "the consumer gave up during the outage"
+    );
+    nats.start();
+    // the test's own client reconnects too: publish once it has
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let event = relay::Envelope::of(&recorded(5, 2));
+    loop {
+        let sent = js
+            .publish_with_headers(
+                event.subject(&settings.subject_prefix),
+                event.headers(),
+                event.to_json().unwrap().into(),
+            )
+            .await;
+        if let Ok(ack) = sent
+            && ack.await.is_ok()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "NATS did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let back = Instant::now();
+    eventually(
+        "the message after the outage",
+        Duration::from_secs(20),
+        || seen.lock().unwrap().contains(&"Order/5/2".to_owned()),
+    )
+    .await;
+    eprintln!("consumed again {:?} after NATS came back", back.elapsed());
+    shutdown.cancel();
+    running.await.unwrap();
+    delete_streams(&js, &settings).await;
+}
