@@ -10,7 +10,8 @@
 //! client may send), `problem`
 //! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `views` (JSON
 //! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
-//! (payment gateway and simulator, durable payment deadlines, their timer and sweeper).
+//! (payment gateway and simulator, durable payment deadlines, their timer and sweeper),
+//! `tail` (`orders tail`: the JetStream stream as JSON lines).
 #![warn(missing_docs)]
 
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod services;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
+pub mod tail;
 pub mod telemetry;
 pub mod views;
 mod workers;

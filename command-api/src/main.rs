@@ -12,6 +12,7 @@ use command_api::config::{LogFormat, Overrides, Settings};
 use command_api::payments::signature::CallbackKey;
 use command_api::shutdown::StopHandle;
 use command_api::startup::{Application, open_store};
+use command_api::tail::{self, TailArgs, TailError};
 use command_api::telemetry;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -146,6 +147,27 @@ enum Command {
     /// its retries and parked, so that it went on: list them, or ask for one to be run again.
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
+    /// Print every event the relay publishes to NATS JetStream, one JSON envelope per line
+    /// (needs NATS_URL; exits 2 without it). With --durable, a second run with the same name
+    /// resumes after the last line printed.
+    #[command(after_help = SETTINGS_HELP)]
+    Tail {
+        #[command(flatten)]
+        common: Common,
+        /// Only the subjects matching this pattern (default `orders.>`, every event), e.g.
+        /// `orders.Order.*.OrderPlaced`.
+        #[arg(long, value_name = "PATTERN")]
+        subject: Option<String>,
+        /// A durable consumer's name, to resume where the last run with it stopped.
+        #[arg(long, value_name = "NAME")]
+        durable: Option<String>,
+        /// Start at the stream's first event rather than at new ones.
+        #[arg(long)]
+        from_start: bool,
+        /// The JetStream stream (default `ORDERS`).
+        #[arg(long, value_name = "NAME")]
+        stream: Option<String>,
+    },
 }
 
 /// `orders dead-letters ...`.
@@ -243,7 +265,10 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("orders: {err:#}");
-            ExitCode::FAILURE
+            match err.downcast_ref::<TailError>() {
+                Some(TailError::NatsUrlMissing) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -428,6 +453,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::DeadLetters(command) => dead_letters(command).await?,
+        Command::Tail {
+            common,
+            subject,
+            durable,
+            from_start,
+            stream,
+        } => {
+            let settings = common.settings()?;
+            telemetry::init(settings.log_format);
+            let args = TailArgs {
+                stream,
+                subject,
+                durable,
+                from_start,
+            };
+            tail::run(&settings, args, std::io::stdout().lock()).await?;
+        }
     }
     Ok(())
 }
