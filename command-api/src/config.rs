@@ -9,6 +9,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use projections::ArchiveWindow;
 use serde::{Deserialize, Serialize};
 
+use relay::{RelaySettings, Retention};
+
 use crate::roles::{Role, Roles};
 
 /// The embedded default: a SQLite file next to where the server runs.
@@ -33,6 +35,23 @@ pub struct Settings {
     pub roles: Roles,
     /// NATS JetStream server for the event relay; none runs the in-process bus.
     pub nats_url: Option<String>,
+    /// The JetStream stream the relay publishes the log to (created or updated at start).
+    pub nats_stream: String,
+    /// The first token of every subject: `<prefix>.<aggregate>.<partition>.<event>`.
+    pub nats_subject_prefix: String,
+    /// How long the stream keeps messages: `limits` (its maximum age), `interest` (until
+    /// every consumer acknowledged) or `workqueue` (until one did).
+    pub nats_retention: Retention,
+    /// Messages older than this are dropped from the stream; 0 keeps them for ever.
+    pub nats_max_age_secs: u64,
+    /// A message whose `Nats-Msg-Id` the stream saw within this window is dropped.
+    pub nats_duplicate_window_secs: u64,
+    /// Copies of the stream in a NATS cluster.
+    pub nats_replicas: usize,
+    /// Deliveries of one message to the cart consumer before it goes to the dead letters.
+    pub cart_consumer_max_deliveries: i64,
+    /// How long the cart consumer has to acknowledge a message before it is delivered again.
+    pub cart_consumer_ack_wait_secs: u64,
     /// Address the HTTP server listens on.
     pub http_addr: SocketAddr,
     /// HS256 secret that signs and verifies bearer tokens and checkout tokens.
@@ -129,6 +148,14 @@ impl Default for Settings {
             postgres_max_connections: event_store::POSTGRES_POOL_CONNECTIONS_DEFAULT,
             roles: Roles::all(),
             nats_url: None,
+            nats_stream: RelaySettings::default().stream,
+            nats_subject_prefix: RelaySettings::default().subject_prefix,
+            nats_retention: Retention::Limits,
+            nats_max_age_secs: RelaySettings::default().max_age.as_secs(),
+            nats_duplicate_window_secs: RelaySettings::default().duplicate_window.as_secs(),
+            nats_replicas: 1,
+            cart_consumer_max_deliveries: relay::consumer::MAX_DELIVER_DEFAULT,
+            cart_consumer_ack_wait_secs: relay::consumer::ACK_WAIT_DEFAULT_MS / 1_000,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: DEV_JWT_SECRET.to_owned(),
             payment_provider: None,
@@ -160,6 +187,23 @@ impl std::fmt::Debug for Settings {
             .field("postgres_max_connections", &self.postgres_max_connections)
             .field("roles", &self.roles.to_string())
             .field("nats_url", &self.nats_url)
+            .field("nats_stream", &self.nats_stream)
+            .field("nats_subject_prefix", &self.nats_subject_prefix)
+            .field("nats_retention", &self.nats_retention)
+            .field("nats_max_age_secs", &self.nats_max_age_secs)
+            .field(
+                "nats_duplicate_window_secs",
+                &self.nats_duplicate_window_secs,
+            )
+            .field("nats_replicas", &self.nats_replicas)
+            .field(
+                "cart_consumer_max_deliveries",
+                &self.cart_consumer_max_deliveries,
+            )
+            .field(
+                "cart_consumer_ack_wait_secs",
+                &self.cart_consumer_ack_wait_secs,
+            )
             .field("http_addr", &self.http_addr)
             .field("jwt_secret", &"<redacted>")
             .field("payment_provider", &self.payment_provider)
@@ -260,6 +304,18 @@ impl Settings {
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|err| ConfigError(Box::new(err)))
+    }
+
+    /// Where and how the relay publishes the log (`nats_*`).
+    pub fn relay_settings(&self) -> RelaySettings {
+        RelaySettings {
+            stream: self.nats_stream.clone(),
+            subject_prefix: self.nats_subject_prefix.clone(),
+            retention: self.nats_retention,
+            max_age: std::time::Duration::from_secs(self.nats_max_age_secs),
+            duplicate_window: std::time::Duration::from_secs(self.nats_duplicate_window_secs),
+            replicas: self.nats_replicas,
+        }
     }
 
     /// Whether the server listens on a loopback address only (the embedded, development

@@ -30,6 +30,14 @@ Settings (defaults, then --config FILE, then environment, then flags):
   database_url          DATABASE_URL                 sqlite:./data/orders.db
   roles                 ORDERS_ROLES                 api,projector,reactor,relay,timer (--role)
   nats_url              NATS_URL                     (none: in-process)
+  nats_stream           ORDERS_NATS_STREAM           ORDERS (the relay's JetStream stream)
+  nats_subject_prefix   ORDERS_NATS_SUBJECT_PREFIX   orders (subjects <prefix>.<aggregate>.<partition>.<event>)
+  nats_retention        ORDERS_NATS_RETENTION        limits (or interest, workqueue)
+  nats_max_age_secs     ORDERS_NATS_MAX_AGE_SECS     604800 (0: for ever)
+  nats_duplicate_window_secs  ORDERS_NATS_DUPLICATE_WINDOW_SECS  120 (same Nats-Msg-Id dropped within)
+  nats_replicas         ORDERS_NATS_REPLICAS         1
+  cart_consumer_max_deliveries  ORDERS_CART_CONSUMER_MAX_DELIVERIES  5 (then the dead-letter stream)
+  cart_consumer_ack_wait_secs   ORDERS_CART_CONSUMER_ACK_WAIT_SECS   30
   http_addr             ORDERS_HTTP_ADDR             127.0.0.1:8080
   jwt_secret            ORDERS_JWT_SECRET            a development secret (refused unless http_addr is loopback)
   payment_provider      ORDERS_PAYMENT_PROVIDER      simulator on a loopback http_addr, else none (simulator | none)

@@ -11,6 +11,7 @@ use actix_web::dev::{Server, Service, ServiceResponse};
 use actix_web::http::ConnectionType;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
+use async_nats::jetstream;
 use event_store::{EventStore, StoreError};
 use futures::FutureExt;
 use tracing_actix_web::TracingLogger;
@@ -75,6 +76,9 @@ pub enum StartupError {
     /// A development secret while listening beyond loopback.
     #[error(transparent)]
     Insecure(#[from] InsecureSetting),
+    /// NATS (`nats_url`) could not be reached or its streams set up at start.
+    #[error(transparent)]
+    Nats(#[from] relay::RelayError),
 }
 
 /// The smallest PostgreSQL pool the server runs on: group commit, the projections and the
@@ -108,6 +112,28 @@ pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError>
         .with_upcasters(domain::upcasters());
     crate::migrations::run(&store).await.map_err(failed)?;
     Ok(store)
+}
+
+/// JetStream at `nats_url`, when set, with the streams this node's roles use created or
+/// updated: an unreachable server is an error at start; afterwards the client reconnects
+/// for ever and nothing of the command side waits for it.
+async fn jetstream(
+    settings: &Settings,
+    client_name: &str,
+) -> Result<Option<jetstream::Context>, StartupError> {
+    let Some(url) = &settings.nats_url else {
+        return Ok(None);
+    };
+    let js = jetstream::new(relay::connect(url, client_name).await?);
+    let relay_settings = settings.relay_settings();
+    if settings.roles.has(Role::Relay) || settings.roles.has(Role::Reactor) {
+        relay::ensure_stream(&js, &relay_settings).await?;
+    }
+    if settings.roles.has(Role::Reactor) {
+        relay::ensure_dead_letter_stream(&js, &relay_settings).await?;
+    }
+    tracing::info!(url = %url, stream = %relay_settings.stream, "NATS JetStream ready");
+    Ok(Some(js))
 }
 
 /// The built-in payment provider, sending its callbacks to this server's notify route.
@@ -201,14 +227,16 @@ impl Application {
         let keys = web::Data::new(TokenKeys::new(&settings.jwt_secret));
         let metrics = web::Data::new(Metrics::new()?);
         let owner = format!("{}:{}", hostname(), std::process::id());
-        let order_ids = OrderIdGenerator::start(&store, &owner).await?;
-        tracing::info!(worker = order_ids.worker_id(), "order-id worker leased");
-        let refund_numbers = SegmentAllocator::new(&store, "refund")?;
-        let shutdown = CancellationToken::new();
         let holder = format!(
             "{owner}:{}",
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        // before anything is leased: a NATS that does not answer stops the start here
+        let nats = jetstream(&settings, &holder).await?;
+        let order_ids = OrderIdGenerator::start(&store, &owner).await?;
+        tracing::info!(worker = order_ids.worker_id(), "order-id worker leased");
+        let refund_numbers = SegmentAllocator::new(&store, "refund")?;
+        let shutdown = CancellationToken::new();
         let leases = Leases::new(store.clone(), holder, metrics.registry())?;
         metrics.set_roles(&settings.roles);
         let simulator = (settings.payment_provider() == PaymentProvider::Simulator)
@@ -236,6 +264,7 @@ impl Application {
             refund_numbers: refund_numbers.clone(),
             clock: &clock,
             shutdown: &shutdown,
+            nats,
         }
         .spawn()?;
         let read_models = web::Data::new(ReadModels::new(&store));

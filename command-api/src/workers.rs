@@ -1,15 +1,17 @@
 //! The work beside the HTTP server, by the node's roles ([`crate::roles`]): the reactions
-//! (reactor), the payment deadlines' timer (timer), the projections and the archiver
-//! (projector). Each runs under its lease ([`crate::leased`]), so that with several nodes of a
+//! and, with NATS, the cart consumer (reactor), the relay to JetStream (relay), the payment
+//! deadlines' timer (timer), the projections and the archiver (projector). Each runs under its lease ([`crate::leased`]), so that with several nodes of a
 //! role one of them does it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::jetstream;
 use event_store::EventStore;
 use event_store::follower::FollowerMetrics;
 use ids::SegmentAllocator;
 use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, Runner};
+use relay::{ConsumerMetrics, Relay, RelayMetrics};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::payments::reactions::{DeadlineReaction, RefundReaction, TradeReaction};
 use crate::payments::{DeadlineFirer, PaymentGateway, timer};
 use crate::reactions::OrderReactions;
+use crate::reactions::cart_consumer::CartClearing;
 use crate::reactions::placement::PlacementReactions;
 use crate::reactions::placement_sweeper::{self, PLACEMENT_SWEEP_INTERVAL_SECS, PlacementSweeper};
 use crate::reactions::runner::{self, Reaction};
@@ -36,16 +39,22 @@ pub(crate) struct Workers<'a> {
     pub(crate) refund_numbers: SegmentAllocator,
     pub(crate) clock: &'a Clock,
     pub(crate) shutdown: &'a CancellationToken,
+    /// JetStream, when `nats_url` is set: the relay publishes to it and the cart consumer
+    /// reads from it.
+    pub(crate) nats: Option<jetstream::Context>,
 }
 
 impl Workers<'_> {
-    /// Starts the work of every role of the node but the API's and the relay's.
+    /// Starts the work of every role of the node but the API's.
     pub(crate) fn spawn(&self) -> Result<Vec<JoinHandle<()>>, StartupError> {
         let roles = &self.settings.roles;
         let wake = Arc::new(timer::DeadlineWake::default());
         let mut workers = Vec::new();
         if roles.has(Role::Reactor) {
             workers.extend(self.reactions(&wake)?);
+        }
+        if roles.has(Role::Relay) {
+            workers.extend(self.relay()?);
         }
         if roles.has(Role::Timer) {
             workers.push(self.timer(wake));
@@ -83,8 +92,30 @@ impl Workers<'_> {
             store.clone(),
             Duration::from_secs(self.settings.abandoned_placement_secs),
         );
-        Ok(vec![
-            self.reaction(OrderReactions::new(store.clone())),
+        let order_reactions = OrderReactions::new(store.clone());
+        let mut workers = Vec::new();
+        if let Some(js) = &self.nats {
+            let settings = CartClearing::consumer_settings(
+                &self.settings.relay_settings(),
+                self.settings.cart_consumer_max_deliveries,
+                Duration::from_secs(self.settings.cart_consumer_ack_wait_secs),
+            );
+            // JetStream shares a durable consumer's messages among its pullers: no lease
+            workers.push(tokio::spawn(relay::run_consumer(
+                js.clone(),
+                settings,
+                CartClearing::new(store.clone()),
+                ConsumerMetrics::register(self.metrics.registry())?,
+                self.shutdown.clone(),
+            )));
+        }
+        let order_reactions = if self.nats.is_some() {
+            order_reactions.without_cart_clearing()
+        } else {
+            order_reactions
+        };
+        workers.extend([
+            self.reaction(order_reactions),
             self.reaction(PlacementReactions::new(store.clone())),
             self.reaction(TradeReaction::new(
                 store.clone(),
@@ -105,7 +136,32 @@ impl Workers<'_> {
                         token,
                     )
                 }),
-        ])
+        ]);
+        Ok(workers)
+    }
+
+    /// The relay of the log to JetStream, under the lease `relay`, when `nats_url` is set.
+    fn relay(&self) -> Result<Option<JoinHandle<()>>, StartupError> {
+        let Some(js) = &self.nats else {
+            tracing::info!("relay role without nats_url: no event leaves the process");
+            return Ok(None);
+        };
+        let registry = self.metrics.registry();
+        let metrics = RelayMetrics::register(registry)?;
+        let lag = FollowerMetrics::register("relay", registry)?;
+        let (store, js, settings) = (
+            self.store.clone(),
+            js.clone(),
+            self.settings.relay_settings(),
+        );
+        Ok(Some(self.leases.spawn(
+            relay::RELAY_NAME,
+            self.shutdown,
+            move |token| {
+                let relay = Relay::new(js.clone(), settings.clone(), metrics.clone());
+                relay::follower(store.clone(), relay, lag.clone()).run(token)
+            },
+        )))
     }
 
     /// The payment deadlines' timer and its sweeper, under the lease `timer`. A deadline

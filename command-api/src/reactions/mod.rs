@@ -2,7 +2,8 @@
 //! Each runs at least once per event through [`runner::run`] and issues idempotent commands
 //! (dedup keys and aggregate rules), so repeating one changes nothing.
 //!
-//! - `OrderPlaced` clears the buyer's cart (never inside the placement command);
+//! - `OrderPlaced` clears the buyer's cart (never inside the placement command); with NATS,
+//!   the JetStream consumer [`cart_consumer`] does it instead;
 //! - `PaymentConfirmed` deducts the order's reserved stock;
 //! - `OrderCancelled` releases it;
 //! - `PlacementRejected` releases every reservation still held for the order id
@@ -19,6 +20,7 @@
 //! command. Most orders are placed from an empty cart (the items come in the placement), and
 //! one read per order to decide nothing was a third of the statements under place-pay.
 
+pub mod cart_consumer;
 pub mod open_reservations;
 #[cfg(test)]
 mod order_tests;
@@ -55,12 +57,25 @@ pub const ORDERS_AT_ONCE_MAX: usize = 64;
 #[derive(Debug, Clone)]
 pub struct OrderReactions {
     store: EventStore,
+    clears_carts: bool,
 }
 
 impl OrderReactions {
     /// Reactions issuing their commands to `store`.
     pub fn new(store: EventStore) -> Self {
-        Self { store }
+        Self {
+            store,
+            clears_carts: true,
+        }
+    }
+
+    /// The same reactions but the cart clearing, which the JetStream consumer does instead
+    /// ([`cart_consumer`]) when the platform runs with NATS.
+    pub fn without_cart_clearing(self) -> Self {
+        Self {
+            clears_carts: false,
+            ..self
+        }
     }
 
     fn metadata(event: &RecordedEvent, key: String) -> EventMetadata {
@@ -83,12 +98,23 @@ impl OrderReactions {
         buyer: &BuyerId,
         order_id: OrderId,
     ) -> Result<(), ReactionError> {
-        let meta = Self::metadata(event, format!("clear:{order_id}"));
+        let meta = Self::metadata(event, clear_cart_key(order_id));
+        self.clear_cart_with(&meta, buyer, order_id).await
+    }
+
+    /// Clears `buyer`'s cart for the placement of `order_id`, with `meta` (whose dedup key is
+    /// [`clear_cart_key`]: one clearing per placement, however often it is asked for).
+    pub(crate) async fn clear_cart_with(
+        &self,
+        meta: &EventMetadata,
+        buyer: &BuyerId,
+        order_id: OrderId,
+    ) -> Result<(), ReactionError> {
         let command = ClearCart {
             order_id,
             at: Utc::now(),
         };
-        execute::<Cart, _>(&self.store, buyer.as_str(), None, &meta, |cart| {
+        execute::<Cart, _>(&self.store, buyer.as_str(), None, meta, |cart| {
             cart.decide(CartCommand::ClearCart(command.clone()))
         })
         .await
@@ -128,6 +154,7 @@ impl OrderReactions {
         carts: Option<&Carts>,
     ) -> Result<(), ReactionError> {
         match order_event {
+            OrderEvent::OrderPlaced(_) if !self.clears_carts => Ok(()),
             OrderEvent::OrderPlaced(placed) => {
                 let to_clear = carts.is_none_or(|carts| {
                     carts.get(placed.buyer.as_str()).is_some_and(|cart| {
@@ -205,6 +232,12 @@ impl OrderReactions {
     }
 }
 
+/// The dedup key of clearing the cart for the placement of `order_id`, in process or by the
+/// consumer: the same key, so that switching between them never clears a cart twice.
+pub(crate) fn clear_cart_key(order_id: OrderId) -> String {
+    format!("clear:{order_id}")
+}
+
 fn boxed<E: std::error::Error + Send + Sync + 'static>(err: ExecuteError<E>) -> ReactionError {
     Box::new(err)
 }
@@ -247,7 +280,11 @@ impl Reaction for OrderReactions {
                     .transpose()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let carts = self.carts_of_placements(&decoded).await?;
+        let carts = if self.clears_carts {
+            self.carts_of_placements(&decoded).await?
+        } else {
+            Carts::new()
+        };
         let (decoded, carts) = (&decoded, &carts);
         futures::stream::iter(per_order(batch))
             .map(|events| async move {

@@ -8,6 +8,7 @@ mod callbacks;
 mod faults;
 mod helpers;
 mod limits;
+mod nats;
 mod openapi;
 mod payments;
 mod read_side;
@@ -428,5 +429,28 @@ mod limits_tests {
             crate::helpers::spawn_embedded_app().await,
         )
         .await;
+    }
+}
+
+/// With NATS (a throwaway `nats-server` per test) and PostgreSQL.
+mod with_nats {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_relay_publishes_every_event_once_in_log_order() {
+        crate::nats::the_relay_publishes_every_event_once_in_log_order().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_nats_outage_under_load_fails_no_command_and_loses_no_event() {
+        crate::nats::a_nats_outage_under_load_fails_no_command_and_loses_no_event().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_consumer_clears_the_cart_once_however_often_delivered() {
+        crate::nats::the_consumer_clears_the_cart_once_however_often_delivered().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_placement_that_always_fails_goes_to_the_dead_letters() {
+        crate::nats::a_placement_that_always_fails_goes_to_the_dead_letters().await;
     }
 }
