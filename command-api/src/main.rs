@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use command_api::auth::{Role, TokenKeys};
 use command_api::config::{LogFormat, Overrides, Settings};
 use command_api::payments::signature::CallbackKey;
+use command_api::roles::{Role as NodeRole, Roles};
 use command_api::shutdown::StopHandle;
 use command_api::startup::{Application, open_store};
 use command_api::tail::{self, TailArgs, TailError};
@@ -66,7 +67,7 @@ payment_callback_secret, and the payment simulator runs only when payment_provid
 enum Command {
     /// Run the HTTP server (command API, health, metrics) and the reactions beside it.
     #[command(after_help = SETTINGS_HELP)]
-    Serve(Common),
+    Serve(Serve),
     /// Apply every crate's migrations and exit (`serve` also applies them).
     #[command(after_help = SETTINGS_HELP)]
     Migrate(Common),
@@ -208,6 +209,29 @@ enum DeadLetterCommand {
 /// How often `orders dead-letters retry` looks for the outcome.
 const RETRY_POLL_INTERVAL_MS: u64 = 250;
 
+/// `orders serve`: the settings, and the roles of this node.
+#[derive(Args)]
+struct Serve {
+    #[command(flatten)]
+    common: Common,
+    /// The roles of this node, comma-separated: api, projector, reactor, relay, timer
+    /// (default: all). A projection, a reaction or the relay runs on one node of its role at a
+    /// time. Env: ORDERS_ROLES.
+    #[arg(long = "role", value_name = "ROLES", value_delimiter = ',')]
+    roles: Vec<NodeRole>,
+}
+
+impl Serve {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let roles = if self.roles.is_empty() {
+            None
+        } else {
+            Some(Roles::new(self.roles.iter().copied())?)
+        };
+        self.common.settings_with(roles)
+    }
+}
+
 /// Settings come from defaults, then `--config FILE`, then environment variables, then these
 /// flags. Environment: DATABASE_URL, NATS_URL, ORDERS_HTTP_ADDR, ORDERS_JWT_SECRET,
 /// ORDERS_PAYMENT_PROVIDER, ORDERS_PAYMENT_CALLBACK_SECRET,
@@ -224,11 +248,6 @@ struct Common {
     /// `postgres://USER@HOST:PORT/DB`. Env: DATABASE_URL.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    /// The roles of this node, comma-separated: api, projector, reactor, relay, timer
-    /// (default: all). A projection, a reaction or the relay runs on one node of its role at a
-    /// time. Env: ORDERS_ROLES.
-    #[arg(long = "role", value_name = "ROLES", value_delimiter = ',')]
-    roles: Vec<command_api::roles::Role>,
     /// NATS JetStream server for the event relay (default: none, in-process). Env: NATS_URL.
     #[arg(long, value_name = "URL")]
     nats_url: Option<String>,
@@ -243,11 +262,11 @@ struct Common {
 
 impl Common {
     fn settings(&self) -> anyhow::Result<Settings> {
-        let roles = if self.roles.is_empty() {
-            None
-        } else {
-            Some(command_api::roles::Roles::new(self.roles.iter().copied())?)
-        };
+        self.settings_with(None)
+    }
+
+    /// The settings, with `roles` over every other layer when given.
+    fn settings_with(&self, roles: Option<Roles>) -> anyhow::Result<Settings> {
         let overrides = Overrides {
             roles,
             database_url: self.database_url.clone(),
@@ -306,8 +325,8 @@ async fn stop_on_signals(stop: StopHandle) {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(common) => {
-            let settings = common.settings()?;
+        Command::Serve(serve) => {
+            let settings = serve.settings()?;
             telemetry::init(settings.log_format);
             let app = Application::build(settings).await?;
             tracing::info!(port = app.port(), "serving");
@@ -556,4 +575,18 @@ async fn dead_letters(command: DeadLetterCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap checks a command's arguments only when that command is parsed: every
+    /// subcommand's, at once (two flags of one name would panic only when used).
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }
