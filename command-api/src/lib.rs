@@ -8,7 +8,7 @@
 //! an event: cart clearing, stock movements),
 //! `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `limits` (what a
 //! client may send), `problem`
-//! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `views` (JSON
+//! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `status` (the followers' report), `views` (JSON
 //! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
 //! (payment gateway and simulator, durable payment deadlines, their timer and sweeper),
 //! `tail` (`orders tail`: the JetStream stream as JSON lines).
@@ -32,6 +32,7 @@ pub mod services;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
+pub mod status;
 pub mod tail;
 pub mod telemetry;
 pub mod views;

@@ -3,7 +3,7 @@
 //!   although its clients keep their keep-alive connections busy, logs no error on the way
 //!   out, and every order it acknowledged is in the log afterwards;
 //! - a flood of bad requests is answered and not logged above debug level;
-//! - a node plays only its roles.
+//! - a node plays only its roles, and `orders status` shows what it holds.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::Path;
@@ -335,6 +335,28 @@ async fn a_node_plays_only_its_roles() {
         .await
         .unwrap();
     assert_eq!(api.status(), 404);
+    // the status report shows the projections held by this node, and no reaction held
+    let report = Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args(["status", "--json", "--database-url", &database_url])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{report:?}");
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let held: Vec<(&str, bool)> = report["followers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["holder"].is_string()))
+        .collect();
+    assert!(held.contains(&("projection:orders", true)), "{held:?}");
+    assert!(held.contains(&("projection:stock", true)), "{held:?}");
+    assert!(
+        !held
+            .iter()
+            .any(|(name, held)| name.starts_with("reaction:") && *held),
+        "{held:?}"
+    );
     terminate(&server);
     let status = wait_exit(&mut server, Duration::from_secs(GRACE_SECS)).await;
     assert!(status.is_some_and(|s| s.success()), "{status:?}");

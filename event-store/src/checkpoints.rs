@@ -11,6 +11,7 @@ const SAVE_SQLITE: &str = "INSERT INTO subscription_checkpoints (name, txid, pos
      SET txid = excluded.txid, position = excluded.position, \
      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 const LOAD: &str = "SELECT txid, position FROM subscription_checkpoints WHERE name = $1";
+const LIST: &str = "SELECT name, txid, position FROM subscription_checkpoints ORDER BY name";
 
 impl EventStore {
     /// The saved checkpoint of subscriber `name`, or [`Checkpoint::START`].
@@ -30,6 +31,28 @@ impl EventStore {
                 position: position?,
             }),
         }
+    }
+
+    /// Every saved checkpoint, by subscriber name.
+    pub async fn checkpoints(&self) -> Result<Vec<(String, Checkpoint)>, StoreError> {
+        let db = self.db();
+        db.query(LIST)
+            .fetch_all(&db)
+            .await?
+            .iter()
+            .map(|row| {
+                let name: String = row.try_get("name")?;
+                let txid: i64 = row.try_get("txid")?;
+                Ok((
+                    name.clone(),
+                    Checkpoint {
+                        txid: u64::try_from(txid)
+                            .map_err(|_| StoreError::Corrupt(format!("checkpoint of {name}")))?,
+                        position: row.try_get("position")?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     /// Saves the checkpoint of subscriber `name`.

@@ -6,6 +6,7 @@ pub(crate) mod cart;
 pub(crate) mod checkout;
 mod health;
 pub(crate) mod openapi;
+pub(crate) mod ops;
 pub(crate) mod orders;
 pub(crate) mod payments;
 pub(crate) mod products;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(queries::orders::get_order)
         .service(queries::orders::buyer_orders)
         .service(queries::orders::seller_orders)
-        .service(queries::stock::get_stock);
+        .service(queries::stock::get_stock)
+        .service(ops::get_status);
     // the simulator's pay route is mounted by startup, when the simulator runs
 }

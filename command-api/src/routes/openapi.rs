@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::payments::{simulator, simulator_route};
 use crate::problem::Problem;
-use crate::routes::{cart, checkout, health, orders, payments, products, queries};
+use crate::routes::{cart, checkout, health, ops, orders, payments, products, queries};
 use crate::views;
 
 /// The document's description of its two credentials: bearer tokens for buyers, sellers and
@@ -205,10 +205,14 @@ fn problem_as_problem_json(response: &mut Response) {
         queries::orders::buyer_orders,
         queries::orders::seller_orders,
         queries::stock::get_stock,
+        ops::get_status,
     ),
     components(schemas(
         Problem,
         health::Readiness,
+        crate::status::Status,
+        crate::status::FollowerStatus,
+        crate::status::LeaseStatus,
         queries::orders::OrderPage,
         projections::OrderDocument,
         projections::document::OrderItemDocument,

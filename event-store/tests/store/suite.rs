@@ -396,8 +396,13 @@ pub async fn a_named_checkpoint_survives_a_restart(h: Harness) {
         position: 60,
     };
     store.save_checkpoint("reactor", later).await.unwrap();
+    store.save_checkpoint("another", at).await.unwrap();
     let restarted = h.reopen().await;
     assert_eq!(restarted.load_checkpoint("reactor").await.unwrap(), later);
+    assert_eq!(
+        restarted.checkpoints().await.unwrap(),
+        vec![("another".to_owned(), at), ("reactor".to_owned(), later)]
+    );
     assert_eq!(
         restarted.load_checkpoint("other").await.unwrap(),
         Checkpoint::START

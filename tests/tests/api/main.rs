@@ -10,6 +10,7 @@ mod helpers;
 mod limits;
 mod nats;
 mod openapi;
+mod ops;
 mod payments;
 mod read_side;
 mod scenarios;
@@ -47,6 +48,7 @@ on_both_stores!(
     a_retried_stock_addition_answers_the_first_result,
     an_idempotency_key_reused_for_another_request_is_refused,
     a_transaction_id_pays_one_order_only,
+    the_status_shows_each_follower_caught_up_and_held,
 );
 
 mod postgres_only {

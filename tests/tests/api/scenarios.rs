@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{NewProduct, TestApp, etag, etag_version, eventually};
+pub use crate::ops::the_status_shows_each_follower_caught_up_and_held;
 
 const TEA: NewProduct<'static> = NewProduct {
     sku: "tea-500g",
