@@ -39,6 +39,8 @@ fn start(database_url: &str, port: u16, log: &Path) -> Child {
 fn start_with(database_url: &str, port: u16, log: &Path, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_orders"))
         .arg("serve")
+        // the embedded setup: no NATS unless a test asks for it
+        .env_remove("NATS_URL")
         .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))

@@ -145,6 +145,8 @@ fn log_event(client: &str, event: &Event) {
         Event::Disconnected => {
             tracing::warn!(client, "disconnected from NATS; reconnecting");
         }
+        // the client closes when the process stops
+        Event::Closed => tracing::info!(client, "NATS connection closed"),
         other => tracing::warn!(client, event = %other, "NATS client event"),
     }
 }

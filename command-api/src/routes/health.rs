@@ -1,12 +1,13 @@
 //! Liveness, readiness and metrics.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, ResponseError, get, web};
 
 use std::time::Duration;
 
 use event_store::ErrorChain;
 
 use crate::metrics::Metrics;
+use crate::problem::Problem;
 use crate::roles::Role;
 use crate::state::AppState;
 
@@ -24,7 +25,7 @@ const READINESS_ANSWER_MS: u64 = 1_000;
 /// holds (the followers of the log running here).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Readiness {
-    /// `ready`, or `unavailable` when the event store does not answer.
+    /// `ready` (when the event store does not answer, the answer is a 503 problem).
     status: &'static str,
     /// The node's roles (`api`, `projector`, `reactor`, `relay`, `timer`).
     roles: Vec<&'static str>,
@@ -36,7 +37,7 @@ pub(crate) struct Readiness {
 #[utoipa::path(
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
-        (status = 503, description = "The event store does not answer", body = Readiness)
+        (status = 503, description = "The event store does not answer", body = Problem)
     ),
     tag = "operations"
 )]
@@ -54,16 +55,14 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             false
         }
     };
-    let body = Readiness {
-        status: if ready { "ready" } else { "unavailable" },
+    if !ready {
+        return Problem::unavailable().error_response();
+    }
+    HttpResponse::Ok().json(Readiness {
+        status: "ready",
         roles: state.settings.roles.iter().map(Role::name).collect(),
         leases: state.leases.held(),
-    };
-    if ready {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    })
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -18,6 +18,7 @@ const LOG_TABLES: &[&str] = &[
     "snapshots",
     "subscription_checkpoints",
     "dead_letters",
+    "leases",
 ];
 const ID_TABLES: &[&str] = &["id_worker_leases", "id_segments"];
 const READ_MODEL_TABLES: &[&str] = &[
