@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use event_store::{EventMetadata, RecordedEvent};
-use relay::{Envelope, RelaySettings};
+use relay::RelaySettings;
 use serde_json::Value;
 
 fn orders_tail(args: &[&str]) -> Command {
@@ -47,18 +47,8 @@ async fn publish(
     settings: &RelaySettings,
     sequences: std::ops::RangeInclusive<u64>,
 ) {
-    for sequence in sequences {
-        let envelope = Envelope::of(&event(sequence));
-        js.publish_with_headers(
-            envelope.subject(&settings.subject_prefix),
-            envelope.headers(),
-            envelope.to_json().unwrap().into(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    }
+    let events: Vec<RecordedEvent> = sequences.map(event).collect();
+    relay::testing::publish(js, settings, &events).await;
 }
 
 /// Reads `count` lines of the child's stdout (on a thread: reading blocks).

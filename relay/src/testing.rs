@@ -211,3 +211,30 @@ pub async fn read_stream(js: &jetstream::Context, stream: &str) -> Vec<StoredMes
     }
     read
 }
+
+/// Publishes `events` to the stream of `settings` as the relay does (envelope, subject and
+/// headers), one at a time, each acknowledged before the next.
+///
+/// # Panics
+/// When a publish is not acknowledged.
+pub async fn publish(
+    js: &jetstream::Context,
+    settings: &crate::RelaySettings,
+    events: &[event_store::RecordedEvent],
+) {
+    for event in events {
+        let envelope = Envelope::of(event);
+        let body = envelope
+            .to_json()
+            .unwrap_or_else(|err| panic!("an envelope that cannot be written: {err}"));
+        js.publish_with_headers(
+            envelope.subject(&settings.subject_prefix),
+            envelope.headers(),
+            body.into(),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("publishing {}: {err}", envelope.event_id))
+        .await
+        .unwrap_or_else(|err| panic!("no ack for {}: {err}", envelope.event_id));
+    }
+}

@@ -215,22 +215,4 @@ pub fn recorded(order_id: u64, sequence: u64) -> event_store::RecordedEvent {
     }
 }
 
-/// Publishes `events` to the stream of `settings` as the relay does, and waits for each ack.
-pub async fn publish(
-    js: &jetstream::Context,
-    settings: &RelaySettings,
-    events: &[event_store::RecordedEvent],
-) {
-    for event in events {
-        let envelope = relay::Envelope::of(event);
-        js.publish_with_headers(
-            envelope.subject(&settings.subject_prefix),
-            envelope.headers(),
-            envelope.to_json().unwrap().into(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    }
-}
+pub use relay::testing::publish;

@@ -87,15 +87,21 @@ async fn every_event_is_in_the_stream_once(app: &TestApp, js: &jetstream::Contex
     log.len()
 }
 
-pub async fn the_relay_publishes_every_event_once_in_log_order() {
-    let nats = ThrowawayNats::start_new();
-    let app = with_nats(&nats, 5).await;
+/// The app with NATS, selling the SKU `tea`.
+async fn selling_tea(nats: &ThrowawayNats, stock: u32) -> TestApp {
+    let app = with_nats(nats, 5).await;
     app.create_product(NewProduct {
         sku: "tea",
         price_cents: 350,
-        stock: 100,
+        stock,
     })
     .await;
+    app
+}
+
+pub async fn the_relay_publishes_every_event_once_in_log_order() {
+    let nats = ThrowawayNats::start_new();
+    let app = selling_tea(&nats, 100).await;
     for buyer in ["b-1", "b-2", "b-3"] {
         let order = app.order(buyer, &[("tea", 2, 1)]).await;
         let order_id = order["order_id"].as_str().unwrap();
@@ -115,13 +121,7 @@ pub async fn the_relay_publishes_every_event_once_in_log_order() {
 
 pub async fn a_nats_outage_under_load_fails_no_command_and_loses_no_event() {
     let mut nats = ThrowawayNats::start_new();
-    let app = Arc::new(with_nats(&nats, 5).await);
-    app.create_product(NewProduct {
-        sku: "tea",
-        price_cents: 350,
-        stock: 1_000_000,
-    })
-    .await;
+    let app = Arc::new(selling_tea(&nats, 1_000_000).await);
     let stop = Arc::new(AtomicBool::new(false));
     let placed = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(Mutex::new(Vec::new()));
@@ -174,13 +174,7 @@ pub async fn a_nats_outage_under_load_fails_no_command_and_loses_no_event() {
 
 pub async fn the_consumer_clears_the_cart_once_however_often_delivered() {
     let nats = ThrowawayNats::start_new();
-    let app = with_nats(&nats, 5).await;
-    app.create_product(NewProduct {
-        sku: "tea",
-        price_cents: 350,
-        stock: 100,
-    })
-    .await;
+    let app = selling_tea(&nats, 100).await;
     let add = |sku: &'static str| {
         app.client
             .put(app.url(&format!("/v1/cart/items/{sku}")))
