@@ -1,8 +1,8 @@
 //! The command side of the order platform: HTTP routes, authentication, idempotency and error
 //! mapping, and the `orders` command line that runs them.
 //!
-//! Modules: `config` (layered settings), `roles` (what a node does), `startup` (the
-//! application and its server), `workers` (the work beside it, by role), `leased` (work that
+//! Modules: `config` (layered settings; `config::load` reads them), `roles` (what a node
+//! does), `startup` (the application and its server), `workers` (the work beside it, by role), `leased` (work that
 //! runs on one node at a time), `routes` (one module per resource: parse, call a service, answer), `services`
 //! (the use cases, callable without HTTP, and the clock they read), `reactions` (what follows
 //! an event: cart clearing, stock movements),
