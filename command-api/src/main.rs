@@ -28,6 +28,7 @@ struct Cli {
 const SETTINGS_HELP: &str = "\
 Settings (defaults, then --config FILE, then environment, then flags):
   database_url          DATABASE_URL                 sqlite:./data/orders.db
+  postgres_max_connections  ORDERS_POSTGRES_MAX_CONNECTIONS  32 (the pool, at least 4; nodes x this < max_connections)
   roles                 ORDERS_ROLES                 api,projector,reactor,relay,timer (--role)
   nats_url              NATS_URL                     (none: in-process)
   nats_stream           ORDERS_NATS_STREAM           ORDERS (the relay's JetStream stream)
@@ -58,9 +59,11 @@ Settings (defaults, then --config FILE, then environment, then flags):
   product_staleness_ms   ORDERS_PRODUCT_STALENESS_MS   100 (how far a placement's product check may lag the log; 0: none)
   log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
   shutdown_grace_secs   ORDERS_SHUTDOWN_GRACE_SECS   10 (SIGTERM: requests in flight finish, then exit)
-The TOML file uses the names in the first column. Beyond a loopback http_addr (e.g.
-0.0.0.0) the server does not start with a development or empty jwt_secret or
-payment_callback_secret, and the payment simulator runs only when payment_provider says so.";
+The TOML file uses the names in the first column; any other key in it is refused. An
+ORDERS_ variable that is no setting is ignored (other tools share the prefix). Beyond a
+loopback http_addr (e.g. 0.0.0.0) the server does not start with a development or empty
+jwt_secret or payment_callback_secret, and the payment simulator runs only when
+payment_provider says so.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -217,7 +220,7 @@ const RETRY_POLL_INTERVAL_MS: u64 = 250;
 #[derive(Args)]
 struct Common {
     /// TOML file with any of the settings (keys as the ORDERS_ variables, lower case, without
-    /// the prefix; database_url, nats_url).
+    /// the prefix; database_url, nats_url); a key that is no setting is refused.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Event store: `sqlite:PATH` (embedded, the default `sqlite:./data/orders.db`) or

@@ -351,3 +351,54 @@ fn an_unknown_role_is_refused_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("projecter"), "{stderr}");
 }
+
+/// A typo in the configuration file stops the start, naming the key, the file and the
+/// setting it was probably meant to be, once.
+#[test]
+fn an_unknown_key_in_the_config_file_is_refused_naming_it_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.toml");
+    std::fs::write(&file, "http_adr = \"127.0.0.1:0\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args(["serve", "--config"])
+        .arg(&file)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite:{}", dir.path().join("orders.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "orders: unknown setting http_adr in {} (did you mean http_addr?); the settings are: ",
+        file.display()
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert_eq!(stderr.matches("http_adr").count(), 1, "{stderr}");
+    assert!(
+        !dir.path().join("orders.db").exists(),
+        "the store was opened"
+    );
+}
+
+/// `--help` lists every setting the file and the environment take.
+#[test]
+fn the_help_lists_every_setting() {
+    let output = Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in command_api::config::setting_names() {
+        let listed = help.lines().any(|line| {
+            let mut words = line.split_whitespace();
+            words.next() == Some(&name)
+                && words
+                    .next()
+                    .is_some_and(|var| var.ends_with(&name.to_uppercase()))
+        });
+        assert!(listed, "{name} is not in serve --help");
+    }
+}

@@ -12,7 +12,7 @@ use relay::{RelaySettings, Retention};
 
 use crate::roles::{Role, Roles};
 
-pub use load::{ConfigError, Overrides};
+pub use load::{ConfigError, Overrides, setting_names};
 
 /// The embedded default: a SQLite file next to where the server runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:./data/orders.db";
