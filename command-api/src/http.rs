@@ -2,11 +2,11 @@
 //! named, `If-Match`, ETags and `If-None-Match`, idempotency keys and event metadata.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use event_store::EventMetadata;
 use serde::Serialize;
-use tracing_actix_web::RequestId;
 
+use crate::access::RequestId;
 use crate::auth::Principal;
 use crate::limits::IDEMPOTENCY_KEY_LEN_MAX;
 use crate::problem::Problem;
@@ -58,15 +58,15 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, Problem> {
     }
 }
 
-/// Metadata for the events of a command from `principal` in request `req`. Its
-/// `X-Correlation-Id` was checked against [`crate::limits::CORRELATION_ID_LEN_MAX`] when the
-/// request came in.
+/// Metadata for the events of a command from `principal` in request `req`: its id (see
+/// [`RequestId`]) and its `X-Correlation-Id`, or the id when it has none. The correlation id
+/// was checked against [`crate::limits::CORRELATION_ID_LEN_MAX`] when the request came in.
 pub fn metadata(
     req: &HttpRequest,
     principal: &Principal,
     dedup_key: Option<String>,
 ) -> EventMetadata {
-    let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
+    let request_id = RequestId::of(req).map(|id| id.as_str().to_owned());
     let correlation_id = req
         .headers()
         .get("X-Correlation-Id")

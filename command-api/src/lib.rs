@@ -1,12 +1,12 @@
 //! The command side of the order platform: HTTP routes, authentication, idempotency and error
 //! mapping, and the `orders` command line that runs them.
 //!
-//! Modules: `config` (layered settings), `roles` (what a node does), `startup` (the
-//! application and its server), `workers` (the work beside it, by role), `leased` (work that
+//! Modules: `config` (layered settings; `config::load` reads them), `roles` (what a node
+//! does), `startup` (the application and its server), `workers` (the work beside it, by role), `leased` (work that
 //! runs on one node at a time), `routes` (one module per resource: parse, call a service, answer), `services`
 //! (the use cases, callable without HTTP, and the clock they read), `reactions` (what follows
 //! an event: cart clearing, stock movements),
-//! `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `limits` (what a
+//! `access` (each request's id, span, metrics and access-log line), `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `limits` (what a
 //! client may send), `problem`
 //! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `status` (the followers' report), `views` (JSON
 //! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
@@ -14,6 +14,7 @@
 //! `tail` (`orders tail`: the JetStream stream as JSON lines).
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod auth;
 pub mod checkout_token;
 pub mod config;

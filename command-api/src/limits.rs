@@ -26,6 +26,10 @@ pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
 /// Longest accepted `X-Correlation-Id`: it is copied into the metadata of every event the
 /// request writes, so an unbounded one would grow the log by the client's choice.
 pub const CORRELATION_ID_LEN_MAX: usize = 128;
+/// Longest `X-Request-Id` kept: a longer (or otherwise malformed) one is replaced by a new id
+/// (see [`crate::access::RequestId`]); it goes into the events' metadata as the correlation id
+/// does.
+pub const REQUEST_ID_LEN_MAX: usize = 128;
 /// Highest `min_version` (or `X-Min-Version`) asked for: the log numbers versions as a signed
 /// 64-bit integer, so anything above can never be reached and is refused at once instead of
 /// waiting for it.
@@ -63,16 +67,18 @@ pub fn check_correlation_id(headers: &HeaderMap) -> Result<(), Problem> {
     let Some(value) = headers.get("X-Correlation-Id") else {
         return Ok(());
     };
-    let bytes = value.as_bytes();
-    if bytes.is_empty()
-        || bytes.len() > CORRELATION_ID_LEN_MAX
-        || !bytes.iter().all(u8::is_ascii_graphic)
-    {
+    if !is_visible_ascii(value.as_bytes(), CORRELATION_ID_LEN_MAX) {
         return Err(Problem::bad_request(format!(
             "X-Correlation-Id must be 1 to {CORRELATION_ID_LEN_MAX} visible ASCII characters"
         )));
     }
     Ok(())
+}
+
+/// Whether `bytes` are 1 to `len_max` visible ASCII characters: the rule of the ids a client
+/// may send in a header (`X-Correlation-Id`, `X-Request-Id`).
+pub fn is_visible_ascii(bytes: &[u8], len_max: usize) -> bool {
+    !bytes.is_empty() && bytes.len() <= len_max && bytes.iter().all(u8::is_ascii_graphic)
 }
 
 /// Gives the error answers that actix-web writes itself (an unknown route, a wrong method, a

@@ -213,7 +213,7 @@ impl Serve {
 #[derive(Args)]
 struct Common {
     /// TOML file with any of the settings (keys as the ORDERS_ variables, lower case, without
-    /// the prefix; database_url, nats_url).
+    /// the prefix; database_url, nats_url); a key that is no setting is refused.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Event store: `sqlite:PATH` (embedded, the default `sqlite:./data/orders.db`) or

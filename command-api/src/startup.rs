@@ -2,9 +2,8 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use actix_web::dev::ServerHandle;
 use actix_web::dev::{Server, Service, ServiceResponse};
@@ -14,7 +13,6 @@ use actix_web::{App, HttpServer, web};
 use async_nats::jetstream;
 use event_store::{EventStore, StoreError};
 use futures::FutureExt;
-use tracing_actix_web::TracingLogger;
 
 use ids::{IdError, OrderIdGenerator, SegmentAllocator};
 use tokio::task::JoinHandle;
@@ -22,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use projections::ReadModels;
 
+use crate::access::{self, Edge};
 use crate::auth::TokenKeys;
 use crate::checkout_token::CheckoutTokens;
 use crate::config::{
@@ -30,7 +29,7 @@ use crate::config::{
 };
 use crate::leased::Leases;
 use crate::limits::{self, JSON_BODY_SIZE_MAX_BYTES};
-use crate::metrics::{Metrics, RouteLabels};
+use crate::metrics::Metrics;
 use crate::payments::signature::CallbackKey;
 use crate::payments::simulator::CallbackTarget;
 use crate::payments::{CallbackFaults, NoProvider, PaymentGateway, Simulator, simulator_route};
@@ -298,8 +297,7 @@ impl Application {
         let server = HttpServer::new({
             let drain = Arc::clone(&drain);
             move || {
-                let metrics_mw = metrics.clone();
-                let routes = Rc::new(RouteLabels::default());
+                let edge = Edge::new(metrics.clone());
                 let drain = Arc::clone(&drain);
                 App::new()
                     .wrap(ErrorHandlers::new().default_handler(limits::problem_for_bare_error))
@@ -316,32 +314,6 @@ impl Application {
                             }
                         },
                     )
-                    .wrap_fn(move |req, srv| {
-                        let started = Instant::now();
-                        let method = req.method().clone();
-                        let route = routes.of(req.path(), || req.match_pattern());
-                        let metrics = metrics_mw.clone();
-                        srv.call(req).map(move |res| {
-                            if let Ok(res) = &res {
-                                let status = res.status();
-                                if status.is_client_error() {
-                                    // a refused request is the client's business: logged at
-                                    // debug level, or a flood of them floods the log
-                                    tracing::debug!(status = status.as_u16(), %route, "refused");
-                                }
-                                metrics
-                                    .http_requests
-                                    .with_label_values(&[method.as_str(), &route, status.as_str()])
-                                    .inc();
-                                metrics
-                                    .http_latency
-                                    .with_label_values(&[method.as_str(), &route])
-                                    .observe(started.elapsed().as_secs_f64());
-                            }
-                            res
-                        })
-                    })
-                    .wrap(TracingLogger::default())
                     // counts what a graceful shutdown waits for; while draining, connections close
                     .wrap_fn(move |req, srv| {
                         let in_flight = drain.track();
@@ -358,6 +330,8 @@ impl Application {
                             res
                         })
                     })
+                    // outermost, so that every answer carries its request id and is logged
+                    .wrap_fn(move |req, srv| access::serve(req, srv, &edge))
                     .app_data(
                         web::JsonConfig::default()
                             .limit(JSON_BODY_SIZE_MAX_BYTES)

@@ -6,7 +6,9 @@ use crate::config::LogFormat;
 
 /// The filter when `RUST_LOG` is not set: info, but not actix's line per malformed request
 /// ("stream error: request parse error", at ERROR level): a client's garbage is not the
-/// server's fault, and a flood of it would flood the log.
+/// server's fault, and a flood of it would flood the log. The access log (target
+/// `orders::access`, see [`crate::access`]) is in: `RUST_LOG=info,orders::access=off` leaves
+/// it out.
 pub const DEFAULT_LOG_FILTER: &str = "info,actix_http::h1::dispatcher=off";
 
 /// Installs the global subscriber; later calls are no-ops (tests start several apps).

@@ -3,6 +3,7 @@
 //!   although its clients keep their keep-alive connections busy, logs no error on the way
 //!   out, and every order it acknowledged is in the log afterwards;
 //! - a flood of bad requests is answered and not logged above debug level;
+//! - every answer is one line of the access log, which `RUST_LOG` turns off;
 //! - a node plays only its roles, and `orders status` shows what it holds.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
@@ -41,7 +42,6 @@ fn start_with(database_url: &str, port: u16, log: &Path, env: &[(&str, &str)]) -
         .arg("serve")
         // the embedded setup: no NATS unless a test asks for it
         .env_remove("NATS_URL")
-        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("ORDERS_JWT_SECRET", SECRET)
@@ -49,6 +49,8 @@ fn start_with(database_url: &str, port: u16, log: &Path, env: &[(&str, &str)]) -
         .env_remove("RUST_LOG")
         .env("ORDERS_SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())
         .env("ORDERS_LOG_FORMAT", "json")
+        // last, so that a test can set any of the above (RUST_LOG included)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
@@ -219,7 +221,8 @@ async fn sigterm_under_load_exits_in_time_and_loses_no_acknowledged_order() {
 
 /// Bad requests of every kind, many times over: each is answered with its 4xx, and none
 /// writes a line above debug level (there used to be a WARN per 401 and per malformed body,
-/// and an ERROR per request that is not HTTP).
+/// and an ERROR per request that is not HTTP). Their access-log lines are at debug level too,
+/// while the answered readiness probe's is at info: the access log is on, and quiet for 4xx.
 #[tokio::test]
 async fn a_flood_of_bad_requests_is_answered_and_not_logged() {
     use std::io::{Read, Write};
@@ -267,9 +270,95 @@ async fn a_flood_of_bad_requests_is_answered_and_not_logged() {
     let logged = std::fs::read_to_string(&log).unwrap();
     let loud: Vec<_> = logged
         .lines()
-        .filter(|line| line.contains(r#""level":"ERROR""#) || line.contains(r#""level":"WARN""#))
+        .filter(|line| {
+            let parsed: Value = serde_json::from_str(line).unwrap_or_default();
+            let client_error = parsed["fields"]["status"]
+                .as_u64()
+                .is_some_and(|status| (400..500).contains(&status));
+            line.contains(r#""level":"ERROR""#)
+                || line.contains(r#""level":"WARN""#)
+                || (parsed["level"] == "INFO" && client_error)
+        })
         .collect();
     assert!(loud.is_empty(), "bad requests were logged: {loud:#?}");
+    assert!(
+        access_lines(&logged)
+            .iter()
+            .any(|line| line["level"] == "INFO" && line["fields"]["route"] == "/readyz"),
+        "the readiness probe's answer is not in the access log:\n{logged}"
+    );
+}
+
+/// The lines of the access log (target `orders::access`) in a JSON log.
+fn access_lines(logged: &str) -> Vec<Value> {
+    logged
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "orders::access")
+        .collect()
+}
+
+/// Each answer is one line of the access log, naming its method, route pattern, status,
+/// duration and request id: at info level, a client error's at debug; `orders::access=off`
+/// in `RUST_LOG` turns the access log off and nothing else.
+#[tokio::test]
+async fn every_answer_is_one_access_log_line_which_rust_log_turns_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", dir.path().join("orders.db").display());
+    let client = reqwest::Client::new();
+    let mut logs = Vec::new();
+    for (run, filter) in ["info,orders::access=debug", "info,orders::access=off"]
+        .into_iter()
+        .enumerate()
+    {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let log = dir.path().join(format!("server-{run}.log"));
+        let mut server = start_with(&database_url, port, &log, &[("RUST_LOG", filter)]);
+        wait_ready(&client, &base).await;
+        let get = |path: &str, id: &str| {
+            client
+                .get(format!("{base}{path}"))
+                .header("X-Request-Id", format!("{id}-{run}"))
+                .send()
+        };
+        assert_eq!(get("/readyz", "ready").await.unwrap().status(), 200);
+        assert_eq!(get("/v1/cart", "refused").await.unwrap().status(), 401);
+        let order = get("/v1/orders/1001", "no-token").await.unwrap();
+        assert_eq!(order.status(), 401);
+        terminate(&server);
+        let status = wait_exit(&mut server, Duration::from_secs(GRACE_SECS)).await;
+        assert!(status.is_some_and(|s| s.success()), "{status:?}");
+        logs.push(std::fs::read_to_string(&log).unwrap());
+    }
+
+    let lines = access_lines(&logs[0]);
+    let of = |id: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|line| line["fields"]["request_id"] == id)
+            .collect()
+    };
+    for (id, level, method, route, status) in [
+        ("ready-0", "INFO", "GET", "/readyz", 200),
+        ("refused-0", "DEBUG", "GET", "/v1/cart", 401),
+        ("no-token-0", "DEBUG", "GET", "/v1/orders/{order_id}", 401),
+    ] {
+        let found = of(id);
+        assert_eq!(found.len(), 1, "{id}: {found:#?}");
+        let line = found[0];
+        assert_eq!(line["level"], level, "{line}");
+        assert_eq!(line["fields"]["method"], method, "{line}");
+        assert_eq!(line["fields"]["route"], route, "{line}");
+        assert_eq!(line["fields"]["status"], status, "{line}");
+        assert!(line["fields"]["duration_ms"].as_f64().is_some(), "{line}");
+    }
+    assert_eq!(access_lines(&logs[1]), Vec::<Value>::new());
+    assert!(
+        logs[1].contains("serving"),
+        "only the access log is off:\n{}",
+        logs[1]
+    );
 }
 
 /// A node runs only its roles: a projector answers health, readiness (naming its roles and
@@ -284,6 +373,7 @@ async fn a_node_plays_only_its_roles() {
     let mut server = start_with(&database_url, port, &log, &[("ORDERS_ROLES", "projector")]);
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
+    // a projector's three leases: its two projections and the archiver, taken one by one
     let deadline = Instant::now() + Duration::from_secs(10);
     let ready = loop {
         let ready: Value = client
@@ -294,7 +384,7 @@ async fn a_node_plays_only_its_roles() {
             .json()
             .await
             .unwrap();
-        if ready["leases"].as_array().is_some_and(|l| l.len() > 1) || Instant::now() > deadline {
+        if ready["leases"].as_array().is_some_and(|l| l.len() >= 3) || Instant::now() > deadline {
             break ready;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -374,4 +464,55 @@ fn an_unknown_role_is_refused_naming_it() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("projecter"), "{stderr}");
+}
+
+/// A typo in the configuration file stops the start, naming the key, the file and the
+/// setting it was probably meant to be, once.
+#[test]
+fn an_unknown_key_in_the_config_file_is_refused_naming_it_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.toml");
+    std::fs::write(&file, "http_adr = \"127.0.0.1:0\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args(["serve", "--config"])
+        .arg(&file)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite:{}", dir.path().join("orders.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "orders: unknown setting http_adr in {} (did you mean http_addr?); the settings are: ",
+        file.display()
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert_eq!(stderr.matches("http_adr").count(), 1, "{stderr}");
+    assert!(
+        !dir.path().join("orders.db").exists(),
+        "the store was opened"
+    );
+}
+
+/// `--help` lists every setting the file and the environment take.
+#[test]
+fn the_help_lists_every_setting() {
+    let output = Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in command_api::config::setting_names() {
+        let listed = help.lines().any(|line| {
+            let mut words = line.split_whitespace();
+            words.next() == Some(&name)
+                && words
+                    .next()
+                    .is_some_and(|var| var.ends_with(&name.to_uppercase()))
+        });
+        assert!(listed, "{name} is not in serve --help");
+    }
 }

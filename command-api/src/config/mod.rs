@@ -1,17 +1,18 @@
 //! Typed, layered configuration: defaults, then a TOML file, then environment variables, then
 //! command-line flags. Secrets are never printed.
 
-use std::net::SocketAddr;
-use std::path::Path;
+mod load;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use std::net::SocketAddr;
+
 use projections::ArchiveWindow;
 use serde::{Deserialize, Serialize};
 
 use relay::{RelaySettings, Retention};
 
 use crate::roles::{Role, Roles};
+
+pub use load::{ConfigError, Overrides, setting_names};
 
 /// The embedded default: a SQLite file next to where the server runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:./data/orders.db";
@@ -128,6 +129,7 @@ pub enum PaymentProvider {
 pub const SETTINGS_HELP: &str = "\
 Settings (defaults, then --config FILE, then environment, then flags):
   database_url          DATABASE_URL                 sqlite:./data/orders.db
+  postgres_max_connections  ORDERS_POSTGRES_MAX_CONNECTIONS  32 (the pool, at least 4; nodes x this < max_connections)
   roles                 ORDERS_ROLES                 api,projector,reactor,relay,timer (--role)
   nats_url              NATS_URL                     (none: in-process)
   nats_stream           ORDERS_NATS_STREAM           ORDERS (the relay's JetStream stream)
@@ -158,9 +160,11 @@ Settings (defaults, then --config FILE, then environment, then flags):
   product_staleness_ms   ORDERS_PRODUCT_STALENESS_MS   100 (how far a placement's product check may lag the log; 0: none)
   log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
   shutdown_grace_secs   ORDERS_SHUTDOWN_GRACE_SECS   10 (SIGTERM: requests in flight finish, then exit)
-The TOML file uses the names in the first column. Beyond a loopback http_addr (e.g.
-0.0.0.0) the server does not start with a development or empty jwt_secret or
-payment_callback_secret, and the payment simulator runs only when payment_provider says so.";
+The TOML file uses the names in the first column; any other key in it is refused. An
+ORDERS_ variable that is no setting is ignored (other tools share the prefix). Beyond a
+loopback http_addr (e.g. 0.0.0.0) the server does not start with a development or empty
+jwt_secret or payment_callback_secret, and the payment simulator runs only when
+payment_provider says so.";
 
 /// A development default in use while the server listens beyond loopback.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -303,47 +307,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Command-line values that override every other layer when given.
-#[derive(Debug, Default, Serialize)]
-pub struct Overrides {
-    /// `--database-url`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub database_url: Option<String>,
-    /// `--role`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Roles>,
-    /// `--nats-url`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nats_url: Option<String>,
-    /// `--http-addr`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_addr: Option<SocketAddr>,
-    /// `--log-format`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_format: Option<LogFormat>,
-}
-
-/// A configuration that could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(#[from] Box<figment::Error>);
-
 impl Settings {
-    /// Defaults, then `file` (when given), then `ORDERS_*` variables and `DATABASE_URL` /
-    /// `NATS_URL`, then `overrides`.
-    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(file) = file {
-            figment = figment.merge(Toml::file_exact(file));
-        }
-        figment
-            .merge(Env::prefixed("ORDERS_"))
-            .merge(Env::raw().only(&["DATABASE_URL", "NATS_URL"]))
-            .merge(Serialized::defaults(overrides))
-            .extract()
-            .map_err(|err| ConfigError(Box::new(err)))
-    }
-
     /// Where and how the relay publishes the log (`nats_*`).
     pub fn relay_settings(&self) -> RelaySettings {
         RelaySettings {

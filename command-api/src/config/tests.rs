@@ -17,49 +17,6 @@ fn passwords_in_database_urls_are_redacted() {
 }
 
 #[test]
-#[allow(clippy::result_large_err)] // figment::Jail's own error type
-fn later_layers_override_earlier_ones() {
-    figment::Jail::expect_with(|jail| {
-        jail.create_file(
-            "orders.toml",
-            "http_addr = \"127.0.0.1:9000\"\ncheckout_ttl_secs = 60\n",
-        )?;
-        jail.set_env("ORDERS_CHECKOUT_TTL_SECS", "120");
-        jail.set_env("ORDERS_ARCHIVE_WINDOW", "22:00-01:30");
-        jail.set_env("ORDERS_POSTGRES_MAX_CONNECTIONS", "12");
-        jail.set_env("DATABASE_URL", "postgres://postgres@localhost/x");
-        let overrides = Overrides {
-            database_url: Some("sqlite:/tmp/o.db".to_owned()),
-            ..Overrides::default()
-        };
-        let settings = Settings::load(Some(Path::new("orders.toml")), &overrides)
-            .map_err(|e| e.to_string())?;
-        assert_eq!(settings.http_addr.port(), 9000);
-        assert_eq!(settings.checkout_ttl_secs, 120);
-        assert_eq!(settings.database_url, "sqlite:/tmp/o.db");
-        assert_eq!(settings.payment_timeout_secs, 900);
-        assert_eq!(settings.archive_window.to_string(), "22:00-01:30");
-        assert_eq!(settings.archive_after_days, 90);
-        assert_eq!(settings.postgres_max_connections, 12);
-        Ok(())
-    });
-}
-
-#[test]
-#[allow(clippy::result_large_err)] // figment::Jail's own error type
-fn a_malformed_archive_window_is_refused_naming_the_setting() {
-    figment::Jail::expect_with(|jail| {
-        jail.set_env("ORDERS_ARCHIVE_WINDOW", "2am-5am");
-        let err = Settings::load(None, &Overrides::default())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.to_lowercase().contains("archive_window"), "{err}");
-        Ok(())
-    });
-}
-
-#[test]
 fn the_secrets_are_never_printed() {
     let settings = Settings {
         jwt_secret: "top-secret".to_owned(),
@@ -164,28 +121,4 @@ fn the_simulator_is_the_default_provider_on_loopback_only() {
         ..listening_on("127.0.0.1:8080")
     };
     assert_eq!(off.payment_provider(), PaymentProvider::Disabled);
-}
-
-#[test]
-#[allow(clippy::result_large_err)] // figment::Jail's own error type
-fn the_payment_provider_and_callback_secret_come_from_the_environment() {
-    figment::Jail::expect_with(|jail| {
-        let settings = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
-        assert_eq!(settings.payment_provider, None);
-        jail.set_env("ORDERS_PAYMENT_PROVIDER", "none");
-        jail.set_env("ORDERS_PAYMENT_CALLBACK_SECRET", "whsec");
-        let settings = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
-        assert_eq!(settings.payment_provider, Some(PaymentProvider::Disabled));
-        assert_eq!(settings.payment_callback_secret, "whsec");
-        jail.set_env("ORDERS_PAYMENT_PROVIDER", "simulator");
-        let settings = Settings::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
-        assert_eq!(settings.payment_provider, Some(PaymentProvider::Simulator));
-        jail.set_env("ORDERS_PAYMENT_PROVIDER", "stripe");
-        let err = Settings::load(None, &Overrides::default())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.to_lowercase().contains("payment_provider"), "{err}");
-        Ok(())
-    });
 }

@@ -61,7 +61,8 @@ const PROBLEM_JSON: &str = "application/problem+json";
 /// - 413 wherever there is a body (`limits::JSON_BODY_SIZE_MAX_BYTES`);
 /// - 422 wherever a path or query parameter or a body is parsed (`http::field`);
 /// - 503 with `Retry-After` under `/v1`: the database cannot be reached, or contention
-///   outlasted the retries (`Problem::unavailable`, `Problem::busy`).
+///   outlasted the retries (`Problem::unavailable`, `Problem::busy`);
+/// - `X-Request-Id` on every answer (`access`).
 struct SharedAnswers;
 
 impl Modify for SharedAnswers {
@@ -131,6 +132,7 @@ impl Modify for SharedAnswers {
                 for response in operation.responses.responses.values_mut() {
                     if let RefOr::T(response) = response {
                         problem_as_problem_json(response);
+                        with_request_id(response);
                     }
                 }
             }
@@ -149,6 +151,23 @@ fn shared(operation: &mut Operation, status: u16, description: &str) {
                 .description(description)
                 .content(PROBLEM_JSON, Content::new(Some(Ref::new(PROBLEM_REF))))
                 .into()
+        });
+}
+
+/// Declares the `X-Request-Id` every answer carries (`access`).
+fn with_request_id(response: &mut Response) {
+    response
+        .headers
+        .entry("X-Request-Id".to_owned())
+        .or_insert_with(|| {
+            HeaderBuilder::new()
+                .schema(Object::with_type(Type::String))
+                .description(Some(
+                    "The request's id: the client's X-Request-Id when it is 1 to 128 visible \
+                     ASCII characters, else a new one; recorded in the metadata of the events \
+                     the request wrote and in the access log",
+                ))
+                .build()
         });
 }
 
@@ -179,7 +198,8 @@ fn problem_as_problem_json(response: &mut Response) {
                        100 000 000 000 cents, ids 1 to 64 of A-Z a-z 0-9 _ . : -, titles up to \
                        200 characters, X-Correlation-Id and Idempotency-Key up to 128 visible \
                        characters; beyond a limit the answer is 400 (wrong shape) or 422 \
-                       (naming the field), never 5xx.",
+                       (naming the field), never 5xx. Every answer carries X-Request-Id: the \
+                       client's when sane, else a new one.",
     ),
     paths(
         health::healthz,

@@ -13,6 +13,7 @@ mod openapi;
 mod ops;
 mod payments;
 mod read_side;
+mod request_ids;
 mod scenarios;
 
 macro_rules! on_both_stores {
@@ -431,6 +432,48 @@ mod limits_tests {
             crate::helpers::spawn_embedded_app().await,
         )
         .await;
+    }
+}
+
+/// `X-Request-Id` in and out; on both stores where it reaches the log.
+mod request_id_tests {
+    use crate::helpers::{spawn_app, spawn_embedded_app};
+    use crate::request_ids;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sane_request_id_is_answered_as_given_on_success_and_on_error() {
+        request_ids::a_sane_request_id_is_answered_as_given_on_success_and_on_error(
+            spawn_embedded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_or_malformed_request_id_is_replaced_by_a_new_one() {
+        request_ids::a_missing_or_malformed_request_id_is_replaced_by_a_new_one(
+            spawn_embedded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_request_id_of_a_placement_is_in_its_events_metadata_postgres() {
+        request_ids::the_request_id_of_a_placement_is_in_its_events_metadata(spawn_app().await)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_request_id_of_a_placement_is_in_its_events_metadata_embedded() {
+        request_ids::the_request_id_of_a_placement_is_in_its_events_metadata(
+            spawn_embedded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_documented_answer_carries_the_request_id() {
+        request_ids::every_documented_answer_carries_the_request_id(spawn_embedded_app().await)
+            .await;
     }
 }
 
