@@ -11,7 +11,8 @@
 //! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `status` (the followers' report), `views` (JSON
 //! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
 //! (payment gateway and simulator, durable payment deadlines, their timer and sweeper),
-//! `tail` (`orders tail`: the JetStream stream as JSON lines).
+//! `tail` (`orders tail`: the JetStream stream as JSON lines), `healthcheck` (`orders
+//! healthcheck`: a server's readiness, for container probes).
 #![warn(missing_docs)]
 
 pub mod access;
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod checkout_token;
 pub mod config;
 pub mod errors;
+pub mod healthcheck;
 pub mod http;
 pub mod leased;
 pub mod limits;

@@ -1,5 +1,5 @@
 //! The `orders` command line: run the server, migrate the store, sign tokens and payment
-//! callbacks for trying the API.
+//! callbacks for trying the API, probe a server's readiness.
 // The command line talks to its user on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use command_api::auth::{Role, TokenKeys};
 use command_api::config::{LogFormat, Overrides, SETTINGS_HELP, Settings};
+use command_api::healthcheck;
 use command_api::payments::signature::CallbackKey;
 use command_api::roles::{Role as NodeRole, Roles};
 use command_api::shutdown::StopHandle;
@@ -128,6 +129,17 @@ enum Command {
     /// its retries and parked, so that it went on: list them, or ask for one to be run again.
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
+    /// Exit 0 when the server's /readyz answers 200 with status ready within 2 s, else 1 with
+    /// the reason on stderr: the probe of a container (the image has no curl).
+    #[command(after_help = SETTINGS_HELP)]
+    Healthcheck {
+        #[command(flatten)]
+        common: Common,
+        /// The server, e.g. http://127.0.0.1:8080 (default: the http_addr setting, 0.0.0.0
+        /// and [::] asked on loopback).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Print every event the relay publishes to NATS JetStream, one JSON envelope per line
     /// (needs NATS_URL; exits 2 without it). With --durable, a second run with the same name
     /// resumes after the last line printed.
@@ -463,6 +475,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::DeadLetters(command) => dead_letters(command).await?,
+        Command::Healthcheck { common, url } => {
+            let base = match url {
+                Some(url) => url,
+                None => healthcheck::local_url(common.settings()?.http_addr),
+            };
+            let timeout = std::time::Duration::from_millis(healthcheck::HEALTHCHECK_TIMEOUT_MS);
+            healthcheck::check(&healthcheck::readiness_url(&base), timeout).await?;
+        }
         Command::Tail {
             common,
             subject,

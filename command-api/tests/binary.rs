@@ -516,3 +516,48 @@ fn the_help_lists_every_setting() {
         assert!(listed, "{name} is not in serve --help");
     }
 }
+
+/// `orders healthcheck` with `args` and `env`: its exit code, stderr and how long it took.
+fn healthcheck(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, Duration) {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_orders"))
+        .arg("healthcheck")
+        .args(args)
+        .env_remove("ORDERS_HTTP_ADDR")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), stderr, started.elapsed())
+}
+
+/// The container's probe: 0 against a ready server, found at its --url or at the http_addr
+/// of the settings (0.0.0.0, where the server listens in its container, probed on 127.0.0.1).
+#[tokio::test]
+async fn the_healthcheck_passes_against_a_ready_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", dir.path().join("orders.db").display());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start(&database_url, port, &dir.path().join("server.log"));
+    wait_ready(&reqwest::Client::new(), &base).await;
+    let (code, stderr, _) = healthcheck(&["--url", &base], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let all_addresses = format!("0.0.0.0:{port}");
+    let (code, stderr, _) = healthcheck(&[], &[("ORDERS_HTTP_ADDR", &all_addresses)]);
+    assert_eq!(code, Some(0), "{stderr}");
+    terminate(&server);
+    let status = wait_exit(&mut server, Duration::from_secs(GRACE_SECS)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+/// 1 with a one-line reason naming the URL when nothing answers, and soon.
+#[test]
+fn the_healthcheck_fails_against_a_port_nothing_listens_on() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let (code, stderr, took) = healthcheck(&["--url", &url], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("{url}/readyz")), "{stderr}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

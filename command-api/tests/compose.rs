@@ -1,6 +1,6 @@
 //! `docker/compose.yml` as compose reads it: `docker-compose config` must accept the file, it
-//! must run each role of the binary as its own service from one image, and it must refuse to
-//! start without the two secrets. No container is started (no Docker engine is needed).
+//! must run each role of the binary as its own service from one image, probed by `orders
+//! healthcheck`, and it must refuse to start without the two secrets. No container is started (no Docker engine is needed).
 //!
 //! Where `docker-compose` is not installed the tests say so on stderr and pass; `scripts/test`
 //! installs it where it can.
@@ -133,6 +133,16 @@ fn the_compose_file_runs_each_role_as_its_own_service_from_one_image() {
             str_at(service, &["depends_on", "nats", "condition"]),
             Some("service_started"),
             "{name}"
+        );
+        // the image has no curl: the binary probes its own readiness
+        let probe: Vec<&str> = service["healthcheck"]["test"]
+            .as_vec()
+            .map(|test| test.iter().filter_map(Yaml::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            probe,
+            ["CMD", "orders", "healthcheck"],
+            "{name}: healthcheck"
         );
     }
     assert_eq!(
