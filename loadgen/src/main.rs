@@ -119,6 +119,12 @@ enum Command {
         /// p99 ms from commit to JetStream acknowledgement during place-pay (`relay-lag`).
         #[arg(long)]
         relay_lag_p99_ms: Option<f64>,
+        /// place-pay's orders/s on a server that also relays the log.
+        #[arg(long)]
+        place_pay_beside_relay_orders_per_s: Option<f64>,
+        /// That step's p99 per request, in ms.
+        #[arg(long)]
+        place_pay_beside_relay_p99_ms: Option<f64>,
         /// Where to write summary.json.
         #[arg(long)]
         out: PathBuf,
@@ -261,6 +267,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             relay_events_per_s,
             relay_drained_events,
             relay_lag_p99_ms,
+            place_pay_beside_relay_orders_per_s,
+            place_pay_beside_relay_p99_ms,
             out,
         } => {
             let measured = summary::Measured {
@@ -277,6 +285,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 relay_events_per_s,
                 relay_drained_events,
                 relay_lag_p99_ms,
+                place_pay_beside_relay_orders_per_s,
+                place_pay_beside_relay_p99_ms,
             };
             let reports = summary::read_reports(&reports)?;
             println!("| figure | value | baseline (same run) | ratio |");

@@ -39,8 +39,13 @@ pub struct Measured {
     /// Events that drain published.
     pub relay_drained_events: Option<u64>,
     /// p99 from an event's commit to its JetStream acknowledgement while place-pay ran
-    /// (`loadgen relay-lag`), in ms.
+    /// beside the relay (`loadgen relay-lag`), in ms.
     pub relay_lag_p99_ms: Option<f64>,
+    /// place-pay's orders/s on a server that also relays the log to NATS (a step of its own,
+    /// so that the scenarios above keep the cores to themselves).
+    pub place_pay_beside_relay_orders_per_s: Option<f64>,
+    /// That step's p99 per request, in ms.
+    pub place_pay_beside_relay_p99_ms: Option<f64>,
 }
 
 impl Measured {
@@ -111,6 +116,10 @@ pub fn summary(measured: &Measured, reports: &BTreeMap<String, Report>) -> Value
         measured.relay_over_nats_publish(),
     );
     put("relay_lag_p99_ms", measured.relay_lag_p99_ms);
+    put(
+        "place_pay_beside_relay_orders_per_s",
+        measured.place_pay_beside_relay_orders_per_s,
+    );
     Value::Object(out)
 }
 
@@ -255,6 +264,25 @@ pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[St
         format!("{RELAY_LAG_P99_TARGET_MS:.0} ms (target)"),
         "-".to_owned(),
     ]);
+    let place_pay = reports.get("place-pay").map(|r| r.operations_per_s);
+    rows.push([
+        "place-pay orders/s beside the relay (p99 ms)".to_owned(),
+        match (
+            measured.place_pay_beside_relay_orders_per_s,
+            measured.place_pay_beside_relay_p99_ms,
+        ) {
+            (Some(o), Some(p)) => format!("{} ({p:.1})", fmt(o)),
+            (Some(o), None) => fmt(o),
+            _ => "not measured".to_owned(),
+        },
+        place_pay.map_or("-".to_owned(), |p| {
+            format!("{} place-pay orders/s without", fmt(p))
+        }),
+        match (measured.place_pay_beside_relay_orders_per_s, place_pay) {
+            (Some(o), Some(p)) => ratio(o, p),
+            _ => "-".to_owned(),
+        },
+    ]);
     rows.push([
         "server peak RSS MB".to_owned(),
         measured
@@ -325,6 +353,8 @@ mod tests {
             relay_events_per_s: Some(60_000.0),
             relay_drained_events: Some(200_000),
             relay_lag_p99_ms: Some(12.34),
+            place_pay_beside_relay_orders_per_s: Some(4_000.0),
+            place_pay_beside_relay_p99_ms: Some(20.0),
             ..Measured::default()
         };
         let summary = summary(&measured, &reports);
@@ -345,6 +375,7 @@ mod tests {
             "relay_events_per_s",
             "relay_over_nats_publish",
             "relay_lag_p99_ms",
+            "place_pay_beside_relay_orders_per_s",
             "clients",
         ] {
             assert!(summary.get(key).is_some(), "{key}");
@@ -356,6 +387,7 @@ mod tests {
         assert_eq!(summary["relay_events_per_s"], 60_000.0);
         assert_eq!(summary["relay_over_nats_publish"], 0.4);
         assert_eq!(summary["relay_lag_p99_ms"], 12.34);
+        assert_eq!(summary["place_pay_beside_relay_orders_per_s"], 4_000.0);
         let rows = table(&measured, &reports);
         assert!(rows.iter().any(
             |r| r[0] == "relay events/s, draining the log (200000 events)"
@@ -367,6 +399,12 @@ mod tests {
             "relay p99 ms from commit to JetStream ack, during place-pay",
             "12.3"
         ));
+        assert!(
+            rows.iter()
+                .any(|r| r[0] == "place-pay orders/s beside the relay (p99 ms)"
+                    && r[1] == "4000 (20.0)"
+                    && r[3] == "0.80x")
+        );
         assert!(rows_have(
             &table(&measured, &reports),
             "NATS JetStream publishes/s, pipelined (one at a time)",
@@ -378,6 +416,8 @@ mod tests {
             relay_events_per_s: None,
             relay_drained_events: None,
             relay_lag_p99_ms: None,
+            place_pay_beside_relay_orders_per_s: None,
+            place_pay_beside_relay_p99_ms: None,
             ..measured.clone()
         };
         let summary_without = super::summary(&without_nats, &reports);
@@ -386,6 +426,7 @@ mod tests {
             "relay_events_per_s",
             "relay_over_nats_publish",
             "relay_lag_p99_ms",
+            "place_pay_beside_relay_orders_per_s",
         ] {
             assert_eq!(summary_without[key], Value::Null, "{key}");
         }
