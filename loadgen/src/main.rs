@@ -1,5 +1,5 @@
 //! `loadgen`: runs one benchmark scenario against a running `orders serve`, or measures the
-//! order-id generation rate or the NATS baseline, and prints (and optionally writes as JSON)
+//! order-id generation rate, the NATS baseline or the relay's figures, and prints (and optionally writes as JSON)
 //! what it measured.
 // The command line reports on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use loadgen::client::Api;
 use loadgen::scenario::{RunConfig, Scenario, run};
 use loadgen::stats::Report;
-use loadgen::{naive, nats, summary};
+use loadgen::{naive, nats, relay, summary};
 
 /// Load generator for the order platform's benchmarks.
 #[derive(Parser)]
@@ -110,6 +110,21 @@ enum Command {
         /// JetStream publishes acknowledged per second, one at a time (`nats-publish`).
         #[arg(long)]
         nats_publish_one_at_a_time_per_s: Option<f64>,
+        /// Events per second a relay-only node published draining the log (`relay-drain`).
+        #[arg(long)]
+        relay_events_per_s: Option<f64>,
+        /// Events that drain published.
+        #[arg(long)]
+        relay_drained_events: Option<u64>,
+        /// p99 ms from commit to JetStream acknowledgement during place-pay (`relay-lag`).
+        #[arg(long)]
+        relay_lag_p99_ms: Option<f64>,
+        /// place-pay's orders/s on a server that also relays the log.
+        #[arg(long)]
+        place_pay_beside_relay_orders_per_s: Option<f64>,
+        /// That step's p99 per request, in ms.
+        #[arg(long)]
+        place_pay_beside_relay_p99_ms: Option<f64>,
         /// Where to write summary.json.
         #[arg(long)]
         out: PathBuf,
@@ -133,6 +148,42 @@ enum Command {
         /// Write the report as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// Read the relay's commit-to-ack p99 (and p50) from a node's metrics:
+    /// `relay_commit_to_ack_seconds`, interpolated within its buckets.
+    RelayLag {
+        /// The node's metrics, e.g. http://127.0.0.1:8080/metrics.
+        #[arg(long)]
+        metrics_url: String,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Time a relay node draining a written log: poll its metrics until it acknowledged
+    /// `--events` publishes and its lag reads 0; events per second from its first publish seen.
+    RelayDrain {
+        /// The relay node's metrics, e.g. http://127.0.0.1:8080/metrics.
+        #[arg(long)]
+        metrics_url: String,
+        /// Events of the log the relay must publish.
+        #[arg(long)]
+        events: u64,
+        /// Longest wait, in seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Delete JetStream streams (the bench's relay streams), with their consumers; a stream
+    /// that does not exist is not an error.
+    NatsDeleteStreams {
+        /// The NATS server.
+        #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+        nats_url: String,
+        /// The streams.
+        #[arg(required = true)]
+        streams: Vec<String>,
     },
     /// Measure how many order ids one generator issues per second on a database.
     Ids {
@@ -213,6 +264,11 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             place_pay_drain_s,
             nats_publish_per_s,
             nats_publish_one_at_a_time_per_s,
+            relay_events_per_s,
+            relay_drained_events,
+            relay_lag_p99_ms,
+            place_pay_beside_relay_orders_per_s,
+            place_pay_beside_relay_p99_ms,
             out,
         } => {
             let measured = summary::Measured {
@@ -226,6 +282,11 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 place_pay_drain_s,
                 nats_publish_per_s,
                 nats_publish_one_at_a_time_per_s,
+                relay_events_per_s,
+                relay_drained_events,
+                relay_lag_p99_ms,
+                place_pay_beside_relay_orders_per_s,
+                place_pay_beside_relay_p99_ms,
             };
             let reports = summary::read_reports(&reports)?;
             println!("| figure | value | baseline (same run) | ratio |");
@@ -266,6 +327,37 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
             }
         }
+        Command::RelayLag { metrics_url, json } => {
+            let report = relay::lag(&metrics_url).await?;
+            println!(
+                "relay commit to ack: p99 {:.1} ms, p50 {:.1} ms over {} events",
+                report.relay_lag_p99_ms, report.relay_lag_p50_ms, report.relay_lag_events
+            );
+            write_json(json, &report)?;
+        }
+        Command::RelayDrain {
+            metrics_url,
+            events,
+            timeout_secs,
+            json,
+        } => {
+            let report =
+                relay::drain(&metrics_url, events, Duration::from_secs(timeout_secs)).await?;
+            println!(
+                "relay drain: {:.0} events/s ({} events in {:.2} s after the first publish seen \
+                 {:.2} s in; {} published in all)",
+                report.relay_events_per_s,
+                report.relay_timed_events,
+                report.relay_drain_s,
+                report.relay_first_publish_after_s,
+                report.relay_drained_events,
+            );
+            write_json(json, &report)?;
+        }
+        Command::NatsDeleteStreams { nats_url, streams } => {
+            let deleted = nats::delete_streams(&nats_url, &streams).await?;
+            println!("deleted streams: {}", deleted.join(", "));
+        }
         Command::Ids {
             database_url,
             seconds,
@@ -293,6 +385,14 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Writes `report` as JSON to `path` when given.
+fn write_json(path: Option<PathBuf>, report: &impl serde::Serialize) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(&path, serde_json::to_vec_pretty(report)?)?;
     }
     Ok(())
 }

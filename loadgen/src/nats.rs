@@ -111,6 +111,31 @@ pub async fn measure(nats_url: &str, config: &PublishConfig) -> anyhow::Result<P
     })
 }
 
+/// Deletes the streams `names` on the server at `nats_url` (the bench's relay streams), with
+/// their consumers; a stream that does not exist counts as deleted. Answers the ones deleted.
+pub async fn delete_streams(nats_url: &str, names: &[String]) -> anyhow::Result<Vec<String>> {
+    let client = async_nats::connect(nats_url)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot connect to NATS at {nats_url}: {err}"))?;
+    let js = jetstream::new(client.clone());
+    let mut deleted = Vec::new();
+    for name in names {
+        match js.delete_stream(name).await {
+            Ok(_) => deleted.push(name.clone()),
+            Err(err) => {
+                let missing = matches!(
+                    err.kind(),
+                    jetstream::context::GetStreamErrorKind::JetStream(ref js_err)
+                        if js_err.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+                );
+                anyhow::ensure!(missing, "cannot delete the stream {name}: {err}");
+            }
+        }
+    }
+    client.flush().await.ok();
+    Ok(deleted)
+}
+
 /// The rounds, alternating pipelined and one at a time after a pipelined warm-up batch:
 /// each kind's rates, in the order run.
 async fn run_rounds(

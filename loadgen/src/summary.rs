@@ -33,11 +33,38 @@ pub struct Measured {
     pub nats_publish_per_s: Option<f64>,
     /// The same, each publish awaiting its acknowledgement before the next.
     pub nats_publish_one_at_a_time_per_s: Option<f64>,
+    /// Events per second a relay-only node published (and had acknowledged) draining the
+    /// grown log from its start (`loadgen relay-drain`). None when no NATS answered.
+    pub relay_events_per_s: Option<f64>,
+    /// Events that drain published.
+    pub relay_drained_events: Option<u64>,
+    /// p99 from an event's commit to its JetStream acknowledgement while place-pay ran
+    /// beside the relay (`loadgen relay-lag`), in ms.
+    pub relay_lag_p99_ms: Option<f64>,
+    /// place-pay's orders/s on a server that also relays the log to NATS (a step of its own,
+    /// so that the scenarios above keep the cores to themselves).
+    pub place_pay_beside_relay_orders_per_s: Option<f64>,
+    /// That step's p99 per request, in ms.
+    pub place_pay_beside_relay_p99_ms: Option<f64>,
+}
+
+impl Measured {
+    /// The relay's drain rate over the pipelined NATS baseline of the same run.
+    pub fn relay_over_nats_publish(&self) -> Option<f64> {
+        match (self.relay_events_per_s, self.nats_publish_per_s) {
+            (Some(relay), Some(nats)) if nats > 0.0 => Some(relay / nats),
+            _ => None,
+        }
+    }
 }
 
 /// Naive cqrs-es figure on one hot aggregate as shared/bench gives it for this machine kind
 /// (the upper end of 170-590/s): the figure hot-sku's target is set against.
 const NAIVE_HOT_AGGREGATE_PER_S: f64 = 590.0;
+/// The relay's drain rate must reach this share of the pipelined NATS baseline.
+const RELAY_OVER_NATS_PUBLISH_TARGET: f64 = 0.5;
+/// The relay's p99 from commit to acknowledgement during place-pay must stay under this.
+const RELAY_LAG_P99_TARGET_MS: f64 = 100.0;
 
 /// Builds `summary.json` from the scenario reports and the other figures.
 pub fn summary(measured: &Measured, reports: &BTreeMap<String, Report>) -> Value {
@@ -78,12 +105,20 @@ pub fn summary(measured: &Measured, reports: &BTreeMap<String, Report>) -> Value
     put("events", measured.events.map(|e| e as f64));
     put("order_ids_per_s", measured.order_ids_per_s);
     put("server_peak_rss_mb", measured.server_peak_rss_mb);
-    // The relay's figures are to join these: relay_events_per_s (target at least half of
-    // nats_publish_per_s) and relay_lag_p99_ms (target at most 100 ms).
     put("nats_publish_per_s", measured.nats_publish_per_s);
     put(
         "nats_publish_one_at_a_time_per_s",
         measured.nats_publish_one_at_a_time_per_s,
+    );
+    put("relay_events_per_s", measured.relay_events_per_s);
+    put(
+        "relay_over_nats_publish",
+        measured.relay_over_nats_publish(),
+    );
+    put("relay_lag_p99_ms", measured.relay_lag_p99_ms);
+    put(
+        "place_pay_beside_relay_orders_per_s",
+        measured.place_pay_beside_relay_orders_per_s,
     );
     Value::Object(out)
 }
@@ -187,7 +222,6 @@ pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[St
         "-".to_owned(),
         "-".to_owned(),
     ]);
-    // the relay's rows are to follow this one, their ratios against nats_publish_per_s
     rows.push([
         "NATS JetStream publishes/s, pipelined (one at a time)".to_owned(),
         match (
@@ -200,6 +234,54 @@ pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[St
         },
         "-".to_owned(),
         "-".to_owned(),
+    ]);
+    rows.push([
+        format!(
+            "relay events/s, draining the log ({} events)",
+            measured
+                .relay_drained_events
+                .map_or("-".to_owned(), |e| e.to_string())
+        ),
+        measured
+            .relay_events_per_s
+            .map_or("not measured".to_owned(), fmt),
+        match measured.nats_publish_per_s {
+            Some(n) => format!(
+                "{} NATS publishes/s (target {RELAY_OVER_NATS_PUBLISH_TARGET}x)",
+                fmt(n)
+            ),
+            None => "-".to_owned(),
+        },
+        measured
+            .relay_over_nats_publish()
+            .map_or("-".to_owned(), |r| format!("{r:.2}x")),
+    ]);
+    rows.push([
+        "relay p99 ms from commit to JetStream ack, during place-pay".to_owned(),
+        measured
+            .relay_lag_p99_ms
+            .map_or("not measured".to_owned(), |p| format!("{p:.1}")),
+        format!("{RELAY_LAG_P99_TARGET_MS:.0} ms (target)"),
+        "-".to_owned(),
+    ]);
+    let place_pay = reports.get("place-pay").map(|r| r.operations_per_s);
+    rows.push([
+        "place-pay orders/s beside the relay (p99 ms)".to_owned(),
+        match (
+            measured.place_pay_beside_relay_orders_per_s,
+            measured.place_pay_beside_relay_p99_ms,
+        ) {
+            (Some(o), Some(p)) => format!("{} ({p:.1})", fmt(o)),
+            (Some(o), None) => fmt(o),
+            _ => "not measured".to_owned(),
+        },
+        place_pay.map_or("-".to_owned(), |p| {
+            format!("{} place-pay orders/s without", fmt(p))
+        }),
+        match (measured.place_pay_beside_relay_orders_per_s, place_pay) {
+            (Some(o), Some(p)) => ratio(o, p),
+            _ => "-".to_owned(),
+        },
     ]);
     rows.push([
         "server peak RSS MB".to_owned(),
@@ -268,6 +350,11 @@ mod tests {
             place_pay_drain_s: Some(1.25),
             nats_publish_per_s: Some(150_000.0),
             nats_publish_one_at_a_time_per_s: Some(40_000.0),
+            relay_events_per_s: Some(60_000.0),
+            relay_drained_events: Some(200_000),
+            relay_lag_p99_ms: Some(12.34),
+            place_pay_beside_relay_orders_per_s: Some(4_000.0),
+            place_pay_beside_relay_p99_ms: Some(20.0),
             ..Measured::default()
         };
         let summary = summary(&measured, &reports);
@@ -285,6 +372,10 @@ mod tests {
             "server_peak_rss_mb",
             "nats_publish_per_s",
             "nats_publish_one_at_a_time_per_s",
+            "relay_events_per_s",
+            "relay_over_nats_publish",
+            "relay_lag_p99_ms",
+            "place_pay_beside_relay_orders_per_s",
             "clients",
         ] {
             assert!(summary.get(key).is_some(), "{key}");
@@ -293,6 +384,27 @@ mod tests {
         assert_eq!(summary["naive_hot_aggregate_per_s"], 50.0);
         assert_eq!(summary["place_pay_drain_s"], 1.25);
         assert_eq!(summary["nats_publish_per_s"], 150_000.0);
+        assert_eq!(summary["relay_events_per_s"], 60_000.0);
+        assert_eq!(summary["relay_over_nats_publish"], 0.4);
+        assert_eq!(summary["relay_lag_p99_ms"], 12.34);
+        assert_eq!(summary["place_pay_beside_relay_orders_per_s"], 4_000.0);
+        let rows = table(&measured, &reports);
+        assert!(rows.iter().any(
+            |r| r[0] == "relay events/s, draining the log (200000 events)"
+                && r[1] == "60000"
+                && r[3] == "0.40x"
+        ));
+        assert!(rows_have(
+            &rows,
+            "relay p99 ms from commit to JetStream ack, during place-pay",
+            "12.3"
+        ));
+        assert!(
+            rows.iter()
+                .any(|r| r[0] == "place-pay orders/s beside the relay (p99 ms)"
+                    && r[1] == "4000 (20.0)"
+                    && r[3] == "0.80x")
+        );
         assert!(rows_have(
             &table(&measured, &reports),
             "NATS JetStream publishes/s, pipelined (one at a time)",
@@ -301,12 +413,28 @@ mod tests {
         let without_nats = Measured {
             nats_publish_per_s: None,
             nats_publish_one_at_a_time_per_s: None,
+            relay_events_per_s: None,
+            relay_drained_events: None,
+            relay_lag_p99_ms: None,
+            place_pay_beside_relay_orders_per_s: None,
+            place_pay_beside_relay_p99_ms: None,
             ..measured.clone()
         };
-        assert_eq!(
-            super::summary(&without_nats, &reports)["nats_publish_per_s"],
-            Value::Null
-        );
+        let summary_without = super::summary(&without_nats, &reports);
+        for key in [
+            "nats_publish_per_s",
+            "relay_events_per_s",
+            "relay_over_nats_publish",
+            "relay_lag_p99_ms",
+            "place_pay_beside_relay_orders_per_s",
+        ] {
+            assert_eq!(summary_without[key], Value::Null, "{key}");
+        }
+        assert!(rows_have(
+            &table(&without_nats, &reports),
+            "relay p99 ms from commit to JetStream ack, during place-pay",
+            "not measured"
+        ));
         assert!(rows_have(
             &table(&without_nats, &reports),
             "NATS JetStream publishes/s, pipelined (one at a time)",
