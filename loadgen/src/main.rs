@@ -80,51 +80,9 @@ enum Command {
         /// Folder with the scenario reports (`*.json` written by `run --json`).
         #[arg(long)]
         reports: PathBuf,
-        /// Clients of the concurrent steps.
-        #[arg(long)]
-        clients: usize,
-        /// pgbench insert tx/s at the same concurrency.
-        #[arg(long)]
-        baseline_insert_tx_per_s: f64,
-        /// COPY read rate of the events.
-        #[arg(long)]
-        copy_events_per_s: Option<f64>,
-        /// Events read by the COPY and the rebuild.
-        #[arg(long)]
-        events: Option<u64>,
-        /// `orders replay` rate over the same events.
-        #[arg(long)]
-        rebuild_events_per_s: Option<f64>,
-        /// Order ids per second.
-        #[arg(long)]
-        order_ids_per_s: Option<f64>,
-        /// The server's peak RSS in MB.
-        #[arg(long)]
-        server_peak_rss_mb: Option<f64>,
-        /// Seconds after place-pay's window until the server's reactions and views caught up.
-        #[arg(long)]
-        place_pay_drain_s: Option<f64>,
-        /// JetStream publishes acknowledged per second, pipelined (`nats-publish`).
-        #[arg(long)]
-        nats_publish_per_s: Option<f64>,
-        /// JetStream publishes acknowledged per second, one at a time (`nats-publish`).
-        #[arg(long)]
-        nats_publish_one_at_a_time_per_s: Option<f64>,
-        /// Events per second a relay-only node published draining the log (`relay-drain`).
-        #[arg(long)]
-        relay_events_per_s: Option<f64>,
-        /// Events that drain published.
-        #[arg(long)]
-        relay_drained_events: Option<u64>,
-        /// p99 ms from commit to JetStream acknowledgement during place-pay (`relay-lag`).
-        #[arg(long)]
-        relay_lag_p99_ms: Option<f64>,
-        /// place-pay's orders/s on a server that also relays the log.
-        #[arg(long)]
-        place_pay_beside_relay_orders_per_s: Option<f64>,
-        /// That step's p99 per request, in ms.
-        #[arg(long)]
-        place_pay_beside_relay_p99_ms: Option<f64>,
+        /// The figures the bench script measured outside the load generator.
+        #[command(flatten)]
+        measured: summary::Measured,
         /// Where to write summary.json.
         #[arg(long)]
         out: PathBuf,
@@ -254,40 +212,9 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Summary {
             reports,
-            clients,
-            baseline_insert_tx_per_s,
-            copy_events_per_s,
-            events,
-            rebuild_events_per_s,
-            order_ids_per_s,
-            server_peak_rss_mb,
-            place_pay_drain_s,
-            nats_publish_per_s,
-            nats_publish_one_at_a_time_per_s,
-            relay_events_per_s,
-            relay_drained_events,
-            relay_lag_p99_ms,
-            place_pay_beside_relay_orders_per_s,
-            place_pay_beside_relay_p99_ms,
+            measured,
             out,
         } => {
-            let measured = summary::Measured {
-                clients,
-                baseline_insert_tx_per_s,
-                copy_events_per_s,
-                events,
-                rebuild_events_per_s,
-                order_ids_per_s,
-                server_peak_rss_mb,
-                place_pay_drain_s,
-                nats_publish_per_s,
-                nats_publish_one_at_a_time_per_s,
-                relay_events_per_s,
-                relay_drained_events,
-                relay_lag_p99_ms,
-                place_pay_beside_relay_orders_per_s,
-                place_pay_beside_relay_p99_ms,
-            };
             let reports = summary::read_reports(&reports)?;
             println!("| figure | value | baseline (same run) | ratio |");
             println!("| --- | --- | --- | --- |");

@@ -9,42 +9,57 @@ use serde_json::{Map, Value, json};
 use crate::stats::Report;
 
 /// Figures measured outside the load generator, by the bench script.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Measured {
     /// Clients of every concurrent step.
+    #[arg(long)]
     pub clients: usize,
     /// pgbench one-row insert transactions per second (the baseline).
+    #[arg(long)]
     pub baseline_insert_tx_per_s: f64,
     /// COPY read rate of the events table (the rebuild's baseline).
+    #[arg(long)]
     pub copy_events_per_s: Option<f64>,
     /// Events the COPY and the rebuild read.
+    #[arg(long)]
     pub events: Option<u64>,
     /// `orders replay` rate over the same events.
+    #[arg(long)]
     pub rebuild_events_per_s: Option<f64>,
     /// Order ids one generator issues per second.
+    #[arg(long)]
     pub order_ids_per_s: Option<f64>,
     /// The server's peak resident set size.
+    #[arg(long)]
     pub server_peak_rss_mb: Option<f64>,
     /// Seconds after place-pay's measured window until every reaction and projection of the
     /// server had caught up with the log: the work its orders/s left queued.
+    #[arg(long)]
     pub place_pay_drain_s: Option<f64>,
     /// JetStream publishes acknowledged per second, pipelined in batches (`loadgen
     /// nats-publish`): the relay's baseline. None when no NATS answered.
+    #[arg(long)]
     pub nats_publish_per_s: Option<f64>,
     /// The same, each publish awaiting its acknowledgement before the next.
+    #[arg(long)]
     pub nats_publish_one_at_a_time_per_s: Option<f64>,
     /// Events per second a relay-only node published (and had acknowledged) draining the
     /// grown log from its start (`loadgen relay-drain`). None when no NATS answered.
+    #[arg(long)]
     pub relay_events_per_s: Option<f64>,
     /// Events that drain published.
+    #[arg(long)]
     pub relay_drained_events: Option<u64>,
     /// p99 from an event's commit to its JetStream acknowledgement while place-pay ran
     /// beside the relay (`loadgen relay-lag`), in ms.
+    #[arg(long)]
     pub relay_lag_p99_ms: Option<f64>,
     /// place-pay's orders/s on a server that also relays the log to NATS (a step of its own,
     /// so that the scenarios above keep the cores to themselves).
+    #[arg(long)]
     pub place_pay_beside_relay_orders_per_s: Option<f64>,
     /// That step's p99 per request, in ms.
+    #[arg(long)]
     pub place_pay_beside_relay_p99_ms: Option<f64>,
 }
 
