@@ -254,7 +254,7 @@ impl Application {
                 "none"
             }
         );
-        let workers = Workers {
+        let spawned = Workers {
             store: &store,
             settings: &settings,
             metrics: &metrics,
@@ -266,6 +266,7 @@ impl Application {
             nats,
         }
         .spawn()?;
+        let workers = spawned.handles;
         let read_models = web::Data::new(ReadModels::new(&store));
         let simulator_mounted = simulator.is_some();
         let api = settings.roles.has(Role::Api);
@@ -288,6 +289,7 @@ impl Application {
             settings,
             order_ids,
             simulator,
+            trades: spawned.trades,
             leases,
         });
         let app_state = state.clone();

@@ -7,6 +7,7 @@ use crate::checkout_token::CheckoutTokens;
 use crate::config::Settings;
 use crate::leased::Leases;
 use crate::payments::Simulator;
+use crate::payments::reactions::TradeReaction;
 use crate::payments::signature::CallbackKey;
 use crate::services::{Clock, Services};
 
@@ -27,6 +28,9 @@ pub struct AppState {
     /// The built-in payment provider simulator (also the payment gateway), when
     /// `payment_provider` is `simulator`.
     pub simulator: Option<std::sync::Arc<Simulator>>,
+    /// Opens the provider's trades, on a reactor node (the simulator's pay route opens one
+    /// when the buyer pays before the reaction got there).
+    pub trades: Option<TradeReaction>,
     /// Verifies the payment provider's signed callbacks.
     pub callback_key: CallbackKey,
     /// The leases this node holds (its share of the log's followers).

@@ -44,14 +44,26 @@ pub(crate) struct Workers<'a> {
     pub(crate) nats: Option<jetstream::Context>,
 }
 
+/// The work a node started, and what of it the API shares.
+pub(crate) struct Spawned {
+    /// The running workers.
+    pub(crate) handles: Vec<JoinHandle<()>>,
+    /// The reaction opening the provider's trades, on a reactor node: the simulator's pay
+    /// route opens a trade through it when the buyer pays before it got there.
+    pub(crate) trades: Option<TradeReaction>,
+}
+
 impl Workers<'_> {
     /// Starts the work of every role of the node but the API's.
-    pub(crate) fn spawn(&self) -> Result<Vec<JoinHandle<()>>, StartupError> {
+    pub(crate) fn spawn(&self) -> Result<Spawned, StartupError> {
         let roles = &self.settings.roles;
         let wake = Arc::new(timer::DeadlineWake::default());
         let mut workers = Vec::new();
+        let mut trades = None;
         if roles.has(Role::Reactor) {
-            workers.extend(self.reactions(&wake)?);
+            let (reactions, trade_reaction) = self.reactions(&wake)?;
+            workers.extend(reactions);
+            trades = Some(trade_reaction);
         }
         if roles.has(Role::Relay) {
             workers.extend(self.relay()?);
@@ -63,7 +75,10 @@ impl Workers<'_> {
             workers.extend(self.projections()?);
             workers.push(self.archiver());
         }
-        Ok(workers)
+        Ok(Spawned {
+            handles: workers,
+            trades,
+        })
     }
 
     /// `reaction` following the log under the lease `reaction:<name>`.
@@ -77,11 +92,11 @@ impl Workers<'_> {
         )
     }
 
-    /// The reactions to the log and the placement sweeper.
+    /// The reactions to the log and the placement sweeper, and the reaction opening trades.
     fn reactions(
         &self,
         wake: &Arc<timer::DeadlineWake>,
-    ) -> Result<Vec<JoinHandle<()>>, StartupError> {
+    ) -> Result<(Vec<JoinHandle<()>>, TradeReaction), StartupError> {
         let store = self.store;
         let deadlines = DeadlineReaction::new(
             store.clone(),
@@ -93,6 +108,7 @@ impl Workers<'_> {
             Duration::from_secs(self.settings.abandoned_placement_secs),
         );
         let order_reactions = OrderReactions::new(store.clone());
+        let trades = TradeReaction::new(store.clone(), self.gateway.clone(), deadlines.clone());
         let mut workers = Vec::new();
         if let Some(js) = &self.nats {
             let settings = CartClearing::consumer_settings(
@@ -117,11 +133,7 @@ impl Workers<'_> {
         workers.extend([
             self.reaction(order_reactions),
             self.reaction(PlacementReactions::new(store.clone())),
-            self.reaction(TradeReaction::new(
-                store.clone(),
-                self.gateway.clone(),
-                deadlines.clone(),
-            )),
+            self.reaction(trades.clone()),
             self.reaction(RefundReaction::new(
                 store.clone(),
                 self.gateway.clone(),
@@ -137,7 +149,7 @@ impl Workers<'_> {
                     )
                 }),
         ]);
-        Ok(workers)
+        Ok((workers, trades))
     }
 
     /// The relay of the log to JetStream, under the lease `relay`, when `nats_url` is set.

@@ -212,6 +212,29 @@ impl TradeReaction {
         }
     }
 
+    /// Opens the trade of the placed order `order_id` (due at `due`, for `total`): what this
+    /// reaction does when it reaches the order's `OrderPlaced`, and what the simulator's pay
+    /// route does for a buyer who pays before it got there. Opening an open trade changes
+    /// nothing, and both open it under the one trade number recorded with the deadline.
+    pub async fn open(
+        &self,
+        order_id: OrderId,
+        due: DateTime<Utc>,
+        total: Money,
+    ) -> Result<(), ReactionError> {
+        // the deadline may not be recorded yet: recording it is idempotent, and whichever
+        // number was recorded first is the trade's
+        self.deadlines.record(order_id, due, total).await?;
+        let order_id = order_id.to_string();
+        let trade = NewTrade {
+            trade_no: self.trade_no(&order_id).await?,
+            order_id,
+            amount_cents: total.minor(),
+        };
+        with_retries("create_trade", || self.gateway.create_trade(trade.clone())).await?;
+        Ok(())
+    }
+
     /// The order's trade number, recorded with its deadline (by the deadline reaction, or here
     /// when this reaction reached the order first).
     async fn trade_no(&self, order_id: &str) -> Result<String, ReactionError> {
@@ -258,18 +281,8 @@ impl Reaction for TradeReaction {
         }
         match event.decode::<OrderEvent>()? {
             OrderEvent::OrderPlaced(placed) => {
-                // this reaction may reach the order before its deadline is recorded: recording
-                // it is idempotent, and whichever number was recorded first is the trade's
-                self.deadlines
-                    .record(placed.order_id, placed.payment_due_at, placed.total)
-                    .await?;
-                let trade = NewTrade {
-                    trade_no: self.trade_no(&event.aggregate_id).await?,
-                    order_id: event.aggregate_id.clone(),
-                    amount_cents: placed.total.minor(),
-                };
-                with_retries("create_trade", || self.gateway.create_trade(trade.clone())).await?;
-                Ok(())
+                self.open(placed.order_id, placed.payment_due_at, placed.total)
+                    .await
             }
             OrderEvent::OrderCancelled(cancelled) => {
                 let trade_no = self.trade_no(&event.aggregate_id).await?;

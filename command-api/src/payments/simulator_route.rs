@@ -4,7 +4,7 @@
 //! default on loopback): elsewhere any buyer could pay for free.
 
 use actix_web::{HttpResponse, post, web};
-use domain::{Order, OrderError, OrderId};
+use domain::{Order, OrderError, OrderId, OrderStatus};
 
 use crate::auth::Principal;
 use crate::errors::ToProblem;
@@ -21,7 +21,7 @@ use crate::state::AppState;
     params(("order_id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "Paid (or paid before); the callback's fate", body = SimulatedPayment),
-        (status = 404, description = "No such order of the caller, or its trade is not open yet", body = Problem),
+        (status = 404, description = "No such order of the caller, or it is not awaiting payment", body = Problem),
         (status = 409, description = "The trade is closed", body = Problem)
     ),
     security(("bearer" = [])),
@@ -43,10 +43,17 @@ pub(crate) async fn pay(
     let Some(simulator) = &state.simulator else {
         return Err(Problem::not_found("route"));
     };
-    match simulator.pay(&id) {
+    let paid = match simulator.pay(&id) {
+        Err(PayError::NoTrade) => {
+            open_trade(&state, &order).await?;
+            simulator.pay(&id)
+        }
+        paid => paid,
+    };
+    match paid {
         Ok(payment) => Ok(HttpResponse::Ok().json(payment)),
         Err(PayError::NoTrade) => Err(Problem::not_found("trade")
-            .detail("the order's trade is not open (yet): try again in a moment")),
+            .detail("the order has no open trade: it is not awaiting payment")),
         Err(PayError::Closed) => Err(Problem::new(
             actix_web::http::StatusCode::CONFLICT,
             "trade-closed",
@@ -54,4 +61,24 @@ pub(crate) async fn pay(
         )
         .detail("the order was cancelled or its payment deadline passed")),
     }
+}
+
+/// Opens the trade of an order awaiting payment whose `OrderPlaced` the trade reaction has not
+/// reached yet (a buyer who pays right after placing is faster than it): as the reaction
+/// would, under the trade number recorded with the deadline, so that when it gets there it
+/// finds the trade open. An order in any other state gets no trade.
+async fn open_trade(state: &AppState, order: &Order) -> Result<(), Problem> {
+    let (Some(trades), Some(OrderStatus::PendingPayment), Some(id), Some(due), Some(total)) = (
+        &state.trades,
+        order.status(),
+        order.order_id(),
+        order.payment_due_at(),
+        order.total(),
+    ) else {
+        return Ok(());
+    };
+    trades
+        .open(id, due, total)
+        .await
+        .map_err(|err| Problem::internal(err.as_ref()))
 }

@@ -84,22 +84,7 @@ pub async fn a_lost_database_is_answered_503_with_retry_after_and_readyz_says_so
 /// A stall of the log is visible: while an append is held open, `/metrics` shows how long it
 /// has run, and the views' lag in seconds grows instead of reading 0.
 pub async fn a_held_append_shows_on_the_metrics_as_its_age_and_the_views_lag(app: TestApp) {
-    let pool = sqlx::PgPool::connect(&app.settings.database_url)
-        .await
-        .unwrap();
-    let mut held = pool.begin().await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
-        .bind(event_store::LOG_WRITER_LOCK)
-        .execute(&mut *held)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, payload, metadata) VALUES ('Sku', 'held', 1, 'Held', '1.0', '{}', '{}')",
-    )
-    .execute(&mut *held)
-    .await
-    .unwrap();
+    let held = app.hold_the_log().await;
     // an event committed after the held one waits behind it
     let created = create(&app, "tea").await;
     assert!(created.status().is_success(), "{}", created.status());

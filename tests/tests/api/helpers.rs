@@ -179,6 +179,28 @@ impl TestApp {
         start_with(self.settings.clone(), None).await
     }
 
+    /// Holds an append to the PostgreSQL log open (as a slow writer would): every reader of
+    /// the log, the views and reactions too, waits behind it until the transaction ends.
+    pub async fn hold_the_log(&self) -> sqlx::Transaction<'static, sqlx::Postgres> {
+        let pool = sqlx::PgPool::connect(&self.settings.database_url)
+            .await
+            .unwrap();
+        let mut held = pool.begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind(event_store::LOG_WRITER_LOCK)
+            .execute(&mut *held)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES ('Sku', 'held', 1, 'Held', '1.0', '{}', '{}')",
+        )
+        .execute(&mut *held)
+        .await
+        .unwrap();
+        held
+    }
+
     /// Stops the server at once and its workers, and waits until they are gone (their
     /// connections with them).
     pub async fn stop(self) {

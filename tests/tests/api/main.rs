@@ -187,6 +187,12 @@ mod payments_postgres {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_order_is_payable_at_the_simulator_as_soon_as_it_is_placed() {
+        payments::an_order_is_payable_at_the_simulator_as_soon_as_it_is_placed(spawn_app().await)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_payment_at_the_simulator_pays_the_order_through_its_callback() {
         let app = spawn_app_with(|s| s.simulator_callback_duplicate_permille = 1_000).await;
         payments::a_payment_at_the_simulator_pays_the_order_through_its_callback(app).await;

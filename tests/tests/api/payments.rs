@@ -82,6 +82,32 @@ async fn pay_at_simulator(app: &TestApp, id: &str) -> Value {
     .await
 }
 
+/// A buyer pays as soon as the placement is answered, faster than the reaction that opens the
+/// order's trade (held here behind an open append to the log): the pay route opens the trade
+/// itself, and the reaction, when it gets there, finds it open with the same number.
+pub async fn an_order_is_payable_at_the_simulator_as_soon_as_it_is_placed(app: TestApp) {
+    setup(&app).await;
+    let held = app.hold_the_log().await;
+    let (id, _) = place_one(&app).await;
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/simulator/orders/{id}/pay")))
+        .bearer_auth(app.buyer("b-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let payment: Value = response.json().await.unwrap();
+    held.rollback().await.unwrap();
+    let paid = order_view_at(&app, &id, 2).await;
+    assert_eq!(paid["status"], "Paid", "{paid}");
+    assert_eq!(paid["payment"]["txn_id"], payment["txn_id"], "{paid}");
+    // the reaction reaches the order later and opens nothing twice: paying again pays nothing
+    let again = pay_at_simulator(&app, &id).await;
+    assert_eq!(again["trade_no"], payment["trade_no"], "{again}");
+    assert_eq!(again["callback"], "already_paid", "{again}");
+}
+
 /// The buyer cancels at the order's version as last read (reactions, and a lagging view, may
 /// make that stale: then read again, as a client would). Answers the status and, on success,
 /// the new version.
