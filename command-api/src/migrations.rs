@@ -15,11 +15,13 @@ pub static OWN_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 pub static OWN_SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// Every table of the system on PostgreSQL: what `orders serve` and `orders migrate` run.
+/// The shard map lives here only: the embedded store is one shard and has none.
 pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     event_store::migrations::assemble(&[
         &event_store::MIGRATOR,
         &ids::migrations::OWN_MIGRATOR,
         &projections::migrations::OWN_MIGRATOR,
+        &shards::MIGRATOR,
         &OWN_MIGRATOR,
     ])
 });

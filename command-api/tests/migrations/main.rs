@@ -31,6 +31,8 @@ const READ_MODEL_TABLES: &[&str] = &[
     "archive_progress",
 ];
 const COMMAND_TABLES: &[&str] = &["payment_deadlines", "open_reservations", "payment_txns"];
+/// The shard map's, on PostgreSQL only (the embedded store is one shard).
+const SHARD_TABLES: &[&str] = &["shard_map_versions", "shard_map"];
 
 /// The crates that own migrations, each with its own sets (PostgreSQL, SQLite) and tables.
 fn owners() -> [(
@@ -159,6 +161,7 @@ fn each_crate_s_migrations_touch_only_its_own_tables() {
         assert_owns_only(postgres, tables);
         assert_owns_only(sqlite, tables);
     }
+    assert_owns_only(&shards::MIGRATOR, SHARD_TABLES);
 }
 
 #[test]

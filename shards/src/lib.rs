@@ -1,0 +1,21 @@
+//! The shard map (ADR 42): which PostgreSQL database each of the [`GENE_COUNT`] partition
+//! genes is read from and written to.
+//!
+//! Every stream belongs to one gene (an order to the gene its id carries, a cart to its
+//! buyer's, every other aggregate to its id's hash), and every gene to one shard for reads and
+//! one for writes: the same one, except while a move switches reads before writes. A map is
+//! versioned; a new version is written whole next to the old ones ([`MapStore`]), and the newest
+//! is in force. Shards are named here; configuration maps each name to a database URL, so
+//! credentials never enter the database.
+
+mod follow;
+mod map;
+mod store;
+
+pub use follow::{FollowedMap, POLL_INTERVAL};
+pub use ids::GENE_COUNT;
+pub use map::{Assignment, GeneRange, MapError, ShardMap, ShardName};
+pub use store::{MapStore, StoreError};
+
+/// The map's tables, on the default database (the catalog).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
