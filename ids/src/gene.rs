@@ -37,6 +37,20 @@ pub fn gene_of_order(id: u64) -> u16 {
     (id & GENE_MASK) as u16
 }
 
+/// The partition gene of a stream, the one its shard is chosen by (DESIGN section 8, ADR 42):
+/// for an order, the gene its id carries ([`gene_of_order`]); for a cart, whose id is the
+/// buyer's, the buyer's gene ([`gene_of_buyer`]); for every other aggregate (and an order id
+/// that is not a number), the gene of its id's hash, the same FNV-1a as a buyer's. The relay
+/// publishes each event under it, so it is a contract with every consumer too.
+pub fn gene_of_stream(aggregate_type: &str, aggregate_id: &str) -> u16 {
+    match aggregate_type {
+        "Order" => aggregate_id
+            .parse::<u64>()
+            .map_or_else(|_| gene_of_buyer(aggregate_id), gene_of_order),
+        _ => gene_of_buyer(aggregate_id),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +89,25 @@ mod tests {
         // 100 per partition expected, standard deviation about 10 for a random spread
         let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
         assert!(*min >= 50 && *max <= 150, "min {min}, max {max}");
+    }
+
+    #[test]
+    fn an_order_stream_is_on_the_gene_its_id_carries() {
+        // 123456789012345 & 1023 == 889
+        assert_eq!(gene_of_stream("Order", "123456789012345"), 889);
+        assert_eq!(
+            gene_of_stream("Order", "123456789012345"),
+            gene_of_order(123_456_789_012_345)
+        );
+        // an order id that is not a number falls back to the hash
+        assert_eq!(gene_of_stream("Order", "b-42"), 514);
+    }
+
+    #[test]
+    fn a_cart_is_on_its_buyers_gene_and_other_streams_on_their_ids_hash() {
+        assert_eq!(gene_of_stream("Cart", "b-42"), 514);
+        assert_eq!(gene_of_stream("Cart", "buyer-1"), gene_of_buyer("buyer-1"));
+        assert_eq!(gene_of_stream("Sku", "buyer-2"), 823);
+        assert_eq!(gene_of_stream("Product", "p-1"), gene_of_buyer("p-1"));
     }
 }

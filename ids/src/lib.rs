@@ -72,7 +72,7 @@ mod sequencer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::IdError;
-pub use gene::{gene_of_buyer, gene_of_order};
+pub use gene::{gene_of_buyer, gene_of_order, gene_of_stream};
 pub use generator::{
     GeneratorOptions, LEASE_RENEW_INTERVAL_MS, LEASE_RENEW_RETRY_MS, LEASE_SAFETY_MARGIN_MS,
     LEASE_TTL_MS, OrderIdGenerator,

@@ -17,11 +17,6 @@ pub const HEADER_EVENT_TYPE: &str = "Orders-Event-Type";
 /// [`ENVELOPE_VERSION`] of the body.
 pub const HEADER_ENVELOPE_VERSION: &str = "Orders-Envelope-Version";
 
-/// Aggregate type of orders: partitioned by the gene their id carries.
-const ORDER: &str = "Order";
-/// Aggregate type of carts, whose id is the buyer's: partitioned by the buyer's gene.
-const CART: &str = "Cart";
-
 /// One event of the log as published: what it is, where it sits in its stream and in the log,
 /// the flow it belongs to, and its payload as stored (cqrs-es's externally tagged JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -42,7 +37,7 @@ pub struct Envelope {
     pub aggregate_id: String,
     /// The event's sequence within its stream, from 1: the stream's version after it.
     pub aggregate_version: u64,
-    /// The gene (0..1024) of the stream's partition: see [`partition`].
+    /// The gene (0..1024) of the stream's partition: see [`ids::gene_of_stream`].
     pub partition: u16,
     /// Global position in the log it was read from (per database: not comparable across
     /// shards, and not commit order).
@@ -70,7 +65,7 @@ impl Envelope {
             aggregate_type: event.aggregate_type.clone(),
             aggregate_id: event.aggregate_id.clone(),
             aggregate_version: event.sequence,
-            partition: partition(&event.aggregate_type, &event.aggregate_id),
+            partition: ids::gene_of_stream(&event.aggregate_type, &event.aggregate_id),
             position: event.position,
             recorded_at: event.recorded_at,
             correlation_id: event.metadata.correlation_id.clone(),
@@ -123,21 +118,6 @@ pub fn event_id(event: &RecordedEvent) -> String {
         "{}/{}/{}",
         event.aggregate_type, event.aggregate_id, event.sequence
     )
-}
-
-/// The partition gene (0..1024) of a stream, the one its shard is chosen by (DESIGN section
-/// 8): for an order, the gene its id carries ([`ids::gene_of_order`]); for a cart, whose id
-/// is the buyer's, the buyer's gene ([`ids::gene_of_buyer`]); for every other aggregate (and
-/// an order id that is not a number), the gene of its id's hash, the same FNV-1a as a
-/// buyer's.
-pub fn partition(aggregate_type: &str, aggregate_id: &str) -> u16 {
-    match aggregate_type {
-        ORDER => aggregate_id
-            .parse::<u64>()
-            .map_or_else(|_| ids::gene_of_buyer(aggregate_id), ids::gene_of_order),
-        CART => ids::gene_of_buyer(aggregate_id),
-        _ => ids::gene_of_buyer(aggregate_id),
-    }
 }
 
 /// `name` as one subject token: the characters NATS gives a meaning (`.`, `*`, `>`) and
@@ -203,31 +183,12 @@ mod tests {
     }
 
     #[test]
-    fn an_order_is_partitioned_by_the_gene_its_id_carries() {
+    fn an_order_s_subject_carries_the_gene_its_id_carries() {
         // 123456789012345 & 1023 == 889
-        assert_eq!(partition("Order", "123456789012345"), 889);
-        assert_eq!(
-            partition("Order", "123456789012345"),
-            ids::gene_of_order(123_456_789_012_345)
-        );
         assert_eq!(
             Envelope::of(&order_placed()).subject("orders"),
             "orders.Order.889.OrderPlaced"
         );
-    }
-
-    #[test]
-    fn a_cart_is_partitioned_by_its_buyers_gene() {
-        assert_eq!(partition("Cart", "b-42"), 514);
-        assert_eq!(partition("Cart", "buyer-1"), ids::gene_of_buyer("buyer-1"));
-    }
-
-    #[test]
-    fn other_aggregates_are_partitioned_by_the_gene_of_their_ids_hash() {
-        assert_eq!(partition("Sku", "buyer-2"), 823);
-        assert_eq!(partition("Product", "p-1"), ids::gene_of_buyer("p-1"));
-        // an order id that is not a number falls back to the hash
-        assert_eq!(partition("Order", "b-42"), 514);
     }
 
     #[test]

@@ -30,8 +30,7 @@ pub mod testing;
 
 pub use consumer::{ConsumerMetrics, ConsumerSettings, EnvelopeHandler, run_consumer};
 pub use envelope::{
-    ENVELOPE_VERSION, Envelope, HEADER_ENVELOPE_VERSION, HEADER_EVENT_TYPE, HEADER_MSG_ID,
-    event_id, partition,
+    ENVELOPE_VERSION, Envelope, HEADER_ENVELOPE_VERSION, HEADER_EVENT_TYPE, HEADER_MSG_ID, event_id,
 };
 pub use error::RelayError;
 pub use nats::{
