@@ -455,6 +455,50 @@ impl TestApp {
         .await;
     }
 
+    /// Runs `sql` on the app's database, PostgreSQL or SQLite alike (one statement text).
+    pub async fn execute_sql(&self, sql: &str) {
+        let url = &self.settings.database_url;
+        if url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(url)
+                .await
+                .expect("the SQLite file opens");
+            sqlx::query(sql)
+                .execute(&mut db)
+                .await
+                .expect("the statement runs");
+        } else {
+            let mut db = sqlx::PgConnection::connect(url)
+                .await
+                .expect("the database answers");
+            sqlx::query(sql)
+                .execute(&mut db)
+                .await
+                .expect("the statement runs");
+        }
+    }
+
+    /// The one integer that `sql` selects from the app's database (PostgreSQL or SQLite).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let url = &self.settings.database_url;
+        if url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(url)
+                .await
+                .expect("the SQLite file opens");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut db)
+                .await
+                .expect("the query runs")
+        } else {
+            let mut db = sqlx::PgConnection::connect(url)
+                .await
+                .expect("the database answers");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut db)
+                .await
+                .expect("the query runs")
+        }
+    }
+
     /// `GET /v1/orders/{id}?min_version=…`: waits (bounded, server side) for that version.
     pub async fn get_order_at(&self, token: &str, order_id: &str, min_version: u64) -> Response {
         self.client
