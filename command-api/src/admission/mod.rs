@@ -183,18 +183,19 @@ impl Admission {
     /// Lets `buyer`'s placement (in `campaign`, if any) start, or refuses it with its
     /// problem. The placement keeps its place in the queue while the answer is held.
     pub fn admit(&self, buyer: &str, campaign: Option<&str>) -> Result<Admitted, Problem> {
-        self.check(buyer, campaign).map_err(|(reason, problem)| {
+        self.check(buyer, campaign).map_err(|refusal| {
+            let reason = refusal.reason();
             self.refused.with_label_values(&[reason.label()]).inc();
             tracing::debug!(
                 buyer,
                 reason = reason.label(),
                 "placement refused by admission"
             );
-            problem
+            refusal.problem()
         })
     }
 
-    fn check(&self, buyer: &str, campaign: Option<&str>) -> Result<Admitted, (Refused, Problem)> {
+    fn check(&self, buyer: &str, campaign: Option<&str>) -> Result<Admitted, Refusal> {
         if self.admissions.fetch_add(1, Ordering::Relaxed) % ADMISSIONS_PER_SWEEP
             == ADMISSIONS_PER_SWEEP - 1
         {
@@ -203,7 +204,7 @@ impl Admission {
         if let Some(global) = &self.global {
             global
                 .check()
-                .map_err(|not_until| too_many(Refused::Global, wait(&not_until)))?;
+                .map_err(|not_until| Refusal::Limit(Refused::Global, wait(&not_until)))?;
         }
         match campaign {
             None => limit_key(&self.buyers, &buyer.to_owned(), Refused::Buyer)?,
@@ -216,7 +217,7 @@ impl Admission {
         let slot = match &self.queue {
             None => None,
             Some(queue) => Some(Arc::clone(queue).try_acquire_owned().map_err(|_| {
-                too_many(
+                Refusal::Limit(
                     Refused::Queue,
                     Duration::from_secs(QUEUE_FULL_RETRY_AFTER_SECS),
                 )
@@ -224,7 +225,7 @@ impl Admission {
         };
         self.risk
             .assess(&Placement { buyer, campaign })
-            .map_err(|refusal| (Refused::Risk, risk_refused(&refusal)))?;
+            .map_err(Refusal::Risk)?;
         Ok(Admitted { _slot: slot })
     }
 
@@ -246,12 +247,34 @@ fn limit_key<K: Hash + Eq + Clone>(
     limiter: &Option<DefaultKeyedRateLimiter<K>>,
     key: &K,
     reason: Refused,
-) -> Result<(), (Refused, Problem)> {
+) -> Result<(), Refusal> {
     match limiter {
         None => Ok(()),
         Some(limiter) => limiter
             .check_key(key)
-            .map_err(|not_until| too_many(reason, wait(&not_until))),
+            .map_err(|not_until| Refusal::Limit(reason, wait(&not_until))),
+    }
+}
+
+/// A placement refused: by a limit, for how long, or by a risk rule.
+enum Refusal {
+    Limit(Refused, Duration),
+    Risk(RiskRefusal),
+}
+
+impl Refusal {
+    fn reason(&self) -> Refused {
+        match self {
+            Self::Limit(reason, _) => *reason,
+            Self::Risk(_) => Refused::Risk,
+        }
+    }
+
+    fn problem(self) -> Problem {
+        match self {
+            Self::Limit(reason, wait) => too_many(reason, wait),
+            Self::Risk(refusal) => risk_refused(&refusal),
+        }
     }
 }
 
@@ -266,7 +289,7 @@ fn retry_after_secs(wait: Duration) -> u64 {
 }
 
 /// 429 `too-many-requests` for `reason`, with `Retry-After`.
-fn too_many(reason: Refused, wait: Duration) -> (Refused, Problem) {
+fn too_many(reason: Refused, wait: Duration) -> Problem {
     let detail = match reason {
         Refused::Global => "the service is taking as many placements as it can",
         Refused::Queue => "the service is running as many placements as it can",
@@ -274,14 +297,13 @@ fn too_many(reason: Refused, wait: Duration) -> (Refused, Problem) {
             "this buyer is placing orders faster than allowed"
         }
     };
-    let problem = Problem::new(
+    Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too-many-requests",
         "Too many requests, retry later",
     )
     .detail(format!("{detail}; retry after the time in Retry-After"))
-    .retry_after(retry_after_secs(wait));
-    (reason, problem)
+    .retry_after(retry_after_secs(wait))
 }
 
 /// 429 `risk-refused`: a risk rule refused the placement.
