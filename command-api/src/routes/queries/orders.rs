@@ -53,9 +53,9 @@ pub(crate) async fn get_order(
     let id = order_id.to_string();
     let wanted = min_version(&req, query.min_version)?;
     // an order the caller may not see is absent, waited for like one not yet applied: the
-    // answer (and its time) never tells which ids exist, nor their versions; an id the log
-    // does not know is absent without a read (waited for too: another node may have just
-    // written it)
+    // answer never tells which ids exist, nor their versions. An id the log does not know is
+    // absent without a read (waited for too: another node may have just written it), so
+    // its answer is quicker than a read's (ADR 39 says why that is accepted)
     let stored = read_at_least(
         wanted,
         |o: &projections::StoredOrder| o.version,
