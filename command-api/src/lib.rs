@@ -7,7 +7,8 @@
 //! (the use cases, callable without HTTP, and the clock they read), `reactions` (what follows
 //! an event: cart clearing, stock movements),
 //! `access` (each request's id, span, metrics and access-log line), `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `limits` (what a
-//! client may send), `problem`
+//! client may send), `admission` (admission control and risk rules in front of placement),
+//! `known_ids` (the Bloom filter of known ids that answers made-up ids without a read), `problem`
 //! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `status` (the followers' report), `views` (JSON
 //! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
 //! (payment gateway and simulator, durable payment deadlines, their timer and sweeper),
@@ -16,12 +17,14 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod admission;
 pub mod auth;
 pub mod checkout_token;
 pub mod config;
 pub mod errors;
 pub mod healthcheck;
 pub mod http;
+pub mod known_ids;
 pub mod leased;
 pub mod limits;
 pub mod metrics;

@@ -21,12 +21,14 @@ use tokio_util::sync::CancellationToken;
 use projections::ReadModels;
 
 use crate::access::{self, Edge};
+use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::TokenKeys;
 use crate::checkout_token::CheckoutTokens;
 use crate::config::{
     DEV_JWT_SECRET, DEV_PAYMENT_CALLBACK_SECRET, InsecureSetting, PaymentProvider, Settings,
     redact_url,
 };
+use crate::known_ids::{self, KnownIds, KnownIdsError};
 use crate::leased::Leases;
 use crate::limits::{self, JSON_BODY_SIZE_MAX_BYTES};
 use crate::metrics::Metrics;
@@ -225,6 +227,40 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys = web::Data::new(TokenKeys::new(&settings.jwt_secret));
         let metrics = web::Data::new(Metrics::new()?);
+        let api = settings.roles.has(Role::Api);
+        let known_ids = Arc::new(
+            KnownIds::with_metrics(
+                settings.bloom_false_positive_rate,
+                settings.bloom_expected_items,
+                metrics.registry(),
+            )
+            .map_err(|err| match err {
+                KnownIdsError::Rate(rate) => StartupError::Setting {
+                    name: "bloom_false_positive_rate",
+                    expected: "between 0 and 1 exclusive".to_owned(),
+                    value: rate.to_string(),
+                },
+                KnownIdsError::Metrics(err) => StartupError::Metrics(err),
+            })?,
+        );
+        // the routes' filter of known ids: this process's appends go in as they commit,
+        // everything else from the log (filled now, then followed beside the workers)
+        let (store, known_from) = if api {
+            let store = store.with_append_observer(known_ids.clone());
+            let from = known_ids::follow::fill(&store, &known_ids)
+                .await
+                .map_err(|source| StartupError::Store {
+                    url: redact_url(&settings.database_url),
+                    source,
+                })?;
+            (store, Some(from))
+        } else {
+            (store, None)
+        };
+        let admission = web::Data::new(Admission::new(
+            AdmissionLimits::of(&settings),
+            metrics.registry(),
+        )?);
         let owner = format!("{}:{}", hostname(), std::process::id());
         let holder = format!(
             "{owner}:{}",
@@ -266,10 +302,17 @@ impl Application {
             nats,
         }
         .spawn()?;
-        let workers = spawned.handles;
+        let mut workers = spawned.handles;
+        if let Some(from) = known_from {
+            workers.push(known_ids::follow::follow(
+                store.clone(),
+                known_ids.clone(),
+                from,
+                shutdown.clone(),
+            ));
+        }
         let read_models = web::Data::new(ReadModels::new(&store));
         let simulator_mounted = simulator.is_some();
-        let api = settings.roles.has(Role::Api);
         let checkout = CheckoutTokens::new(&settings.jwt_secret);
         let payment_timeout = chrono::Duration::seconds(
             i64::try_from(settings.payment_timeout_secs).unwrap_or(i64::MAX),
@@ -353,6 +396,8 @@ impl Application {
                     .app_data(keys.clone())
                     .app_data(metrics.clone())
                     .app_data(read_models.clone())
+                    .app_data(web::Data::from(known_ids.clone()))
+                    .app_data(admission.clone())
                     .configure(|cfg| {
                         if api {
                             routes::configure(cfg);

@@ -28,7 +28,7 @@
 //! `postgres` and `sqlite` (the backends' SQL), `subscription`, `execute` (a command against
 //! one stream), `follower` and `dead_letters`, `slots` (per-stream locks, kept state and batched
 //! writes behind `execute`, private to this crate), `checkpoints`,
-//! `metadata`, `activity` (the transactions that can hold readers back), `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
+//! `metadata`, `observe` (what the process appended, told at once), `activity` (the transactions that can hold readers back), `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
 //! `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
@@ -43,6 +43,7 @@ mod fresh;
 mod leases;
 mod metadata;
 pub mod migrations;
+mod observe;
 mod pages;
 mod pool;
 mod postgres;
@@ -62,6 +63,7 @@ pub use execute::{ExecuteError, Executed, execute, execute_with};
 pub use leases::Lease;
 pub use metadata::EventMetadata;
 pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};
+pub use observe::AppendObserver;
 pub use pages::StreamPages;
 pub use postgres::{APPEND_STATEMENT_TIMEOUT_MS, LOG_WRITER_LOCK};
 pub use recorded::{Checkpoint, Pending, RecordedEvent, StreamEvent};

@@ -14,7 +14,8 @@ use crate::postgres::{EventRow, PostgresBackend};
 use crate::sqlite::SqliteBackend;
 use crate::subscription::Subscription;
 use crate::{
-    AppendError, Checkpoint, EventMetadata, Pending, RecordedEvent, StoreError, StreamEvent,
+    AppendError, AppendObserver, Checkpoint, EventMetadata, Pending, RecordedEvent, StoreError,
+    StreamEvent,
 };
 
 /// An aggregate rebuilt from its stream.
@@ -62,6 +63,7 @@ pub struct EventStore {
     pub(crate) slots: Arc<crate::slots::Slots>,
     pub(crate) tail: Arc<crate::tail::Tail>,
     pub(crate) fresh: Arc<crate::fresh::Fresh>,
+    observer: Option<Arc<dyn AppendObserver>>,
 }
 
 impl std::fmt::Debug for EventStore {
@@ -120,7 +122,16 @@ impl EventStore {
             slots: Arc::default(),
             tail: Arc::default(),
             fresh: Arc::default(),
+            observer: None,
         }
+    }
+
+    /// `observer` is told of every append this store (and every clone made after this call)
+    /// commits, before the append returns.
+    #[must_use]
+    pub fn with_append_observer(mut self, observer: Arc<dyn AppendObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Upcasters applied to every event read back, in order: old payload versions are
@@ -334,6 +345,9 @@ impl EventStore {
         let count: usize = commands.iter().map(|(events, _)| events.len()).sum();
         self.fresh
             .written(A::TYPE, aggregate_id, expected_version + count as u64);
+        if let Some(observer) = &self.observer {
+            observer.appended(A::TYPE, aggregate_id);
+        }
         Ok(())
     }
 

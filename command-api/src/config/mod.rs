@@ -95,6 +95,33 @@ pub struct Settings {
     /// How far behind the log a placement's check of a product may be (ADR 16); 0 reads
     /// every product on every placement.
     pub product_staleness_ms: u64,
+    /// Placements one buyer may start per second (outside a campaign), refilled steadily;
+    /// beyond it and its burst, 429 with `Retry-After` (ADR 39). 0: no limit.
+    pub admission_buyer_per_sec: u32,
+    /// Placements one buyer may start at once, above `admission_buyer_per_sec`.
+    pub admission_buyer_burst: u32,
+    /// Placements one buyer may start per second in one campaign. 0: no limit.
+    pub admission_campaign_buyer_per_sec: u32,
+    /// Placements one buyer may start at once in one campaign.
+    pub admission_campaign_buyer_burst: u32,
+    /// Placements the node starts per second, all buyers together. 0: no limit.
+    pub admission_global_per_sec: u32,
+    /// Placements the node starts at once, all buyers together, above the global rate.
+    pub admission_global_burst: u32,
+    /// Placements the node runs at once; one more is answered 429 at once rather than
+    /// queued without bound. 0: no bound.
+    pub admission_queue_max: u32,
+    /// Whether the risk rule "more than `risk_placements_per_minute` placements by one buyer
+    /// in a minute" refuses placements (429 `risk-refused`).
+    pub risk_placements_rule: bool,
+    /// The placements per buyer and minute that the risk rule allows.
+    pub risk_placements_per_minute: u32,
+    /// The false-positive rate of the filter of known ids (a made-up id that is read from the
+    /// database after all), between 0 and 1 exclusive, while it holds at most
+    /// `bloom_expected_items`; beyond them it grows (ADR 39).
+    pub bloom_false_positive_rate: f64,
+    /// The ids (orders, SKUs, products) the filter of known ids is sized for at start.
+    pub bloom_expected_items: u64,
     /// Log format: `pretty` or `json`.
     pub log_format: LogFormat,
     /// How long a graceful shutdown (SIGTERM, SIGINT) may take: requests in flight finish,
@@ -158,6 +185,17 @@ Settings (defaults, then --config FILE, then environment, then flags):
   archive_window         ORDERS_ARCHIVE_WINDOW         02:00-05:00 (UTC; 00:00-24:00 any time; off)
   archive_interval_secs  ORDERS_ARCHIVE_INTERVAL_SECS  300 (how often the archiver looks at the clock)
   product_staleness_ms   ORDERS_PRODUCT_STALENESS_MS   100 (how far a placement's product check may lag the log; 0: none)
+  admission_buyer_per_sec  ORDERS_ADMISSION_BUYER_PER_SEC  1000 (placements a buyer starts per second; 0: no limit)
+  admission_buyer_burst    ORDERS_ADMISSION_BUYER_BURST    1000
+  admission_campaign_buyer_per_sec  ORDERS_ADMISSION_CAMPAIGN_BUYER_PER_SEC  5 (per buyer and campaign)
+  admission_campaign_buyer_burst    ORDERS_ADMISSION_CAMPAIGN_BUYER_BURST    10
+  admission_global_per_sec  ORDERS_ADMISSION_GLOBAL_PER_SEC  100000 (placements the node starts per second)
+  admission_global_burst    ORDERS_ADMISSION_GLOBAL_BURST    100000
+  admission_queue_max       ORDERS_ADMISSION_QUEUE_MAX       4096 (placements running at once; beyond: 429)
+  risk_placements_rule       ORDERS_RISK_PLACEMENTS_RULE       false (refuse a buyer's placements beyond the next)
+  risk_placements_per_minute ORDERS_RISK_PLACEMENTS_PER_MINUTE 120
+  bloom_false_positive_rate  ORDERS_BLOOM_FALSE_POSITIVE_RATE  0.01 (made-up ids read from the database after all)
+  bloom_expected_items       ORDERS_BLOOM_EXPECTED_ITEMS       1000000 (ids the filter is sized for; it grows beyond)
   log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
   shutdown_grace_secs   ORDERS_SHUTDOWN_GRACE_SECS   10 (SIGTERM: requests in flight finish, then exit)
 The TOML file uses the names in the first column; any other key in it is refused. An
@@ -216,6 +254,17 @@ impl Default for Settings {
             archive_window: ArchiveWindow::default(),
             archive_interval_secs: 300,
             product_staleness_ms: 100,
+            admission_buyer_per_sec: 1_000,
+            admission_buyer_burst: 1_000,
+            admission_campaign_buyer_per_sec: 5,
+            admission_campaign_buyer_burst: 10,
+            admission_global_per_sec: 100_000,
+            admission_global_burst: 100_000,
+            admission_queue_max: 4_096,
+            risk_placements_rule: false,
+            risk_placements_per_minute: 120,
+            bloom_false_positive_rate: 0.01,
+            bloom_expected_items: 1_000_000,
             log_format: LogFormat::Pretty,
             shutdown_grace_secs: 10,
         }
@@ -282,6 +331,26 @@ impl std::fmt::Debug for Settings {
             .field("archive_window", &self.archive_window)
             .field("archive_interval_secs", &self.archive_interval_secs)
             .field("product_staleness_ms", &self.product_staleness_ms)
+            .field("admission_buyer_per_sec", &self.admission_buyer_per_sec)
+            .field("admission_buyer_burst", &self.admission_buyer_burst)
+            .field(
+                "admission_campaign_buyer_per_sec",
+                &self.admission_campaign_buyer_per_sec,
+            )
+            .field(
+                "admission_campaign_buyer_burst",
+                &self.admission_campaign_buyer_burst,
+            )
+            .field("admission_global_per_sec", &self.admission_global_per_sec)
+            .field("admission_global_burst", &self.admission_global_burst)
+            .field("admission_queue_max", &self.admission_queue_max)
+            .field("risk_placements_rule", &self.risk_placements_rule)
+            .field(
+                "risk_placements_per_minute",
+                &self.risk_placements_per_minute,
+            )
+            .field("bloom_false_positive_rate", &self.bloom_false_positive_rate)
+            .field("bloom_expected_items", &self.bloom_expected_items)
             .field("log_format", &self.log_format)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()

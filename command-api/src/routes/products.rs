@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::auth::{Principal, Role};
 use crate::errors::ToProblem;
 use crate::http::{field, idempotency_key, if_match, metadata, versioned};
+use crate::known_ids::{KnownIds, PRODUCT};
 use crate::problem::Problem;
 use crate::services::catalogue::NewProduct;
 use crate::state::AppState;
@@ -179,10 +180,15 @@ pub(crate) async fn add_stock(
 #[get("/v1/products/{sku}")]
 pub(crate) async fn get_product(
     state: web::Data<AppState>,
+    known: web::Data<KnownIds>,
     _principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let sku = sku_path(&path)?;
+    // a product the log does not know is absent without a read
+    if !known.may_exist(PRODUCT, sku.as_str()) {
+        return Err(ProductError::NotFound.to_problem());
+    }
     let loaded = state.store.load::<Product>(sku.as_str()).await?;
     let view = ProductView::of(&loaded.aggregate, loaded.version)
         .ok_or_else(|| ProductError::NotFound.to_problem())?;

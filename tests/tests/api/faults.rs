@@ -99,9 +99,9 @@ pub async fn a_held_append_shows_on_the_metrics_as_its_age_and_the_views_lag(app
     held.rollback().await.unwrap();
 }
 
-/// The value of a gauge in a `/metrics` text, the first line of `name` whose labels contain
-/// `labels`; 0 when there is none.
-fn gauge(text: &str, name: &str, labels: &str) -> f64 {
+/// The value of a gauge (or counter) in a `/metrics` text, the first line of `name` whose
+/// labels contain `labels`; 0 when there is none.
+pub fn gauge(text: &str, name: &str, labels: &str) -> f64 {
     text.lines()
         .filter(|line| line.starts_with(name) && line.contains(labels))
         .find_map(|line| line.rsplit_once(' ')?.1.parse().ok())

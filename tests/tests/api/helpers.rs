@@ -427,6 +427,25 @@ where
     panic!("the condition did not hold within 5 s");
 }
 
+/// Runs `$run` with `$db` a connection to `$app`'s database, SQLite or PostgreSQL: the
+/// statement text is the same, the connection types differ.
+macro_rules! on_app_database {
+    ($app:expr, |$db:ident| $run:expr) => {{
+        let url = &$app.settings.database_url;
+        if url.starts_with("sqlite:") {
+            let mut $db = sqlx::SqliteConnection::connect(url)
+                .await
+                .expect("the SQLite file opens");
+            $run
+        } else {
+            let mut $db = sqlx::PgConnection::connect(url)
+                .await
+                .expect("the database answers");
+            $run
+        }
+    }};
+}
+
 /// Helpers of the read side: its views lag the commands, so reads wait for what they expect.
 impl TestApp {
     /// The stock view of `sku` once it exists and `settled` holds for it.
@@ -475,6 +494,24 @@ impl TestApp {
             (settled == 2).then_some(())
         })
         .await;
+    }
+
+    /// Runs `sql` on the app's database, PostgreSQL or SQLite alike (one statement text).
+    pub async fn execute_sql(&self, sql: &str) {
+        on_app_database!(self, |db| {
+            sqlx::query(sql)
+                .execute(&mut db)
+                .await
+                .expect("the statement runs");
+        });
+    }
+
+    /// The one integer that `sql` selects from the app's database (PostgreSQL or SQLite).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        on_app_database!(self, |db| sqlx::query_scalar(sql)
+            .fetch_one(&mut db)
+            .await
+            .expect("the query runs"))
     }
 
     /// `GET /v1/orders/{id}?min_version=…`: waits (bounded, server side) for that version.

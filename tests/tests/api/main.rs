@@ -3,6 +3,7 @@
 //! same scenarios' core against a fresh SQLite store.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod admission;
 mod archive;
 mod callbacks;
 mod faults;
@@ -503,5 +504,42 @@ mod with_nats {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_placement_that_always_fails_goes_to_the_dead_letters() {
         crate::nats::a_placement_that_always_fails_goes_to_the_dead_letters().await;
+    }
+}
+
+/// Admission control, the risk rule and the filter of known ids, on both stores.
+mod admission_tests {
+    macro_rules! on_both_stores {
+        ($($scenario:ident: $configure:expr;)*) => {
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $scenario() {
+                        let app = crate::helpers::spawn_app_with($configure).await;
+                        crate::admission::$scenario(app).await;
+                    }
+                )*
+            }
+            mod embedded {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $scenario() {
+                        let app = crate::helpers::spawn_embedded_app_with($configure).await;
+                        crate::admission::$scenario(app).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    on_both_stores! {
+        a_burst_by_one_buyer_is_refused_429_and_writes_nothing:
+            crate::admission::buyer_limited;
+        a_burst_over_many_buyers_meets_the_global_limit: crate::admission::globally_limited;
+        the_risk_rule_refuses_a_buyers_third_placement_in_a_minute:
+            crate::admission::risk_rule_on;
+        with_the_risk_rule_off_a_buyers_third_placement_is_placed: |_| {};
+        made_up_ids_are_answered_404_without_a_database_read: |_| {};
+        ids_created_after_start_are_found_here_on_another_node_and_after_a_restart: |_| {};
     }
 }

@@ -1,5 +1,5 @@
 //! `POST /v1/orders`: placing a checked-out order (the workflow is
-//! [`crate::services::placement`]'s).
+//! [`crate::services::placement`]'s), once admission control let it start.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -7,6 +7,7 @@ use domain::{OrderId, Quantity, SkuId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::admission::Admission;
 use crate::auth::Principal;
 use crate::errors::ToProblem;
 use crate::http::{field, metadata};
@@ -46,7 +47,8 @@ pub(crate) struct PlaceOrderItem {
         (status = 200, description = "Placed before with the same content", body = projections::OrderDocument),
         (status = 403, description = "The checkout token is not valid for this buyer and order", body = Problem),
         (status = 409, description = "Product changed (`product-changed`), out of stock, or the id holds another order", body = Problem),
-        (status = 422, description = "A field is invalid", body = Problem)
+        (status = 422, description = "A field is invalid", body = Problem),
+        (status = 429, description = "Refused by admission control before any read or write: too many placements (`too-many-requests`) or a risk rule (`risk-refused`); Retry-After says when to retry", body = Problem)
     ),
     security(("bearer" = [])),
     tag = "buyer"
@@ -54,13 +56,17 @@ pub(crate) struct PlaceOrderItem {
 #[post("/v1/orders")]
 pub(crate) async fn place_order(
     state: web::Data<AppState>,
+    admission: web::Data<Admission>,
     principal: Principal,
     req: HttpRequest,
     body: web::Json<PlaceOrderRequest>,
 ) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
+    let buyer = buyer_of(&principal)?;
+    // a campaign's placement passes its campaign id here
+    let _admitted = admission.admit(buyer.as_str(), None)?;
     let request = PlaceRequest {
-        buyer: buyer_of(&principal)?,
+        buyer,
         order_id: field::<OrderId, _>("order_id", body.order_id.parse())?,
         checkout_token: body.checkout_token,
         lines: body

@@ -9,6 +9,7 @@ use projections::{ReadModels, StockRow};
 use super::{min_version, read_at_least};
 use crate::auth::Principal;
 use crate::http::{etag, tagged};
+use crate::known_ids::{KnownIds, SKU};
 use crate::problem::Problem;
 
 /// Parameters of `GET /v1/skus/{sku}/stock`.
@@ -35,6 +36,7 @@ pub(crate) struct StockQuery {
 pub(crate) async fn get_stock(
     req: HttpRequest,
     models: web::Data<ReadModels>,
+    known: web::Data<KnownIds>,
     _caller: Principal,
     path: web::Path<String>,
     query: web::Query<StockQuery>,
@@ -45,7 +47,13 @@ pub(crate) async fn get_stock(
     let row = read_at_least(
         wanted,
         |s: &StockRow| s.version,
-        || models.stock(sku.as_str()),
+        || async {
+            // a SKU the log does not know is absent without a read
+            if !known.may_exist(SKU, sku.as_str()) {
+                return Ok(None);
+            }
+            models.stock(sku.as_str()).await
+        },
     )
     .await?
     .ok_or_else(|| Problem::not_found("SKU"))?;
