@@ -5,6 +5,7 @@
 
 mod archive;
 mod callbacks;
+mod docs;
 mod faults;
 mod helpers;
 mod limits;
@@ -475,6 +476,28 @@ mod request_id_tests {
         request_ids::every_documented_answer_carries_the_request_id(spawn_embedded_app().await)
             .await;
     }
+}
+
+/// The Swagger UI, the problem types' pages, unknown routes and the document's enums: the
+/// same on either store.
+mod docs_tests {
+    macro_rules! embedded {
+        ($($test:ident),* $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::docs::$test(crate::helpers::spawn_embedded_app().await).await;
+                }
+            )*
+        };
+    }
+
+    embedded!(
+        the_swagger_ui_loads_everything_from_this_server,
+        every_problem_type_resolves_to_its_page,
+        an_unknown_route_is_a_404_problem_whatever_the_method,
+        order_statuses_are_a_documented_enum,
+    );
 }
 
 /// With NATS (a throwaway `nats-server` per test) and PostgreSQL.
