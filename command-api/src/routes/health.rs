@@ -97,6 +97,7 @@ pub(crate) async fn metrics(
             .postgres_oldest_writer
             .set(ages.oldest_writer_secs.unwrap_or(0.0));
     }
+    metrics.observe_pool(&state.store);
     match metrics.render() {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")

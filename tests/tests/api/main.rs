@@ -9,6 +9,7 @@ mod docs;
 mod faults;
 mod helpers;
 mod limits;
+mod metrics;
 mod nats;
 mod openapi;
 mod ops;
@@ -498,6 +499,25 @@ mod docs_tests {
         an_unknown_route_is_a_404_problem_whatever_the_method,
         order_statuses_are_a_documented_enum,
     );
+}
+
+/// `/metrics`: the process, the build, the pool and the followers, on both stores.
+mod metrics_tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_metrics_show_the_process_the_build_the_pool_and_the_followers_postgres() {
+        crate::metrics::the_metrics_show_the_process_the_build_the_pool_and_the_followers(
+            crate::helpers::spawn_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_metrics_show_the_process_the_build_the_pool_and_the_followers_embedded() {
+        crate::metrics::the_metrics_show_the_process_the_build_the_pool_and_the_followers(
+            crate::helpers::spawn_embedded_app().await,
+        )
+        .await;
+    }
 }
 
 /// With NATS (a throwaway `nats-server` per test) and PostgreSQL.
