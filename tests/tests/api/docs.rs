@@ -64,15 +64,7 @@ pub async fn the_swagger_ui_loads_everything_from_this_server(app: TestApp) {
             assert_eq!(file.status(), StatusCode::OK, "{link} ({url})");
         }
     }
-    let initializer = app
-        .client
-        .get(app.url("/swagger-ui/swagger-initializer.js"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let initializer = app.text("/swagger-ui/swagger-initializer.js").await;
     assert!(
         !initializer.contains("http://") && !initializer.contains("https://"),
         "{initializer}"

@@ -49,15 +49,7 @@ pub async fn the_metrics_show_the_process_the_build_the_pool_and_the_followers(a
         .await;
     let log_events = 3.0;
     crate::helpers::eventually(|| async {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.text("/metrics").await;
         let views = sample(&text, r#"projection_position{projection="orders"}"#);
         let reactions = sample(&text, r#"reaction_position{reaction="order-reactions"}"#);
         (views >= log_events && reactions >= log_events).then_some(())
