@@ -48,10 +48,15 @@ fn on_this_server(app: &TestApp, base: &str, link: &str) -> Option<String> {
 /// document and sends nothing to swagger.io's validator.
 pub async fn the_swagger_ui_loads_everything_from_this_server(app: TestApp) {
     for path in ["/swagger-ui", "/swagger-ui/"] {
-        let page = app.client.get(app.url(path)).send().await.unwrap();
+        let page = app
+            .client
+            .get(app.url(path))
+            .send()
+            .await
+            .expect("the server answers");
         assert_eq!(page.status(), StatusCode::OK, "{path}");
         assert_eq!(page.url().path(), "/swagger-ui/", "{path}");
-        let html = page.text().await.unwrap();
+        let html = page.text().await.expect("the page is text");
         let links = links(&html);
         assert!(
             links.iter().any(|l| l.ends_with(".js")) && links.iter().any(|l| l.ends_with(".css")),
@@ -60,7 +65,12 @@ pub async fn the_swagger_ui_loads_everything_from_this_server(app: TestApp) {
         for link in links {
             let url = on_this_server(&app, "/swagger-ui/", &link)
                 .unwrap_or_else(|| panic!("{path} loads {link} from another host"));
-            let file = app.client.get(&url).send().await.unwrap();
+            let file = app
+                .client
+                .get(&url)
+                .send()
+                .await
+                .expect("the server answers");
             assert_eq!(file.status(), StatusCode::OK, "{link} ({url})");
         }
     }
@@ -85,7 +95,7 @@ fn documented_problem_types(doc: &Value) -> Vec<String> {
         .as_array()
         .expect("Problem.type is an enum")
         .iter()
-        .map(|t| t.as_str().unwrap().to_owned())
+        .map(|t| t.as_str().expect("a problem type is a string").to_owned())
         .collect()
 }
 
@@ -96,11 +106,19 @@ pub async fn every_problem_type_resolves_to_its_page(app: TestApp) {
     let types = documented_problem_types(&doc);
     assert!(types.len() > 20, "{types:?}");
     for problem_type in &types {
-        let page = app.client.get(app.url(problem_type)).send().await.unwrap();
+        let page = app
+            .client
+            .get(app.url(problem_type))
+            .send()
+            .await
+            .expect("the server answers");
         assert_eq!(page.status(), StatusCode::OK, "{problem_type}");
-        let content_type = page.headers()["content-type"].to_str().unwrap().to_owned();
+        let content_type = page.headers()["content-type"]
+            .to_str()
+            .expect("the content type is text")
+            .to_owned();
         assert!(content_type.starts_with("text/html"), "{content_type}");
-        let html = page.text().await.unwrap();
+        let html = page.text().await.expect("the page is text");
         assert!(
             html.contains(&format!("<code>{problem_type}</code>")),
             "{html}"
@@ -111,7 +129,7 @@ pub async fn every_problem_type_resolves_to_its_page(app: TestApp) {
         .get(app.url("/problems/no-such-problem"))
         .send()
         .await
-        .unwrap();
+        .expect("the server answers");
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert!(unknown.headers().contains_key("x-request-id"));
     assert_eq!(unknown.headers()["content-type"], PROBLEM_JSON);
@@ -132,13 +150,23 @@ pub async fn every_problem_type_resolves_to_its_page(app: TestApp) {
         app.client.get(app.url("/nowhere")).send(),
     ];
     for answer in answers {
-        let problem: Value = answer.await.unwrap().json().await.unwrap();
-        let problem_type = problem["type"].as_str().unwrap();
+        let problem: Value = answer
+            .await
+            .expect("the server answers")
+            .json()
+            .await
+            .expect("an error answer is a problem");
+        let problem_type = problem["type"].as_str().expect("a problem has a type");
         assert!(
             types.iter().any(|t| t == problem_type),
             "{problem_type} is not documented"
         );
-        let page = app.client.get(app.url(problem_type)).send().await.unwrap();
+        let page = app
+            .client
+            .get(app.url(problem_type))
+            .send()
+            .await
+            .expect("the server answers");
         assert_eq!(page.status(), StatusCode::OK, "{problem_type}");
     }
 }
@@ -166,12 +194,12 @@ pub async fn an_unknown_route_is_a_404_problem_whatever_the_method(app: TestApp)
                 .request(method.clone(), app.url(path))
                 .send()
                 .await
-                .unwrap();
+                .expect("the server answers");
             let what = format!("{method} {path}");
             assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{what}");
             assert!(answer.headers().contains_key("x-request-id"), "{what}");
             assert_eq!(answer.headers()["content-type"], PROBLEM_JSON, "{what}");
-            let problem: Value = answer.json().await.unwrap();
+            let problem: Value = answer.json().await.expect("a 404 is a problem");
             assert_eq!(problem["type"], "/problems/not-found", "{what}");
         }
     }
@@ -186,7 +214,10 @@ pub async fn order_statuses_are_a_documented_enum(app: TestApp) {
         .as_array()
         .expect("OrderDocument.status is an enum")
         .clone();
-    let names: Vec<&str> = statuses.iter().map(|s| s.as_str().unwrap()).collect();
+    let names: Vec<&str> = statuses
+        .iter()
+        .map(|s| s.as_str().expect("a status is a string"))
+        .collect();
     for status in [
         "PendingPayment",
         "Paid",
@@ -198,7 +229,7 @@ pub async fn order_statuses_are_a_documented_enum(app: TestApp) {
     }
     let filter = doc["paths"]["/v1/buyers/me/orders"]["get"]["parameters"]
         .as_array()
-        .unwrap()
+        .expect("the list operation has parameters")
         .iter()
         .find(|p| p["name"] == "status")
         .expect("the lists filter by status");

@@ -484,8 +484,9 @@ impl TestApp {
 
     /// The body of `GET path`, as text, whatever the status.
     pub async fn text(&self, path: &str) -> String {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
-        response.text().await.unwrap()
+        let response = self.client.get(self.url(path)).send().await;
+        let response = response.expect("the server answers");
+        response.text().await.expect("the body is text")
     }
 
     /// The server's `/metrics` text once it holds `needle` (metrics of workers lag their
