@@ -1,9 +1,8 @@
 //! The one table from every command error to its HTTP answer.
 
-use actix_web::http::StatusCode;
 use domain::{CartError, OrderError, ProductError, SkuError};
 
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemType};
 use crate::services::catalogue::CatalogueError;
 use crate::services::fulfilment::FulfilmentError;
 use crate::services::payment::PaymentError;
@@ -16,8 +15,8 @@ pub trait ToProblem {
     fn to_problem(&self) -> Problem;
 }
 
-fn conflict(slug: &str, title: &str, detail: String) -> Problem {
-    Problem::new(StatusCode::CONFLICT, slug, title).detail(detail)
+fn conflict(kind: ProblemType, detail: String) -> Problem {
+    Problem::new(kind).detail(detail)
 }
 
 impl ToProblem for OrderError {
@@ -39,32 +38,16 @@ impl ToProblem for OrderError {
             Self::PaymentDueNotAfterPlacement | Self::Overflow => {
                 Problem::invalid_field("items", detail)
             }
-            Self::AlreadyPlacedWithDifferentContent | Self::AlreadyPlaced => conflict(
-                "order-conflict",
-                "The order id is used by another order",
-                detail,
-            ),
-            Self::PlacementWasRejected => conflict(
-                "placement-rejected",
-                "This order id's placement failed; check out again",
-                detail,
-            ),
-            Self::NotCancellable { .. } => conflict(
-                "not-cancellable",
-                "The order can no longer be cancelled",
-                detail,
-            ),
-            Self::WrongStatus { .. } => conflict(
-                "wrong-status",
-                "Not possible in the order's current status",
-                detail,
-            ),
+            Self::AlreadyPlacedWithDifferentContent | Self::AlreadyPlaced => {
+                conflict(ProblemType::OrderConflict, detail)
+            }
+            Self::PlacementWasRejected => conflict(ProblemType::PlacementRejected, detail),
+            Self::NotCancellable { .. } => conflict(ProblemType::NotCancellable, detail),
+            Self::WrongStatus { .. } => conflict(ProblemType::WrongStatus, detail),
             Self::RefundIdReused { .. }
             | Self::UnknownPaymentAfterClose { .. }
             | Self::PaymentAfterCloseAlreadyRefunded { .. }
-            | Self::UnknownRefund { .. } => {
-                conflict("refund-conflict", "Refund not possible", detail)
-            }
+            | Self::UnknownRefund { .. } => conflict(ProblemType::RefundConflict, detail),
         }
     }
 }
@@ -74,13 +57,9 @@ impl ToProblem for SkuError {
         let detail = self.to_string();
         match self {
             Self::NotFound => Problem::not_found("SKU"),
-            Self::AlreadyExists => conflict("sku-exists", "The SKU already exists", detail),
-            Self::InsufficientStock { .. } => conflict("out-of-stock", "Not enough stock", detail),
-            Self::ReservationMismatch { .. } => conflict(
-                "order-conflict",
-                "The order id is being placed with other quantities",
-                detail,
-            ),
+            Self::AlreadyExists => conflict(ProblemType::SkuExists, detail),
+            Self::InsufficientStock { .. } => conflict(ProblemType::OutOfStock, detail),
+            Self::ReservationMismatch { .. } => conflict(ProblemType::OrderConflict, detail),
             Self::ZeroStockAdded => Problem::invalid_field("quantity", detail),
             Self::Overflow => Problem::invalid_field("quantity", detail),
         }
@@ -92,11 +71,9 @@ impl ToProblem for ProductError {
         let detail = self.to_string();
         match self {
             Self::NotFound => Problem::not_found("product"),
-            Self::AlreadyExists => conflict("product-exists", "The product already exists", detail),
+            Self::AlreadyExists => conflict(ProblemType::ProductExists, detail),
             Self::InvalidPrice => Problem::invalid_field("price_cents", detail),
-            Self::VersionOverflow => {
-                conflict("product-conflict", "Product version overflow", detail)
-            }
+            Self::VersionOverflow => conflict(ProblemType::ProductConflict, detail),
         }
     }
 }
@@ -110,11 +87,9 @@ impl ToProblem for CartError {
 impl ToProblem for PaymentError {
     fn to_problem(&self) -> Problem {
         match self {
-            Self::TxnOfAnotherOrder { .. } => conflict(
-                "txn-of-another-order",
-                "This transaction paid another order",
-                self.to_string(),
-            ),
+            Self::TxnOfAnotherOrder { .. } => {
+                conflict(ProblemType::TxnOfAnotherOrder, self.to_string())
+            }
             Self::Order(err) => err.to_problem(),
         }
     }
@@ -130,13 +105,9 @@ impl ToProblem for PlacementError {
             Self::DuplicateSku { line }
             | Self::UnknownProduct { line, .. }
             | Self::MixedSellers { line } => Problem::invalid_field(&line_sku(line), detail),
-            Self::ProductChanged { line, .. } => Problem::new(
-                StatusCode::CONFLICT,
-                "product-changed",
-                "The product changed, refresh",
-            )
-            .field(format!("items[{line}].product_version"))
-            .detail(detail),
+            Self::ProductChanged { line, .. } => Problem::new(ProblemType::ProductChanged)
+                .field(format!("items[{line}].product_version"))
+                .detail(detail),
             Self::Order(err) => err.to_problem(),
             Self::Stock(err) => err.to_problem(),
             Self::Contention => Problem::busy(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::access::RequestId;
 use crate::auth::Principal;
 use crate::limits::IDEMPOTENCY_KEY_LEN_MAX;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemType};
 
 /// Parses a request field, answering 422 with the field named when it is invalid.
 pub fn field<T, E: std::fmt::Display>(name: &str, parsed: Result<T, E>) -> Result<T, Problem> {
@@ -34,12 +34,8 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<u64>, Problem> {
 /// The version in `If-Match`, which updates must send (428 without it).
 pub fn required_if_match(req: &HttpRequest) -> Result<u64, Problem> {
     if_match(req)?.ok_or_else(|| {
-        Problem::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "if-match-required",
-            "If-Match is required",
-        )
-        .detail("send the order's current version (its ETag) in If-Match")
+        Problem::new(ProblemType::IfMatchRequired)
+            .detail("send the order's current version (its ETag) in If-Match")
     })
 }
 

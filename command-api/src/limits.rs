@@ -17,7 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
 use actix_web::middleware::ErrorHandlerResponse;
 
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemType};
 
 /// Largest request body accepted, JSON or the raw body of a signed payment notification.
 pub const JSON_BODY_SIZE_MAX_BYTES: usize = 256 * 1024;
@@ -42,12 +42,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
 
 /// 413: the body is larger than [`JSON_BODY_SIZE_MAX_BYTES`].
 pub fn payload_too_large() -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload-too-large",
-        "The request body is too large",
-    )
-    .detail(format!(
+    Problem::new(ProblemType::PayloadTooLarge).detail(format!(
         "the body must be at most {JSON_BODY_SIZE_MAX_BYTES} bytes"
     ))
 }
@@ -97,11 +92,13 @@ pub fn problem_for_bare_error<B: MessageBody>(
     let problem = match status {
         StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
         StatusCode::NOT_FOUND => Problem::not_found("route"),
-        _ => Problem::new(
-            status,
-            "bad-request",
-            status.canonical_reason().unwrap_or("Error"),
-        ),
+        // what else actix writes itself is a 4xx of the request's shape, or a 5xx
+        _ if status.is_server_error() => Problem::new(ProblemType::Internal),
+        _ => Problem::new(ProblemType::BadRequest),
+    };
+    let problem = Problem {
+        status: status.as_u16(),
+        ..problem
     };
     let (req, res) = res.into_parts();
     let mut answer = problem.error_response();

@@ -1,13 +1,16 @@
-//! Prometheus metrics, served at `/metrics`.
+//! Prometheus metrics, served at `/metrics`: the requests, the followers of the log, the
+//! payment deadlines, the database pool, the process (memory, CPU, file descriptors, start
+//! time, from `/proc` on Linux) and the build.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use event_store::EventStore;
 use event_store::follower::FollowerMetrics;
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::roles::{Role, Roles};
@@ -33,6 +36,10 @@ pub struct Metrics {
     pub postgres_oldest_writer: Gauge,
     /// 1 for each role the node plays.
     pub node_role: IntGaugeVec,
+    /// Connections of the database pool by state (`idle`, `in_use`), measured on each scrape.
+    pub db_pool_connections: IntGaugeVec,
+    /// The most connections the database pool opens.
+    pub db_pool_connections_max: IntGauge,
 }
 
 impl Metrics {
@@ -79,6 +86,33 @@ impl Metrics {
             Opts::new("node_role", "1 for each role this node plays"),
             &["role"],
         )?;
+        let db_pool_connections = IntGaugeVec::new(
+            Opts::new(
+                "db_pool_connections",
+                "Connections of the database pool, by state (idle, in_use)",
+            ),
+            &["state"],
+        )?;
+        let db_pool_connections_max = IntGauge::new(
+            "db_pool_connections_max",
+            "The most connections the database pool opens",
+        )?;
+        let build_info = IntGaugeVec::new(
+            Opts::new("orders_build_info", "1, labelled with the build's version"),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(db_pool_connections.clone()))?;
+        registry.register(Box::new(db_pool_connections_max.clone()))?;
+        // process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds,
+        // process_start_time_seconds and more, read from /proc when scraped
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         registry.register(Box::new(node_role.clone()))?;
         registry.register(Box::new(log_oldest_append.clone()))?;
         registry.register(Box::new(postgres_oldest_writer.clone()))?;
@@ -96,7 +130,37 @@ impl Metrics {
             log_oldest_append,
             postgres_oldest_writer,
             node_role,
+            db_pool_connections,
+            db_pool_connections_max,
         })
+    }
+
+    /// Sets the pool gauges from `store`'s pool as it is now.
+    pub fn observe_pool(&self, store: &EventStore) {
+        let (size, idle, max) = if let Some(pool) = store.postgres_pool() {
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        } else if let Some(pool) = store.sqlite_pool() {
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        } else {
+            return;
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        let gauge = |state: &str, value: u32| {
+            self.db_pool_connections
+                .with_label_values(&[state])
+                .set(i64::from(value));
+        };
+        gauge("idle", idle);
+        gauge("in_use", size - idle);
+        self.db_pool_connections_max.set(i64::from(max));
     }
 
     /// Shows `roles` as `node_role{role}`: 1 for each role played, 0 for the others.

@@ -1,9 +1,14 @@
-//! RFC 7807 problem details: the one shape of every error answer, with a stable `type`.
+//! RFC 7807 problem details: the one shape of every error answer, with a stable `type` from
+//! the one table of kinds ([`types`]).
+
+mod types;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use event_store::ErrorChain;
 use serde::Serialize;
+
+pub use types::{PROBLEM_TYPES_PATH, ProblemType};
 
 /// `Retry-After` of a 503 for a database that cannot be reached.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
@@ -14,6 +19,7 @@ const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 pub struct Problem {
     /// Stable identifier of the kind of problem, e.g. `/problems/product-changed`.
     #[serde(rename = "type")]
+    #[schema(schema_with = ProblemType::uri_schema)]
     pub problem_type: String,
     /// Short summary of the kind of problem.
     pub title: String,
@@ -41,12 +47,12 @@ impl std::fmt::Display for Problem {
 }
 
 impl Problem {
-    /// A problem of kind `slug` with `status`.
-    pub fn new(status: StatusCode, slug: &str, title: &str) -> Self {
+    /// A problem of kind `kind`, with its status and title.
+    pub fn new(kind: ProblemType) -> Self {
         Self {
-            problem_type: format!("/problems/{slug}"),
-            title: title.to_owned(),
-            status: status.as_u16(),
+            problem_type: kind.uri(),
+            title: kind.title().to_owned(),
+            status: kind.status().as_u16(),
             detail: None,
             field: None,
             retry_after_secs: None,
@@ -76,91 +82,61 @@ impl Problem {
 
     /// 400: the body is not valid JSON or not of the expected shape.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Malformed request").detail(detail)
+        Self::new(ProblemType::BadRequest).detail(detail)
     }
 
     /// 422: a field has a value outside its rules.
     pub fn invalid_field(field: &str, detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-field",
-            "Invalid field",
-        )
-        .field(field)
-        .detail(detail)
+        Self::new(ProblemType::InvalidField)
+            .field(field)
+            .detail(detail)
     }
 
     /// 401: no valid bearer token.
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "A valid bearer token is required",
-        )
+        Self::new(ProblemType::Unauthorized)
     }
 
     /// 403: the caller may not do this.
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").detail(detail)
+        Self::new(ProblemType::Forbidden).detail(detail)
     }
 
     /// 404: no such resource, or not the caller's.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail(format!("no such {what}"))
+        Self::new(ProblemType::NotFound).detail(format!("no such {what}"))
     }
 
     /// 412: `If-Match` names a version that is no longer current.
     pub fn version_mismatch(current: u64) -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version-mismatch",
-            "The resource has changed",
-        )
-        .detail(format!(
+        Self::new(ProblemType::VersionMismatch).detail(format!(
             "the current version is {current}; reload and retry"
         ))
     }
 
     /// 422: an `Idempotency-Key` already used for another request.
     pub fn key_reused() -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "This Idempotency-Key was used for another request",
-        )
-        .detail("a retry must repeat the first request exactly; a new request needs a new key")
+        Self::new(ProblemType::IdempotencyKeyReused)
+            .detail("a retry must repeat the first request exactly; a new request needs a new key")
     }
 
     /// 503 for contention that outlasted the bounded retries.
     pub fn busy() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "Too much contention, retry shortly",
-        )
+        Self::new(ProblemType::Busy)
     }
 
     /// 503: the view has not caught up with the version asked for within the wait.
     pub fn not_caught_up(min_version: u64, retry_after_secs: u64) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "view-behind",
-            "The view has not caught up yet",
-        )
-        .detail(format!(
-            "version {min_version} is not in the view yet; retry shortly"
-        ))
-        .retry_after(retry_after_secs)
+        Self::new(ProblemType::ViewBehind)
+            .detail(format!(
+                "version {min_version} is not in the view yet; retry shortly"
+            ))
+            .retry_after(retry_after_secs)
     }
 
     /// 503: the database cannot be reached now; retry after a moment.
     pub fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "The service cannot reach its database, retry shortly",
-        )
-        .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+        Self::new(ProblemType::Unavailable).retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
     }
 
     /// The answer for a failure of the store: 503 when the database cannot be reached (a
@@ -176,11 +152,7 @@ impl Problem {
     /// 500 with an opaque body; the cause is logged here.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %ErrorChain(cause), "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-        )
+        Self::new(ProblemType::Internal)
     }
 }
 

@@ -115,6 +115,8 @@ pub struct FollowerMetrics {
     pub lag_events: IntGaugeVec,
     /// Age of the oldest event not handled yet, 0 when caught up.
     pub lag_seconds: GaugeVec,
+    /// The log position handled up to (its checkpoint), as of the last lag measurement.
+    pub position: IntGaugeVec,
     /// Events handled.
     pub handled: IntCounterVec,
     /// Batches or events that failed and were tried again.
@@ -136,6 +138,13 @@ impl FollowerMetrics {
             )?,
             lag_seconds: GaugeVec::new(
                 opts("lag_seconds", "Age of the oldest event not handled yet"),
+                labels,
+            )?,
+            position: IntGaugeVec::new(
+                opts(
+                    "position",
+                    "The log position handled up to (its checkpoint)",
+                ),
                 labels,
             )?,
             handled: IntCounterVec::new(
@@ -161,6 +170,7 @@ impl FollowerMetrics {
         let metrics = Self::new(kind)?;
         registry.register(Box::new(metrics.lag_events.clone()))?;
         registry.register(Box::new(metrics.lag_seconds.clone()))?;
+        registry.register(Box::new(metrics.position.clone()))?;
         registry.register(Box::new(metrics.handled.clone()))?;
         registry.register(Box::new(metrics.failures.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
@@ -544,6 +554,10 @@ impl<H: Handler> Follower<H> {
             .lag_seconds
             .with_label_values(&[name])
             .set(seconds);
+        self.metrics
+            .position
+            .with_label_values(&[name])
+            .set(from.position);
         Ok(())
     }
 }

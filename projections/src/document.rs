@@ -5,6 +5,7 @@ use domain::{Order, OrderStatus, RefundKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 /// Every status an order can be in, as the views store it (`OrderDocument::status`).
 pub const ORDER_STATUSES: [OrderStatus; 7] = [
@@ -17,6 +18,35 @@ pub const ORDER_STATUSES: [OrderStatus; 7] = [
     OrderStatus::Refunded,
 ];
 
+/// The OpenAPI schema of an order's status: one of [`ORDER_STATUSES`], by name.
+pub fn order_status_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(ORDER_STATUSES.map(OrderStatus::as_str)))
+        .description(Some("An order's status"))
+        .build()
+}
+
+/// The name of a refund kind, as [`RefundDocument::kind`] holds it.
+const fn refund_kind_name(kind: RefundKind) -> &'static str {
+    match kind {
+        RefundKind::Items => "items",
+        RefundKind::PaidAfterClose => "paid_after_close",
+    }
+}
+
+/// The OpenAPI schema of [`RefundDocument::kind`].
+fn refund_kind_schema() -> Object {
+    let kinds = [RefundKind::Items, RefundKind::PaidAfterClose];
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(kinds.map(refund_kind_name)))
+        .description(Some(
+            "`items`, or `paid_after_close` for a payment that arrived after the order closed",
+        ))
+        .build()
+}
+
 /// An order as the read side shows it. Ids are strings (an order id is a decimal string, as
 /// JavaScript loses precision past 2^53); money is integer cents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -24,6 +54,7 @@ pub struct OrderDocument {
     /// Order id (decimal string).
     pub order_id: String,
     /// `PendingPayment`, `Paid`, `Shipped`, `Completed`, `Cancelled`, `Refunding`, `Refunded`.
+    #[schema(schema_with = order_status_schema)]
     pub status: String,
     /// Buyer id.
     pub buyer_id: String,
@@ -100,6 +131,7 @@ pub struct RefundDocument {
     /// Refund number.
     pub refund_id: String,
     /// `items`, or `paid_after_close` for a payment that arrived after the order closed.
+    #[schema(schema_with = refund_kind_schema)]
     pub kind: String,
     /// Amount refunded.
     pub amount_cents: i64,
@@ -153,11 +185,7 @@ impl OrderDocument {
                 .iter()
                 .map(|r| RefundDocument {
                     refund_id: r.refund_id.to_string(),
-                    kind: match r.kind {
-                        RefundKind::Items => "items",
-                        RefundKind::PaidAfterClose => "paid_after_close",
-                    }
-                    .to_owned(),
+                    kind: refund_kind_name(r.kind).to_owned(),
                     amount_cents: r.amount.minor(),
                     lines: r
                         .lines

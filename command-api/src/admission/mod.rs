@@ -25,14 +25,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Settings;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemType};
 use risk::{Placement, PlacementsPerMinute, RiskRefusal, RiskRules};
 
 /// `Retry-After` of a placement refused for a full queue.
@@ -297,24 +296,16 @@ fn too_many(reason: Refused, wait: Duration) -> Problem {
             "this buyer is placing orders faster than allowed"
         }
     };
-    Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too-many-requests",
-        "Too many requests, retry later",
-    )
-    .detail(format!("{detail}; retry after the time in Retry-After"))
-    .retry_after(retry_after_secs(wait))
+    Problem::new(ProblemType::TooManyRequests)
+        .detail(format!("{detail}; retry after the time in Retry-After"))
+        .retry_after(retry_after_secs(wait))
 }
 
 /// 429 `risk-refused`: a risk rule refused the placement.
 fn risk_refused(refusal: &RiskRefusal) -> Problem {
-    Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "risk-refused",
-        "The placement was refused by a risk rule",
-    )
-    .detail(format!("{}: {}", refusal.rule, refusal.detail))
-    .retry_after(retry_after_secs(refusal.retry_after))
+    Problem::new(ProblemType::RiskRefused)
+        .detail(format!("{}: {}", refusal.rule, refusal.detail))
+        .retry_after(retry_after_secs(refusal.retry_after))
 }
 
 #[cfg(test)]

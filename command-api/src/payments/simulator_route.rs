@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::errors::ToProblem;
 use crate::http::field;
 use crate::payments::simulator::{PayError, SimulatedPayment};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemType};
 use crate::routes::cart::buyer_of;
 use crate::state::AppState;
 
@@ -54,12 +54,8 @@ pub(crate) async fn pay(
         Ok(payment) => Ok(HttpResponse::Ok().json(payment)),
         Err(PayError::NoTrade) => Err(Problem::not_found("trade")
             .detail("the order has no open trade: it is not awaiting payment")),
-        Err(PayError::Closed) => Err(Problem::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "trade-closed",
-            "The trade is closed",
-        )
-        .detail("the order was cancelled or its payment deadline passed")),
+        Err(PayError::Closed) => Err(Problem::new(ProblemType::TradeClosed)
+            .detail("the order was cancelled or its payment deadline passed")),
     }
 }
 

@@ -29,7 +29,7 @@ pub(crate) fn buyer_of(principal: &Principal) -> Result<BuyerId, Problem> {
 
 /// Sets the quantity of a SKU in the caller's cart.
 #[utoipa::path(
-    request_body = SetCartItemRequest,
+    request_body(content = SetCartItemRequest, example = json!({ "quantity": 2 })),
     params(("sku" = String, Path, description = "SKU")),
     responses((status = 200, description = "The cart", body = CartView), (status = 422, description = "A field is invalid", body = Problem)),
     security(("bearer" = [])),

@@ -26,11 +26,26 @@ const READINESS_ANSWER_MS: u64 = 1_000;
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Readiness {
     /// `ready` (when the event store does not answer, the answer is a 503 problem).
+    #[schema(schema_with = ready_schema)]
     status: &'static str,
     /// The node's roles (`api`, `projector`, `reactor`, `relay`, `timer`).
     roles: Vec<&'static str>,
     /// The leases this node holds: `projection:<name>`, `reaction:<name>`, `relay`, …
     leases: Vec<String>,
+}
+
+/// The one value of [`Readiness::status`].
+const READY: &str = "ready";
+
+/// The OpenAPI schema of [`Readiness::status`].
+fn ready_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([READY]))
+        .description(Some(
+            "`ready` (when the event store does not answer, the answer is a 503 problem)",
+        ))
+        .build()
 }
 
 /// Readiness: the event store answers (within a second); with the node's roles and leases.
@@ -59,7 +74,7 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         return Problem::unavailable().error_response();
     }
     HttpResponse::Ok().json(Readiness {
-        status: "ready",
+        status: READY,
         roles: state.settings.roles.iter().map(Role::name).collect(),
         leases: state.leases.held(),
     })
@@ -82,6 +97,7 @@ pub(crate) async fn metrics(
             .postgres_oldest_writer
             .set(ages.oldest_writer_secs.unwrap_or(0.0));
     }
+    metrics.observe_pool(&state.store);
     match metrics.render() {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")

@@ -6,26 +6,33 @@ pub(crate) mod cart;
 pub(crate) mod checkout;
 mod health;
 pub(crate) mod openapi;
+#[cfg(test)]
+mod openapi_tests;
 pub(crate) mod ops;
 pub(crate) mod orders;
 pub(crate) mod payments;
+pub(crate) mod problems;
 pub(crate) mod products;
 pub(crate) mod queries;
+mod swagger_ui;
 
 use actix_web::web;
 
-/// Registers what every node answers, whatever its roles: health, readiness and metrics.
+/// Registers what every node answers, whatever its roles: health, readiness, metrics and the
+/// pages of the problem types.
 pub fn configure_operations(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
-        .service(health::metrics);
+        .service(health::metrics)
+        .service(problems::problem_page);
 }
 
 /// Registers every route: the operations' and the API's.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     configure_operations(cfg);
     cfg.service(openapi::openapi_json)
-        .service(openapi::swagger_ui)
+        .service(swagger_ui::redirect)
+        .service(swagger_ui::files())
         .service(products::create_product)
         .service(products::change_price)
         .service(products::add_stock)

@@ -1,5 +1,5 @@
-//! The OpenAPI document, generated from the route and type annotations, and a Swagger UI
-//! page that renders it.
+//! The OpenAPI document, generated from the route and type annotations (Swagger UI renders
+//! it: `swagger_ui`).
 
 use actix_web::{HttpResponse, get};
 use utoipa::openapi::header::HeaderBuilder;
@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::payments::{simulator, simulator_route};
 use crate::problem::Problem;
-use crate::routes::{cart, checkout, health, ops, orders, payments, products, queries};
+use crate::routes::{cart, checkout, health, ops, orders, payments, problems, products, queries};
 use crate::views;
 
 /// The document's description of its two credentials: bearer tokens for buyers, sellers and
@@ -192,7 +192,8 @@ fn problem_as_problem_json(response: &mut Response) {
     info(
         title = "orders",
         description = "Event-sourced order platform: commands and queries. Errors are RFC 7807 \
-                       application/problem+json; updates take If-Match with the version from \
+                       application/problem+json, each of a type listed as Problem.type whose \
+                       page is GET /problems/{type}; updates take If-Match with the version from \
                        the ETag. Limits: bodies up to 256 KiB (413 beyond), 100 lines per \
                        order or refund, quantities 1 to 10 000, unit prices 1 to \
                        100 000 000 000 cents, ids 1 to 64 of A-Z a-z 0-9 _ . : -, titles up to \
@@ -205,6 +206,7 @@ fn problem_as_problem_json(response: &mut Response) {
         health::healthz,
         health::readyz,
         health::metrics,
+        problems::problem_page,
         products::create_product,
         products::change_price,
         products::add_stock,
@@ -255,29 +257,3 @@ pub(crate) struct ApiDoc;
 pub(crate) async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
-
-/// Swagger UI for the document. The page loads Swagger UI's script and style from a CDN, so
-/// it renders where the browser can reach one; the document itself is always local.
-#[get("/swagger-ui")]
-pub(crate) async fn swagger_ui() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(SWAGGER_PAGE)
-}
-
-const SWAGGER_PAGE: &str = r##"<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>orders API</title>
-  <link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui" });
-  </script>
-</body>
-</html>
-"##;

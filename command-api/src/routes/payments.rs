@@ -10,7 +10,7 @@ use crate::auth::{Principal, Role};
 use crate::errors::ToProblem;
 use crate::http::{field, metadata};
 use crate::payments::signature::{SIGNATURE_HEADER, SignatureError};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemType};
 use crate::state::AppState;
 use crate::views::order_answer;
 
@@ -38,7 +38,7 @@ pub(crate) struct PaymentNotification {
 /// 422 and records nothing; a payment for a cancelled order, or a second one (another
 /// transaction) for a paid order, is recorded as paid after close and refunded.
 #[utoipa::path(
-    request_body = PaymentNotification,
+    request_body(content = PaymentNotification, example = json!({ "order_id": "118224719360049153", "txn_id": "T-1001", "amount_cents": 2598 })),
     params(
         ("Orders-Signature" = String, Header,
          description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">, keyed with payment_callback_secret")
@@ -103,11 +103,6 @@ fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
         .map_err(|err| {
             // a forged or replayed callback is the caller's mistake, not the server's
             tracing::debug!(error = %err, "payment notification refused");
-            Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "bad-signature",
-                "A valid Orders-Signature is required",
-            )
-            .detail(err.to_string())
+            Problem::new(ProblemType::BadSignature).detail(err.to_string())
         })
 }

@@ -55,7 +55,7 @@ fn sku_path(sku: &str) -> Result<SkuId, Problem> {
 
 /// Creates a product and its stock. Retrying the same request answers with the product.
 #[utoipa::path(
-    request_body = CreateProductRequest,
+    request_body(content = CreateProductRequest, example = json!({ "sku": "tea-500g", "title": "Green tea 500 g", "price_cents": 1299, "initial_stock": 10 })),
     responses(
         (status = 201, description = "Created", body = ProductView),
         (status = 200, description = "Created before with the same content", body = ProductView),
@@ -98,7 +98,7 @@ pub(crate) async fn create_product(
 
 /// Changes a product's price: a new snapshot version.
 #[utoipa::path(
-    request_body = ChangePriceRequest,
+    request_body(content = ChangePriceRequest, example = json!({ "price_cents": 1199 })),
     params(("sku" = String, Path, description = "SKU"), ("If-Match" = Option<String>, Header, description = "Product version")),
     responses(
         (status = 200, description = "Changed", body = ProductView),
@@ -133,7 +133,7 @@ pub(crate) async fn change_price(
 
 /// Adds units to a SKU's stock. Send an `Idempotency-Key` to make a retry safe.
 #[utoipa::path(
-    request_body = AddStockRequest,
+    request_body(content = AddStockRequest, example = json!({ "quantity": 5 })),
     params(("sku" = String, Path, description = "SKU"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses(
         (status = 200, description = "Added", body = StockView),

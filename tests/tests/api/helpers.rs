@@ -541,19 +541,18 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// The body of `GET path`, as text, whatever the status.
+    pub async fn text(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await;
+        let response = response.expect("the server answers");
+        response.text().await.expect("the body is text")
+    }
+
     /// The server's `/metrics` text once it holds `needle` (metrics of workers lag their
     /// effects).
     pub async fn metrics_with(&self, needle: &str) -> String {
         eventually(|| async {
-            let text = self
-                .client
-                .get(self.url("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = self.text("/metrics").await;
             text.contains(needle).then_some(text)
         })
         .await

@@ -6,9 +6,11 @@
 mod admission;
 mod archive;
 mod callbacks;
+mod docs;
 mod faults;
 mod helpers;
 mod limits;
+mod metrics;
 mod nats;
 mod openapi;
 mod ops;
@@ -481,6 +483,47 @@ mod request_id_tests {
     async fn every_documented_answer_carries_the_request_id() {
         request_ids::every_documented_answer_carries_the_request_id(spawn_embedded_app().await)
             .await;
+    }
+}
+
+/// The Swagger UI, the problem types' pages, unknown routes and the document's enums: the
+/// same on either store.
+mod docs_tests {
+    macro_rules! embedded {
+        ($($test:ident),* $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::docs::$test(crate::helpers::spawn_embedded_app().await).await;
+                }
+            )*
+        };
+    }
+
+    embedded!(
+        the_swagger_ui_loads_everything_from_this_server,
+        every_problem_type_resolves_to_its_page,
+        an_unknown_route_is_a_404_problem_whatever_the_method,
+        order_statuses_are_a_documented_enum,
+    );
+}
+
+/// `/metrics`: the process, the build, the pool and the followers, on both stores.
+mod metrics_tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_metrics_show_the_process_the_build_the_pool_and_the_followers_postgres() {
+        crate::metrics::the_metrics_show_the_process_the_build_the_pool_and_the_followers(
+            crate::helpers::spawn_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_metrics_show_the_process_the_build_the_pool_and_the_followers_embedded() {
+        crate::metrics::the_metrics_show_the_process_the_build_the_pool_and_the_followers(
+            crate::helpers::spawn_embedded_app().await,
+        )
+        .await;
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) struct PlaceOrderItem {
 
 /// Places an order. Placing the same order again answers 200 with the same body.
 #[utoipa::path(
-    request_body = PlaceOrderRequest,
+    request_body(content = PlaceOrderRequest, example = json!({ "order_id": "118224719360049153", "checkout_token": "eyJhbGciOiJIUzI1NiJ9.eyJvcmRlcl9pZCI6IjExODIyNDcxOTM2MDA0OTE1MyJ9.c2lnbmF0dXJl", "items": [{ "sku": "tea-500g", "quantity": 2, "product_version": 1 }] })),
     responses(
         (status = 201, description = "Placed", body = projections::OrderDocument),
         (status = 200, description = "Placed before with the same content", body = projections::OrderDocument),

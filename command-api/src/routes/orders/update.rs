@@ -112,7 +112,7 @@ pub(crate) async fn cancel(
 
 /// The seller sets or changes the tracking number.
 #[utoipa::path(
-    request_body = LogisticsRequest,
+    request_body(content = LogisticsRequest, example = json!({ "tracking_number": "SF1234567" })),
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     responses(
         (status = 200, description = "Updated", body = projections::OrderDocument),
@@ -142,7 +142,7 @@ pub(crate) async fn logistics(
 
 /// The seller ships a paid order.
 #[utoipa::path(
-    request_body = ShipRequest,
+    request_body(content = ShipRequest, example = json!({ "tracking_number": "SF1234567" })),
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version")),
     responses(
         (status = 200, description = "Shipped", body = projections::OrderDocument),
@@ -198,7 +198,7 @@ pub(crate) async fn confirm_receipt(
 /// The buyer asks for a refund of chosen items: each line returns what was paid for its
 /// units, after its share of the discount.
 #[utoipa::path(
-    request_body = RefundRequest,
+    request_body(content = RefundRequest, example = json!({ "items": [{ "line": 0, "quantity": 1 }] })),
     params(("order_id" = String, Path, description = "Order id"), ("If-Match" = String, Header, description = "The order's version"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses(
         (status = 200, description = "Refund requested", body = projections::OrderDocument),

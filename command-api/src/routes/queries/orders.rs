@@ -79,6 +79,7 @@ pub(crate) async fn get_order(
 pub(crate) struct ListQuery {
     /// Only orders in this status (`PendingPayment`, `Paid`, `Shipped`, `Completed`,
     /// `Cancelled`, `Refunding`, `Refunded`).
+    #[param(schema_with = projections::document::order_status_schema)]
     status: Option<String>,
     /// `next_cursor` of the previous page; omitted for the first page.
     cursor: Option<String>,
