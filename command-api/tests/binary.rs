@@ -496,9 +496,10 @@ fn an_unknown_key_in_the_config_file_is_refused_naming_it_and_the_file() {
     );
 }
 
-/// `--help` lists every setting the file and the environment take.
+/// `serve --help` lists every setting the file and the environment take, as a flag with its
+/// environment variable: a setting added without a flag fails here.
 #[test]
-fn the_help_lists_every_setting() {
+fn the_help_lists_every_setting_with_its_flag_and_variable() {
     let output = Command::new(env!("CARGO_BIN_EXE_orders"))
         .args(["serve", "--help"])
         .output()
@@ -506,14 +507,19 @@ fn the_help_lists_every_setting() {
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for name in command_api::config::setting_names() {
-        let listed = help.lines().any(|line| {
-            let mut words = line.split_whitespace();
-            words.next() == Some(&name)
-                && words
-                    .next()
-                    .is_some_and(|var| var.ends_with(&name.to_uppercase()))
+        let flag = match name.as_str() {
+            "roles" => "--role".to_owned(),
+            name => format!("--{}", name.replace('_', "-")),
+        };
+        let var = command_api::config::env_var(&name);
+        let listed = help.split("\n      --").any(|entry| {
+            let entry = format!("--{}", entry.trim_start_matches("--"));
+            entry.starts_with(&format!("{flag} ")) && entry.contains(&format!("[env: {var}"))
         });
-        assert!(listed, "{name} is not in serve --help");
+        assert!(
+            listed,
+            "{name} is not in serve --help as {flag} with {var}:\n{help}"
+        );
     }
 }
 

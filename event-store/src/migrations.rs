@@ -36,3 +36,38 @@ pub fn assemble(sets: &[&Migrator]) -> Migrator {
         ..Migrator::DEFAULT
     }
 }
+
+/// The versions of the migrations `store` has applied (successfully); none when it was never
+/// migrated. Reads `_sqlx_migrations` without creating it, so a role that may only read can
+/// ask.
+pub async fn applied(store: &crate::EventStore) -> Result<Vec<i64>, crate::StoreError> {
+    if let Some(pool) = store.postgres_pool() {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        return Ok(
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await?,
+        );
+    }
+    if let Some(pool) = store.sqlite_pool() {
+        let exists: bool = sqlx::query_scalar(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(pool)
+        .await?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        return Ok(
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await?,
+        );
+    }
+    Ok(Vec::new())
+}
