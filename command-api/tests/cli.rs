@@ -250,6 +250,18 @@ fn replay_progress_into_a_pipe_is_plain_lines() {
     );
 }
 
+/// A server process, killed when dropped: also when an assertion fails first, since a server
+/// left running would outlive the test run (and hold whatever the run held).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // already gone is fine: there is nothing left to stop
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn token(subject: &str, role: Role) -> String {
     TokenKeys::new(SECRET)
         .issue(subject, role, chrono::Utc::now().timestamp(), 3_600)
@@ -298,17 +310,19 @@ async fn reconcile_beside_a_running_writer_reports_no_false_differences() {
     let db = sqlite_url(&dir);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_orders"))
-        .arg("serve")
-        .env_remove("NATS_URL")
-        .env_remove("RUST_LOG")
-        .env("DATABASE_URL", &db)
-        .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("ORDERS_JWT_SECRET", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_orders"))
+            .arg("serve")
+            .env_remove("NATS_URL")
+            .env_remove("RUST_LOG")
+            .env("DATABASE_URL", &db)
+            .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("ORDERS_JWT_SECRET", SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts"),
+    );
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !client
@@ -388,6 +402,4 @@ async fn reconcile_beside_a_running_writer_reports_no_false_differences() {
         "{}",
         stdout(&forged)
     );
-    server.kill().expect("the server is stopped");
-    server.wait().expect("the server exits");
 }

@@ -118,10 +118,10 @@ fn style(unit: &str, with_total: bool) -> ProgressStyle {
     let template = if with_total {
         format!(
             "{{prefix}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{percent}}%), \
-             {{per_sec}}, ETA {{eta}} {{msg}}"
+             {{per_sec:0}}, ETA {{eta}} {{msg}}"
         )
     } else {
-        format!("{{prefix}} {{spinner}} {{human_pos}} {unit}, {{per_sec}} {{msg}}")
+        format!("{{prefix}} {{spinner}} {{human_pos}} {unit}, {{per_sec:0}} {{msg}}")
     };
     ProgressStyle::with_template(&template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -25,10 +25,13 @@ pub(crate) enum Failure {
     CouldNotRun(anyhow::Error),
 }
 
-/// The settings' logging and the store, migrated by someone else.
+/// The settings' logging and the store, migrated by someone else; a store that cannot be
+/// opened, or lacks a migration, is a command that could not run.
 async fn open(settings: &Settings) -> anyhow::Result<EventStore> {
     telemetry::init(settings.log_format);
-    Ok(open_migrated_store(settings).await?)
+    open_migrated_store(settings)
+        .await
+        .map_err(|err| Failure::CouldNotRun(err.into()).into())
 }
 
 /// `orders status`.
@@ -65,7 +68,7 @@ impl Reconcile {
     /// Exits 1 on differences; 2 when it could not compare, or not up to the head.
     pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
         let settings = self.common.settings(given).map_err(Failure::CouldNotRun)?;
-        let store = open(&settings).await.map_err(Failure::CouldNotRun)?;
+        let store = open(&settings).await?;
         let report = if self.catch_up {
             projections::reconcile::reconcile(&store).await
         } else {
