@@ -32,11 +32,11 @@ impl Progress {
     pub(crate) fn new(what: impl Into<String>, unit: &'static str) -> Self {
         let what = what.into();
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(
-                None,
-                ProgressDrawTarget::stderr_with_hz(BAR_REFRESH_PER_SEC),
-            );
-            bar.set_prefix(format!("orders: {what}"));
+            // styled before it is shown: a bar on stderr draws at once, in indicatif's look
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
+                .with_style(style(unit, false))
+                .with_prefix(format!("orders: {what}"));
+            bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(BAR_REFRESH_PER_SEC));
             bar
         });
         Self {
@@ -115,15 +115,36 @@ impl Progress {
 /// The bar's look: with a total, a bar with the count, the rate and the time left; without,
 /// a spinner with the count and the rate.
 fn style(unit: &str, with_total: bool) -> ProgressStyle {
-    let template = if with_total {
+    ProgressStyle::with_template(&template(unit, with_total))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// The indicatif template of [`style`].
+fn template(unit: &str, with_total: bool) -> String {
+    if with_total {
         format!(
             "{{prefix}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{percent}}%), \
              {{per_sec:0}}, ETA {{eta}} {{msg}}"
         )
     } else {
         format!("{{prefix}} {{spinner}} {{human_pos}} {unit}, {{per_sec:0}} {{msg}}")
-    };
-    ProgressStyle::with_template(&template)
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// indicatif replaces a template it refuses with its plain default bar, without a word.
+    #[test]
+    fn both_templates_are_valid() {
+        for with_total in [true, false] {
+            let template = template("events", with_total);
+            assert!(
+                ProgressStyle::with_template(&template).is_ok(),
+                "{template}"
+            );
+        }
+    }
 }
