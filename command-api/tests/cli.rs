@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use command_api::auth::{Role, TokenKeys};
-use serde_json::{Value, json};
+
+mod placing;
 
 const SECRET: &str = "cli-test-secret";
 
@@ -271,32 +272,14 @@ fn token(subject: &str, role: Role) -> String {
 /// Places one-unit orders until told to stop, counting the placed ones.
 async fn place_until(base: String, buyer: String, stop: Arc<AtomicBool>, placed: Arc<AtomicU64>) {
     let client = reqwest::Client::new();
-    let auth = format!("Bearer {}", token(&buyer, Role::Buyer));
+    let buyer_token = token(&buyer, Role::Buyer);
     while !stop.load(Ordering::Relaxed) {
-        let Ok(res) = client
-            .post(format!("{base}/v1/checkout"))
-            .header("Authorization", &auth)
-            .send()
-            .await
-        else {
-            return;
-        };
-        let Ok(checkout) = res.json::<Value>().await else {
-            return;
-        };
-        let body = json!({
-            "order_id": checkout["order_id"],
-            "checkout_token": checkout["checkout_token"],
-            "items": [{ "sku": "tea", "quantity": 1, "product_version": 1 }],
-        });
-        let sent = client
-            .post(format!("{base}/v1/orders"))
-            .header("Authorization", &auth)
-            .json(&body)
-            .send()
-            .await;
-        if sent.is_ok_and(|res| res.status().is_success()) {
-            placed.fetch_add(1, Ordering::Relaxed);
+        match placing::place_tea(&client, &base, &buyer_token).await {
+            Some((_, true)) => {
+                placed.fetch_add(1, Ordering::Relaxed);
+            }
+            Some((_, false)) => {}
+            None => return,
         }
     }
 }
@@ -334,19 +317,7 @@ async fn reconcile_beside_a_running_writer_reports_no_false_differences() {
         assert!(Instant::now() < deadline, "the server did not get ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let created = client
-        .post(format!("{base}/v1/products"))
-        .header(
-            "Authorization",
-            format!("Bearer {}", token("shop-1", Role::Seller)),
-        )
-        .json(&json!({
-            "sku": "tea", "title": "Tea", "price_cents": 100, "initial_stock": 1_000_000,
-        }))
-        .send()
-        .await
-        .expect("the server answers");
-    assert!(created.status().is_success(), "{}", created.status());
+    placing::create_tea(&client, &base, &token("shop-1", Role::Seller)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let placed = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..4)
