@@ -543,7 +543,7 @@ async fn reconcile(setup: &Setup, db: &Database) -> anyhow::Result<Option<String
     let mut report = String::new();
     for attempt in 1..=RECONCILE_ATTEMPTS_MAX {
         let output = tokio::process::Command::new(&setup.bin)
-            .args(["reconcile", "--database-url", &db.url()])
+            .args(["reconcile", "--catch-up", "--database-url", &db.url()])
             .env_remove("DATABASE_URL")
             .env("RUST_LOG", "warn")
             .output()

@@ -36,6 +36,23 @@ pub static SQLITE_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     ])
 });
 
+/// The first migration of the whole schema that the store has not applied: its version and
+/// description; `None` when the schema is complete.
+pub async fn first_missing(
+    store: &event_store::EventStore,
+) -> Result<Option<(i64, String)>, event_store::StoreError> {
+    let applied = event_store::migrations::applied(store).await?;
+    let migrator = if store.postgres_pool().is_some() {
+        &*MIGRATOR
+    } else {
+        &*SQLITE_MIGRATOR
+    };
+    Ok(migrator
+        .iter()
+        .find(|m| !applied.contains(&m.version))
+        .map(|m| (m.version, m.description.to_string())))
+}
+
 /// Applies the whole schema on the store's backend.
 pub async fn run(store: &event_store::EventStore) -> Result<(), event_store::StoreError> {
     store.migrate(&MIGRATOR, &SQLITE_MIGRATOR).await

@@ -55,9 +55,40 @@ pub enum StartupError {
         #[source]
         source: StoreError,
     },
-    /// The listener or a directory could not be set up.
+    /// The listener could not be bound: the address is in use or not permitted.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address, as configured (`http_addr`).
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the folder {} of the event store", path.display())]
+    Folder {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another part of the server could not be set up.
     #[error("cannot set up the server")]
     Io(#[from] std::io::Error),
+    /// A command that only reads found the store without a migration it needs: it never
+    /// migrates, as a read-only role could not (run `orders migrate`).
+    #[error(
+        "the event store at {url} lacks migration {version} ({description}): run `orders migrate`"
+    )]
+    Unmigrated {
+        /// The (redacted) URL.
+        url: String,
+        /// The first missing migration's version.
+        version: i64,
+        /// Its description.
+        description: String,
+    },
     /// The metrics registry refused a metric.
     #[error("cannot register metrics")]
     Metrics(#[from] prometheus::Error),
@@ -89,6 +120,40 @@ const POSTGRES_CONNECTIONS_MIN: u32 = 4;
 /// Opens the event store that `settings` name (`database_url`, `postgres_max_connections`)
 /// and applies its migrations. For SQLite the file's folder is created first.
 pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    let store = connect_store(settings).await?;
+    crate::migrations::run(&store)
+        .await
+        .map_err(|source| StartupError::Store {
+            url: redact_url(&settings.database_url),
+            source,
+        })?;
+    Ok(store)
+}
+
+/// Opens the event store that `settings` name without migrating it, for a command that only
+/// reads (or writes rows, not the schema): when a migration it needs is missing, it says which
+/// and stops, as a role without the right to change the schema would.
+pub async fn open_migrated_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    let store = connect_store(settings).await?;
+    let url = redact_url(&settings.database_url);
+    let missing = crate::migrations::first_missing(&store)
+        .await
+        .map_err(|source| StartupError::Store {
+            url: url.clone(),
+            source,
+        })?;
+    match missing {
+        Some((version, description)) => Err(StartupError::Unmigrated {
+            url,
+            version,
+            description,
+        }),
+        None => Ok(store),
+    }
+}
+
+/// Connects to the event store that `settings` name, creating a SQLite file's folder.
+async fn connect_store(settings: &Settings) -> Result<EventStore, StartupError> {
     let url = settings.database_url.as_str();
     if settings.postgres_max_connections < POSTGRES_CONNECTIONS_MIN {
         return Err(StartupError::Setting {
@@ -103,7 +168,10 @@ pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError>
     };
     if let Some(path) = sqlite_file(url) {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(|source| StartupError::Folder {
+                path: parent.to_owned(),
+                source,
+            })?;
         }
     }
     // older versions of events, as the log keeps them, are read as today's (ADR 31)
@@ -111,7 +179,6 @@ pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError>
         .await
         .map_err(failed)?
         .with_upcasters(domain::upcasters());
-    crate::migrations::run(&store).await.map_err(failed)?;
     Ok(store)
 }
 
@@ -223,7 +290,11 @@ impl Application {
             url = %redact_url(&settings.database_url),
             "event store ready"
         );
-        let listener = TcpListener::bind(settings.http_addr)?;
+        let listener =
+            TcpListener::bind(settings.http_addr).map_err(|source| StartupError::Bind {
+                addr: settings.http_addr,
+                source,
+            })?;
         let port = listener.local_addr()?.port();
         let keys = web::Data::new(TokenKeys::new(&settings.jwt_secret));
         let metrics = web::Data::new(Metrics::new()?);

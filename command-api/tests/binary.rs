@@ -17,6 +17,8 @@ use command_api::config::Settings;
 use command_api::startup::open_store;
 use serde_json::{Value, json};
 
+mod placing;
+
 const SECRET: &str = "graceful-shutdown-test-secret";
 const GRACE_SECS: u64 = 10;
 /// The server must be gone this long after SIGTERM: half its grace period, which a server
@@ -80,35 +82,9 @@ fn token(subject: &str, role: Role) -> String {
 /// order whose placement was acknowledged (2xx).
 async fn place_until_refused(base: String, buyer: String, acknowledged: Arc<Mutex<Vec<String>>>) {
     let client = reqwest::Client::new();
-    let auth = format!("Bearer {}", token(&buyer, Role::Buyer));
-    loop {
-        let Ok(res) = client
-            .post(format!("{base}/v1/checkout"))
-            .header("Authorization", &auth)
-            .send()
-            .await
-        else {
-            return;
-        };
-        let Ok(checkout) = res.json::<Value>().await else {
-            return;
-        };
-        let order_id = checkout["order_id"].clone();
-        let body = json!({
-            "order_id": order_id,
-            "checkout_token": checkout["checkout_token"],
-            "items": [{ "sku": "tea", "quantity": 1, "product_version": 1 }],
-        });
-        let Ok(res) = client
-            .post(format!("{base}/v1/orders"))
-            .header("Authorization", &auth)
-            .json(&body)
-            .send()
-            .await
-        else {
-            return;
-        };
-        if res.status().is_success() {
+    let buyer_token = token(&buyer, Role::Buyer);
+    while let Some((order_id, placed)) = placing::place_tea(&client, &base, &buyer_token).await {
+        if placed {
             let id = order_id
                 .as_str()
                 .map_or_else(|| order_id.to_string(), str::to_owned);
@@ -149,19 +125,7 @@ async fn sigterm_under_load_exits_in_time_and_loses_no_acknowledged_order() {
         let mut server = start(&database_url, port, &log);
         wait_ready(&client, &base).await;
         if round == 0 {
-            let created = client
-                .post(format!("{base}/v1/products"))
-                .header(
-                    "Authorization",
-                    format!("Bearer {}", token("shop-1", Role::Seller)),
-                )
-                .json(&json!({
-                    "sku": "tea", "title": "Tea", "price_cents": 100, "initial_stock": 1_000_000,
-                }))
-                .send()
-                .await
-                .unwrap();
-            assert!(created.status().is_success(), "{}", created.status());
+            placing::create_tea(&client, &base, &token("shop-1", Role::Seller)).await;
         }
         let before = acknowledged.lock().unwrap().len();
         let clients: Vec<_> = (0..CLIENTS)
@@ -496,9 +460,10 @@ fn an_unknown_key_in_the_config_file_is_refused_naming_it_and_the_file() {
     );
 }
 
-/// `--help` lists every setting the file and the environment take.
+/// `serve --help` lists every setting the file and the environment take, as a flag with its
+/// environment variable: a setting added without a flag fails here.
 #[test]
-fn the_help_lists_every_setting() {
+fn the_help_lists_every_setting_with_its_flag_and_variable() {
     let output = Command::new(env!("CARGO_BIN_EXE_orders"))
         .args(["serve", "--help"])
         .output()
@@ -506,14 +471,19 @@ fn the_help_lists_every_setting() {
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for name in command_api::config::setting_names() {
-        let listed = help.lines().any(|line| {
-            let mut words = line.split_whitespace();
-            words.next() == Some(&name)
-                && words
-                    .next()
-                    .is_some_and(|var| var.ends_with(&name.to_uppercase()))
+        let flag = match name.as_str() {
+            "roles" => "--role".to_owned(),
+            name => format!("--{}", name.replace('_', "-")),
+        };
+        let var = command_api::config::env_var(&name);
+        let listed = help.split("\n      --").any(|entry| {
+            let entry = format!("--{}", entry.trim_start_matches("--"));
+            entry.starts_with(&format!("{flag} ")) && entry.contains(&format!("[env: {var}"))
         });
-        assert!(listed, "{name} is not in serve --help");
+        assert!(
+            listed,
+            "{name} is not in serve --help as {flag} with {var}:\n{help}"
+        );
     }
 }
 

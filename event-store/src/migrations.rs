@@ -36,3 +36,37 @@ pub fn assemble(sets: &[&Migrator]) -> Migrator {
         ..Migrator::DEFAULT
     }
 }
+
+/// Whether `_sqlx_migrations` exists, on PostgreSQL.
+const POSTGRES_HAS_MIGRATIONS: &str = "SELECT to_regclass('_sqlx_migrations') IS NOT NULL";
+/// Whether `_sqlx_migrations` exists, on SQLite.
+const SQLITE_HAS_MIGRATIONS: &str =
+    "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
+/// The versions applied.
+const APPLIED_MIGRATIONS: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+
+/// The versions of the migrations `store` has applied (successfully); none when it was never
+/// migrated. Reads `_sqlx_migrations` without creating it, so a role that may only read can
+/// ask.
+pub async fn applied(store: &crate::EventStore) -> Result<Vec<i64>, crate::StoreError> {
+    // one body for both pools: they are different types
+    macro_rules! applied_on {
+        ($pool:expr, $has:expr) => {{
+            let exists: bool = sqlx::query_scalar($has).fetch_one($pool).await?;
+            if exists {
+                sqlx::query_scalar(APPLIED_MIGRATIONS)
+                    .fetch_all($pool)
+                    .await?
+            } else {
+                Vec::new()
+            }
+        }};
+    }
+    if let Some(pool) = store.postgres_pool() {
+        return Ok(applied_on!(pool, POSTGRES_HAS_MIGRATIONS));
+    }
+    if let Some(pool) = store.sqlite_pool() {
+        return Ok(applied_on!(pool, SQLITE_HAS_MIGRATIONS));
+    }
+    Ok(Vec::new())
+}

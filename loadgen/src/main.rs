@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use command_api::config::{Overrides, Settings};
+use command_api::healthcheck;
 use loadgen::client::Api;
 use loadgen::scenario::{RunConfig, Scenario, run};
 use loadgen::stats::Report;
@@ -46,16 +48,22 @@ enum Command {
         /// The scenario.
         #[arg(long, value_enum)]
         scenario: Scenario,
-        /// The server, e.g. http://127.0.0.1:8080.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
-        /// The server's JWT secret (to sign the generator's own tokens).
-        #[arg(long, env = "ORDERS_JWT_SECRET", hide_env_values = true)]
-        jwt_secret: String,
-        /// The server's payment callback secret (to sign the generator's payment
-        /// notifications).
-        #[arg(long, env = "ORDERS_PAYMENT_CALLBACK_SECRET", hide_env_values = true)]
-        payment_callback_secret: String,
+        /// The server's configuration file, read as `orders serve --config` reads it, with the
+        /// same ORDERS_* environment: the generator signs tokens and payment notifications
+        /// with the secrets the server verifies, and finds it at its http_addr.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The server, e.g. http://127.0.0.1:8080 (default: the http_addr setting).
+        #[arg(long)]
+        url: Option<String>,
+        /// The server's JWT secret, over the configuration's (to sign the generator's own
+        /// tokens).
+        #[arg(long)]
+        jwt_secret: Option<String>,
+        /// The server's payment callback secret, over the configuration's (to sign the
+        /// generator's payment notifications).
+        #[arg(long)]
+        payment_callback_secret: Option<String>,
         #[command(flatten)]
         load: Load,
         /// SKUs in the catalogue.
@@ -177,6 +185,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run {
             scenario,
+            config,
             url,
             jwt_secret,
             payment_callback_secret,
@@ -184,7 +193,13 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             catalogue,
             sellout_stock,
         } => {
-            let api = Api::new(&url, &jwt_secret, &payment_callback_secret);
+            let settings = Settings::load(config.as_deref(), &Overrides::default())?;
+            let url = url.unwrap_or_else(|| healthcheck::local_url(settings.http_addr));
+            let api = Api::new(
+                &url,
+                &jwt_secret.unwrap_or(settings.jwt_secret),
+                &payment_callback_secret.unwrap_or(settings.payment_callback_secret),
+            );
             let config = RunConfig {
                 clients: load.clients,
                 duration: Duration::from_secs(load.seconds),

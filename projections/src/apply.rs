@@ -122,7 +122,15 @@ pub(crate) async fn load_checkpoint(
     if create {
         db.query(INIT_CHECKPOINT).bind(name).execute(db).await?;
     }
-    let row = db.query(LOAD_CHECKPOINT).bind(name).fetch_one(db).await?;
+    // read only, a projection that never ran is at the start
+    let Some(row) = db
+        .query(LOAD_CHECKPOINT)
+        .bind(name)
+        .fetch_optional(db)
+        .await?
+    else {
+        return Ok(Checkpoint::START);
+    };
     Ok(Checkpoint {
         txid: to_u64(row.try_get("txid")?, "checkpoint txid")?,
         position: row.try_get("position")?,

@@ -86,8 +86,7 @@ impl ReadModels {
         apply::load_checkpoint(&self.db, name, true).await
     }
 
-    /// Where `projection` has got to, read only (its row must exist: after
-    /// [`ReadModels::checkpoint`]).
+    /// Where `projection` has got to, read only (the start when it never ran).
     pub(crate) async fn stored_checkpoint(
         &self,
         projection: Projection,

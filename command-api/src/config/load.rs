@@ -1,35 +1,83 @@
 //! Loading the settings: defaults, then a TOML file, then environment variables, then
 //! command-line flags, merged by figment.
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use figment::providers::{Env, Format, Serialized, Toml};
-use figment::{Figment, Provider};
-use serde::Serialize;
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 
-use super::{LogFormat, Settings};
-use crate::roles::Roles;
+use super::Settings;
 
-/// Command-line values that override every other layer when given.
-#[derive(Debug, Default, Serialize)]
+/// Values the command line took, as typed: each from its flag or from the environment variable
+/// that clap read for it. They override every other layer, and an invalid one is named as the
+/// user wrote it.
+#[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    /// `--database-url`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub database_url: Option<String>,
-    /// `--role`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Roles>,
-    /// `--nats-url`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nats_url: Option<String>,
-    /// `--http-addr`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_addr: Option<SocketAddr>,
-    /// `--log-format`
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_format: Option<LogFormat>,
+    /// By setting: the value and how the user spelled it.
+    values: BTreeMap<String, Given>,
+}
+
+/// One value of [`Overrides`].
+#[derive(Debug, Clone)]
+struct Given {
+    /// The value as typed; parsed as the environment's values are (`60` is a number).
+    value: String,
+    /// The flag (`--http-addr`) or the environment variable (`ORDERS_HTTP_ADDR`).
+    spelled: String,
+    /// Whether it came from the environment rather than from a flag.
+    from_env: bool,
+}
+
+impl Overrides {
+    /// `setting` is `value`, given as the flag `flag`.
+    pub fn flag(mut self, setting: &str, flag: &str, value: impl Into<String>) -> Self {
+        self.insert(setting, flag, value.into(), false);
+        self
+    }
+
+    /// `setting` is `value`, read by the command line from the environment variable `var`.
+    pub fn env(mut self, setting: &str, var: &str, value: impl Into<String>) -> Self {
+        self.insert(setting, var, value.into(), true);
+        self
+    }
+
+    fn insert(&mut self, setting: &str, spelled: &str, value: String, from_env: bool) {
+        let given = Given {
+            value,
+            spelled: spelled.to_owned(),
+            from_env,
+        };
+        self.values.insert(setting.to_owned(), given);
+    }
+
+    /// The flag or variable `setting` was given as, if it was.
+    fn spelled(&self, setting: &str) -> Option<&Given> {
+        self.values.get(setting)
+    }
+}
+
+/// The figment name of the overrides' layer.
+const OVERRIDES_NAME: &str = "the command line";
+
+impl Provider for Overrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(OVERRIDES_NAME)
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict = self
+            .values
+            .iter()
+            .map(|(setting, given)| {
+                let value = Value::from_str(&given.value).unwrap_or_else(|never| match never {});
+                (setting.clone(), value)
+            })
+            .collect();
+        Ok(Profile::Default.collect(dict))
+    }
 }
 
 /// The prefix of the settings' environment variables.
@@ -91,9 +139,20 @@ impl Settings {
         figment
             .merge(Env::prefixed(ENV_PREFIX))
             .merge(Env::raw().only(&ENV_RAW))
-            .merge(Serialized::defaults(overrides))
+            .merge(overrides)
             .extract()
-            .map_err(|err| invalid(err, file))
+            .map_err(|err| invalid(err, file, overrides))
+    }
+}
+
+/// The environment variable of `setting`: `ORDERS_` and its name in capitals, except the two
+/// that other tools name without the prefix (`DATABASE_URL`, `NATS_URL`).
+pub fn env_var(setting: &str) -> String {
+    let upper = setting.to_ascii_uppercase();
+    if ENV_RAW.contains(&upper.as_str()) {
+        upper
+    } else {
+        format!("{ENV_PREFIX}{upper}")
     }
 }
 
@@ -176,7 +235,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// figment's error, with the setting named as the user wrote it: figment says
 /// `"default.checkout_ttl_secs"` for the file's key and `"CHECKOUT_TTL_SECS"` for the
 /// variable `ORDERS_CHECKOUT_TTL_SECS`. figment may chain several errors; the first is told.
-fn invalid(err: figment::Error, file: Option<&Path>) -> ConfigError {
+fn invalid(err: figment::Error, file: Option<&Path>, overrides: &Overrides) -> ConfigError {
     let prefixed = Env::prefixed(ENV_PREFIX).metadata().name;
     let raw = Env::raw().metadata().name;
     let key = err.path.join(".");
@@ -199,7 +258,11 @@ fn invalid(err: figment::Error, file: Option<&Path>) -> ConfigError {
             "the environment".to_owned(),
         ),
         Some(md) if md.name == raw => (key.to_ascii_uppercase(), "the environment".to_owned()),
-        _ => (key, "the command line".to_owned()),
+        _ => match overrides.spelled(&key) {
+            Some(given) if given.from_env => (given.spelled.clone(), "the environment".to_owned()),
+            Some(given) => (given.spelled.clone(), OVERRIDES_NAME.to_owned()),
+            None => (key, OVERRIDES_NAME.to_owned()),
+        },
     };
     ConfigError::Invalid {
         setting,
@@ -225,10 +288,8 @@ mod tests {
             jail.set_env("ORDERS_ARCHIVE_WINDOW", "22:00-01:30");
             jail.set_env("ORDERS_POSTGRES_MAX_CONNECTIONS", "12");
             jail.set_env("DATABASE_URL", "postgres://postgres@localhost/x");
-            let overrides = Overrides {
-                database_url: Some("sqlite:/tmp/o.db".to_owned()),
-                ..Overrides::default()
-            };
+            let overrides =
+                Overrides::default().flag("database_url", "--database-url", "sqlite:/tmp/o.db");
             let settings = Settings::load(Some(Path::new("orders.toml")), &overrides)
                 .map_err(|e| e.to_string())?;
             assert_eq!(settings.http_addr.port(), 9000);
@@ -415,6 +476,36 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn an_invalid_flag_or_variable_the_command_line_read_is_named_as_given() {
+        figment::Jail::expect_with(|_jail| {
+            let flag =
+                Overrides::default().flag("payment_timeout_secs", "--payment-timeout-secs", "soon");
+            let err = Settings::load(None, &flag).err().ok_or("loaded")?;
+            assert_eq!(
+                err.to_string(),
+                "invalid setting --payment-timeout-secs in the command line: invalid type: found \
+                 string \"soon\", expected u64"
+            );
+            let env = Overrides::default().env("http_addr", "ORDERS_HTTP_ADDR", "localhost");
+            let err = Settings::load(None, &env).err().ok_or("loaded")?;
+            assert_eq!(
+                err.to_string(),
+                "invalid setting ORDERS_HTTP_ADDR in the environment: invalid socket address \
+                 syntax"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_setting_has_its_variable() {
+        assert_eq!(env_var("database_url"), "DATABASE_URL");
+        assert_eq!(env_var("nats_url"), "NATS_URL");
+        assert_eq!(env_var("http_addr"), "ORDERS_HTTP_ADDR");
     }
 
     #[test]

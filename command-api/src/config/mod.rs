@@ -12,7 +12,7 @@ use relay::{RelaySettings, Retention};
 
 use crate::roles::{Role, Roles};
 
-pub use load::{ConfigError, Overrides, setting_names};
+pub use load::{ConfigError, Overrides, env_var, setting_names};
 
 /// The embedded default: a SQLite file next to where the server runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:./data/orders.db";
@@ -151,58 +151,6 @@ pub enum PaymentProvider {
     #[serde(rename = "none")]
     Disabled,
 }
-
-/// Every setting, for `orders serve --help`.
-pub const SETTINGS_HELP: &str = "\
-Settings (defaults, then --config FILE, then environment, then flags):
-  database_url          DATABASE_URL                 sqlite:./data/orders.db
-  postgres_max_connections  ORDERS_POSTGRES_MAX_CONNECTIONS  32 (the pool, at least 4; nodes x this < max_connections)
-  roles                 ORDERS_ROLES                 api,projector,reactor,relay,timer (--role)
-  nats_url              NATS_URL                     (none: in-process)
-  nats_stream           ORDERS_NATS_STREAM           ORDERS (the relay's JetStream stream)
-  nats_subject_prefix   ORDERS_NATS_SUBJECT_PREFIX   orders (subjects <prefix>.<aggregate>.<partition>.<event>)
-  nats_retention        ORDERS_NATS_RETENTION        limits (or interest, workqueue)
-  nats_max_age_secs     ORDERS_NATS_MAX_AGE_SECS     604800 (0: for ever)
-  nats_duplicate_window_secs  ORDERS_NATS_DUPLICATE_WINDOW_SECS  120 (same Nats-Msg-Id dropped within)
-  nats_replicas         ORDERS_NATS_REPLICAS         1
-  cart_consumer_max_deliveries  ORDERS_CART_CONSUMER_MAX_DELIVERIES  5 (then the dead-letter stream)
-  cart_consumer_ack_wait_secs   ORDERS_CART_CONSUMER_ACK_WAIT_SECS   30
-  http_addr             ORDERS_HTTP_ADDR             127.0.0.1:8080
-  jwt_secret            ORDERS_JWT_SECRET            a development secret (refused unless http_addr is loopback)
-  payment_provider      ORDERS_PAYMENT_PROVIDER      simulator on a loopback http_addr, else none (simulator | none)
-  payment_callback_secret  ORDERS_PAYMENT_CALLBACK_SECRET  a development secret (refused unless http_addr is loopback)
-  checkout_ttl_secs     ORDERS_CHECKOUT_TTL_SECS     900
-  payment_timeout_secs  ORDERS_PAYMENT_TIMEOUT_SECS  900
-  payment_sweep_interval_secs  ORDERS_PAYMENT_SWEEP_INTERVAL_SECS  600
-  abandoned_placement_secs     ORDERS_ABANDONED_PLACEMENT_SECS     300 (reservations without an order released after)
-  simulator_callback_drop_permille       ORDERS_SIMULATOR_CALLBACK_DROP_PERMILLE       0
-  simulator_callback_duplicate_permille  ORDERS_SIMULATOR_CALLBACK_DUPLICATE_PERMILLE  0
-  simulator_callback_delay_permille      ORDERS_SIMULATOR_CALLBACK_DELAY_PERMILLE      0
-  simulator_callback_delay_ms            ORDERS_SIMULATOR_CALLBACK_DELAY_MS            0
-  simulator_refund_settle_ms             ORDERS_SIMULATOR_REFUND_SETTLE_MS             1000
-  archive_after_days     ORDERS_ARCHIVE_AFTER_DAYS     90 (settled orders archived that long after their last change)
-  archive_batch_size     ORDERS_ARCHIVE_BATCH_SIZE     500 (orders per archive transaction)
-  archive_window         ORDERS_ARCHIVE_WINDOW         02:00-05:00 (UTC; 00:00-24:00 any time; off)
-  archive_interval_secs  ORDERS_ARCHIVE_INTERVAL_SECS  300 (how often the archiver looks at the clock)
-  product_staleness_ms   ORDERS_PRODUCT_STALENESS_MS   100 (how far a placement's product check may lag the log; 0: none)
-  admission_buyer_per_sec  ORDERS_ADMISSION_BUYER_PER_SEC  1000 (placements a buyer starts per second; 0: no limit)
-  admission_buyer_burst    ORDERS_ADMISSION_BUYER_BURST    1000
-  admission_campaign_buyer_per_sec  ORDERS_ADMISSION_CAMPAIGN_BUYER_PER_SEC  5 (per buyer and campaign)
-  admission_campaign_buyer_burst    ORDERS_ADMISSION_CAMPAIGN_BUYER_BURST    10
-  admission_global_per_sec  ORDERS_ADMISSION_GLOBAL_PER_SEC  100000 (placements the node starts per second)
-  admission_global_burst    ORDERS_ADMISSION_GLOBAL_BURST    100000
-  admission_queue_max       ORDERS_ADMISSION_QUEUE_MAX       4096 (placements running at once; beyond: 429)
-  risk_placements_rule       ORDERS_RISK_PLACEMENTS_RULE       false (refuse a buyer's placements beyond the next)
-  risk_placements_per_minute ORDERS_RISK_PLACEMENTS_PER_MINUTE 120
-  bloom_false_positive_rate  ORDERS_BLOOM_FALSE_POSITIVE_RATE  0.01 (made-up ids read from the database after all)
-  bloom_expected_items       ORDERS_BLOOM_EXPECTED_ITEMS       1000000 (ids the filter is sized for; it grows beyond)
-  log_format            ORDERS_LOG_FORMAT            pretty (or json); filter with RUST_LOG
-  shutdown_grace_secs   ORDERS_SHUTDOWN_GRACE_SECS   10 (SIGTERM: requests in flight finish, then exit)
-The TOML file uses the names in the first column; any other key in it is refused. An
-ORDERS_ variable that is no setting is ignored (other tools share the prefix). Beyond a
-loopback http_addr (e.g. 0.0.0.0) the server does not start with a development or empty
-jwt_secret or payment_callback_secret, and the payment simulator runs only when
-payment_provider says so.";
 
 /// A development default in use while the server listens beyond loopback.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -73,13 +73,17 @@ impl PostgresBackend {
     }
 
     pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = connect_options(url, std::env::var_os("PGSSLMODE").is_some())?;
+        // one connection first: the pool retries a refused connection until its acquire
+        // timeout and then reports only that it timed out, hiding why
+        sqlx::Connection::close(
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?,
+        )
+        .await?;
         let pool = crate::pool::checked_when_idle::<sqlx::Postgres>()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS))
-            .connect_with(connect_options(
-                url,
-                std::env::var_os("PGSSLMODE").is_some(),
-            )?)
+            .connect_with(options)
             .await?;
         Ok(Self::new(pool))
     }
@@ -210,7 +214,9 @@ impl PostgresBackend {
 /// `prefer`, would encrypt every byte to and from a process on the same host, at a cost in
 /// CPU on both ends and no protection gained.
 fn connect_options(url: &str, env_sslmode: bool) -> Result<PgConnectOptions, StoreError> {
-    let options = PgConnectOptions::from_str(url)?;
+    // the server's notices (`relation ... already exists, skipping`) are not news to anyone
+    // reading the process's output: only warnings and worse are sent
+    let options = PgConnectOptions::from_str(url)?.options([("client_min_messages", "warning")]);
     let url_sslmode = url.split_once('?').is_some_and(|(_, query)| {
         query
             .split('&')

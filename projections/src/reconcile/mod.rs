@@ -1,14 +1,19 @@
-//! `orders reconcile`: replays every order's events and compares the result with every view
-//! that holds the order (the detail view, or the archive once it is archived: never both), and
-//! checks the money and stock invariants.
+//! `orders reconcile`: replays every order's events up to one position of the log and
+//! compares the result with every view that holds the order (the detail view, or the archive
+//! once it is archived: never both), and checks the money and stock invariants.
+//!
+//! The position is the log's head when reconcile starts, and the views are compared once they
+//! have reached it: a busy system places, pays and cancels while reconcile reads, and
+//! comparing a view with a log that has moved on reported lag as differences (orders placed a
+//! moment ago "missing" from a view that had not applied them yet). A view that does not reach
+//! the head within the wait is reported as lagging, apart from the differences, and the
+//! comparison is made at the position every view has reached.
 //!
 //! The stock invariant (every reserved unit is held for an order awaiting payment) compares
-//! orders and SKUs at one position of the log, the head when reconcile starts: orders and SKUs
-//! are read one after another, and a busy system places, pays and cancels in between, so
-//! comparing each as it was when read reported lag as a difference (ADR 32). A reservation
-//! that its order at that position does not explain is not a difference when what explains it
-//! is still on its way: its order or its SKU has changed since, or its order's last event is
-//! younger than the reactions' tolerance.
+//! orders and SKUs at that position too (ADR 32). A reservation that its order at that
+//! position does not explain is not a difference when what explains it is still on its way:
+//! its order or its SKU has changed since, or its order's last event is younger than the
+//! reactions' tolerance (the reactions are not views, and are not waited for).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,9 +38,8 @@ const RECONCILE_BATCH_SIZE: u32 = 500;
 const HOT_VIEW: &str = "order_detail";
 /// The view that holds an archived order, alone.
 const ARCHIVE_VIEW: &str = "order_archive";
-/// How long a view may trail its order's latest event before that counts as a difference
-/// (events that arrive while reconcile runs are not differences).
-const VIEW_LAG_TOLERANCE_SECS: i64 = 60;
+/// How often reconcile looks at the views' checkpoints while it waits for them.
+const VIEW_POLL_INTERVAL_MS: u64 = 100;
 
 /// How long the reactions may take to end a reservation after its order's last event (a
 /// payment deducts, a cancellation or a rejection releases) or a placement to place the order
@@ -71,7 +75,11 @@ pub struct Difference {
 /// What reconcile found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    /// Orders replayed from the log.
+    /// The log position the views were compared at.
+    pub position: i64,
+    /// The log's head when reconcile started (the position, unless a view lagged).
+    pub head: i64,
+    /// Orders placed up to the position and replayed from the log.
     pub orders_checked: u64,
     /// Of those, orders found in the archive.
     pub orders_archived: u64,
@@ -79,10 +87,22 @@ pub struct Report {
     pub skus_checked: u64,
     /// Every difference; empty when clean.
     pub differences: Vec<Difference>,
+    /// The views that had not reached the head when reconcile stopped waiting: not a
+    /// difference, but the comparison stopped short of the head.
+    pub lagging: Vec<Lag>,
+}
+
+/// A view behind the head of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lag {
+    /// The projection (`orders`, `stock`).
+    pub projection: String,
+    /// The position it had reached.
+    pub position: i64,
 }
 
 impl Report {
-    /// Whether nothing differs.
+    /// Whether nothing differs (lag is no difference: see [`Report::lagging`]).
     pub fn is_clean(&self) -> bool {
         self.differences.is_empty()
     }
@@ -97,10 +117,21 @@ impl Report {
     }
 }
 
-/// Catches every projection up (safe beside a running server: its checkpoint is a
-/// compare-and-set), then replays every order and SKU and compares.
+/// Orders checked so far, of about how many (the rows of the order views when the check
+/// started), for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Orders checked.
+    pub orders: u64,
+    /// Orders expected.
+    pub total: u64,
+}
+
+/// Reads the head, catches every projection up to it by applying what it lacks (safe beside a
+/// running server: its checkpoint is a compare-and-set), then compares at the head. Needs
+/// write access to the views; for when no server follows the log.
 pub async fn reconcile(store: &EventStore) -> Result<Report, ProjectionError> {
-    let models = ReadModels::new(store);
+    let at = store.head().await?;
     let metrics = ProjectionMetrics::unregistered().map_err(|e| {
         ProjectionError::Corrupt(format!("cannot create the runner's metrics: {e}"))
     })?;
@@ -112,9 +143,50 @@ pub async fn reconcile(store: &EventStore) -> Result<Report, ProjectionError> {
             Err(err) => return Err(err),
         }
     }
-    // orders and SKUs are compared as they were here, however long reading them takes
-    let at = store.head().await?;
-    reconcile_at(store, &models, at, Utc::now()).await
+    let models = ReadModels::new(store);
+    let mut report = reconcile_at(store, &models, at, Utc::now(), &mut |_| {}).await?;
+    report.head = at.position;
+    Ok(report)
+}
+
+/// Reads the head, waits up to `wait` for every view to reach it (a server's projections
+/// apply the events), then compares at the head, or, when a view is still behind, at the
+/// position every view has reached, reporting the lag. Only reads.
+pub async fn reconcile_when_caught_up(
+    store: &EventStore,
+    wait: std::time::Duration,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Report, ProjectionError> {
+    let head = store.head().await?;
+    let models = ReadModels::new(store);
+    let deadline = tokio::time::Instant::now() + wait;
+    let reached = loop {
+        let mut reached = Vec::with_capacity(Projection::ALL.len());
+        for projection in Projection::ALL {
+            reached.push((projection, models.stored_checkpoint(projection).await?));
+        }
+        if reached.iter().all(|(_, at)| *at >= head) || tokio::time::Instant::now() >= deadline {
+            break reached;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(VIEW_POLL_INTERVAL_MS)).await;
+    };
+    let at = reached
+        .iter()
+        .map(|(_, at)| *at)
+        .chain([head])
+        .min()
+        .unwrap_or(head);
+    let mut report = reconcile_at(store, &models, at, Utc::now(), progress).await?;
+    report.head = head.position;
+    report.lagging = reached
+        .into_iter()
+        .filter(|(_, at)| *at < head)
+        .map(|(projection, at)| Lag {
+            projection: projection.name().to_owned(),
+            position: at.position,
+        })
+        .collect();
+    Ok(report)
 }
 
 /// Compares every view with the log, and the stock with the orders as they were at `at`;
@@ -124,9 +196,21 @@ async fn reconcile_at(
     models: &ReadModels,
     at: Checkpoint,
     now: DateTime<Utc>,
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Report, ProjectionError> {
-    let mut report = Report::default();
+    let mut report = Report {
+        position: at.position,
+        ..Report::default()
+    };
     let mut order_stock = OrderStock::default();
+    // each order is hot or archived: the two views hold each order once; counted at one
+    // moment (an archive batch running meanwhile changes nothing here) and before the log's
+    // orders are read, so that every order a row is counted for is among them: the views
+    // have reached `at`, and may hold orders placed after it, but none the log lacks
+    let [detail, archive] = models.order_row_counts().await?;
+    let rows = detail + archive;
+    let total = u64::try_from(rows).unwrap_or(0);
+    let mut placed_later = 0;
     let mut after = String::new();
     loop {
         let ids = models
@@ -135,19 +219,27 @@ async fn reconcile_at(
         let Some(last) = ids.last() else { break };
         after.clone_from(last);
         for id in &ids {
-            check_order(store, models, id, (at, now), &mut report, &mut order_stock).await?;
+            let check = check_order(store, models, id, (at, now), &mut report, &mut order_stock);
+            if check.await? == Placed::Later {
+                placed_later += 1;
+            }
         }
+        progress(Progress {
+            orders: report.orders_checked,
+            total,
+        });
     }
-    // each order is hot or archived: the two views hold each order once; counted at one
-    // moment, so an archive batch running meanwhile changes nothing here
-    let [detail, archive] = models.order_row_counts().await?;
     let placed = i64::try_from(report.orders_checked).unwrap_or(i64::MAX);
-    if detail + archive != placed {
+    if rows < placed || rows > placed.saturating_add(placed_later) {
         report.differ(
             "extra-rows",
             HOT_VIEW,
             "*",
-            format!("{detail} rows and {archive} archived for {placed} placed orders"),
+            format!(
+                "{detail} rows and {archive} archived for {placed} orders placed up to \
+                 position {} and {placed_later} after it",
+                at.position
+            ),
         );
     }
     let mut after = String::new();
@@ -164,6 +256,15 @@ async fn reconcile_at(
     Ok(report)
 }
 
+/// When an order stream's order was placed, as seen from the compared position.
+#[derive(Debug, PartialEq, Eq)]
+enum Placed {
+    /// Up to the position (or never: a rejected placement).
+    Before,
+    /// After it: not compared.
+    Later,
+}
+
 async fn check_order(
     store: &EventStore,
     models: &ReadModels,
@@ -171,7 +272,7 @@ async fn check_order(
     (at, now): (Checkpoint, DateTime<Utc>),
     report: &mut Report,
     order_stock: &mut OrderStock,
-) -> Result<(), ProjectionError> {
+) -> Result<Placed, ProjectionError> {
     let events = store.read_stream(Order::TYPE, id).await?;
     let mut order = Order::default();
     let mut states = Vec::with_capacity(events.len());
@@ -201,8 +302,15 @@ async fn check_order(
                 .or_default() += u64::from(item.quantity.get());
         }
     }
-    let Some(Some(latest)) = states.last() else {
-        return Ok(()); // a rejected placement: no order, in no view
+    // the order as the log had it at the compared position: what the views have reached
+    let version_at = events.iter().filter(|e| e.checkpoint() <= at).count();
+    let Some(Some(latest)) = version_at.checked_sub(1).and_then(|i| states.get(i)) else {
+        // placed after the position, or a rejected placement: no order, in no view
+        return Ok(if states.iter().any(Option::is_some) {
+            Placed::Later
+        } else {
+            Placed::Before
+        });
     };
     report.orders_checked += 1;
     if order.status() == Some(OrderStatus::Cancelled) {
@@ -267,10 +375,7 @@ async fn check_order(
             );
             continue;
         };
-        if copy.version < latest.version
-            && recorded_last
-                .is_some_and(|t| (Utc::now() - t).num_seconds() > VIEW_LAG_TOLERANCE_SECS)
-        {
+        if copy.version < latest.version {
             report.differ(
                 "behind",
                 &view,
@@ -312,7 +417,7 @@ async fn check_order(
             );
         }
     }
-    Ok(())
+    Ok(Placed::Before)
 }
 
 async fn check_sku(
@@ -411,71 +516,4 @@ async fn check_sku(
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use domain::{OrderId, Quantity, SellerId, SkuCreated, SkuId, StockReserved};
-    use event_store::EventMetadata;
-
-    use super::*;
-
-    async fn store() -> (EventStore, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("orders.db").display());
-        let store = EventStore::connect(&url).await.unwrap();
-        store
-            .migrate(&crate::MIGRATOR, &crate::SQLITE_MIGRATOR)
-            .await
-            .unwrap();
-        (store, dir)
-    }
-
-    async fn append(store: &EventStore, version: u64, event: SkuEvent) {
-        store
-            .append::<Sku>("tea", version, &[event], &EventMetadata::default())
-            .await
-            .unwrap();
-    }
-
-    fn reserved(order: u64) -> SkuEvent {
-        SkuEvent::StockReserved(StockReserved {
-            order_id: OrderId::new(order).unwrap(),
-            quantity: Quantity::new(2).unwrap(),
-            at: Utc::now(),
-        })
-    }
-
-    /// Reconcile reads the orders, then the SKUs; a placement that reserves in between (its
-    /// order not written yet) is not a difference at the position the orders were read at,
-    /// while the same reservation, left without an order for long, is one.
-    #[tokio::test]
-    async fn stock_reserved_after_the_compared_position_is_not_a_difference() {
-        let (store, _dir) = store().await;
-        let created = SkuEvent::SkuCreated(SkuCreated {
-            sku: SkuId::parse("tea").unwrap(),
-            seller: SellerId::parse("shop-1").unwrap(),
-            initial_stock: 10,
-            at: Utc::now(),
-        });
-        append(&store, 0, created).await;
-        reconcile(&store).await.unwrap();
-        let at = store.head().await.unwrap();
-        append(&store, 1, reserved(8)).await;
-        let models = ReadModels::new(&store);
-        // long after: nothing that happened is recent any more
-        let later = Utc::now() + chrono::Duration::hours(1);
-
-        let report = reconcile_at(&store, &models, at, later).await.unwrap();
-
-        assert!(report.is_clean(), "{:?}", report.differences);
-        let head = store.head().await.unwrap();
-        let leaked = reconcile_at(&store, &models, head, later).await.unwrap();
-        assert_eq!(leaked.differences.len(), 1, "{:?}", leaked.differences);
-        assert_eq!(leaked.differences[0].kind, "reserved-stock");
-        // just now, the same reservation is a placement in flight
-        let in_flight = reconcile_at(&store, &models, head, Utc::now())
-            .await
-            .unwrap();
-        assert!(in_flight.is_clean(), "{:?}", in_flight.differences);
-    }
-}
+mod tests;

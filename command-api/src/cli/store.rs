@@ -1,0 +1,315 @@
+//! The subcommands that work on the store beside a running server: status, reconcile, replay,
+//! archive, audit and the dead letters. None of them migrates (only `serve` and `migrate`
+//! do): each checks that the schema is complete and stops naming the missing migration, so
+//! that a role without the right to change the schema can run them.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use command_api::config::{Overrides, Settings};
+use command_api::startup::open_migrated_store;
+use command_api::telemetry;
+use event_store::EventStore;
+
+use super::Common;
+use super::progress::Progress;
+
+/// How often `orders dead-letters retry` looks for the outcome.
+const RETRY_POLL_INTERVAL_MS: u64 = 250;
+
+/// How a command failed when its exit code says more than 1.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// It could not do its work at all (exit code 2): as opposed to finding something wrong.
+    #[error("{0:#}")]
+    CouldNotRun(anyhow::Error),
+}
+
+/// The settings' logging and the store, migrated by someone else; a store that cannot be
+/// opened, or lacks a migration, is a command that could not run.
+async fn open(settings: &Settings) -> anyhow::Result<EventStore> {
+    telemetry::init(settings.log_format);
+    open_migrated_store(settings)
+        .await
+        .map_err(|err| Failure::CouldNotRun(err.into()).into())
+}
+
+/// `orders status`.
+pub(crate) async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let store = open(settings).await?;
+    let status = command_api::status::status(&store).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{status}");
+    }
+    Ok(())
+}
+
+/// `orders reconcile`.
+#[derive(Args)]
+pub(crate) struct Reconcile {
+    #[command(flatten)]
+    common: Common,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// How long to wait for the views to reach the log's head before comparing at the
+    /// position they have reached and reporting the lag.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    wait_secs: u64,
+    /// Apply the events the views lack instead of waiting for a server to (needs write
+    /// access to the views; for a store that no server follows).
+    #[arg(long)]
+    catch_up: bool,
+}
+
+impl Reconcile {
+    /// Exits 1 on differences; 2 when it could not compare, or not up to the head.
+    pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
+        let settings = self.common.settings(given).map_err(Failure::CouldNotRun)?;
+        let store = open(&settings).await?;
+        let report = if self.catch_up {
+            projections::reconcile::reconcile(&store).await
+        } else {
+            let mut progress = Progress::new("reconciling", "orders");
+            let report = projections::reconcile::reconcile_when_caught_up(
+                &store,
+                Duration::from_secs(self.wait_secs),
+                &mut |p| progress.update(p.orders, Some(p.total)),
+            )
+            .await;
+            progress.finish("reconcile read every order and SKU");
+            report
+        }
+        .map_err(|err| Failure::CouldNotRun(err.into()))?;
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!(
+                "reconciled {} orders and {} SKUs at log position {} (head {}): {} difference(s)",
+                report.orders_checked,
+                report.skus_checked,
+                report.position,
+                report.head,
+                report.differences.len()
+            );
+            for d in &report.differences {
+                println!("{:<20} {:<14} {:<24} {}", d.kind, d.view, d.id, d.detail);
+            }
+            for lag in &report.lagging {
+                println!(
+                    "lagging: the {} projection reached position {} of {} within {} s",
+                    lag.projection, lag.position, report.head, self.wait_secs
+                );
+            }
+        }
+        if !report.is_clean() {
+            anyhow::bail!("reconcile found {} difference(s)", report.differences.len());
+        }
+        if !report.lagging.is_empty() {
+            return Err(Failure::CouldNotRun(anyhow::anyhow!(
+                "the views did not reach the log's head (position {}) within {} s: compared \
+                 up to position {} only; is a projector running? (--catch-up applies the \
+                 events itself)",
+                report.head,
+                self.wait_secs,
+                report.position
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// `orders replay`.
+pub(crate) async fn replay(settings: &Settings, projection: Option<&str>) -> anyhow::Result<()> {
+    let store = open(settings).await?;
+    let projections = match projection {
+        None => projections::Projection::ALL.to_vec(),
+        Some(name) => vec![
+            projections::Projection::parse(name)
+                .ok_or_else(|| anyhow::anyhow!("no projection {name:?} (orders, stock)"))?,
+        ],
+    };
+    for projection in projections {
+        let name = projection.name();
+        let mut progress = Progress::new(format!("replaying {name}"), "events");
+        let replayed = projections::replay::replay(&store, projection, |p| {
+            use projections::replay::Stage;
+            match p.stage {
+                Stage::Reading => progress.update(p.events, Some(p.total)),
+                Stage::Indexing => progress.step("indexing the rebuilt tables"),
+                Stage::Swapping => progress.step("swapping the rebuilt tables in"),
+            }
+        })
+        .await?;
+        progress.finish(&format!(
+            "{name} rebuilt from {replayed} events and swapped in"
+        ));
+    }
+    Ok(())
+}
+
+/// `orders archive`.
+#[derive(Args)]
+pub(crate) struct Archive {
+    #[command(flatten)]
+    common: Common,
+    /// Archive orders whose last change is more than this many days ago (default: the
+    /// archive_after_days setting, 90).
+    #[arg(long, value_name = "DAYS")]
+    older_than_days: Option<u32>,
+    /// Orders per batch (default: the archive_batch_size setting, 500).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(projections::archive::ARCHIVE_BATCH_SIZE_MAX)))]
+    batch_size: Option<u32>,
+    /// Stop after this many batches (default: until none is left).
+    #[arg(long, value_name = "N")]
+    max_batches: Option<u64>,
+}
+
+impl Archive {
+    pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
+        let settings = self.common.settings(given)?;
+        let store = open(&settings).await?;
+        let days = self.older_than_days.unwrap_or(settings.archive_after_days);
+        let archiver = projections::Archiver::new(
+            &store,
+            chrono::TimeDelta::days(i64::from(days)),
+            self.batch_size.unwrap_or(settings.archive_batch_size),
+        );
+        eprintln!(
+            "orders: archiving settled orders last changed before {}",
+            archiver.cutoff().to_rfc3339()
+        );
+        let mut progress = Progress::new("archiving", "orders");
+        let mut moved = 0;
+        let run = archiver
+            .run(self.max_batches, |batch| {
+                moved += batch.moved;
+                progress.update(moved, None);
+            })
+            .await?;
+        progress.finish(&format!("archive: {} batches", run.batches));
+        println!(
+            "archived {} orders in {} batches ({} moved by every run so far)",
+            run.moved, run.batches, run.progress.orders
+        );
+        Ok(())
+    }
+}
+
+/// `orders audit`.
+pub(crate) async fn audit(
+    settings: &Settings,
+    order_id: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<()> {
+    let store = open(settings).await?;
+    let at = at.unwrap_or_else(chrono::Utc::now);
+    match projections::audit::audit(&store, order_id, at).await? {
+        Some(audit) => println!("{}", serde_json::to_string_pretty(&audit)?),
+        None => anyhow::bail!("no order {order_id} in the log"),
+    }
+    Ok(())
+}
+
+/// `orders dead-letters ...`.
+#[derive(Subcommand)]
+pub(crate) enum DeadLetterCommand {
+    /// List the parked events, oldest first: id, follower, event, attempts, last error.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Only the dead letters of this follower (e.g. `orders`, `order-reactions`).
+        #[arg(long, value_name = "NAME")]
+        follower: Option<String>,
+    },
+    /// Ask the server running the event's follower to run it again, and wait for the outcome:
+    /// exits 0 once it was handled (the dead letter is removed), 1 when it failed again (its
+    /// new error is printed) or nothing picked it up in time (the request stays).
+    Retry {
+        #[command(flatten)]
+        common: Common,
+        /// The dead letter's id (from `orders dead-letters list`).
+        id: i64,
+        /// How long to wait for the outcome.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        wait_secs: u64,
+    },
+}
+
+impl DeadLetterCommand {
+    pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
+        match self {
+            Self::List { common, follower } => {
+                list_dead_letters(&open(&common.settings(given)?).await?, follower).await
+            }
+            Self::Retry {
+                common,
+                id,
+                wait_secs,
+            } => retry_dead_letter(&open(&common.settings(given)?).await?, id, wait_secs).await,
+        }
+    }
+}
+
+async fn list_dead_letters(store: &EventStore, follower: Option<String>) -> anyhow::Result<()> {
+    let letters = store.dead_letters(follower.as_deref(), false).await?;
+    println!("{} dead letter(s)", letters.len());
+    for letter in &letters {
+        let parked = chrono::DateTime::from_timestamp_millis(letter.parked_at_ms)
+            .map_or_else(|| letter.parked_at_ms.to_string(), |t| t.to_rfc3339());
+        println!(
+            "{:<6} {:<20} {} {}/{} #{} at position {}, parked {parked} after {} attempt(s){}\n       {}",
+            letter.id,
+            letter.follower,
+            letter.event_type,
+            letter.aggregate_type,
+            letter.aggregate_id,
+            letter.sequence,
+            letter.checkpoint.position,
+            letter.attempts,
+            if letter.retry_requested {
+                ", retry requested"
+            } else {
+                ""
+            },
+            letter.error
+        );
+    }
+    Ok(())
+}
+
+async fn retry_dead_letter(store: &EventStore, id: i64, wait_secs: u64) -> anyhow::Result<()> {
+    let Some(letter) = store.dead_letter(id).await? else {
+        anyhow::bail!("no dead letter {id} (see `orders dead-letters list`)");
+    };
+    store.request_retry(id).await?;
+    eprintln!(
+        "orders: asked {} to run dead letter {id} again; waiting up to {wait_secs} s",
+        letter.follower
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(wait_secs);
+    loop {
+        match store.dead_letter(id).await? {
+            None => {
+                println!("dead letter {id} was handled and removed");
+                return Ok(());
+            }
+            Some(now) if !now.retry_requested => {
+                anyhow::bail!("dead letter {id} failed again: {}", now.error);
+            }
+            Some(_) if std::time::Instant::now() >= deadline => {
+                anyhow::bail!(
+                    "no server running {} took dead letter {id} within {wait_secs} s; \
+                     the request stays and is run when one does",
+                    letter.follower
+                );
+            }
+            Some(_) => {
+                tokio::time::sleep(Duration::from_millis(RETRY_POLL_INTERVAL_MS)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The `orders` command line as an operator meets it:
+//! - errors say what failed and where, once: the setting as written and the file, the address
+//!   in use, the database that refused (promptly, not as a pool timeout), the folder;
+//! - reconcile's exit codes: 0 clean, 1 differences, 2 could not run (unreachable, not
+//!   migrated), and no false differences beside a server that keeps placing orders;
+//! - the commands that read never migrate, and PostgreSQL's notices stay out of the output;
+//! - progress into a pipe is plain lines, without carriage returns.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use command_api::auth::{Role, TokenKeys};
+
+mod placing;
+
+const SECRET: &str = "cli-test-secret";
+
+/// The binary with `args` and `env`, the environment's own settings left out.
+fn orders(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orders"))
+        .args(args)
+        .env_remove("NATS_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("the orders binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite:{}", dir.path().join("orders.db").display())
+}
+
+#[test]
+fn a_bad_value_is_named_as_the_user_wrote_it_and_where() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = sqlite_url(&dir);
+    let flag = orders(
+        &[
+            "serve",
+            "--database-url",
+            &db,
+            "--payment-timeout-secs",
+            "soon",
+        ],
+        &[],
+    );
+    assert_eq!(flag.status.code(), Some(1));
+    assert!(
+        stderr(&flag).starts_with(
+            "orders: invalid setting --payment-timeout-secs in the command line: invalid type: \
+             found string \"soon\", expected u64"
+        ),
+        "{}",
+        stderr(&flag)
+    );
+    let env = orders(
+        &["serve", "--database-url", &db],
+        &[("ORDERS_PAYMENT_TIMEOUT_SECS", "soon")],
+    );
+    assert!(
+        stderr(&env).starts_with(
+            "orders: invalid setting ORDERS_PAYMENT_TIMEOUT_SECS in the environment: "
+        ),
+        "{}",
+        stderr(&env)
+    );
+    let file = dir.path().join("orders.toml");
+    std::fs::write(&file, "payment_timeout_secs = \"soon\"\n").expect("the file is written");
+    let path = file.display().to_string();
+    let in_file = orders(&["serve", "--database-url", &db, "--config", &path], &[]);
+    assert!(
+        stderr(&in_file).starts_with(&format!(
+            "orders: invalid setting payment_timeout_secs in {path}: "
+        )),
+        "{}",
+        stderr(&in_file)
+    );
+    assert_eq!(stderr(&in_file).matches("expected u64").count(), 1);
+}
+
+#[test]
+fn an_address_in_use_is_named_once() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("its address").to_string();
+    let output = orders(
+        &[
+            "serve",
+            "--database-url",
+            &sqlite_url(&dir),
+            "--http-addr",
+            &addr,
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "orders: cannot listen on {addr}: Address already in use"
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("already in use").count(), 1, "{err}");
+}
+
+#[test]
+fn a_folder_that_cannot_be_made_is_named() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("the file is written");
+    let url = format!("sqlite:{}/data/orders.db", file.display());
+    let output = orders(&["migrate", "--database-url", &url], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!(
+        "orders: cannot create the folder {}/data of the event store: ",
+        file.display()
+    );
+    assert!(
+        stderr(&output).starts_with(&expected),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Nothing listens on port 1: the connection is refused at once, and said so, with the URL.
+#[test]
+fn an_unreachable_database_is_named_and_refused_promptly_with_exit_code_2() {
+    let url = "postgres://postgres:s3cret@127.0.0.1:1/orders";
+    let started = Instant::now();
+    let output = orders(&["reconcile", "--database-url", url], &[]);
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("postgres://postgres:***@127.0.0.1:1/orders"),
+        "{err}"
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}: {err}");
+}
+
+/// A read-only command on a store nobody migrated says which migration is missing, and
+/// leaves the store as it found it.
+#[test]
+fn reading_commands_never_migrate_and_name_the_missing_migration() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = sqlite_url(&dir);
+    for args in [
+        &["reconcile", "--database-url", &db][..],
+        &["status", "--database-url", &db],
+        &["audit", "--database-url", &db, "1"],
+        &["dead-letters", "list", "--database-url", &db],
+    ] {
+        let output = orders(args, &[]);
+        let err = stderr(&output);
+        assert!(
+            err.contains("lacks migration 1 (") && err.contains("run `orders migrate`"),
+            "{args:?}: {err}"
+        );
+        assert_ne!(output.status.code(), Some(0), "{args:?}");
+    }
+    assert_eq!(
+        orders(&["reconcile", "--database-url", &db], &[])
+            .status
+            .code(),
+        Some(2)
+    );
+    let migrated = orders(&["migrate", "--database-url", &db], &[]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let clean = orders(&["reconcile", "--database-url", &db], &[]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+}
+
+/// `CREATE TABLE IF NOT EXISTS` on a migrated database makes PostgreSQL send a NOTICE, which
+/// sqlx logged on every run of the command line.
+#[tokio::test]
+async fn no_postgres_notice_reaches_the_output() {
+    let url = fresh_postgres().await;
+    for _ in 0..2 {
+        let output = orders(&["migrate", "--database-url", &url], &[]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(!err.to_lowercase().contains("notice"), "{err}");
+        assert!(!err.contains("already exists"), "{err}");
+    }
+}
+
+/// A new, empty PostgreSQL database of its own.
+async fn fresh_postgres() -> String {
+    let admin = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&admin)
+        .await
+        .expect("the test's PostgreSQL answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("a database is created");
+    match admin.rfind('/') {
+        Some(slash) => format!("{}/{name}", &admin[..slash]),
+        None => panic!("no database in {admin}"),
+    }
+}
+
+/// Progress into a file or a pipe: lines, not carriage returns.
+#[test]
+fn replay_progress_into_a_pipe_is_plain_lines() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = sqlite_url(&dir);
+    assert!(
+        orders(&["migrate", "--database-url", &db], &[])
+            .status
+            .success()
+    );
+    let output = orders(&["replay", "--database-url", &db], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(!err.contains('\r'), "{err:?}");
+    assert!(
+        err.lines()
+            .any(|l| l == "orders: orders rebuilt from 0 events and swapped in"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("orders: replaying stock: ")),
+        "{err}"
+    );
+}
+
+/// A server process, killed when dropped: also when an assertion fails first, since a server
+/// left running would outlive the test run (and hold whatever the run held).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // already gone is fine: there is nothing left to stop
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn token(subject: &str, role: Role) -> String {
+    TokenKeys::new(SECRET)
+        .issue(subject, role, chrono::Utc::now().timestamp(), 3_600)
+        .expect("a token is signed")
+}
+
+/// Places one-unit orders until told to stop, counting the placed ones.
+async fn place_until(base: String, buyer: String, stop: Arc<AtomicBool>, placed: Arc<AtomicU64>) {
+    let client = reqwest::Client::new();
+    let buyer_token = token(&buyer, Role::Buyer);
+    while !stop.load(Ordering::Relaxed) {
+        match placing::place_tea(&client, &base, &buyer_token).await {
+            Some((_, true)) => {
+                placed.fetch_add(1, Ordering::Relaxed);
+            }
+            Some((_, false)) => {}
+            None => return,
+        }
+    }
+}
+
+/// Reconcile beside a server that keeps placing orders compares at one position of the log:
+/// the orders placed while it reads are not differences (they were "missing" from the views).
+/// Then a forged view row is one (exit 1).
+#[tokio::test]
+async fn reconcile_beside_a_running_writer_reports_no_false_differences() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = sqlite_url(&dir);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_orders"))
+            .arg("serve")
+            .env_remove("NATS_URL")
+            .env_remove("RUST_LOG")
+            .env("DATABASE_URL", &db)
+            .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("ORDERS_JWT_SECRET", SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts"),
+    );
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "the server did not get ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    placing::create_tea(&client, &base, &token("shop-1", Role::Seller)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let placed = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|n| {
+            tokio::spawn(place_until(
+                base.clone(),
+                format!("buyer-{n}"),
+                Arc::clone(&stop),
+                Arc::clone(&placed),
+            ))
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let db = db.clone();
+        let output =
+            tokio::task::spawn_blocking(move || orders(&["reconcile", "--database-url", &db], &[]))
+                .await
+                .expect("reconcile ran");
+        runs.push((placed.load(Ordering::Relaxed), output));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.expect("a writer stopped");
+    }
+    for (placed, output) in &runs {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "after {placed} orders:\n{}{}",
+            stdout(output),
+            stderr(output)
+        );
+    }
+    let (placed, _) = runs.last().expect("reconcile ran");
+    assert!(*placed > 0, "no order was placed while reconcile ran");
+
+    let pool = sqlx::SqlitePool::connect(&db)
+        .await
+        .expect("the store opens");
+    sqlx::query(
+        "UPDATE order_detail SET content_hash = 'forged' \
+         WHERE order_id = (SELECT min(order_id) FROM order_detail)",
+    )
+    .execute(&pool)
+    .await
+    .expect("a view row is forged");
+    let forged = orders(&["reconcile", "--database-url", &db], &[]);
+    assert_eq!(forged.status.code(), Some(1), "{}", stderr(&forged));
+    assert!(
+        stdout(&forged).lines().any(|l| l.starts_with("hash ")),
+        "{}",
+        stdout(&forged)
+    );
+}
