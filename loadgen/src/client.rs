@@ -73,14 +73,25 @@ impl Api {
         samples: Option<&mut Samples>,
     ) -> Result<T, Failed> {
         let route = samples.is_some().then(|| route(method.as_str(), path));
-        let mut request = self
+        Self::send(self.request(method, path, token, body), route, samples).await
+    }
+
+    /// A request to `path` with the bearer `token` and `body` as JSON, if any.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> RequestBuilder {
+        let request = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
+        match body {
+            Some(body) => request.json(body),
+            None => request,
         }
-        Self::send(request, route, samples).await
     }
 
     /// Posts a payment notification as the provider does: `body` signed with the callback
@@ -135,13 +146,7 @@ impl Api {
         token: &str,
         body: Option<&Value>,
     ) -> Result<Answer, Failed> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        let request = self.request(method, path, token, body);
         let started = Instant::now();
         let response = request.send().await.map_err(|_| Failed { status: 0 })?;
         let status = response.status().as_u16();

@@ -22,13 +22,18 @@ fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// Serves `peer` on a free port; answers its base URL.
-fn spawn(peer: impl peer_http::Peer) -> String {
+/// A listener on a free port, and the base URL it answers at.
+fn listener() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().expect("the bound address").port();
-    let server = peer_http::serve(listener, peer).expect("the peer serves");
-    tokio::spawn(server);
-    format!("http://127.0.0.1:{port}")
+    (listener, format!("http://127.0.0.1:{port}"))
+}
+
+/// Serves `peer` on a free port; answers its base URL.
+fn spawn(peer: impl peer_http::Peer) -> String {
+    let (listener, url) = listener();
+    tokio::spawn(peer_http::serve(listener, peer).expect("the peer serves"));
+    url
 }
 
 async fn sale(url: &str, name: &str) -> Result<Report, FlashError> {
@@ -106,8 +111,7 @@ async fn the_crud_peer_sells_exactly_its_stock_once_per_buyer(pool: PgPool) {
 
 #[tokio::test]
 async fn a_server_without_campaigns_fails_the_run_instead_of_measuring_nothing() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("the bound address").port();
+    let (listener, url) = listener();
     let server = HttpServer::new(|| {
         // reads the body, so that the connection stays usable for the next request
         let created = |_: web::Bytes| async { HttpResponse::Created().finish() };
@@ -118,7 +122,7 @@ async fn a_server_without_campaigns_fails_the_run_instead_of_measuring_nothing()
     .expect("listens")
     .run();
     tokio::spawn(server);
-    let err = sale(&format!("http://127.0.0.1:{port}"), "flash-sale")
+    let err = sale(&url, "flash-sale")
         .await
         .expect_err("no campaign route");
     assert!(matches!(err, FlashError::NoCampaigns(_)), "{err}");

@@ -1,7 +1,5 @@
 //! `crud-peer`: serves the benchmarks' CRUD peer until stopped.
 
-use std::net::TcpListener;
-
 use clap::Parser;
 use crud_peer::CrudPeer;
 use sqlx::postgres::PgPoolOptions;
@@ -23,15 +21,12 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let pool = PgPoolOptions::new()
         .max_connections(cli.max_connections)
         .connect(&cli.database_url)
         .await?;
     let peer = CrudPeer::new(pool).await?;
-    peer_http::serve(TcpListener::bind(&cli.http_addr)?, peer)?.await?;
+    peer_http::run_at(&cli.http_addr, peer).await?;
     Ok(())
 }

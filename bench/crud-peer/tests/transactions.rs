@@ -3,21 +3,9 @@
 //! answers the first order, and a payment sells what the order reserved, once.
 
 use crud_peer::CrudPeer;
-use futures::future::join_all;
-use peer_http::{NewCampaign, NewProduct, Payment, Peer, PeerError, Placed, Placement};
-use serde_json::json;
+use peer_http::testing::{campaign_rush, placement};
+use peer_http::{NewCampaign, NewProduct, Payment, Peer, PeerError, Placed};
 use sqlx::PgPool;
-
-fn placement(order_id: &str, campaign_id: Option<&str>, items: &[(&str, u32)]) -> Placement {
-    let items: Vec<_> = items
-        .iter()
-        .map(|(sku, qty)| json!({ "sku": sku, "quantity": qty, "product_version": 1 }))
-        .collect();
-    serde_json::from_value(json!({
-        "order_id": order_id, "checkout_token": "t", "campaign_id": campaign_id, "items": items,
-    }))
-    .expect("a placement body")
-}
 
 async fn stock(pool: &PgPool, sku: &str) -> (i64, i64, i64) {
     sqlx::query_as("SELECT available, reserved, sold FROM stock WHERE sku = $1")
@@ -39,33 +27,10 @@ async fn concurrent_buyers_never_take_more_than_the_stock(pool: PgPool) {
     peer.create_campaign("c1", &campaign)
         .await
         .expect("the campaign");
-    let attempts = (0..50).map(|buyer| {
-        let peer = peer.clone();
-        async move {
-            let first = placement(&format!("o{buyer}"), Some("c1"), &[("tea", 1)]);
-            let placed = peer.place(&format!("b{buyer}"), &first).await;
-            let again = peer.place(&format!("b{buyer}"), &first).await;
-            let second = placement(&format!("o{buyer}-2"), Some("c1"), &[("tea", 1)]);
-            let second = peer.place(&format!("b{buyer}"), &second).await;
-            (placed, again, second)
-        }
-    });
-    let mut new = 0;
-    for (placed, again, second) in join_all(attempts).await {
-        match placed {
-            Ok(Placed::New(order)) => {
-                new += 1;
-                assert_eq!(order.total_cents, 300);
-                assert_eq!(again.expect("a replay"), Placed::Again(order));
-                assert!(matches!(second, Err(PeerError::LimitReached)), "{second:?}");
-            }
-            Err(PeerError::SoldOut) => {
-                assert!(matches!(again, Err(PeerError::SoldOut)), "{again:?}");
-            }
-            other => panic!("unexpected answer {other:?}"),
-        }
-    }
-    assert_eq!(new, 10);
+    let placed = campaign_rush(&peer, "c1", "tea", 300, 50)
+        .await
+        .expect("every answer by the rules");
+    assert_eq!(placed, 10);
     assert_eq!(stock(&pool, "c1").await, (0, 10, 0));
     assert_eq!(
         peer.campaign("c1").await.expect("the campaign").remaining,

@@ -9,12 +9,15 @@
 //! than the platform it is compared with, never slower.
 //!
 //! Modules: `bodies` (what the routes read and answer), `error` (the one table from a peer's
-//! error to its RFC 7807 answer), `routes` (the handlers, generic over [`Peer`]).
+//! error to its RFC 7807 answer), `routes` (the handlers, generic over [`Peer`]), `testing`
+//! (feature `testing`: the checks every peer's tests run).
 #![warn(missing_docs)]
 
 pub mod bodies;
 pub mod error;
 pub mod routes;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -61,6 +64,16 @@ pub trait Peer: Send + Sync + 'static {
 
     /// Records an order's payment: the order paid, its reserved stock sold.
     fn notify(&self, payment: &Payment) -> impl Future<Output = Result<(), PeerError>>;
+}
+
+/// Serves `peer` on `http_addr` until stopped, logging to stderr (`RUST_LOG` filters): what
+/// a peer's `main` does once it has its store.
+pub async fn run_at<P: Peer>(http_addr: &str, peer: P) -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    serve(TcpListener::bind(http_addr)?, peer)?.await
 }
 
 /// Largest JSON body a peer reads (the platform's limit for a placement is of this order).

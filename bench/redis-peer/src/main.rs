@@ -1,7 +1,5 @@
 //! `redis-peer`: serves the flash-sale benchmark's Redis peer until stopped.
 
-use std::net::TcpListener;
-
 use clap::Parser;
 use redis_peer::RedisPeer;
 
@@ -22,11 +20,8 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let peer = RedisPeer::connect(&cli.redis_url, &cli.key_prefix).await?;
-    peer_http::serve(TcpListener::bind(&cli.http_addr)?, peer)?.await?;
+    peer_http::run_at(&cli.http_addr, peer).await?;
     Ok(())
 }
