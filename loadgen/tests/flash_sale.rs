@@ -83,10 +83,11 @@ async fn the_redis_peer_sells_exactly_its_stock_once_per_buyer() {
     let peer = RedisPeer::connect(&redis_url(), &prefix)
         .await
         .expect("Redis answers (REDIS_URL, else 127.0.0.1:6379)");
-    let url = spawn(peer);
+    let url = spawn(peer.clone());
     let report = sale(&url, "redis-peer-flash-sale")
         .await
         .expect("the flash sale runs");
+    peer.delete_keys().await.expect("the test's keys deleted");
     assert_eq!(report.scenario, "redis-peer-flash-sale");
     assert_sold_exactly_the_stock(&report);
 }

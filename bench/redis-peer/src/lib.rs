@@ -21,6 +21,8 @@ use peer_http::{
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
+/// Keys asked for in one `SCAN` step of [`RedisPeer::delete_keys`].
+const SCAN_COUNT: u32 = 1_000;
 /// What an order id's key holds while its placement runs; its answer replaces it.
 const CLAIMED: &str = "claimed";
 
@@ -52,6 +54,33 @@ impl RedisPeer {
             key.push_str(part);
         }
         key
+    }
+
+    /// Deletes every key under the prefix (a test's or a run's, when it is done); answers how
+    /// many there were.
+    pub async fn delete_keys(&self) -> Result<u64, PeerError> {
+        let mut connection = self.connection.clone();
+        let pattern = format!("{}:*", self.prefix);
+        let (mut cursor, mut deleted) = (0_u64, 0_u64);
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .query_async(&mut connection)
+                .await
+                .map_err(PeerError::store)?;
+            if !keys.is_empty() {
+                let n: u64 = connection.del(&keys).await.map_err(PeerError::store)?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
     }
 
     /// Runs the reservation script on `stock_key`: the stock left after taking `qty`, or -1

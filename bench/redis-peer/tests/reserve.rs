@@ -36,6 +36,8 @@ async fn the_script_takes_what_is_left_and_answers_minus_one_at_zero() {
     assert_eq!(peer.reserve(&stock, 1).await.expect("the script"), -1);
     let left = peer.campaign("c1").await.expect("the campaign").remaining;
     assert_eq!(left, 0, "a refused reservation took stock");
+    assert_eq!(peer.delete_keys().await.expect("the keys deleted"), 5);
+    assert!(peer.campaign("c1").await.is_err(), "a key is left");
 }
 
 #[tokio::test]
@@ -52,4 +54,5 @@ async fn concurrent_buyers_get_exactly_the_stock_once_per_order_and_buyer() {
         peer.campaign("c2").await.expect("the campaign").remaining,
         0
     );
+    peer.delete_keys().await.expect("the test's keys deleted");
 }
