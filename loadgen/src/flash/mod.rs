@@ -33,7 +33,7 @@ use tally::{Outcome, Tally, Verdict};
 
 /// Seller that owns the campaign.
 const SELLER: &str = "bench-seller";
-/// The SKU's list price and the campaign's price, in minor units.
+/// The SKU's list price, in minor units.
 const LIST_PRICE_CENTS: i64 = 999;
 /// The campaign price.
 const CAMPAIGN_PRICE_CENTS: i64 = 499;
