@@ -1,6 +1,6 @@
 //! Typed calls to the API, timed. A request counts only when it succeeds.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use command_api::auth::{Role, TokenKeys};
 use command_api::payments::signature::{CallbackKey, SIGNATURE_HEADER};
@@ -46,6 +46,11 @@ impl Api {
         }
     }
 
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// A bearer token for `subject` in `role`.
     pub fn token(&self, role: Role, subject: &str) -> String {
         let now = chrono::Utc::now().timestamp();
@@ -68,14 +73,25 @@ impl Api {
         samples: Option<&mut Samples>,
     ) -> Result<T, Failed> {
         let route = samples.is_some().then(|| route(method.as_str(), path));
-        let mut request = self
+        Self::send(self.request(method, path, token, body), route, samples).await
+    }
+
+    /// A request to `path` with the bearer `token` and `body` as JSON, if any.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> RequestBuilder {
+        let request = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
+        match body {
+            Some(body) => request.json(body),
+            None => request,
         }
-        Self::send(request, route, samples).await
     }
 
     /// Posts a payment notification as the provider does: `body` signed with the callback
@@ -120,6 +136,34 @@ impl Api {
         Ok(serde_json::from_slice(&body).unwrap_or_default())
     }
 
+    /// Sends one request and answers with whatever came back, success or not, and how long
+    /// it took: for scenarios whose refusals are part of what they measure. `Failed` only when
+    /// no answer came.
+    pub async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, Failed> {
+        let request = self.request(method, path, token, body);
+        let started = Instant::now();
+        let response = request.send().await.map_err(|_| Failed { status: 0 })?;
+        let status = response.status().as_u16();
+        let retry_after_secs = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = response.bytes().await.map_err(|_| Failed { status })?;
+        Ok(Answer {
+            status,
+            body,
+            took: started.elapsed(),
+            retry_after_secs,
+        })
+    }
+
     /// Creates a product with `stock` units (an existing identical product is fine).
     pub async fn create_product(
         &self,
@@ -160,6 +204,36 @@ struct Stock {
     available: u64,
     reserved: u64,
     sold: u64,
+}
+
+/// An answer of [`Api::exchange`].
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The body as it came.
+    pub body: bytes::Bytes,
+    /// From sending the request to the end of its body.
+    pub took: Duration,
+    /// The `Retry-After` header in seconds, when there is one.
+    pub retry_after_secs: Option<u64>,
+}
+
+impl Answer {
+    /// The body read as `T` (`T::default()` when it is not one).
+    pub fn json<T: DeserializeOwned + Default>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_default()
+    }
+
+    /// The problem `type` of an error answer (empty when the body is not a problem).
+    pub fn problem_type(&self) -> String {
+        #[derive(Default, Deserialize)]
+        struct Problem {
+            #[serde(rename = "type")]
+            problem_type: String,
+        }
+        self.json::<Problem>().problem_type
+    }
 }
 
 /// Whether a failure is the expected refusal of a scenario (e.g. out of stock).

@@ -2,6 +2,7 @@
 //! seconds against a running `orders serve`, after a warm-up, with its own tokens.
 //!
 //! Modules: `client` (typed calls to the API), `scenario` (place-pay, hot-sku, read-mix),
+//! `flash` (the flash sale, against the platform and its peers in `bench/`),
 //! `stats` (latency percentiles and error counts; a failed request never counts as done),
 //! `naive` (hot-sku's baseline: cqrs-es used naively on one hot aggregate, in the same run),
 //! `rng` (a small deterministic generator, so runs are repeatable), `nats` (the NATS baseline:
@@ -12,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod flash;
 pub mod metrics;
 pub mod naive;
 pub mod nats;

@@ -14,7 +14,7 @@ use command_api::healthcheck;
 use loadgen::client::Api;
 use loadgen::scenario::{RunConfig, Scenario, run};
 use loadgen::stats::Report;
-use loadgen::{naive, nats, relay, summary};
+use loadgen::{flash, naive, nats, relay, summary};
 
 /// Load generator for the order platform's benchmarks.
 #[derive(Parser)]
@@ -72,6 +72,42 @@ enum Command {
         /// Stock of the hot SKU in `hot-sku-sellout`.
         #[arg(long, default_value_t = 2_000)]
         sellout_stock: u32,
+        /// The report's name, when not the scenario's (e.g. `crud-peer-place-pay`).
+        #[arg(long)]
+        report_name: Option<String>,
+    },
+    /// Run a flash sale: one campaign (limit 1 per buyer), buyers taken in turn by N clients,
+    /// each placement replayed as bots do; reports reservations/s until the sell-out and the
+    /// verdict (oversold, over the limit). Against `orders serve` or a peer of `bench/`.
+    FlashSale {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The server's JWT secret (to sign the generator's own tokens; a peer takes any).
+        #[arg(long, env = "ORDERS_JWT_SECRET", hide_env_values = true)]
+        jwt_secret: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Units the campaign sells.
+        #[arg(long, default_value_t = 2_000)]
+        stock: u32,
+        /// Buyers in all (default: ten a unit of stock).
+        #[arg(long)]
+        buyers: Option<usize>,
+        /// Times each placement is sent again, unchanged, as a bot does.
+        #[arg(long, default_value_t = 2)]
+        replays: usize,
+        /// Every this-many-th buyer tries a second order, which the limit refuses (0: none).
+        #[arg(long, default_value_t = 4)]
+        second_order_every: usize,
+        /// The report's name (`flash-sale` for the platform, `redis-peer-flash-sale`,
+        /// `crud-peer-flash-sale` for the peers).
+        #[arg(long, default_value = loadgen::flash::figures::OURS)]
+        report_name: String,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Measure hot-sku's baseline: cqrs-es 0.5 and postgres-es 0.5 used naively (one command
     /// per call, load then append, retry on conflict), every client reserving on one SKU over a
@@ -192,6 +228,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             load,
             catalogue,
             sellout_stock,
+            report_name,
         } => {
             let settings = Settings::load(config.as_deref(), &Overrides::default())?;
             let url = url.unwrap_or_else(|| healthcheck::local_url(settings.http_addr));
@@ -208,10 +245,37 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 sellout_stock,
                 run_id: format!("{:x}", chrono::Utc::now().timestamp_millis()),
             };
-            let report = run(&api, scenario, &config).await.map_err(|f| {
+            let mut report = run(&api, scenario, &config).await.map_err(|f| {
                 anyhow::anyhow!("setting up the scenario failed: status {}", f.status)
             })?;
+            if let Some(name) = report_name {
+                report.scenario = name;
+            }
             emit(&report, load.json)?;
+        }
+        Command::FlashSale {
+            url,
+            jwt_secret,
+            clients,
+            stock,
+            buyers,
+            replays,
+            second_order_every,
+            report_name,
+            json,
+        } => {
+            // no payment in a flash sale: the callback secret signs nothing
+            let api = Api::new(&url, &jwt_secret, "");
+            let config = flash::FlashConfig {
+                name: report_name,
+                clients,
+                stock,
+                buyers: buyers.unwrap_or(stock as usize * 10),
+                replays,
+                second_order_every,
+                run_id: format!("{:x}", chrono::Utc::now().timestamp_millis()),
+            };
+            emit(&flash::run(&api, &config).await?, json)?;
         }
         Command::Naive { database_url, load } => {
             let pool = naive::connect(&database_url).await?;

@@ -135,6 +135,9 @@ pub fn summary(measured: &Measured, reports: &BTreeMap<String, Report>) -> Value
         "place_pay_beside_relay_orders_per_s",
         measured.place_pay_beside_relay_orders_per_s,
     );
+    for (key, value) in crate::flash::figures::keys(reports) {
+        put(key, value);
+    }
     Value::Object(out)
 }
 
@@ -298,6 +301,7 @@ pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[St
             _ => "-".to_owned(),
         },
     ]);
+    rows.extend(crate::flash::figures::rows(reports));
     rows.push([
         "server peak RSS MB".to_owned(),
         measured
