@@ -1,9 +1,10 @@
 //! The one table from every command error to its HTTP answer.
 
 use actix_web::http::StatusCode;
-use domain::{CartError, OrderError, ProductError, SkuError};
+use domain::{BuyerError, CampaignError, CartError, OrderError, ProductError, SkuError};
 
 use crate::problem::Problem;
+use crate::services::campaigns::CampaignsError;
 use crate::services::catalogue::CatalogueError;
 use crate::services::fulfilment::FulfilmentError;
 use crate::services::payment::PaymentError;
@@ -138,6 +139,64 @@ impl ToProblem for PlacementError {
             .field(format!("items[{line}].product_version"))
             .detail(detail),
             Self::Order(err) => err.to_problem(),
+            Self::Stock(err) => err.to_problem(),
+            Self::Campaign(err) => err.to_problem(),
+            Self::NotCampaignLine { .. } => Problem::invalid_field("items", detail),
+            Self::CampaignSoldOut => {
+                conflict("campaign-sold-out", "The campaign is sold out", detail)
+            }
+            Self::Limit(err) => err.to_problem(),
+            Self::Contention => Problem::busy(),
+            Self::Store(err) => Problem::store(err),
+        }
+    }
+}
+
+impl ToProblem for CampaignError {
+    fn to_problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            Self::NotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "campaign-not-found",
+                "No such campaign",
+            )
+            .detail(detail),
+            Self::AlreadyExists => conflict("campaign-exists", "The campaign exists", detail),
+            Self::EmptyWindow => Problem::invalid_field("ends_at", detail),
+            Self::NoStock => Problem::invalid_field("stock", detail),
+            Self::NotStarted { .. } => conflict(
+                "campaign-not-started",
+                "The campaign has not started",
+                detail,
+            ),
+            Self::Ended { .. } => conflict("campaign-ended", "The campaign has ended", detail),
+        }
+    }
+}
+
+impl ToProblem for BuyerError {
+    fn to_problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            Self::LimitReached { .. } => conflict(
+                "campaign-limit-reached",
+                "The buyer holds the campaign's limit",
+                detail,
+            ),
+            Self::ClaimMismatch { .. } => conflict(
+                "order-conflict",
+                "The order id is being placed with other quantities",
+                detail,
+            ),
+        }
+    }
+}
+
+impl ToProblem for CampaignsError {
+    fn to_problem(&self) -> Problem {
+        match self {
+            Self::Campaign(err) => err.to_problem(),
             Self::Stock(err) => err.to_problem(),
             Self::Contention => Problem::busy(),
             Self::Store(err) => Problem::store(err),

@@ -83,6 +83,17 @@ impl StockChange {
                 reserved: -units(e.quantity),
                 sold: units(e.quantity),
             },
+            // a campaign's units leave the SKU's available stock and what is left comes back
+            SkuEvent::StockAllocated(e) => Self::Moved {
+                available: -i64::from(e.quantity),
+                reserved: 0,
+                sold: 0,
+            },
+            SkuEvent::StockReturned(e) => Self::Moved {
+                available: i64::from(e.quantity),
+                reserved: 0,
+                sold: 0,
+            },
         }
     }
 }
