@@ -6,12 +6,13 @@
 
 use chrono::Utc;
 use domain::{
-    BucketCommand, BuyerCommand, Campaign, CampaignBucket, CampaignBuyer, CampaignLine,
-    CampaignStock, Order, OrderId, Sku, SkuCommand, bucket_stream_id, buyer_stream_id,
+    BucketCommand, BuyerCommand, Campaign, CampaignLine, CampaignStock, Order, OrderId, Sku,
+    SkuCommand,
 };
 use event_store::{EventMetadata, EventStore, execute_with};
 
 use super::{ReactionError, boxed};
+use crate::services::campaign_streams::{on_bucket, on_buyer};
 
 /// What happens to a campaign order's units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +23,11 @@ pub(crate) enum Movement {
     Release,
 }
 
-/// Moves the units of `order`, bought in `line`'s campaign; `meta` makes each command's
-/// metadata from its dedup key.
+/// Moves the units of `order`, bought in `line`'s campaign; each command takes `meta` with a
+/// dedup key of its own.
 pub(crate) async fn move_units(
     store: &EventStore,
-    meta: impl Fn(String) -> EventMetadata,
+    meta: &EventMetadata,
     order: &Order,
     line: &CampaignLine,
     movement: Movement,
@@ -48,7 +49,6 @@ pub(crate) async fn move_units(
     };
     let share = campaign.bucket_stock(line.bucket);
     let at = Utc::now();
-    let bucket_id = bucket_stream_id(&line.campaign_id, line.bucket);
     let (key, command) = match movement {
         Movement::Deduct => (
             format!("deduct:{order_id}"),
@@ -67,12 +67,12 @@ pub(crate) async fn move_units(
             },
         ),
     };
-    let moved = execute_with(
+    let moved = on_bucket(
         store,
-        &bucket_id,
-        None,
-        &meta(key),
-        |bucket: &CampaignBucket| bucket.decide(command.clone()),
+        (&line.campaign_id, line.bucket),
+        meta,
+        key,
+        command,
         |bucket| bucket.released_to_sku(order_id),
     )
     .await
@@ -81,19 +81,18 @@ pub(crate) async fn move_units(
         return Ok(());
     }
     if moved.aggregate {
-        give_to_sku(store, &meta, order, line, order_id, &details.sku).await?;
+        give_to_sku(store, meta, order, line, order_id, &details.sku).await?;
     }
     let Some(buyer) = order.buyer() else {
         return Ok(());
     };
     let give_back = BuyerCommand::Return { order_id, at };
-    execute_with(
+    on_buyer(
         store,
-        &buyer_stream_id(&line.campaign_id, buyer),
-        None,
-        &meta(format!("return:{order_id}")),
-        |record: &CampaignBuyer| record.decide(give_back.clone()),
-        |_| (),
+        (&line.campaign_id, buyer),
+        meta,
+        format!("return:{order_id}"),
+        give_back,
     )
     .await
     .map_err(boxed)?;
@@ -103,7 +102,7 @@ pub(crate) async fn move_units(
 /// Gives an order's units, released after its campaign's bucket closed, back to the SKU.
 async fn give_to_sku(
     store: &EventStore,
-    meta: &impl Fn(String) -> EventMetadata,
+    meta: &EventMetadata,
     order: &Order,
     line: &CampaignLine,
     order_id: OrderId,
@@ -119,7 +118,10 @@ async fn give_to_sku(
         store,
         sku.as_str(),
         None,
-        &meta(format!("return:{order_id}")),
+        &EventMetadata {
+            dedup_key: Some(format!("return:{order_id}")),
+            ..meta.clone()
+        },
         |stock: &Sku| stock.decide(SkuCommand::ReturnFromCampaign(command.clone())),
         |_| (),
     )

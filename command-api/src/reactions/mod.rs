@@ -216,15 +216,14 @@ impl OrderReactions {
         let Some(order_id) = order.order_id() else {
             return Ok(());
         };
-        if let Some(line) = order.campaign() {
-            let meta = |key| Self::metadata(event, key);
-            return campaign::move_units(&self.store, meta, &order, line, movement).await;
-        }
         let key = match movement {
             campaign::Movement::Deduct => "deduct",
             campaign::Movement::Release => "release",
         };
         let meta = Self::metadata(event, format!("{key}:{order_id}"));
+        if let Some(line) = order.campaign() {
+            return campaign::move_units(&self.store, &meta, &order, line, movement).await;
+        }
         // each SKU is its own stream: all at once
         futures::future::try_join_all(order.items().iter().map(|item| {
             execute_with(

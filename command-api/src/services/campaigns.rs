@@ -19,6 +19,7 @@ use event_store::{EventMetadata, EventStore, ExecuteError, StoreError};
 use sha2::{Digest, Sha256};
 
 use super::Clock;
+use super::campaign_streams::on_bucket;
 
 /// A campaign to create.
 #[derive(Debug, Clone)]
@@ -238,12 +239,12 @@ impl Campaigns {
                 share: campaign.bucket_stock(bucket),
                 at: self.clock.now(),
             };
-            let closed = event_store::execute_with(
+            let closed = on_bucket(
                 &self.store,
-                &bucket_stream_id(&details.campaign_id, bucket),
-                None,
-                &keyed(meta, "close".to_owned()),
-                |stock: &CampaignBucket| stock.decide(close.clone()),
+                (&details.campaign_id, bucket),
+                meta,
+                "close".to_owned(),
+                close,
                 CampaignBucket::returned_at_close,
             )
             .await

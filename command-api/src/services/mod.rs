@@ -13,6 +13,7 @@
 //! - [`campaigns`]: flash-sale campaigns (creating, listing, ending; their orders are
 //!   placement's).
 
+pub(crate) mod campaign_streams;
 pub mod campaigns;
 pub mod cart;
 pub mod catalogue;

@@ -98,7 +98,7 @@ fn the_stock_is_split_over_at_most_sixteen_buckets_losing_no_unit() {
     for stock in [1, 3, 16, 17, 100, 1_000_003] {
         let campaign = campaign(stock, 0, 60);
         let buckets = Campaign::bucket_count(stock);
-        assert!(buckets <= 16 && buckets >= 1);
+        assert!((1..=16).contains(&buckets));
         let total: u32 = (0..buckets).map(|b| campaign.bucket_stock(b)).sum();
         assert_eq!(total, stock);
         assert!((0..buckets).all(|b| campaign.bucket_stock(b) > 0));

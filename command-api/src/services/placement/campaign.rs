@@ -16,14 +16,14 @@
 //! does not hold.
 
 use domain::{
-    BucketCommand, BucketError, BuyerCommand, BuyerId, Campaign, CampaignBucket, CampaignBuyer,
-    CampaignError, CampaignId, CampaignLine, ItemRequest, Money, Order, OrderCommand, OrderError,
-    OrderId, PlaceOrder, Quantity, RejectPlacement, RejectionReason, bucket_stream_id,
-    buyer_stream_id,
+    BucketCommand, BucketError, BuyerCommand, BuyerId, Campaign, CampaignError, CampaignId,
+    CampaignLine, ItemRequest, Money, Order, OrderCommand, OrderError, OrderId, PlaceOrder,
+    Quantity, RejectPlacement, RejectionReason,
 };
 use event_store::{EventMetadata, ExecuteError, Executed};
 
 use super::{OrderLine, Placed, Placement, PlacementError};
+use crate::services::campaign_streams::{on_bucket, on_buyer};
 
 /// What a campaign placement took in this call: its claim on the buyer's limit and its
 /// reservation in a bucket (each `true` when this call appended it).
@@ -166,23 +166,18 @@ impl Placement {
         let details = campaign
             .details()
             .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
-        let meta = EventMetadata {
-            dedup_key: Some(format!("claim:{order_id}")),
-            ..meta.clone()
-        };
         let command = BuyerCommand::Claim {
             order_id,
             quantity,
             limit: details.limit_per_buyer,
             at: self.clock.now(),
         };
-        let executed = event_store::execute_with(
+        let executed = on_buyer(
             &self.store,
-            &buyer_stream_id(&details.campaign_id, buyer),
-            None,
-            &meta,
-            |record: &CampaignBuyer| record.decide(command.clone()),
-            |_| (),
+            (&details.campaign_id, buyer),
+            meta,
+            format!("claim:{order_id}"),
+            command,
         )
         .await
         .map_err(|err| store_side(err, PlacementError::Limit))?;
@@ -204,10 +199,6 @@ impl Placement {
             .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
         let buckets = details.buckets.max(1);
         let first = u32::try_from(order_id.get() % u64::from(buckets)).unwrap_or(0);
-        let meta = EventMetadata {
-            dedup_key: Some(format!("reserve:{order_id}")),
-            ..meta.clone()
-        };
         for step in 0..buckets {
             let bucket = (first + step) % buckets;
             let command = BucketCommand::Reserve {
@@ -216,12 +207,12 @@ impl Placement {
                 quantity,
                 at: self.clock.now(),
             };
-            let reserved = event_store::execute_with(
+            let reserved = on_bucket(
                 &self.store,
-                &bucket_stream_id(&details.campaign_id, bucket),
-                None,
-                &meta,
-                |stock: &CampaignBucket| stock.decide(command.clone()),
+                (&details.campaign_id, bucket),
+                meta,
+                format!("reserve:{order_id}"),
+                command,
                 |_| (),
             )
             .await;
@@ -342,42 +333,33 @@ impl Placement {
             .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
         let order_id = placing.order_id;
         if let Some(bucket) = taken.bucket {
-            let meta = EventMetadata {
-                dedup_key: Some(format!("release:{order_id}")),
-                ..meta.clone()
-            };
             let command = BucketCommand::Release {
                 share: campaign.bucket_stock(bucket),
                 order_id,
                 at: self.clock.now(),
             };
-            event_store::execute_with(
+            on_bucket(
                 &self.store,
-                &bucket_stream_id(&details.campaign_id, bucket),
-                None,
-                &meta,
-                |stock: &CampaignBucket| stock.decide(command.clone()),
+                (&details.campaign_id, bucket),
+                meta,
+                format!("release:{order_id}"),
+                command,
                 |_| (),
             )
             .await
             .map_err(|err| store_side(err, |_| PlacementError::Contention))?;
         }
         if taken.claimed {
-            let meta = EventMetadata {
-                dedup_key: Some(format!("return:{order_id}")),
-                ..meta.clone()
-            };
             let command = BuyerCommand::Return {
                 order_id,
                 at: self.clock.now(),
             };
-            event_store::execute_with(
+            on_buyer(
                 &self.store,
-                &buyer_stream_id(&details.campaign_id, &placing.buyer),
-                None,
-                &meta,
-                |record: &CampaignBuyer| record.decide(command.clone()),
-                |_| (),
+                (&details.campaign_id, &placing.buyer),
+                meta,
+                format!("return:{order_id}"),
+                command,
             )
             .await
             .map_err(|err| store_side(err, PlacementError::Limit))?;
