@@ -251,14 +251,7 @@ impl Placement {
         taken: Taken,
     ) -> Result<Placed, PlacementError> {
         let id = command.order_id.to_string();
-        let order_meta = EventMetadata {
-            dedup_key: Some(format!("place:{}", command.order_id)),
-            ..meta.clone()
-        };
-        let placed = event_store::execute::<Order, _>(&self.store, &id, None, &order_meta, |o| {
-            o.decide(OrderCommand::PlaceOrder(command.clone()))
-        })
-        .await;
+        let placed = self.append_order(meta, command).await;
         match placed {
             Ok(Executed {
                 aggregate,

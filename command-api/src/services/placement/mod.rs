@@ -349,14 +349,7 @@ impl Placement {
         reserved_here: Vec<(SkuId, Quantity)>,
     ) -> Result<Placed, PlacementError> {
         let id = command.order_id.to_string();
-        let order_meta = EventMetadata {
-            dedup_key: Some(format!("place:{}", command.order_id)),
-            ..meta.clone()
-        };
-        let placed = event_store::execute::<Order, _>(&self.store, &id, None, &order_meta, |o| {
-            o.decide(OrderCommand::PlaceOrder(command.clone()))
-        })
-        .await;
+        let placed = self.append_order(meta, command).await;
         match placed {
             Ok(Executed {
                 aggregate,
@@ -383,6 +376,23 @@ impl Placement {
             }
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Appends the order's `OrderPlaced`, keyed by its order id.
+    async fn append_order(
+        &self,
+        meta: &EventMetadata,
+        command: &PlaceOrder,
+    ) -> Result<Executed<Order>, ExecuteError<OrderError>> {
+        let order_meta = EventMetadata {
+            dedup_key: Some(format!("place:{}", command.order_id)),
+            ..meta.clone()
+        };
+        let id = command.order_id.to_string();
+        event_store::execute::<Order, _>(&self.store, &id, None, &order_meta, |o| {
+            o.decide(OrderCommand::PlaceOrder(command.clone()))
+        })
+        .await
     }
 
     /// Every line's current product snapshot, which must be the version the buyer saw, and
