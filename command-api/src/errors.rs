@@ -1,8 +1,9 @@
 //! The one table from every command error to its HTTP answer.
 
-use domain::{CartError, OrderError, ProductError, SkuError};
+use domain::{BuyerError, CampaignError, CartError, OrderError, ProductError, SkuError};
 
 use crate::problem::{Problem, ProblemType};
+use crate::services::campaigns::CampaignsError;
 use crate::services::catalogue::CatalogueError;
 use crate::services::fulfilment::FulfilmentError;
 use crate::services::payment::PaymentError;
@@ -109,6 +110,45 @@ impl ToProblem for PlacementError {
                 .field(format!("items[{line}].product_version"))
                 .detail(detail),
             Self::Order(err) => err.to_problem(),
+            Self::Stock(err) => err.to_problem(),
+            Self::Campaign(err) => err.to_problem(),
+            Self::NotCampaignLine { .. } => Problem::invalid_field("items", detail),
+            Self::CampaignSoldOut => conflict(ProblemType::CampaignSoldOut, detail),
+            Self::Limit(err) => err.to_problem(),
+            Self::Contention => Problem::busy(),
+            Self::Store(err) => Problem::store(err),
+        }
+    }
+}
+
+impl ToProblem for CampaignError {
+    fn to_problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            Self::NotFound => Problem::new(ProblemType::CampaignNotFound).detail(detail),
+            Self::AlreadyExists => conflict(ProblemType::CampaignExists, detail),
+            Self::EmptyWindow => Problem::invalid_field("ends_at", detail),
+            Self::NoStock => Problem::invalid_field("stock", detail),
+            Self::NotStarted { .. } => conflict(ProblemType::CampaignNotStarted, detail),
+            Self::Ended { .. } => conflict(ProblemType::CampaignEnded, detail),
+        }
+    }
+}
+
+impl ToProblem for BuyerError {
+    fn to_problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            Self::LimitReached { .. } => conflict(ProblemType::CampaignLimitReached, detail),
+            Self::ClaimMismatch { .. } => conflict(ProblemType::OrderConflict, detail),
+        }
+    }
+}
+
+impl ToProblem for CampaignsError {
+    fn to_problem(&self) -> Problem {
+        match self {
+            Self::Campaign(err) => err.to_problem(),
             Self::Stock(err) => err.to_problem(),
             Self::Contention => Problem::busy(),
             Self::Store(err) => Problem::store(err),

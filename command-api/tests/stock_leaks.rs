@@ -115,6 +115,7 @@ async fn place(store: &EventStore, order: u64, sku: &str) {
         total: price,
         placed_at: t0(),
         payment_due_at: t0() + chrono::Duration::minutes(15),
+        campaign: None,
     });
     store
         .append::<Order>(
@@ -247,6 +248,7 @@ async fn a_reservation_without_an_order_is_released_after_the_bound(store: Event
         discount: Money::zero(),
         placed_at: t0(),
         payment_due_at: t0(),
+        campaign: None,
     });
     assert_eq!(
         abandoned.decide(late_placement),

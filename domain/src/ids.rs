@@ -157,6 +157,11 @@ text_id!(
     "refund id"
 );
 text_id!(
+    /// A flash-sale campaign: the aggregate id of its `Campaign`.
+    CampaignId,
+    "campaign id"
+);
+text_id!(
     /// A carrier's parcel tracking number.
     TrackingNumber,
     "tracking number"

@@ -1,8 +1,8 @@
 //! The `Sku` aggregate: the stock of one SKU; its aggregate id is the SKU id.
 //!
-//! Every unit is in exactly one bucket: available, reserved (for an order that is not paid
-//! yet) or sold, so `available + reserved + sold == initial stock + stock added`, and available
-//! never goes below zero. Reservations are keyed by order id, which is also the dedup key of
+//! Every unit is in exactly one place: available, reserved (for an order that is not paid
+//! yet), sold, or out in flash-sale campaigns, so `available + reserved + sold + in_campaigns
+//! == initial stock + stock added`, and available never goes below zero. Reservations are keyed by order id, which is also the dedup key of
 //! every reservation command: each order reserves at most once, and its reservation ends at
 //! most once, either released (back to available) or deducted (sold).
 //!
@@ -20,7 +20,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::{OrderId, Quantity, SellerId, SkuId};
+use crate::{CampaignId, OrderId, Quantity, SellerId, SkuId};
 
 /// A command to the `Sku` aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,21 @@ pub enum SkuCommand {
     ReleaseStock(ReleaseStock),
     /// Sell an order's held units (the order was paid).
     DeductStock(DeductStock),
+    /// Take units out of available for a flash-sale campaign.
+    AllocateToCampaign(CampaignStock),
+    /// Give a campaign's unsold units back to available.
+    ReturnFromCampaign(CampaignStock),
+}
+
+/// Units moving between a SKU and one of its campaigns; `quantity` must be positive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignStock {
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// Units.
+    pub quantity: u32,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// Start tracking the stock of a SKU.
@@ -101,6 +116,22 @@ pub enum SkuEvent {
     StockReleased(StockReleased),
     /// An order's held units were sold.
     StockDeducted(StockDeducted),
+    /// Units were taken for a campaign.
+    StockAllocated(CampaignStockMoved),
+    /// A campaign's units came back.
+    StockReturned(CampaignStockMoved),
+}
+
+/// Units moved between the SKU and a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignStockMoved {
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// Units.
+    pub quantity: u32,
+    /// When.
+    #[serde(with = "crate::timestamp")]
+    pub at: DateTime<Utc>,
 }
 
 /// Stock tracking of a SKU started.
@@ -171,6 +202,8 @@ impl DomainEvent for SkuEvent {
             Self::StockReserved(_) => "StockReserved",
             Self::StockReleased(_) => "StockReleased",
             Self::StockDeducted(_) => "StockDeducted",
+            Self::StockAllocated(_) => "StockAllocated",
+            Self::StockReturned(_) => "StockReturned",
         }
         .to_owned()
     }
@@ -205,7 +238,7 @@ pub enum SkuError {
         /// Units asked for now.
         requested: u32,
     },
-    /// `AddStock` of zero units.
+    /// `AddStock` (or a campaign's stock) of zero units.
     #[error("added stock must be positive")]
     ZeroStockAdded,
     /// The stock count would pass `u64::MAX`.
@@ -249,6 +282,9 @@ pub struct Sku {
     available: u64,
     reserved: u64,
     sold: u64,
+    /// Units out in campaigns (reserved or sold there, or still for sale).
+    #[serde(default)]
+    in_campaigns: u64,
     reservations: BTreeMap<OrderId, Reservation>,
     /// The ended reservations still remembered, oldest first, with when each ended.
     #[serde(default)]
@@ -279,6 +315,11 @@ impl Sku {
     /// Units sold.
     pub const fn sold(&self) -> u64 {
         self.sold
+    }
+
+    /// Units out in flash-sale campaigns: taken and not (yet) given back.
+    pub const fn in_campaigns(&self) -> u64 {
+        self.in_campaigns
     }
 
     /// The reservation of an order, `None` when it never reserved this SKU (or its ended
@@ -326,6 +367,39 @@ impl Sku {
                 })
                 .into_iter()
                 .collect()),
+            SkuCommand::AllocateToCampaign(command) => {
+                if command.quantity == 0 {
+                    return Err(SkuError::ZeroStockAdded);
+                }
+                if u64::from(command.quantity) > self.available {
+                    return Err(SkuError::InsufficientStock {
+                        available: self.available,
+                        requested: command.quantity,
+                    });
+                }
+                Ok(vec![SkuEvent::StockAllocated(CampaignStockMoved {
+                    campaign_id: command.campaign_id,
+                    quantity: command.quantity,
+                    at: command.at,
+                })])
+            }
+            SkuCommand::ReturnFromCampaign(command) => {
+                if command.quantity == 0 {
+                    return Err(SkuError::ZeroStockAdded);
+                }
+                // a campaign never returns more than it took: its buckets account for each unit
+                let quantity = command
+                    .quantity
+                    .min(u32::try_from(self.in_campaigns).unwrap_or(u32::MAX));
+                if quantity == 0 {
+                    return Ok(vec![]);
+                }
+                Ok(vec![SkuEvent::StockReturned(CampaignStockMoved {
+                    campaign_id: command.campaign_id,
+                    quantity,
+                    at: command.at,
+                })])
+            }
         }
     }
 
@@ -476,6 +550,16 @@ impl Aggregate for Sku {
                 let units = self.end_reservation(e.order_id, ReservationStatus::Deducted, e.at);
                 self.sold = self.sold.saturating_add(units);
                 self.forget_ended_before(e.at);
+            }
+            SkuEvent::StockAllocated(e) => {
+                let units = u64::from(e.quantity);
+                self.available = self.available.saturating_sub(units);
+                self.in_campaigns = self.in_campaigns.saturating_add(units);
+            }
+            SkuEvent::StockReturned(e) => {
+                let units = u64::from(e.quantity);
+                self.in_campaigns = self.in_campaigns.saturating_sub(units);
+                self.available = self.available.saturating_add(units);
             }
         }
     }

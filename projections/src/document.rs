@@ -265,6 +265,7 @@ mod tests {
             total: Money::from_minor(2_500).unwrap(),
             placed_at,
             payment_due_at: Utc.timestamp_opt(1_796_288_222, 250_000_000).unwrap(),
+            campaign: None,
         }));
         order.apply(OrderEvent::PaymentConfirmed(PaymentConfirmed {
             txn_id: TxnId::parse("T-1").unwrap(),

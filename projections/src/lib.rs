@@ -35,6 +35,7 @@ pub mod reconcile;
 pub mod replay;
 mod rows;
 pub mod runner;
+mod stock_change;
 mod writes;
 
 pub use archive::{ArchiveSchedule, ArchiveWindow, Archiver};

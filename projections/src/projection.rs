@@ -2,8 +2,6 @@
 
 use std::sync::LazyLock;
 
-use domain::SkuEvent;
-
 /// A projection of the log with its own checkpoint.
 ///
 /// `Orders` writes the order detail view, one row per order; the buyer's and the seller's
@@ -42,50 +40,7 @@ impl Projection {
     }
 }
 
-/// The change one stock event makes to its SKU's row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StockChange {
-    /// The row starts.
-    Created { seller: String, available: i64 },
-    /// Deltas to (available, reserved, sold).
-    Moved {
-        available: i64,
-        reserved: i64,
-        sold: i64,
-    },
-}
-
-impl StockChange {
-    pub(crate) fn of(event: &SkuEvent) -> Self {
-        let units = |q: domain::Quantity| i64::from(q.get());
-        match event {
-            SkuEvent::SkuCreated(e) => Self::Created {
-                seller: e.seller.to_string(),
-                available: i64::from(e.initial_stock),
-            },
-            SkuEvent::StockAdded(e) => Self::Moved {
-                available: i64::from(e.quantity),
-                reserved: 0,
-                sold: 0,
-            },
-            SkuEvent::StockReserved(e) => Self::Moved {
-                available: -units(e.quantity),
-                reserved: units(e.quantity),
-                sold: 0,
-            },
-            SkuEvent::StockReleased(e) => Self::Moved {
-                available: units(e.quantity),
-                reserved: -units(e.quantity),
-                sold: 0,
-            },
-            SkuEvent::StockDeducted(e) => Self::Moved {
-                available: 0,
-                reserved: -units(e.quantity),
-                sold: units(e.quantity),
-            },
-        }
-    }
-}
+pub(crate) use crate::stock_change::StockChange;
 
 /// The archive of the order views: one table, never rebuilt by a replay (events do not move, so
 /// a replay rebuilds every order, and the swap keeps each in one place: `swap_archive.sql`).

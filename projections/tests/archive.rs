@@ -93,6 +93,7 @@ fn placed(n: u64) -> OrderPlaced {
         total: price,
         placed_at: now,
         payment_due_at: now + TimeDelta::minutes(15),
+        campaign: None,
     }
 }
 

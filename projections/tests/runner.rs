@@ -58,6 +58,7 @@ fn placed(n: u64) -> OrderPlaced {
         total: price,
         placed_at: now,
         payment_due_at: now + chrono::Duration::minutes(15),
+        campaign: None,
     }
 }
 

@@ -34,10 +34,12 @@ pub const ORDER: &str = <domain::Order as Aggregate>::TYPE;
 pub const SKU: &str = <domain::Sku as Aggregate>::TYPE;
 /// Products' aggregate type.
 pub const PRODUCT: &str = <domain::Product as Aggregate>::TYPE;
+/// Flash-sale campaigns' aggregate type.
+pub const CAMPAIGN: &str = <domain::Campaign as Aggregate>::TYPE;
 
-/// The aggregate types whose ids the filter holds: those a route takes from its path.
-/// (Campaigns: add the campaign aggregate's type here once it exists.)
-pub const TRACKED: [&str; 3] = [ORDER, SKU, PRODUCT];
+/// The aggregate types whose ids the filter holds: those a route takes from its path (or a
+/// placement from its body: the campaign it names).
+pub const TRACKED: [&str; 4] = [ORDER, SKU, PRODUCT, CAMPAIGN];
 
 /// The fewest ids a stage is sized for, whatever `bloom_expected_items` says.
 const STAGE_ITEMS_MIN: usize = 1_024;

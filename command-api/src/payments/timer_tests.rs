@@ -130,6 +130,7 @@ impl Fixture {
             discount: Money::zero(),
             placed_at: now,
             payment_due_at: due,
+            campaign: None,
         };
         let key = EventMetadata::with_dedup_key(format!("place:{order_id}"));
         execute::<Order, _>(&self.store, &order_id.to_string(), None, &key, |order| {

@@ -110,6 +110,21 @@ problem_types! {
     Busy = ("busy", SERVICE_UNAVAILABLE, "Too much contention, retry shortly",
         "Concurrent writers to the same aggregate outlasted the bounded retries. \
          Nothing was written; retry the same request.");
+    CampaignNotFound = ("campaign-not-found", NOT_FOUND, "No such campaign",
+        "The order names a campaign that does not exist (or the id is misspelt).");
+    CampaignExists = ("campaign-exists", CONFLICT, "The campaign exists",
+        "A campaign with this id was created before; a retry with the same \
+         Idempotency-Key answers the first campaign.");
+    CampaignNotStarted = ("campaign-not-started", CONFLICT, "The campaign has not started",
+        "The campaign's window opens later (`detail` says when). Nothing was written.");
+    CampaignEnded = ("campaign-ended", CONFLICT, "The campaign has ended",
+        "The campaign's window has closed, or its seller ended it. Nothing was written.");
+    CampaignSoldOut = ("campaign-sold-out", CONFLICT, "The campaign is sold out",
+        "Every unit of the campaign's stock is held by an order. A cancelled or expired \
+         order gives its unit back while the campaign runs.");
+    CampaignLimitReached = ("campaign-limit-reached", CONFLICT, "The buyer holds the campaign's limit",
+        "The buyer's orders in this campaign already hold the units its per-buyer \
+         limit allows, however they were retried. A cancelled order gives its claim back.");
     TooManyRequests = ("too-many-requests", TOO_MANY_REQUESTS, "Too many requests, retry later",
         "Admission control refused the placement before it read or wrote anything: the \
          node's placement rate, the placements it runs at once, or the buyer's rate is \

@@ -5,7 +5,8 @@
 //! - `OrderPlaced` clears the buyer's cart (never inside the placement command); with NATS,
 //!   the JetStream consumer [`cart_consumer`] does it instead;
 //! - `PaymentConfirmed` deducts the order's reserved stock;
-//! - `OrderCancelled` releases it;
+//! - `OrderCancelled` releases it (a flash-sale order's units are its campaign's bucket's, and
+//!   its buyer's claim on the campaign's limit is returned too: [`campaign`]);
 //! - `PlacementRejected` releases every reservation still held for the order id
 //!   ([`placement::PlacementReactions`], which keeps the [`open_reservations`] table), and
 //!   reservations that no order took within `abandoned_placement_secs` are released by the
@@ -20,6 +21,7 @@
 //! command. Most orders are placed from an empty cart (the items come in the placement), and
 //! one read per order to decide nothing was a third of the statements under place-pay.
 
+mod campaign;
 pub mod cart_consumer;
 pub mod open_reservations;
 #[cfg(test)]
@@ -172,7 +174,7 @@ impl OrderReactions {
                 self.clear_cart(event, &placed.buyer, placed.order_id).await
             }
             OrderEvent::PaymentConfirmed(_) => {
-                self.move_stock(event, "deduct", |order_id| {
+                self.move_stock(event, campaign::Movement::Deduct, |order_id| {
                     SkuCommand::DeductStock(DeductStock {
                         order_id,
                         at: Utc::now(),
@@ -181,7 +183,7 @@ impl OrderReactions {
                 .await
             }
             OrderEvent::OrderCancelled(_) => {
-                self.move_stock(event, "release", |order_id| {
+                self.move_stock(event, campaign::Movement::Release, |order_id| {
                     SkuCommand::ReleaseStock(ReleaseStock {
                         order_id,
                         at: Utc::now(),
@@ -197,7 +199,7 @@ impl OrderReactions {
     async fn move_stock(
         &self,
         event: &RecordedEvent,
-        key: &str,
+        movement: campaign::Movement,
         command: impl Fn(OrderId) -> SkuCommand,
     ) -> Result<(), ReactionError> {
         // an order's items never change once it is placed: the state kept by this process
@@ -214,7 +216,14 @@ impl OrderReactions {
         let Some(order_id) = order.order_id() else {
             return Ok(());
         };
+        let key = match movement {
+            campaign::Movement::Deduct => "deduct",
+            campaign::Movement::Release => "release",
+        };
         let meta = Self::metadata(event, format!("{key}:{order_id}"));
+        if let Some(line) = order.campaign() {
+            return campaign::move_units(&self.store, &meta, &order, line, movement).await;
+        }
         // each SKU is its own stream: all at once
         futures::future::try_join_all(order.items().iter().map(|item| {
             execute_with(

@@ -43,6 +43,7 @@ fn placed(order: u64, buyer: &str) -> OrderEvent {
         total: price,
         placed_at: now,
         payment_due_at: now + chrono::Duration::minutes(15),
+        campaign: None,
     })
 }
 

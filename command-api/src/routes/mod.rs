@@ -2,6 +2,7 @@
 //! resource; commands call a service, queries (`queries`) read the read models. One problem
 //! type, one caller model (`auth::Principal`) and one ETag helper (`http`) serve both.
 
+pub(crate) mod campaigns;
 pub(crate) mod cart;
 pub(crate) mod checkout;
 mod health;
@@ -40,6 +41,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(cart::set_item)
         .service(cart::remove_item)
         .service(cart::get_cart)
+        .service(campaigns::create_campaign)
+        .service(campaigns::list_campaigns)
+        .service(campaigns::get_campaign)
+        .service(campaigns::end_campaign)
         .service(checkout::checkout)
         .service(orders::place::place_order)
         .service(orders::update::cancel)

@@ -14,7 +14,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::payments::{simulator, simulator_route};
 use crate::problem::Problem;
-use crate::routes::{cart, checkout, health, ops, orders, payments, problems, products, queries};
+use crate::routes::{
+    campaigns, cart, checkout, health, ops, orders, payments, problems, products, queries,
+};
 use crate::views;
 
 /// The document's description of its two credentials: bearer tokens for buyers, sellers and
@@ -214,6 +216,10 @@ fn problem_as_problem_json(response: &mut Response) {
         cart::set_item,
         cart::remove_item,
         cart::get_cart,
+        campaigns::create_campaign,
+        campaigns::list_campaigns,
+        campaigns::get_campaign,
+        campaigns::end_campaign,
         checkout::checkout,
         orders::place::place_order,
         orders::update::cancel,
@@ -245,6 +251,8 @@ fn problem_as_problem_json(response: &mut Response) {
         views::StockView,
         views::CartView,
         views::CartLineView,
+        campaigns::CreateCampaignRequest,
+        campaigns::CampaignView,
         simulator::SimulatedPayment,
         simulator::CallbackFate,
     )),

@@ -43,7 +43,7 @@ pub(crate) struct AddStockRequest {
     quantity: u32,
 }
 
-fn seller_of(principal: &Principal) -> Result<SellerId, Problem> {
+pub(crate) fn seller_of(principal: &Principal) -> Result<SellerId, Problem> {
     principal.require(Role::Seller)?;
     SellerId::parse(&principal.subject)
         .map_err(|_| Problem::forbidden("the token's subject is not a valid seller id"))

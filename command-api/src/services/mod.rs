@@ -9,8 +9,12 @@
 //!   confirm receipt, refunds);
 //! - [`payment`]: the provider's payment notifications;
 //! - [`catalogue`]: products, prices and stock;
-//! - [`cart`]: the buyer's cart.
+//! - [`cart`]: the buyer's cart;
+//! - [`campaigns`]: flash-sale campaigns (creating, listing, ending; their orders are
+//!   placement's).
 
+pub(crate) mod campaign_streams;
+pub mod campaigns;
 pub mod cart;
 pub mod catalogue;
 pub mod fulfilment;
@@ -69,6 +73,8 @@ pub struct Services {
     pub catalogue: catalogue::Catalogue,
     /// Carts.
     pub cart: cart::Carts,
+    /// Flash-sale campaigns.
+    pub campaigns: campaigns::Campaigns,
 }
 
 impl Services {
@@ -92,6 +98,7 @@ impl Services {
             fulfilment: fulfilment::Fulfilment::new(store.clone(), clock.clone(), refund_numbers),
             payment: payment::Payments::new(store.clone(), clock.clone()),
             catalogue: catalogue::Catalogue::new(store.clone(), clock.clone()),
+            campaigns: campaigns::Campaigns::new(store.clone(), clock.clone()),
             cart: cart::Carts::new(store, clock),
         }
     }

@@ -81,6 +81,7 @@ impl Fixture {
                     product_version: 1,
                 })
                 .collect(),
+            campaign: None,
         }
     }
 

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    BuyerId, CancelReason, Money, OrderId, ProductSnapshot, Quantity, RefundId, RejectionReason,
-    SellerId, TrackingNumber, TxnId,
+    BuyerId, CampaignLine, CancelReason, Money, OrderId, ProductSnapshot, Quantity, RefundId,
+    RejectionReason, SellerId, TrackingNumber, TxnId,
 };
 
 /// A command to the `Order` aggregate.
@@ -66,6 +66,8 @@ pub struct PlaceOrder {
     pub placed_at: DateTime<Utc>,
     /// When the order is cancelled unless paid; after `placed_at`.
     pub payment_due_at: DateTime<Utc>,
+    /// The flash-sale campaign (and its bucket holding the units), for a campaign order.
+    pub campaign: Option<CampaignLine>,
 }
 
 /// The payment provider confirms that transaction `txn_id` paid `amount` for this order.

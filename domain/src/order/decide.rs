@@ -136,6 +136,7 @@ fn place(command: PlaceOrder) -> Decision {
         total,
         placed_at: command.placed_at,
         payment_due_at: command.payment_due_at,
+        campaign: command.campaign,
     })])
 }
 

@@ -7,8 +7,8 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BuyerId, Money, OrderId, ProductSnapshot, Quantity, RefundId, SellerId, SkuId, TrackingNumber,
-    TxnId,
+    BuyerId, CampaignId, Money, OrderId, ProductSnapshot, Quantity, RefundId, SellerId, SkuId,
+    TrackingNumber, TxnId,
 };
 
 /// The version of `RefundRequested` written today: 2.0 named 1.0's `items` `lines`.
@@ -119,6 +119,19 @@ pub struct OrderPlaced {
     /// When the order is cancelled unless paid.
     #[serde(with = "crate::timestamp")]
     pub payment_due_at: DateTime<Utc>,
+    /// The flash-sale campaign it was bought in, absent for other orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignLine>,
+}
+
+/// Where a flash-sale order's units are held: the campaign and the bucket its one line
+/// reserved in (ADR 38).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignLine {
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// The bucket of the campaign's stock that holds the units.
+    pub bucket: u32,
 }
 
 /// The order was paid in full by one transaction.

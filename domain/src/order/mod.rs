@@ -37,8 +37,8 @@ pub use commands::{
 };
 pub use error::OrderError;
 pub use events::{
-    CancelReason, LogisticsUpdated, OrderCancelled, OrderCompleted, OrderEvent, OrderItem,
-    OrderPlaced, OrderShipped, PaidAfterClose, PaymentConfirmed, PlacementRejected,
+    CampaignLine, CancelReason, LogisticsUpdated, OrderCancelled, OrderCompleted, OrderEvent,
+    OrderItem, OrderPlaced, OrderShipped, PaidAfterClose, PaymentConfirmed, PlacementRejected,
     REFUND_REQUESTED_VERSION, RefundCompleted, RefundKind, RefundLine, RefundRequested,
     RejectionReason,
 };
@@ -172,6 +172,7 @@ struct OrderState {
     total: Money,
     placed_at: DateTime<Utc>,
     payment_due_at: DateTime<Utc>,
+    campaign: Option<CampaignLine>,
     status: OrderStatus,
     /// Where a partial refund returns the order to: its status when the refund opened.
     status_before_refund: Option<OrderStatus>,
@@ -194,6 +195,7 @@ impl OrderState {
             total: e.total,
             placed_at: e.placed_at,
             payment_due_at: e.payment_due_at,
+            campaign: e.campaign,
             status: OrderStatus::PendingPayment,
             status_before_refund: None,
             payment: None,
@@ -281,6 +283,11 @@ impl Order {
     /// When an unpaid order is cancelled.
     pub fn payment_due_at(&self) -> Option<DateTime<Utc>> {
         self.state.as_ref().map(|s| s.payment_due_at)
+    }
+
+    /// The flash-sale campaign it was bought in, if any.
+    pub fn campaign(&self) -> Option<&CampaignLine> {
+        self.state.as_ref().and_then(|s| s.campaign.as_ref())
     }
 
     /// The payment that paid the order.

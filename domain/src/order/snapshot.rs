@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AfterClosePayment, CancelReason, Order, OrderItem, OrderState, OrderStatus, Payment,
-    PlacementRejected, Refund,
+    AfterClosePayment, CampaignLine, CancelReason, Order, OrderItem, OrderState, OrderStatus,
+    Payment, PlacementRejected, Refund,
 };
 use crate::{BuyerId, Money, OrderId, SellerId, TrackingNumber};
 
@@ -50,6 +50,9 @@ pub struct PlacedOrder {
     /// When an unpaid order is cancelled.
     #[serde(with = "crate::timestamp")]
     pub payment_due_at: DateTime<Utc>,
+    /// The flash-sale campaign it was bought in, absent for other orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignLine>,
     /// Where it is in its life cycle.
     pub status: OrderStatus,
     /// Where a partial refund returns the order to: its status when the refund opened.
@@ -78,6 +81,7 @@ impl From<OrderState> for PlacedOrder {
             total: s.total,
             placed_at: s.placed_at,
             payment_due_at: s.payment_due_at,
+            campaign: s.campaign.clone(),
             status: s.status,
             status_before_refund: s.status_before_refund,
             payment: s.payment,
@@ -101,6 +105,7 @@ impl From<PlacedOrder> for OrderState {
             total: p.total,
             placed_at: p.placed_at,
             payment_due_at: p.payment_due_at,
+            campaign: p.campaign,
             status: p.status,
             status_before_refund: p.status_before_refund,
             payment: p.payment,

@@ -1,6 +1,7 @@
 //! Domain tests: Given/When/Then per business rule (`cqrs_es::test::TestFramework`), plus
 //! property tests for money and stock invariants. One test binary, one module per idea.
 
+mod campaign;
 mod cart;
 mod fixtures;
 mod money;

@@ -55,6 +55,7 @@ pub(crate) fn place_order(items: Vec<ItemRequest>, discount: i64) -> PlaceOrder 
         discount: money(discount),
         placed_at: at(0),
         payment_due_at: at(15),
+        campaign: None,
     }
 }
 
@@ -92,6 +93,7 @@ pub(crate) fn placed() -> OrderEvent {
         total: money(TOTAL),
         placed_at: at(0),
         payment_due_at: at(15),
+        campaign: None,
     })
 }
 

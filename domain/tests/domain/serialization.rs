@@ -95,6 +95,8 @@ fn other_event_types_are_their_variant_names_at_version_one() {
         "StockReserved",
         "StockReleased",
         "StockDeducted",
+        "StockAllocated",
+        "StockReturned",
         "CartItemAdded",
         "CartItemRemoved",
         "CartCleared",

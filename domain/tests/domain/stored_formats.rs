@@ -13,9 +13,10 @@ use chrono::Duration;
 use cqrs_es::DomainEvent;
 use cqrs_es::persist::SerializedEvent;
 use domain::{
-    CancelReason, CartCleared, CartEvent, CartItemAdded, CartItemRemoved, Order, OrderEvent,
-    OrderSnapshot, PaymentConfirmed, PlacementRejected, PriceChanged, ProductCreated, ProductEvent,
-    RejectionReason, SkuCreated, SkuEvent, StockAdded, StockDeducted, StockReleased, StockReserved,
+    CampaignId, CampaignStockMoved, CancelReason, CartCleared, CartEvent, CartItemAdded,
+    CartItemRemoved, Order, OrderEvent, OrderSnapshot, PaymentConfirmed, PlacementRejected,
+    PriceChanged, ProductCreated, ProductEvent, RejectionReason, SkuCreated, SkuEvent, StockAdded,
+    StockDeducted, StockReleased, StockReserved,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,10 @@ use crate::order_fixtures::{
     after_close_refund_requested, cancelled, completed, logistics_updated, paid_after_close,
     placed, refund_completed, refund_requested, replay, shipped,
 };
+
+fn campaign(id: &str) -> CampaignId {
+    CampaignId::parse(id).expect("a valid campaign id")
+}
 
 /// What the log stores of an event besides its stream and metadata: the `event_type` and
 /// `event_version` columns and the `payload` column (the event enum, externally tagged).
@@ -278,6 +283,16 @@ pub(crate) fn sku_samples() -> Vec<SkuEvent> {
             quantity: qty(1),
             at: at(0),
         }),
+        SkuEvent::StockAllocated(CampaignStockMoved {
+            campaign_id: campaign("c-1"),
+            quantity: 100,
+            at: at(0),
+        }),
+        SkuEvent::StockReturned(CampaignStockMoved {
+            campaign_id: campaign("c-1"),
+            quantity: 40,
+            at: at(0),
+        }),
     ]
 }
 
@@ -288,9 +303,11 @@ fn sku_slot(event: &SkuEvent) -> usize {
         SkuEvent::StockReserved(_) => 2,
         SkuEvent::StockReleased(_) => 3,
         SkuEvent::StockDeducted(_) => 4,
+        SkuEvent::StockAllocated(_) => 5,
+        SkuEvent::StockReturned(_) => 6,
     }
 }
-const SKU_VARIANTS: usize = 5;
+const SKU_VARIANTS: usize = 7;
 
 /// One event of each variant, in declaration order.
 pub(crate) fn product_samples() -> Vec<ProductEvent> {

@@ -6,6 +6,7 @@
 mod admission;
 mod archive;
 mod callbacks;
+mod campaigns;
 mod docs;
 mod faults;
 mod helpers;
@@ -19,21 +20,26 @@ mod read_side;
 mod request_ids;
 mod scenarios;
 
+/// Each scenario of module `$module` as a test on PostgreSQL (in module `$postgres`) and on
+/// SQLite (in `$embedded`); without a module, the scenarios of `scenarios`.
 macro_rules! on_both_stores {
     ($($scenario:ident),* $(,)?) => {
-        mod postgres {
+        on_both_stores!(scenarios => postgres, embedded: $($scenario),*);
+    };
+    ($module:ident => $postgres:ident, $embedded:ident: $($scenario:ident),* $(,)?) => {
+        mod $postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    crate::scenarios::$scenario(crate::helpers::spawn_app().await).await;
+                    crate::$module::$scenario(crate::helpers::spawn_app().await).await;
                 }
             )*
         }
-        mod embedded {
+        mod $embedded {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    crate::scenarios::$scenario(crate::helpers::spawn_embedded_app().await).await;
+                    crate::$module::$scenario(crate::helpers::spawn_embedded_app().await).await;
                 }
             )*
         }
@@ -53,6 +59,16 @@ on_both_stores!(
     an_idempotency_key_reused_for_another_request_is_refused,
     a_transaction_id_pays_one_order_only,
     the_status_shows_each_follower_caught_up_and_held,
+);
+
+on_both_stores!(
+    campaigns => campaigns_postgres, campaigns_embedded:
+    a_buyer_never_gets_more_than_the_limit_under_concurrent_retries,
+    a_campaign_refuses_orders_before_its_start_and_after_its_end,
+    many_buyers_never_oversell_a_campaign,
+    a_cancelled_campaign_order_gives_its_unit_back_to_the_running_campaign,
+    ending_a_campaign_returns_the_rest_to_the_sku,
+    the_limit_holds_after_a_restart,
 );
 
 mod postgres_only {

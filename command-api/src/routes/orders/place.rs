@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use domain::{OrderId, Quantity, SkuId};
+use domain::{CampaignId, OrderId, Quantity, SkuId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -26,6 +26,9 @@ pub(crate) struct PlaceOrderRequest {
     checkout_token: String,
     /// What to buy: one line per SKU, all from one seller.
     items: Vec<PlaceOrderItem>,
+    /// The flash-sale campaign to buy in: then `items` is one line of its SKU, at most its
+    /// limit per buyer, at the campaign's price.
+    campaign_id: Option<String>,
 }
 
 /// One line of an order to place.
@@ -46,7 +49,8 @@ pub(crate) struct PlaceOrderItem {
         (status = 201, description = "Placed", body = projections::OrderDocument),
         (status = 200, description = "Placed before with the same content", body = projections::OrderDocument),
         (status = 403, description = "The checkout token is not valid for this buyer and order", body = Problem),
-        (status = 409, description = "Product changed (`product-changed`), out of stock, or the id holds another order", body = Problem),
+        (status = 404, description = "No such campaign (`campaign-not-found`)", body = Problem),
+        (status = 409, description = "Product changed (`product-changed`), out of stock, the id holds another order; in a campaign: `campaign-sold-out`, `campaign-limit-reached`, `campaign-not-started`, `campaign-ended`", body = Problem),
         (status = 422, description = "A field is invalid", body = Problem),
         (status = 429, description = "Refused by admission control before any read or write: too many placements (`too-many-requests`) or a risk rule (`risk-refused`); Retry-After says when to retry", body = Problem)
     ),
@@ -63,8 +67,8 @@ pub(crate) async fn place_order(
 ) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let buyer = buyer_of(&principal)?;
-    // a campaign's placement passes its campaign id here
-    let _admitted = admission.admit(buyer.as_str(), None)?;
+    // a campaign's placement is admitted at the buyer's rate in that campaign
+    let _admitted = admission.admit(buyer.as_str(), body.campaign_id.as_deref())?;
     let request = PlaceRequest {
         buyer,
         order_id: field::<OrderId, _>("order_id", body.order_id.parse())?,
@@ -84,6 +88,13 @@ pub(crate) async fn place_order(
                 })
             })
             .collect::<Result<_, Problem>>()?,
+        campaign: body
+            .campaign_id
+            .as_deref()
+            .map(|id| {
+                CampaignId::parse(id).map_err(|_| domain::CampaignError::NotFound.to_problem())
+            })
+            .transpose()?,
     };
     let meta = metadata(&req, &principal, None);
     let placed = state

@@ -15,13 +15,19 @@
 //! Whoever appends an order stream's first event decides its id's reservations: a failed
 //! placement first appends `PlacementRejected` and only then releases what it reserved, and
 //! a placement that loses the race releases only what the winner does not use.
+//!
+//! An order in a flash-sale campaign ([`campaign`]) follows the same steps with the campaign's
+//! records in place of the SKU's stock: it claims its units on the buyer's record of the
+//! per-buyer limit, then reserves in one of the campaign's buckets.
+
+mod campaign;
 
 use std::collections::{BTreeSet, HashMap};
 
 use domain::{
-    BuyerId, ItemRequest, Money, Order, OrderCommand, OrderError, OrderId, PlaceOrder, Product,
-    ProductSnapshot, Quantity, RejectPlacement, RejectionReason, ReleaseStock, ReserveStock, Sku,
-    SkuCommand, SkuError, SkuId,
+    BuyerId, CampaignId, ItemRequest, Money, Order, OrderCommand, OrderError, OrderId, PlaceOrder,
+    Product, ProductSnapshot, Quantity, RejectPlacement, RejectionReason, ReleaseStock,
+    ReserveStock, Sku, SkuCommand, SkuError, SkuId,
 };
 use event_store::{EventMetadata, EventStore, ExecuteError, Executed, Loaded, StoreError};
 
@@ -50,6 +56,9 @@ pub struct PlaceRequest {
     pub checkout_token: String,
     /// One line per SKU, all from one seller.
     pub lines: Vec<OrderLine>,
+    /// The flash-sale campaign the order is placed in, if any: then its one line is of the
+    /// campaign's SKU.
+    pub campaign: Option<CampaignId>,
 }
 
 /// A placed order.
@@ -119,6 +128,23 @@ pub enum PlacementError {
     /// quantities).
     #[error(transparent)]
     Stock(SkuError),
+    /// The campaign refused the order: none such, not started, ended.
+    #[error(transparent)]
+    Campaign(domain::CampaignError),
+    /// A campaign order is not one line of the campaign's SKU within the per-buyer limit.
+    #[error("a campaign order is one line of {sku}, at most {limit} units")]
+    NotCampaignLine {
+        /// The campaign's SKU.
+        sku: SkuId,
+        /// Its limit per buyer.
+        limit: u32,
+    },
+    /// Every bucket of the campaign's stock is empty.
+    #[error("the campaign is sold out")]
+    CampaignSoldOut,
+    /// The buyer holds the campaign's limit already.
+    #[error(transparent)]
+    Limit(domain::BuyerError),
     /// Other writers kept winning the race for a stream.
     #[error("too much contention")]
     Contention,
@@ -190,6 +216,7 @@ impl Placement {
             order_id,
             checkout_token,
             lines,
+            campaign,
         } = request;
         if !self
             .checkout
@@ -198,6 +225,11 @@ impl Placement {
             return Err(PlacementError::InvalidToken);
         }
         check_lines(&lines)?;
+        if let Some(campaign) = campaign {
+            return self
+                .place_in_campaign(buyer, order_id, lines, &campaign, meta)
+                .await;
+        }
         let id = order_id.to_string();
 
         // A fresh id's stream is presumed empty, unread (ADR 14): the order's write at version
@@ -224,6 +256,7 @@ impl Placement {
             discount: Money::zero(),
             placed_at: now,
             payment_due_at: now + self.payment_timeout,
+            campaign: None,
         };
         if let Some(repeat) = self.decide_first(existing, &id, &command).await? {
             return Ok(repeat);
@@ -316,14 +349,7 @@ impl Placement {
         reserved_here: Vec<(SkuId, Quantity)>,
     ) -> Result<Placed, PlacementError> {
         let id = command.order_id.to_string();
-        let order_meta = EventMetadata {
-            dedup_key: Some(format!("place:{}", command.order_id)),
-            ..meta.clone()
-        };
-        let placed = event_store::execute::<Order, _>(&self.store, &id, None, &order_meta, |o| {
-            o.decide(OrderCommand::PlaceOrder(command.clone()))
-        })
-        .await;
+        let placed = self.append_order(meta, command).await;
         match placed {
             Ok(Executed {
                 aggregate,
@@ -350,6 +376,23 @@ impl Placement {
             }
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Appends the order's `OrderPlaced`, keyed by its order id.
+    async fn append_order(
+        &self,
+        meta: &EventMetadata,
+        command: &PlaceOrder,
+    ) -> Result<Executed<Order>, ExecuteError<OrderError>> {
+        let order_meta = EventMetadata {
+            dedup_key: Some(format!("place:{}", command.order_id)),
+            ..meta.clone()
+        };
+        let id = command.order_id.to_string();
+        event_store::execute::<Order, _>(&self.store, &id, None, &order_meta, |o| {
+            o.decide(OrderCommand::PlaceOrder(command.clone()))
+        })
+        .await
     }
 
     /// Every line's current product snapshot, which must be the version the buyer saw, and
