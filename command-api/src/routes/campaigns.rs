@@ -20,8 +20,6 @@ use crate::state::AppState;
 
 /// A campaign to create.
 #[derive(Debug, Deserialize, ToSchema)]
-#[schema(example = json!({"sku": "tea-500g", "starts_at": "2026-12-05T10:00:00Z",
-    "ends_at": "2026-12-05T11:00:00Z", "price_cents": 999, "stock": 100, "limit_per_buyer": 1}))]
 pub(crate) struct CreateCampaignRequest {
     /// The SKU it sells: one of the seller's.
     sku: String,
@@ -109,7 +107,9 @@ fn campaign_path(id: &str) -> Result<CampaignId, Problem> {
 /// Creates a campaign: its stock is taken from the SKU now. With an `Idempotency-Key`, a
 /// retry answers with the campaign the first request created.
 #[utoipa::path(
-    request_body = CreateCampaignRequest,
+    request_body(content = CreateCampaignRequest, example = json!({"sku": "tea-500g",
+        "starts_at": "2026-12-05T10:00:00Z", "ends_at": "2026-12-05T11:00:00Z",
+        "price_cents": 999, "stock": 100, "limit_per_buyer": 1})),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer the first result")),
     responses(
         (status = 201, description = "Created", body = CampaignView),

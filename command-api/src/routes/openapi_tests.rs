@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::OpenApi;
 
 use super::openapi::ApiDoc;
-use super::{cart, orders, payments, products};
+use super::{campaigns, cart, orders, payments, products};
 
 /// Whether `example` reads as `T`.
 fn reads<T: DeserializeOwned>(example: &Value) -> Result<(), String> {
@@ -28,6 +28,7 @@ fn read_as(schema: &str, example: &Value) -> Result<(), String> {
         "LogisticsRequest" => reads::<orders::update::LogisticsRequest>(example),
         "ShipRequest" => reads::<orders::update::ShipRequest>(example),
         "RefundRequest" => reads::<orders::update::RefundRequest>(example),
+        "CreateCampaignRequest" => reads::<campaigns::CreateCampaignRequest>(example),
         other => Err(format!("no reader for {other}: add its request type here")),
     }
 }
