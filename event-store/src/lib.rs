@@ -47,6 +47,7 @@ mod observe;
 mod pages;
 mod pool;
 mod postgres;
+mod read_event;
 mod recorded;
 mod slots;
 mod sqlite;

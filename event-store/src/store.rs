@@ -11,11 +11,11 @@ use serde_json::Value;
 use sqlx::{PgPool, SqlitePool};
 
 use crate::postgres::{EventRow, PostgresBackend};
+use crate::read_event::ReadEvent;
 use crate::sqlite::SqliteBackend;
 use crate::subscription::Subscription;
 use crate::{
     AppendError, AppendObserver, Checkpoint, EventMetadata, Pending, RecordedEvent, StoreError,
-    StreamEvent,
 };
 
 /// An aggregate rebuilt from its stream.
@@ -570,40 +570,5 @@ impl EventStore {
             }
         }
         Ok(events)
-    }
-}
-
-/// A read event whose type, version and stored payload an upcaster may rewrite.
-pub(crate) trait ReadEvent {
-    /// The event's type and version, and its payload's stored text.
-    fn upcastable(&mut self) -> (&mut String, &mut String, &str);
-
-    /// Replaces the payload with `payload`.
-    fn replace_payload(&mut self, payload: &Value) -> Result<(), StoreError>;
-}
-
-impl ReadEvent for RecordedEvent {
-    fn upcastable(&mut self) -> (&mut String, &mut String, &str) {
-        (
-            &mut self.event_type,
-            &mut self.event_version,
-            self.payload.get(),
-        )
-    }
-
-    fn replace_payload(&mut self, payload: &Value) -> Result<(), StoreError> {
-        self.payload = serde_json::value::to_raw_value(payload)?;
-        Ok(())
-    }
-}
-
-impl ReadEvent for StreamEvent {
-    fn upcastable(&mut self) -> (&mut String, &mut String, &str) {
-        (&mut self.event_type, &mut self.event_version, &self.payload)
-    }
-
-    fn replace_payload(&mut self, payload: &Value) -> Result<(), StoreError> {
-        self.payload = payload.to_string();
-        Ok(())
     }
 }

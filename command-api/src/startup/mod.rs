@@ -1,7 +1,6 @@
 //! Building and running the application: the store, the HTTP server and the workers beside it.
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use actix_web::http::ConnectionType;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use async_nats::jetstream;
-use event_store::{EventStore, StoreError};
+use event_store::StoreError;
 use futures::FutureExt;
 
 use ids::{IdError, OrderIdGenerator, SegmentAllocator};
@@ -42,6 +41,10 @@ use crate::services::{Clock, Services};
 use crate::shutdown::{Deadlines, Drain, StopHandle, stop_after_halt, stop_gracefully};
 use crate::state::AppState;
 use crate::workers::Workers;
+
+mod store;
+
+pub use store::{open_migrated_store, open_store};
 
 /// A failure to start.
 #[derive(Debug, thiserror::Error)]
@@ -113,75 +116,6 @@ pub enum StartupError {
     Nats(#[from] relay::RelayError),
 }
 
-/// The smallest PostgreSQL pool the server runs on: group commit, the projections and the
-/// reactions each hold a connection while they write.
-const POSTGRES_CONNECTIONS_MIN: u32 = 4;
-
-/// Opens the event store that `settings` name (`database_url`, `postgres_max_connections`)
-/// and applies its migrations. For SQLite the file's folder is created first.
-pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError> {
-    let store = connect_store(settings).await?;
-    crate::migrations::run(&store)
-        .await
-        .map_err(|source| StartupError::Store {
-            url: redact_url(&settings.database_url),
-            source,
-        })?;
-    Ok(store)
-}
-
-/// Opens the event store that `settings` name without migrating it, for a command that only
-/// reads (or writes rows, not the schema): when a migration it needs is missing, it says which
-/// and stops, as a role without the right to change the schema would.
-pub async fn open_migrated_store(settings: &Settings) -> Result<EventStore, StartupError> {
-    let store = connect_store(settings).await?;
-    let url = redact_url(&settings.database_url);
-    let missing = crate::migrations::first_missing(&store)
-        .await
-        .map_err(|source| StartupError::Store {
-            url: url.clone(),
-            source,
-        })?;
-    match missing {
-        Some((version, description)) => Err(StartupError::Unmigrated {
-            url,
-            version,
-            description,
-        }),
-        None => Ok(store),
-    }
-}
-
-/// Connects to the event store that `settings` name, creating a SQLite file's folder.
-async fn connect_store(settings: &Settings) -> Result<EventStore, StartupError> {
-    let url = settings.database_url.as_str();
-    if settings.postgres_max_connections < POSTGRES_CONNECTIONS_MIN {
-        return Err(StartupError::Setting {
-            name: "postgres_max_connections",
-            expected: format!("at least {POSTGRES_CONNECTIONS_MIN}"),
-            value: settings.postgres_max_connections.to_string(),
-        });
-    }
-    let failed = |source| StartupError::Store {
-        url: redact_url(url),
-        source,
-    };
-    if let Some(path) = sqlite_file(url) {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StartupError::Folder {
-                path: parent.to_owned(),
-                source,
-            })?;
-        }
-    }
-    // older versions of events, as the log keeps them, are read as today's (ADR 31)
-    let store = EventStore::connect_with_pool(url, settings.postgres_max_connections)
-        .await
-        .map_err(failed)?
-        .with_upcasters(domain::upcasters());
-    Ok(store)
-}
-
 /// JetStream at `nats_url`, when set, with the streams this node's roles use created or
 /// updated: an unreachable server is an error at start; afterwards the client reconnects
 /// for ever and nothing of the command side waits for it.
@@ -236,13 +170,6 @@ fn hostname() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "orders".to_owned())
-}
-
-fn sqlite_file(url: &str) -> Option<&Path> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = rest.split('?').next().unwrap_or(rest);
-    (path != ":memory:" && !path.is_empty()).then(|| Path::new(path))
 }
 
 /// The running application: its HTTP server, bound to a port, and the workers beside it.
@@ -547,87 +474,4 @@ impl Application {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sqlite_urls_name_their_file() {
-        assert_eq!(
-            sqlite_file("sqlite:./data/orders.db"),
-            Some(Path::new("./data/orders.db"))
-        );
-        assert_eq!(
-            sqlite_file("sqlite:///tmp/o.db?mode=rwc"),
-            Some(Path::new("/tmp/o.db"))
-        );
-        assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(sqlite_file("postgres://x/y"), None);
-    }
-
-    /// The binary's store reads the older event versions a log keeps as today's (ADR 31):
-    /// here the domain's fixture of `RefundRequested` 1.0.
-    #[tokio::test]
-    async fn the_store_reads_an_older_event_version_as_todays() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = Settings {
-            database_url: format!("sqlite:{}", dir.path().join("orders.db").display()),
-            ..Settings::default()
-        };
-        let store = open_store(&settings).await.unwrap();
-        let old: serde_json::Value = serde_json::from_str(include_str!(
-            "../../domain/tests/fixtures/events/Order/RefundRequested.v1.0.json"
-        ))
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata) VALUES ('Order', '1001', 1, ?, ?, ?, '{}')",
-        )
-        .bind(old["event_type"].as_str())
-        .bind(old["event_version"].as_str())
-        .bind(old["payload"].to_string())
-        .execute(store.sqlite_pool().unwrap())
-        .await
-        .unwrap();
-        let events = store.read_stream("Order", "1001").await.unwrap();
-        assert_eq!(events[0].event_version, "2.0");
-        assert!(matches!(
-            events[0].decode::<domain::OrderEvent>().unwrap(),
-            domain::OrderEvent::RefundRequested(_)
-        ));
-    }
-
-    /// A pool too small to run on is refused before anything connects.
-    #[tokio::test]
-    async fn a_postgres_pool_under_four_connections_is_refused_naming_the_setting() {
-        let settings = Settings {
-            database_url: "postgres://nobody@127.0.0.1:1/none".to_owned(),
-            postgres_max_connections: 3,
-            ..Settings::default()
-        };
-        let err = open_store(&settings).await.err().map(|e| e.to_string());
-        assert_eq!(
-            err.as_deref(),
-            Some("the setting postgres_max_connections must be at least 4, not 3")
-        );
-    }
-
-    /// The check runs before anything is opened or bound: no store, no listener.
-    #[tokio::test]
-    async fn a_server_beyond_loopback_with_the_development_secret_does_not_start() {
-        let settings = Settings {
-            database_url: "postgres://nobody@127.0.0.1:1/none".to_owned(),
-            http_addr: "0.0.0.0:0".parse().unwrap(),
-            payment_callback_secret: "shared".to_owned(),
-            ..Settings::default()
-        };
-        let err = Application::build(settings)
-            .await
-            .err()
-            .map(|e| e.to_string());
-        let err = err.unwrap_or_default();
-        assert!(
-            err.starts_with("the setting jwt_secret (environment ORDERS_JWT_SECRET)"),
-            "{err}"
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,105 @@
+//! Opening the event store the settings name: migrated (the server, `orders migrate`) or
+//! checked to be migrated (every command that only reads), a SQLite file's folder created.
+
+use std::path::Path;
+
+use event_store::EventStore;
+
+use super::StartupError;
+use crate::config::{Settings, redact_url};
+
+/// The smallest PostgreSQL pool the server runs on: group commit, the projections and the
+/// reactions each hold a connection while they write.
+const POSTGRES_CONNECTIONS_MIN: u32 = 4;
+
+/// Opens the event store that `settings` name (`database_url`, `postgres_max_connections`)
+/// and applies its migrations. For SQLite the file's folder is created first.
+pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    let store = connect_store(settings).await?;
+    crate::migrations::run(&store)
+        .await
+        .map_err(|source| StartupError::Store {
+            url: redact_url(&settings.database_url),
+            source,
+        })?;
+    Ok(store)
+}
+
+/// Opens the event store that `settings` name without migrating it, for a command that only
+/// reads (or writes rows, not the schema): when a migration it needs is missing, it says which
+/// and stops, as a role without the right to change the schema would.
+pub async fn open_migrated_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    let store = connect_store(settings).await?;
+    let url = redact_url(&settings.database_url);
+    let missing = crate::migrations::first_missing(&store)
+        .await
+        .map_err(|source| StartupError::Store {
+            url: url.clone(),
+            source,
+        })?;
+    match missing {
+        Some((version, description)) => Err(StartupError::Unmigrated {
+            url,
+            version,
+            description,
+        }),
+        None => Ok(store),
+    }
+}
+
+/// Connects to the event store that `settings` name, creating a SQLite file's folder.
+async fn connect_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    let url = settings.database_url.as_str();
+    if settings.postgres_max_connections < POSTGRES_CONNECTIONS_MIN {
+        return Err(StartupError::Setting {
+            name: "postgres_max_connections",
+            expected: format!("at least {POSTGRES_CONNECTIONS_MIN}"),
+            value: settings.postgres_max_connections.to_string(),
+        });
+    }
+    let failed = |source| StartupError::Store {
+        url: redact_url(url),
+        source,
+    };
+    if let Some(path) = sqlite_file(url) {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StartupError::Folder {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+    }
+    // older versions of events, as the log keeps them, are read as today's (ADR 31)
+    let store = EventStore::connect_with_pool(url, settings.postgres_max_connections)
+        .await
+        .map_err(failed)?
+        .with_upcasters(domain::upcasters());
+    Ok(store)
+}
+
+/// The file of a SQLite URL (none for an in-memory database or another backend).
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    (path != ":memory:" && !path.is_empty()).then(|| Path::new(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_file("sqlite:./data/orders.db"),
+            Some(Path::new("./data/orders.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/o.db?mode=rwc"),
+            Some(Path::new("/tmp/o.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://x/y"), None);
+    }
+}
