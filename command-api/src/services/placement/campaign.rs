@@ -17,8 +17,8 @@
 
 use domain::{
     BucketCommand, BucketError, BuyerCommand, BuyerId, Campaign, CampaignError, CampaignId,
-    CampaignLine, ItemRequest, Money, Order, OrderCommand, OrderError, OrderId, PlaceOrder,
-    Quantity, RejectPlacement, RejectionReason,
+    CampaignLine, ItemRequest, Money, Order, OrderError, OrderId, PlaceOrder, Quantity,
+    RejectionReason,
 };
 use event_store::{EventMetadata, ExecuteError, Executed};
 
@@ -292,23 +292,9 @@ impl Placement {
         campaign: &Campaign,
         taken: Taken,
     ) -> Result<(), PlacementError> {
-        let command = RejectPlacement {
-            order_id: placing.order_id,
-            buyer: placing.buyer.clone(),
-            reason,
-            at: self.clock.now(),
-        };
-        let id = placing.order_id.to_string();
-        let rejected = event_store::execute::<Order, _>(&self.store, &id, None, meta, |order| {
-            order.decide(OrderCommand::RejectPlacement(command.clone()))
-        })
-        .await;
-        let to_give_back = match rejected {
-            Ok(_) => taken,
-            Err(ExecuteError::Domain(OrderError::AlreadyPlaced)) => {
-                not_held(&self.store.load::<Order>(&id).await?.aggregate, taken)
-            }
-            Err(other) => return Err(other.into()),
+        let to_give_back = match self.claim_with_rejection(meta, placing, reason).await? {
+            None => taken,
+            Some(winner) => not_held(&winner, taken),
         };
         self.give_back(meta, placing, campaign, to_give_back).await
     }

@@ -451,6 +451,22 @@ impl Placement {
         reason: RejectionReason,
         reserved_here: &[(SkuId, Quantity)],
     ) -> Result<(), PlacementError> {
+        let to_release = match self.claim_with_rejection(meta, placing, reason).await? {
+            None => reserved_here.to_vec(),
+            Some(winner) => not_held_by(&winner, reserved_here),
+        };
+        self.release(meta, placing.order_id, &to_release).await
+    }
+
+    /// Claims `placing`'s order id with `PlacementRejected`, so that it is never placed on
+    /// what a failed placement gives back. Answers `None` when the rejection took the id, or
+    /// the order a racing placement placed first.
+    async fn claim_with_rejection(
+        &self,
+        meta: &EventMetadata,
+        placing: &PlaceOrder,
+        reason: RejectionReason,
+    ) -> Result<Option<Order>, PlacementError> {
         let command = RejectPlacement {
             order_id: placing.order_id,
             buyer: placing.buyer.clone(),
@@ -462,14 +478,13 @@ impl Placement {
             order.decide(OrderCommand::RejectPlacement(command.clone()))
         })
         .await;
-        let to_release = match rejected {
-            Ok(_) => reserved_here.to_vec(),
+        match rejected {
+            Ok(_) => Ok(None),
             Err(ExecuteError::Domain(OrderError::AlreadyPlaced)) => {
-                self.not_held_by_winner(&id, reserved_here).await?
+                Ok(Some(self.store.load::<Order>(&id).await?.aggregate))
             }
-            Err(other) => return Err(other.into()),
-        };
-        self.release(meta, placing.order_id, &to_release).await
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// What of `reserved_here` the order stream `id`, placed by another request, does not
@@ -480,16 +495,7 @@ impl Placement {
         reserved_here: &[(SkuId, Quantity)],
     ) -> Result<Vec<(SkuId, Quantity)>, StoreError> {
         let winner = self.store.load::<Order>(id).await?.aggregate;
-        Ok(reserved_here
-            .iter()
-            .filter(|(sku, quantity)| {
-                !winner
-                    .items()
-                    .iter()
-                    .any(|item| &item.sku == sku && item.quantity == *quantity)
-            })
-            .cloned()
-            .collect())
+        Ok(not_held_by(&winner, reserved_here))
     }
 
     async fn release(
@@ -575,4 +581,18 @@ fn check_snapshots(
         snapshots.push(snapshot);
     }
     Ok(snapshots)
+}
+
+/// What of `reserved_here` the order `winner`, placed by another request, does not hold.
+fn not_held_by(winner: &Order, reserved_here: &[(SkuId, Quantity)]) -> Vec<(SkuId, Quantity)> {
+    reserved_here
+        .iter()
+        .filter(|(sku, quantity)| {
+            !winner
+                .items()
+                .iter()
+                .any(|item| &item.sku == sku && item.quantity == *quantity)
+        })
+        .cloned()
+        .collect()
 }
