@@ -63,23 +63,22 @@ async fn place_one(app: &TestApp) -> (String, DateTime<Utc>) {
     (id, due)
 }
 
-/// Pays the order at the simulator once its trade is open; answers the payment.
+/// The buyer pays the order at the simulator.
+async fn pay_now(app: &TestApp, id: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/v1/simulator/orders/{id}/pay")))
+        .bearer_auth(app.buyer("b-1"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Pays the order at the simulator (which opens its trade if the reaction has not yet);
+/// answers the payment.
 async fn pay_at_simulator(app: &TestApp, id: &str) -> Value {
-    eventually(|| async {
-        let response = app
-            .client
-            .post(app.url(&format!("/v1/simulator/orders/{id}/pay")))
-            .bearer_auth(app.buyer("b-1"))
-            .send()
-            .await
-            .unwrap();
-        match response.status() {
-            StatusCode::OK => Some(response.json::<Value>().await.unwrap()),
-            StatusCode::NOT_FOUND => None, // the trade is not open yet
-            other => panic!("paying at the simulator answered {other}"),
-        }
-    })
-    .await
+    let response = pay_now(app, id).await;
+    assert_eq!(response.status(), StatusCode::OK, "paying at the simulator");
+    response.json().await.unwrap()
 }
 
 /// A buyer pays as soon as the placement is answered, faster than the reaction that opens the
@@ -89,13 +88,7 @@ pub async fn an_order_is_payable_at_the_simulator_as_soon_as_it_is_placed(app: T
     setup(&app).await;
     let held = app.hold_the_log().await;
     let (id, _) = place_one(&app).await;
-    let response = app
-        .client
-        .post(app.url(&format!("/v1/simulator/orders/{id}/pay")))
-        .bearer_auth(app.buyer("b-1"))
-        .send()
-        .await
-        .unwrap();
+    let response = pay_now(&app, &id).await;
     assert_eq!(response.status(), StatusCode::OK);
     let payment: Value = response.json().await.unwrap();
     held.rollback().await.unwrap();
