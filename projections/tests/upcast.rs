@@ -114,7 +114,7 @@ async fn a_refund_requested_at_version_1_0_reads_as_todays_on_every_path(plain: 
     assert_eq!(view.version, 3);
 
     // reconcile replays the log page by page and finds the view equal to it
-    eventually_reconciled(&store).await;
+    eventually_reconciled(&store, 1).await;
 }
 
 #[tokio::test]
