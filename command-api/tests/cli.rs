@@ -251,6 +251,28 @@ fn replay_progress_into_a_pipe_is_plain_lines() {
     );
 }
 
+/// Archive counts what it will move before it starts: its progress has a total.
+#[test]
+fn archive_says_how_many_orders_it_will_move_first() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = sqlite_url(&dir);
+    assert!(
+        orders(&["migrate", "--database-url", &db], &[])
+            .status
+            .success()
+    );
+    let output = orders(&["archive", "--database-url", &db], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.lines().any(
+            |l| l.starts_with("orders: 0 settled orders last changed before ")
+                && l.ends_with(" to archive")
+        ),
+        "{err}"
+    );
+}
+
 /// A server process, killed when dropped: also when an assertion fails first, since a server
 /// left running would outlive the test run (and hold whatever the run held).
 struct Server(std::process::Child);
@@ -284,21 +306,16 @@ async fn place_until(base: String, buyer: String, stop: Arc<AtomicBool>, placed:
     }
 }
 
-/// Reconcile beside a server that keeps placing orders compares at one position of the log:
-/// the orders placed while it reads are not differences (they were "missing" from the views).
-/// Then a forged view row is one (exit 1).
-#[tokio::test]
-async fn reconcile_beside_a_running_writer_reports_no_false_differences() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let db = sqlite_url(&dir);
+/// `orders serve` on the embedded store `db`, once ready, and its address.
+async fn serve(db: &str) -> (Server, String) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _server = Server(
+    let server = Server(
         Command::new(env!("CARGO_BIN_EXE_orders"))
             .arg("serve")
             .env_remove("NATS_URL")
             .env_remove("RUST_LOG")
-            .env("DATABASE_URL", &db)
+            .env("DATABASE_URL", db)
             .env("ORDERS_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("ORDERS_JWT_SECRET", SECRET)
             .stdout(Stdio::null())
@@ -317,6 +334,43 @@ async fn reconcile_beside_a_running_writer_reports_no_false_differences() {
         assert!(Instant::now() < deadline, "the server did not get ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (server, base)
+}
+
+/// The server measures every acquire of a pooled connection (sqlx's acquire events feed
+/// `/metrics`), whatever the log's filter.
+#[tokio::test]
+async fn the_served_metrics_count_the_pools_acquires() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (_server, base) = serve(&sqlite_url(&dir)).await;
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("a body");
+    let acquires: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("db_pool_acquire_seconds_count "))
+        .unwrap_or_else(|| panic!("no acquire count in\n{text}"))
+        .parse()
+        .expect("a number");
+    assert!(acquires >= 1.0, "{acquires}");
+    assert!(
+        text.lines().any(|l| l.starts_with("db_pool_waits_total ")),
+        "{text}"
+    );
+}
+
+/// Reconcile beside a server that keeps placing orders compares at one position of the log:
+/// the orders placed while it reads are not differences (they were "missing" from the views).
+/// Then a forged view row is one (exit 1).
+#[tokio::test]
+async fn reconcile_beside_a_running_writer_reports_no_false_differences() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = sqlite_url(&dir);
+    let (_server, base) = serve(&db).await;
+    let client = reqwest::Client::new();
     placing::create_tea(&client, &base, &token("shop-1", Role::Seller)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let placed = Arc::new(AtomicU64::new(0));

@@ -265,6 +265,12 @@ impl Archiver {
         (self.clock)() - self.older_than
     }
 
+    /// How many orders a run would move now: the settled orders changed before
+    /// [`Archiver::cutoff`] (a run's progress total).
+    pub async fn archivable(&self) -> Result<u64, ProjectionError> {
+        backend::count_archivable(&self.models.db, self.cutoff().timestamp_micros()).await
+    }
+
     /// One batch: moves up to the batch size of the oldest settled orders changed before
     /// [`Archiver::cutoff`], with the high-water mark, in one transaction.
     pub async fn batch(&self) -> Result<ArchiveBatch, ProjectionError> {
@@ -487,7 +493,8 @@ mod tests {
 
     #[test]
     fn the_candidate_sql_names_exactly_the_archived_statuses() {
-        let pick = &Sql::live(Dialect::Postgres).archive_pick;
+        let sql = Sql::live(Dialect::Postgres);
+        let (pick, count) = (&sql.archive_pick, &sql.archive_count);
         for status in crate::document::ORDER_STATUSES {
             assert_eq!(
                 pick.contains(&format!("'{}'", status.as_str())),
@@ -498,7 +505,9 @@ mod tests {
         let migration = include_str!("../migrations/postgres/0011_order_archive.sql");
         let lite = include_str!("../migrations/sqlite/0011_order_archive.sql");
         let list = "WHERE status IN ('Completed', 'Cancelled', 'Refunded')";
-        assert!(pick.contains(list) && migration.contains(list) && lite.contains(list));
+        for sql in [pick, count, migration, lite] {
+            assert!(sql.contains(list), "{sql}");
+        }
     }
 
     #[test]

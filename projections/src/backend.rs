@@ -216,6 +216,17 @@ pub(crate) async fn count_orders(db: &Db) -> Result<[i64; 2], ProjectionError> {
     Ok([row.try_get("detail")?, row.try_get("archive")?])
 }
 
+/// Settled orders whose last change is before `cutoff_us`: what an archive run would move.
+pub(crate) async fn count_archivable(db: &Db, cutoff_us: i64) -> Result<u64, ProjectionError> {
+    let row = db
+        .query(&live(db).archive_count)
+        .bind(cutoff_us)
+        .fetch_one(db)
+        .await?;
+    let count: i64 = row.try_get("archivable")?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// The archive's stored progress.
 pub(crate) async fn archive_progress(db: &Db) -> Result<ArchiveProgress, ProjectionError> {
     let row = db

@@ -173,13 +173,17 @@ impl Archive {
         let settings = self.common.settings(given)?;
         let store = open(&settings).await?;
         let days = self.older_than_days.unwrap_or(settings.archive_after_days);
+        // one clock reading for the count and the run: the total is what the run moves
+        let now = chrono::Utc::now();
         let archiver = projections::Archiver::new(
             &store,
             chrono::TimeDelta::days(i64::from(days)),
             self.batch_size.unwrap_or(settings.archive_batch_size),
-        );
+        )
+        .with_clock(move || now);
+        let archivable = archiver.archivable().await?;
         eprintln!(
-            "orders: archiving settled orders last changed before {}",
+            "orders: {archivable} settled orders last changed before {} to archive",
             archiver.cutoff().to_rfc3339()
         );
         let mut progress = Progress::new("archiving", "orders");
@@ -187,7 +191,8 @@ impl Archive {
         let run = archiver
             .run(self.max_batches, |batch| {
                 moved += batch.moved;
-                progress.update(moved, None);
+                // an order that changed since the count leaves the run short of it, never past
+                progress.update(moved, Some(archivable.max(moved)));
             })
             .await?;
         progress.finish(&format!("archive: {} batches", run.batches));
