@@ -30,6 +30,7 @@ pub mod limits;
 pub mod metrics;
 pub mod migrations;
 pub mod payments;
+pub mod pool_waits;
 pub mod problem;
 pub mod reactions;
 pub mod roles;

@@ -1,5 +1,5 @@
 //! Prometheus metrics, served at `/metrics`: the requests, the followers of the log, the
-//! payment deadlines, the database pool, the process (memory, CPU, file descriptors, start
+//! payment deadlines, the database pool (its connections and waits), the process (memory, CPU, file descriptors, start
 //! time, from `/proc` on Linux) and the build.
 
 use std::cell::RefCell;
@@ -107,6 +107,7 @@ impl Metrics {
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(db_pool_connections.clone()))?;
         registry.register(Box::new(db_pool_connections_max.clone()))?;
+        crate::pool_waits::register(&registry)?;
         // process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds,
         // process_start_time_seconds and more, read from /proc when scraped
         #[cfg(target_os = "linux")]

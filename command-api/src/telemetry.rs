@@ -1,6 +1,7 @@
 //! Structured logs through `tracing`: `RUST_LOG` filters, the format is configurable.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
 
 use crate::config::LogFormat;
 
@@ -11,17 +12,21 @@ use crate::config::LogFormat;
 /// it out.
 pub const DEFAULT_LOG_FILTER: &str = "info,actix_http::h1::dispatcher=off";
 
-/// Installs the global subscriber; later calls are no-ops (tests start several apps).
+/// Installs the global subscriber: the log on stderr, filtered by `RUST_LOG`, and the pool's
+/// acquire metrics ([`crate::pool_waits`]), whatever the log's filter. Later calls are no-ops
+/// (tests start several apps).
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _already_set = match format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log = match format {
+        LogFormat::Pretty => log.boxed(),
+        LogFormat::Json => log.json().boxed(),
     };
+    let _already_set = tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(crate::pool_waits::layer())
+        .try_init();
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ mod metadata;
 pub mod migrations;
 mod observe;
 mod pages;
-mod pool;
+pub mod pool;
 mod postgres;
 mod read_event;
 mod recorded;
