@@ -6,15 +6,22 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use command_api::config::{Overrides, Settings};
 use command_api::healthcheck;
 use loadgen::client::Api;
 use loadgen::scenario::{RunConfig, Scenario, run};
 use loadgen::stats::Report;
 use loadgen::{flash, naive, nats, relay, summary};
+use tokio_util::sync::CancellationToken;
+
+/// The progress display of `orders`' long runs, shared with it.
+#[path = "../../command-api/src/cli/progress.rs"]
+mod progress;
 
 /// Load generator for the order platform's benchmarks.
 #[derive(Parser)]
@@ -244,8 +251,27 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 catalogue,
                 sellout_stock,
                 run_id: format!("{:x}", chrono::Utc::now().timestamp_millis()),
+                done: Arc::default(),
             };
-            let mut report = run(&api, scenario, &config).await.map_err(|f| {
+            let name = report_name.clone().unwrap_or_else(|| {
+                scenario
+                    .to_possible_value()
+                    .map_or_else(String::new, |v| v.get_name().to_owned())
+            });
+            eprintln!(
+                "loadgen: {name}: {} clients, {} s warm-up, then {} s measured",
+                load.clients, load.warmup_secs, load.seconds
+            );
+            let shown = show_progress(
+                &name,
+                "operations",
+                None,
+                Arc::clone(&config.done),
+                Some(config.warmup),
+            );
+            let report = run(&api, scenario, &config).await;
+            shown.end().await;
+            let mut report = report.map_err(|f| {
                 anyhow::anyhow!("setting up the scenario failed: status {}", f.status)
             })?;
             if let Some(name) = report_name {
@@ -274,8 +300,18 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 replays,
                 second_order_every,
                 run_id: format!("{:x}", chrono::Utc::now().timestamp_millis()),
+                done: Arc::default(),
             };
-            emit(&flash::run(&api, &config).await?, json)?;
+            let shown = show_progress(
+                &config.name,
+                "buyers",
+                Some(config.buyers as u64),
+                Arc::clone(&config.done),
+                None,
+            );
+            let report = flash::run(&api, &config).await;
+            shown.end().await;
+            emit(&report?, json)?;
         }
         Command::Naive { database_url, load } => {
             let pool = naive::connect(&database_url).await?;
@@ -393,6 +429,58 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How often the progress display reads its counter.
+const PROGRESS_TICK_MS: u64 = 250;
+
+/// A progress display running beside a measured run.
+struct Shown {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Shown {
+    /// Ends the display with its last line, before the report is printed.
+    async fn end(self) {
+        self.stop.cancel();
+        // a display that panicked has nothing left to print
+        let _ = self.task.await;
+    }
+}
+
+/// Shows `done` of `total` `unit` on stderr (a bar on a terminal, a line every few seconds
+/// elsewhere) until ended; says when the warm-up is over, if the run has one.
+fn show_progress(
+    what: &str,
+    unit: &'static str,
+    total: Option<u64>,
+    done: Arc<AtomicU64>,
+    warmup: Option<Duration>,
+) -> Shown {
+    let stop = CancellationToken::new();
+    let mut progress = progress::Progress::new(what, unit);
+    let stopped = stop.clone();
+    let what = what.to_owned();
+    let mut measure_from = warmup.map(|warmup| Instant::now() + warmup);
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(PROGRESS_TICK_MS));
+        loop {
+            tokio::select! {
+                () = stopped.cancelled() => break,
+                _ = tick.tick() => {
+                    if measure_from.is_some_and(|at| Instant::now() >= at) {
+                        measure_from = None;
+                        progress.step("warm-up over, measuring");
+                    }
+                    progress.update(done.load(Ordering::Relaxed), total);
+                }
+            }
+        }
+        let done = done.load(Ordering::Relaxed);
+        progress.finish(&format!("{what}: {done} {unit} done"));
+    });
+    Shown { stop, task }
 }
 
 /// Writes `report` as JSON to `path` when given.

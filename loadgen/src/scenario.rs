@@ -1,6 +1,8 @@
 //! The scenarios. Each client loops until the deadline; operations that complete after the
 //! warm-up count. A failed request ends its operation, which does not count.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use command_api::auth::Role;
@@ -49,6 +51,8 @@ pub struct RunConfig {
     pub sellout_stock: u32,
     /// Distinguishes this run's SKUs and buyers from earlier runs on the same server.
     pub run_id: String,
+    /// Operations completed so far, warm-up included, for a progress display to read.
+    pub done: Arc<AtomicU64>,
 }
 
 struct Clock {
@@ -133,6 +137,9 @@ pub async fn run(api: &Api, scenario: Scenario, config: &RunConfig) -> Result<Re
                         read_mix(&api, &buyer, &mut rng, catalogue, &mut orders, &mut counted).await
                     }
                 };
+                if outcome.is_ok() {
+                    config.done.fetch_add(1, Ordering::Relaxed);
+                }
                 match outcome {
                     Ok(()) if measuring => {
                         counted.operations = 1;

@@ -75,4 +75,18 @@ async fn a_run_against_a_default_server_needs_no_secret_typed_by_hand() {
             .expect("the report is JSON");
     assert!(report["operations"].as_u64() > Some(0), "{report}");
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    // progress into a pipe: plain lines, the last with the count
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("loadgen: place-pay: 2 clients, 0 s warm-up, then 1 s measured")),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("loadgen: place-pay: ") && l.ends_with(" operations done")),
+        "{stderr}"
+    );
 }

@@ -46,8 +46,17 @@ async fn sale(url: &str, name: &str) -> Result<Report, FlashError> {
         replays: REPLAYS,
         second_order_every: 4,
         run_id: uuid::Uuid::new_v4().simple().to_string(),
+        done: std::sync::Arc::default(),
     };
-    flash::run(&api, &config).await
+    let report = flash::run(&api, &config).await;
+    // the progress counter saw every buyer
+    if report.is_ok() {
+        assert_eq!(
+            config.done.load(std::sync::atomic::Ordering::Relaxed),
+            BUYERS as u64
+        );
+    }
+    report
 }
 
 fn assert_sold_exactly_the_stock(report: &Report) {

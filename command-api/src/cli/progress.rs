@@ -1,12 +1,16 @@
-//! Progress of the long runs (replay, archive, reconcile) on stderr. On a terminal, a bar with
-//! the count, the rate and the time left, redrawn in place (indicatif). Anywhere else (a file,
-//! a pipe, a container's log) a plain line at most every [`PLAIN_LINE_INTERVAL_MS`], and never
-//! a `\r`: a carriage return left every redraw in the file, one long line that no pager reads.
+//! Progress of the long runs (replay, archive, reconcile, and loadgen's measured runs) on
+//! stderr. On a terminal, a bar with the count, the rate and the time left, redrawn in place
+//! (indicatif). Anywhere else (a file, a pipe, a container's log) a plain line at most every
+//! [`PLAIN_LINE_INTERVAL_MS`], and never a `\r`: a carriage return left every redraw in the
+//! file, one long line that no pager reads.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The program each line starts with (`orders`, or `loadgen`, which shares this file).
+const PROGRAM: &str = env!("CARGO_BIN_NAME");
 
 /// How often a plain progress line is written when stderr is no terminal.
 const PLAIN_LINE_INTERVAL_MS: u64 = 2_000;
@@ -35,7 +39,7 @@ impl Progress {
             // styled before it is shown: a bar on stderr draws at once, in indicatif's look
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
                 .with_style(style(unit, false))
-                .with_prefix(format!("orders: {what}"));
+                .with_prefix(format!("{PROGRAM}: {what}"));
             bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(BAR_REFRESH_PER_SEC));
             bar
         });
@@ -67,7 +71,7 @@ impl Progress {
                 });
                 if due {
                     self.shown = Some(Instant::now());
-                    eprintln!("orders: {}: {}", self.what, self.figures(done, total));
+                    eprintln!("{PROGRAM}: {}: {}", self.what, self.figures(done, total));
                 }
             }
         }
@@ -77,7 +81,7 @@ impl Progress {
     pub(crate) fn step(&mut self, step: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(step.to_owned()),
-            None => eprintln!("orders: {}: {step}", self.what),
+            None => eprintln!("{PROGRAM}: {}: {step}", self.what),
         }
     }
 
@@ -86,7 +90,7 @@ impl Progress {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
-        eprintln!("orders: {line}");
+        eprintln!("{PROGRAM}: {line}");
     }
 
     /// `1200/5000 events (24%), 3400 events/s, 1 s left`.

@@ -18,7 +18,8 @@
 pub mod figures;
 pub mod tally;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use command_api::auth::Role;
@@ -64,6 +65,8 @@ pub struct FlashConfig {
     pub second_order_every: usize,
     /// Distinguishes this run's SKU and buyers from earlier runs on the same server.
     pub run_id: String,
+    /// Buyers served so far, for a progress display to read.
+    pub done: Arc<AtomicU64>,
 }
 
 /// Why a flash sale measured nothing.
@@ -143,6 +146,7 @@ pub async fn run(api: &Api, config: &FlashConfig) -> Result<Report, FlashError> 
                     break;
                 }
                 client.buyer(buyer, &mut tally, &mut samples).await;
+                config.done.fetch_add(1, Ordering::Relaxed);
             }
             (tally, samples)
         }
