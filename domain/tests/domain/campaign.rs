@@ -81,6 +81,18 @@ fn a_campaign_ended_by_its_seller_refuses_orders_from_then_on() {
 }
 
 #[test]
+fn ending_a_campaign_after_its_end_time_records_that_it_ended_then() {
+    let campaign = campaign(10, 0, 60);
+    let ended = campaign
+        .decide(CampaignCommand::EndCampaign(EndCampaign { at: at(75) }))
+        .expect("ends");
+    let [CampaignEvent::CampaignEnded(ended)] = ended.as_slice() else {
+        panic!("one CampaignEnded: {ended:?}");
+    };
+    assert_eq!(ended.at, at(60));
+}
+
+#[test]
 fn a_campaign_needs_a_window_and_stock() {
     let empty = Campaign::default();
     assert_eq!(
