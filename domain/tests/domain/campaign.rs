@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use cqrs_es::Aggregate;
 use domain::{
-    BucketCommand, BucketError, BuyerCommand, BuyerError, Campaign, CampaignBucket, CampaignBuyer,
-    CampaignCommand, CampaignError, CampaignEvent, CampaignId, CampaignStatus, CreateCampaign,
-    EndCampaign, OrderId,
+    BucketCommand, BucketError, BuyerCommand, BuyerError, BuyerId, Campaign, CampaignBucket,
+    CampaignBuyer, CampaignCommand, CampaignError, CampaignEvent, CampaignId, CampaignStatus,
+    CreateCampaign, EndCampaign, OrderId, bucket_stream_id, buyer_stream_id,
+    parse_bucket_stream_id, parse_buyer_stream_id,
 };
 use proptest::prelude::*;
 
@@ -90,6 +91,22 @@ fn ending_a_campaign_after_its_end_time_records_that_it_ended_then() {
         panic!("one CampaignEnded: {ended:?}");
     };
     assert_eq!(ended.at, at(60));
+}
+
+#[test]
+fn a_bucket_or_buyer_stream_id_names_its_campaign_and_bucket_or_buyer() {
+    let campaign = CampaignId::parse("c-spring.sale").expect("a valid campaign id");
+    let buyer = BuyerId::parse("b-1").expect("a valid buyer id");
+    assert_eq!(
+        parse_bucket_stream_id(&bucket_stream_id(&campaign, 15)),
+        Some((campaign.clone(), 15))
+    );
+    assert_eq!(
+        parse_buyer_stream_id(&buyer_stream_id(&campaign, &buyer)),
+        Some((campaign, buyer))
+    );
+    assert_eq!(parse_bucket_stream_id("tea-500g"), None);
+    assert_eq!(parse_buyer_stream_id("tea-500g"), None);
 }
 
 #[test]
