@@ -351,3 +351,64 @@ pub async fn a_campaign_ends_by_itself_and_its_rest_returns_to_the_sku_once(app:
         .await;
     assert_eq!(app.campaign(&campaign).await["remaining"], 0);
 }
+
+/// Replays of one buyer's campaign placement sent at once, as a bot sends them.
+const REPLAYS: usize = 40;
+/// The default burst per buyer and campaign (`admission_campaign_buyer_burst`).
+const CAMPAIGN_BUYER_BURST: usize = 10;
+
+/// Admission for one buyer and campaign with the default settings: a bot replaying a buyer's
+/// placement many times at once is answered 429 `too-many-requests` (problem+json, with
+/// `Retry-After`) beyond its burst, and the refused replays write nothing (the log's head
+/// stays where it was); a second buyer of the campaign is placed meanwhile.
+pub async fn a_bot_replaying_a_campaign_placement_is_refused_429_and_writes_nothing(app: TestApp) {
+    app.create_product(TEA).await;
+    let campaign = app.running_campaign(10, 1).await;
+    let (order_id, token) = app.checkout("bot").await;
+    let first = app.place_in(&campaign, "bot", (&order_id, &token), 1).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let head = "SELECT count(*) FROM events";
+    let before = app.scalar(head).await;
+
+    let replays = futures::future::join_all(
+        (0..REPLAYS).map(|_| app.place_in(&campaign, "bot", (&order_id, &token), 1)),
+    )
+    .await;
+    let mut refused = 0;
+    for response in replays {
+        match response.status() {
+            // a repeat admitted within the burst: answered with the order, nothing written
+            StatusCode::OK => {}
+            StatusCode::TOO_MANY_REQUESTS => {
+                let header = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let retry_after = header("Retry-After").and_then(|v| v.parse::<u64>().ok());
+                assert!(retry_after.is_some_and(|secs| secs >= 1), "{retry_after:?}");
+                let content_type = header("Content-Type");
+                assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+                let (_, kind) = problem_type(response).await;
+                assert_eq!(kind, "/problems/too-many-requests");
+                refused += 1;
+            }
+            other => panic!("a replay answered {other}"),
+        }
+    }
+    // the burst and what refilled while the replays ran went through, the rest did not
+    assert!(
+        refused >= REPLAYS - 2 * CAMPAIGN_BUYER_BURST,
+        "{refused} of {REPLAYS} refused"
+    );
+    assert_eq!(app.scalar(head).await, before, "a replay wrote to the log");
+
+    // another buyer of the same campaign is not held back by the bot
+    assert_eq!(
+        app.buy_in(&campaign, "b-2").await.status(),
+        StatusCode::CREATED
+    );
+    assert!(app.scalar(head).await > before);
+}
