@@ -466,6 +466,29 @@ async fn an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_
     assert_eq!(campaign_log_len(&store).await, before);
 }
 
+async fn a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back(
+    store: EventStore,
+) {
+    create_sku(&store, "tea").await;
+    create_campaign(&store, 2).await;
+    claim_and_reserve(&store, 4001, "b-1", 0).await;
+    let reactions = PlacementReactions::new(store.clone());
+    let reservations = log_after(&store, Checkpoint::START, 5).await;
+    reactions.react_batch(&reservations).await.unwrap();
+    // the placement's process dies after its rejection, before its give-back
+    reject(&store, 4001).await;
+    let rejection = log_after(&store, reservations.last().unwrap().checkpoint(), 1).await;
+
+    reactions.react_batch(&rejection).await.unwrap();
+
+    let freed = bucket(&store, 0).await;
+    assert_eq!(
+        (freed.held(order_id(4001)), freed.available_of(1)),
+        (None, 1)
+    );
+    assert_eq!(buyer_record(&store, "b-1").await.held(), 0);
+}
+
 async fn sqlite() -> (EventStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("events.db").display());
@@ -507,6 +530,23 @@ async fn postgres_an_abandoned_campaign_placement_gets_its_unit_and_claim_back_a
     pool: PgPool,
 ) {
     an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_bound(
+        EventStore::postgres(pool),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back()
+{
+    let (store, _dir) = sqlite().await;
+    a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back(store).await;
+}
+
+#[sqlx::test(migrator = "command_api::MIGRATOR")]
+async fn postgres_a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back(
+    pool: PgPool,
+) {
+    a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back(
         EventStore::postgres(pool),
     )
     .await;
