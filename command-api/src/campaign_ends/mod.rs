@@ -27,7 +27,7 @@ const FINISH: &str = include_str!("sql/finish.sql");
 /// reaction's lag, on how late a campaign's units are back on the SKU.
 pub const CAMPAIGN_END_POLL_MS: u64 = 1_000;
 /// Campaigns one round ends at most (the rest wait for the next round).
-const ENDS_PER_ROUND_MAX: usize = 64;
+pub const ENDS_PER_ROUND_MAX: usize = 64;
 const ACTOR: &str = "system:campaign-ends";
 
 type EndError = Box<dyn std::error::Error + Send + Sync>;
