@@ -1,7 +1,7 @@
 //! A campaign's natural end (ADR 38): once its end time has passed, what its buckets hold goes
 //! back to the SKU, as when its seller ends it, without anybody asking.
 //!
-//! The `campaign-ends` reaction keeps the `campaign_ends` table (migration 0038) from the log:
+//! The `campaign-ends` reaction keeps the `campaign_ends` table (migration 0043) from the log:
 //! a `CampaignCreated` adds the campaign's end time. The node holding the `timer` lease
 //! ([`crate::leased`]) reads the rows whose time has passed, through an index, every
 //! [`CAMPAIGN_END_POLL_MS`], carries each end out ([`Campaigns::end_when_due`]) and marks the

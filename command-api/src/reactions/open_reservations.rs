@@ -1,4 +1,4 @@
-//! The `open_reservations` table (migrations 0032 and 0039, ADR 32 and 38): the reservations
+//! The `open_reservations` table (migrations 0032 and 0044, ADR 32 and 38): the reservations
 //! that no placed order holds yet, by order id and the stream holding them: a SKU's stock, or,
 //! for a flash-sale placement, the campaign's bucket and the buyer's claim on the campaign's
 //! limit. Kept from the log by [`super::placement::PlacementReactions`]. It answers the two
