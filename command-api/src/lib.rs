@@ -19,6 +19,7 @@
 pub mod access;
 pub mod admission;
 pub mod auth;
+pub mod campaign_ends;
 pub mod checkout_token;
 pub mod config;
 pub mod errors;

@@ -33,7 +33,7 @@ pub enum Role {
     Reactor,
     /// The relay of the log to NATS JetStream (with `nats_url`).
     Relay,
-    /// The payment deadlines' timer and sweeper.
+    /// The payment deadlines' timer and sweeper, and the campaigns' ends.
     Timer,
 }
 

@@ -1,7 +1,8 @@
 //! The work beside the HTTP server, by the node's roles ([`crate::roles`]): the reactions
 //! and, with NATS, the cart consumer (reactor), the relay to JetStream (relay), the payment
-//! deadlines' timer (timer), the projections and the archiver (projector). Each runs under its lease ([`crate::leased`]), so that with several nodes of a
-//! role one of them does it.
+//! deadlines' timer and the campaigns' ends (timer), the projections and the archiver
+//! (projector). Each runs under its lease ([`crate::leased`]), so that with several nodes of
+//! a role one of them does it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use relay::{ConsumerMetrics, Relay, RelayMetrics};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::campaign_ends::{self, CampaignEnder, CampaignEndsReaction};
 use crate::config::Settings;
 use crate::leased::Leases;
 use crate::metrics::Metrics;
@@ -140,6 +142,7 @@ impl Workers<'_> {
                 self.refund_numbers.clone(),
             )),
             self.reaction(deadlines),
+            self.reaction(CampaignEndsReaction::new(store)),
             self.leases
                 .spawn("placement-sweeper", self.shutdown, move |token| {
                     placement_sweeper::run(
@@ -176,7 +179,8 @@ impl Workers<'_> {
         )))
     }
 
-    /// The payment deadlines' timer and its sweeper, under the lease `timer`. A deadline
+    /// The payment deadlines' timer and its sweeper, and the campaigns' ends
+    /// ([`campaign_ends`]), under the lease `timer`. A deadline
     /// recorded on this node wakes the timer at once; one recorded elsewhere is seen within
     /// the timer's idle wait.
     fn timer(&self, wake: Arc<timer::DeadlineWake>) -> JoinHandle<()> {
@@ -187,11 +191,13 @@ impl Workers<'_> {
             Some(Metrics::clone(self.metrics)),
         );
         let sweep_interval = Duration::from_secs(self.settings.payment_sweep_interval_secs.max(1));
+        let ender = CampaignEnder::new(self.store.clone(), self.clock.clone());
         self.leases.spawn("timer", self.shutdown, move |token| {
             let timer = timer::run_timer(firer.clone(), Arc::clone(&wake), token.clone());
-            let sweeper = timer::run_sweeper(firer.clone(), sweep_interval, token);
+            let sweeper = timer::run_sweeper(firer.clone(), sweep_interval, token.clone());
+            let campaign_ends = campaign_ends::run(ender.clone(), token);
             async move {
-                tokio::join!(timer, sweeper);
+                tokio::join!(timer, sweeper, campaign_ends);
             }
         })
     }

@@ -1,8 +1,9 @@
 //! Stock is never held by an order that does not exist (ADR 32), on both backends: a
 //! `PlacementRejected` whose placement died before releasing is released by the placement
 //! reactions, and reservations that no order took are released by the sweeper once they are
-//! older than its bound. The crashes are simulated by appending a placement's events directly,
-//! stopping where its process would have died; time is passed in, nothing sleeps.
+//! older than its bound, a campaign placement's unit in its bucket and its buyer's claim too.
+//! The crashes are simulated by appending a placement's events directly, stopping where its
+//! process would have died; time is passed in, nothing sleeps.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::sync::Arc;
@@ -13,9 +14,11 @@ use command_api::reactions::placement::PlacementReactions;
 use command_api::reactions::placement_sweeper::{PlacementSweeper, Swept};
 use command_api::reactions::runner::Reaction;
 use domain::{
-    BuyerId, Money, Order, OrderCommand, OrderError, OrderEvent, OrderId, OrderItem, OrderPlaced,
-    PlaceOrder, PlacementRejected, ProductSnapshot, ProductTitle, Quantity, RejectionReason,
-    SellerId, Sku, SkuCreated, SkuEvent, SkuId, StockReserved,
+    BucketCommand, BuyerCommand, BuyerId, Campaign, CampaignBucket, CampaignBuyer, CampaignCommand,
+    CampaignId, CampaignLine, CreateCampaign, Money, Order, OrderCommand, OrderError, OrderEvent,
+    OrderId, OrderItem, OrderPlaced, PlaceOrder, PlacementRejected, ProductSnapshot, ProductTitle,
+    Quantity, RejectionReason, SellerId, Sku, SkuCreated, SkuEvent, SkuId, StockReserved,
+    bucket_stream_id, buyer_stream_id,
 };
 use event_store::{Checkpoint, EventMetadata, EventStore, RecordedEvent};
 use sqlx::PgPool;
@@ -94,12 +97,23 @@ fn snapshot(sku: &str) -> ProductSnapshot {
     }
 }
 
-/// Appends `OrderPlaced` for order `order` with one unit of `sku`.
+/// Appends `OrderPlaced` for order `order` of buyer b-1 with one unit of `sku`.
 async fn place(store: &EventStore, order: u64, sku: &str) {
+    place_as(store, order, sku, ("b-1", None)).await;
+}
+
+/// Appends `OrderPlaced` for order `order` of `buyer` with one unit of `sku`, in `campaign`
+/// when given.
+async fn place_as(
+    store: &EventStore,
+    order: u64,
+    sku: &str,
+    (buyer, campaign): (&str, Option<CampaignLine>),
+) {
     let price = Money::from_minor(250).unwrap();
     let placed = OrderEvent::OrderPlaced(OrderPlaced {
         order_id: order_id(order),
-        buyer: BuyerId::parse("b-1").unwrap(),
+        buyer: BuyerId::parse(buyer).unwrap(),
         seller: SellerId::parse("shop-1").unwrap(),
         items: vec![OrderItem {
             line: 0,
@@ -115,7 +129,7 @@ async fn place(store: &EventStore, order: u64, sku: &str) {
         total: price,
         placed_at: t0(),
         payment_due_at: t0() + chrono::Duration::minutes(15),
-        campaign: None,
+        campaign,
     });
     store
         .append::<Order>(
@@ -271,6 +285,210 @@ async fn a_reservation_without_an_order_is_released_after_the_bound(store: Event
     assert_eq!(log_len(&store).await, before);
 }
 
+const CAMPAIGN: &str = "c-1";
+
+fn campaign_id() -> CampaignId {
+    CampaignId::parse(CAMPAIGN).unwrap()
+}
+
+/// Appends a campaign of `stock` units of tea, one per bucket, limit one per buyer.
+async fn create_campaign(store: &EventStore, stock: u32) {
+    let created = Campaign::default()
+        .decide(CampaignCommand::CreateCampaign(CreateCampaign {
+            campaign_id: campaign_id(),
+            sku: SkuId::parse("tea").unwrap(),
+            seller: SellerId::parse("shop-1").unwrap(),
+            starts_at: t0(),
+            ends_at: t0() + chrono::Duration::hours(1),
+            price: Money::from_minor(199).unwrap(),
+            stock,
+            limit_per_buyer: Quantity::new(1).unwrap(),
+            at: t0(),
+        }))
+        .unwrap();
+    store
+        .append::<Campaign>(CAMPAIGN, 0, &created, &EventMetadata::default())
+        .await
+        .unwrap();
+}
+
+/// Appends what a campaign placement of `order` by `buyer` writes before its order: the
+/// buyer's claim, then a unit reserved in bucket `bucket` (a share of one unit).
+async fn claim_and_reserve(store: &EventStore, order: u64, buyer: &str, bucket: u32) {
+    let record = buyer_stream_id(&campaign_id(), &BuyerId::parse(buyer).unwrap());
+    let claimed = CampaignBuyer::default()
+        .decide(BuyerCommand::Claim {
+            order_id: order_id(order),
+            quantity: Quantity::new(1).unwrap(),
+            limit: Quantity::new(1).unwrap(),
+            at: t0(),
+        })
+        .unwrap();
+    let meta = |key: &str| EventMetadata {
+        dedup_key: Some(format!("{key}:{}", order_id(order))),
+        ..EventMetadata::default()
+    };
+    store
+        .append::<CampaignBuyer>(&record, 0, &claimed, &meta("claim"))
+        .await
+        .unwrap();
+    let reserved = CampaignBucket::default()
+        .decide(BucketCommand::Reserve {
+            share: 1,
+            order_id: order_id(order),
+            quantity: Quantity::new(1).unwrap(),
+            at: t0(),
+        })
+        .unwrap();
+    let stream = bucket_stream_id(&campaign_id(), bucket);
+    store
+        .append::<CampaignBucket>(&stream, 0, &reserved, &meta("reserve"))
+        .await
+        .unwrap();
+}
+
+async fn bucket(store: &EventStore, bucket: u32) -> CampaignBucket {
+    let stream = bucket_stream_id(&campaign_id(), bucket);
+    store
+        .load::<CampaignBucket>(&stream)
+        .await
+        .unwrap()
+        .aggregate
+}
+
+async fn buyer_record(store: &EventStore, buyer: &str) -> CampaignBuyer {
+    let record = buyer_stream_id(&campaign_id(), &BuyerId::parse(buyer).unwrap());
+    store
+        .load::<CampaignBuyer>(&record)
+        .await
+        .unwrap()
+        .aggregate
+}
+
+/// Events in the campaign's bucket and buyer streams and its orders'.
+async fn campaign_log_len(store: &EventStore) -> usize {
+    let mut events = 0;
+    for bucket in 0..2 {
+        let stream = bucket_stream_id(&campaign_id(), bucket);
+        events += store
+            .read_stream("CampaignBucket", &stream)
+            .await
+            .unwrap()
+            .len();
+    }
+    for buyer in ["b-1", "b-2"] {
+        let record = buyer_stream_id(&campaign_id(), &BuyerId::parse(buyer).unwrap());
+        events += store
+            .read_stream("CampaignBuyer", &record)
+            .await
+            .unwrap()
+            .len();
+    }
+    for order in ["4001", "4002"] {
+        events += store.read_stream("Order", order).await.unwrap().len();
+    }
+    events
+}
+
+async fn an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_bound(
+    store: EventStore,
+) {
+    create_sku(&store, "tea").await;
+    create_campaign(&store, 2).await;
+    // 4001: claimed and reserved in bucket 0, its placement died before its order
+    claim_and_reserve(&store, 4001, "b-1", 0).await;
+    // 4002: claimed, reserved in bucket 1 and placed
+    claim_and_reserve(&store, 4002, "b-2", 1).await;
+    let line = CampaignLine {
+        campaign_id: campaign_id(),
+        bucket: 1,
+    };
+    place_as(&store, 4002, "tea", ("b-2", Some(line))).await;
+    let reactions = PlacementReactions::new(store.clone());
+    reactions
+        .react_batch(&log_after(&store, Checkpoint::START, 9).await)
+        .await
+        .unwrap();
+    let sweeper = PlacementSweeper::new(store.clone(), Duration::from_secs(300));
+    let early = sweeper
+        .sweep(t0() + chrono::Duration::seconds(ABANDONED_AFTER_SECS - 1))
+        .await
+        .unwrap();
+    assert_eq!(early, Swept::default());
+    assert_eq!(
+        bucket(&store, 0).await.held(order_id(4001)),
+        Some(Quantity::new(1).unwrap())
+    );
+
+    let late = sweeper
+        .sweep(t0() + chrono::Duration::seconds(ABANDONED_AFTER_SECS + 1))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        late,
+        Swept {
+            abandoned: 1,
+            released: 2
+        }
+    );
+    // 4001's unit is the campaign's again and its buyer's claim no longer counts
+    let freed = bucket(&store, 0).await;
+    assert_eq!(
+        (freed.held(order_id(4001)), freed.available_of(1)),
+        (None, 1)
+    );
+    let b1 = buyer_record(&store, "b-1").await;
+    assert_eq!((b1.held(), b1.counts(order_id(4001))), (0, false));
+    let abandoned = store.load::<Order>("4001").await.unwrap().aggregate;
+    assert_eq!(
+        abandoned.rejection().map(|r| r.reason.clone()),
+        Some(RejectionReason::Abandoned)
+    );
+    // the placed order keeps its unit and its claim
+    assert_eq!(
+        bucket(&store, 1).await.held(order_id(4002)),
+        Some(Quantity::new(1).unwrap())
+    );
+    assert_eq!(buyer_record(&store, "b-2").await.held(), 1);
+
+    // another round, and the reactions reading the sweeper's events, change nothing
+    let before = campaign_log_len(&store).await;
+    reactions
+        .react_batch(&log_after(&store, Checkpoint::START, 12).await)
+        .await
+        .unwrap();
+    let again = sweeper
+        .sweep(t0() + chrono::Duration::seconds(10 * ABANDONED_AFTER_SECS))
+        .await
+        .unwrap();
+    assert_eq!(again, Swept::default());
+    assert_eq!(campaign_log_len(&store).await, before);
+}
+
+async fn a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back(
+    store: EventStore,
+) {
+    create_sku(&store, "tea").await;
+    create_campaign(&store, 2).await;
+    claim_and_reserve(&store, 4001, "b-1", 0).await;
+    let reactions = PlacementReactions::new(store.clone());
+    let reservations = log_after(&store, Checkpoint::START, 5).await;
+    reactions.react_batch(&reservations).await.unwrap();
+    // the placement's process dies after its rejection, before its give-back
+    reject(&store, 4001).await;
+    let rejection = log_after(&store, reservations.last().unwrap().checkpoint(), 1).await;
+
+    reactions.react_batch(&rejection).await.unwrap();
+
+    let freed = bucket(&store, 0).await;
+    assert_eq!(
+        (freed.held(order_id(4001)), freed.available_of(1)),
+        (None, 1)
+    );
+    assert_eq!(buyer_record(&store, "b-1").await.held(), 0);
+}
+
 async fn sqlite() -> (EventStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("events.db").display());
@@ -299,4 +517,37 @@ async fn sqlite_a_reservation_without_an_order_is_released_after_the_bound() {
 #[sqlx::test(migrator = "command_api::MIGRATOR")]
 async fn postgres_a_reservation_without_an_order_is_released_after_the_bound(pool: PgPool) {
     a_reservation_without_an_order_is_released_after_the_bound(EventStore::postgres(pool)).await;
+}
+
+#[tokio::test]
+async fn sqlite_an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_bound() {
+    let (store, _dir) = sqlite().await;
+    an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_bound(store).await;
+}
+
+#[sqlx::test(migrator = "command_api::MIGRATOR")]
+async fn postgres_an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_bound(
+    pool: PgPool,
+) {
+    an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_bound(
+        EventStore::postgres(pool),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back()
+{
+    let (store, _dir) = sqlite().await;
+    a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back(store).await;
+}
+
+#[sqlx::test(migrator = "command_api::MIGRATOR")]
+async fn postgres_a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back(
+    pool: PgPool,
+) {
+    a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and_claim_back(
+        EventStore::postgres(pool),
+    )
+    .await;
 }

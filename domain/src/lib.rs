@@ -40,10 +40,11 @@ pub mod upcast;
 
 pub use campaign::bucket::{
     BucketClosed, BucketCommand, BucketError, BucketEvent, BucketMovement, BucketOpened,
-    BucketReleased, CampaignBucket, bucket_stream_id,
+    BucketReleased, CampaignBucket, bucket_stream_id, parse_bucket_stream_id,
 };
 pub use campaign::buyer::{
     BuyerCommand, BuyerError, BuyerEvent, CampaignBuyer, LimitMovement, buyer_stream_id,
+    parse_buyer_stream_id,
 };
 pub use campaign::seller::{
     CampaignListed, ListCampaign, SellerCampaigns, SellerCampaignsError, SellerCampaignsEvent,

@@ -69,9 +69,9 @@ pub struct Settings {
     pub payment_timeout_secs: u64,
     /// How often the sweeper fires payment deadlines the timer missed.
     pub payment_sweep_interval_secs: u64,
-    /// How old a stock reservation with no order may get before its placement counts as
-    /// abandoned: the sweeper then rejects the order id and releases it (ADR 32). Longer than
-    /// any placement takes.
+    /// How old a stock reservation (or a campaign's unit and buyer's claim) with no order may
+    /// get before its placement counts as abandoned: the sweeper then rejects the order id and
+    /// releases it (ADR 32, 38). Longer than any placement takes.
     pub abandoned_placement_secs: u64,
     /// Payment simulator: success callbacks dropped, per mille.
     pub simulator_callback_drop_permille: u16,

@@ -1,13 +1,14 @@
-//! The order reactions' moves of a flash-sale order's units (ADR 38): they are held in the
-//! campaign's bucket that `OrderPlaced` names, not in the SKU's stock. Payment sells them
-//! there. Cancellation releases them to the bucket, so the running campaign sells them again,
-//! and gives the buyer's claim back; a bucket that has closed (the campaign ended) marks the
-//! release as the SKU's, and the units go back to the SKU.
+//! The moves of a flash-sale order's units (ADR 38): they are held in the campaign's bucket
+//! that `OrderPlaced` names, not in the SKU's stock. Payment sells them there. Cancellation
+//! releases them to the bucket, so the running campaign sells them again, and gives the
+//! buyer's claim back; a bucket that has closed (the campaign ended) marks the release as the
+//! SKU's, and the units go back to the SKU. A placement that never became an order has its
+//! unit and its claim released the same way ([`super::placement::release`]).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::{
-    BucketCommand, BuyerCommand, Campaign, CampaignLine, CampaignStock, Order, OrderId, Sku,
-    SkuCommand,
+    BucketCommand, BuyerCommand, BuyerId, Campaign, CampaignCreated, CampaignId, CampaignLine,
+    CampaignStock, Order, OrderId, Sku, SkuCommand,
 };
 use event_store::{EventMetadata, EventStore, execute_with};
 
@@ -35,88 +36,124 @@ pub(crate) async fn move_units(
     let Some(order_id) = order.order_id() else {
         return Ok(());
     };
-    let campaign = match store.kept::<Campaign>(line.campaign_id.as_str()) {
-        Some(kept) if kept.aggregate.details().is_some() => kept.aggregate,
-        _ => {
-            store
-                .load::<Campaign>(line.campaign_id.as_str())
-                .await?
-                .aggregate
-        }
-    };
-    let Some(details) = campaign.details() else {
+    let campaign = campaign_of(store, &line.campaign_id).await?;
+    if campaign.details().is_none() {
         return Ok(());
-    };
-    let share = campaign.bucket_stock(line.bucket);
+    }
     let at = Utc::now();
-    let (key, command) = match movement {
-        Movement::Deduct => (
-            format!("deduct:{order_id}"),
-            BucketCommand::Deduct {
-                share,
-                order_id,
-                at,
-            },
-        ),
-        Movement::Release => (
-            format!("release:{order_id}"),
-            BucketCommand::Release {
-                share,
-                order_id,
-                at,
-            },
-        ),
+    if movement == Movement::Release {
+        release_in_bucket(store, meta, &campaign, line.bucket, order_id, at).await?;
+        if let Some(buyer) = order.buyer() {
+            return_claim(store, meta, (&line.campaign_id, buyer), order_id, at).await?;
+        }
+        return Ok(());
+    }
+    let command = BucketCommand::Deduct {
+        share: campaign.bucket_stock(line.bucket),
+        order_id,
+        at,
     };
-    let moved = on_bucket(
+    on_bucket(
         store,
         (&line.campaign_id, line.bucket),
         meta,
-        key,
+        format!("deduct:{order_id}"),
         command,
-        |bucket| bucket.released_to_sku(order_id),
-    )
-    .await
-    .map_err(boxed)?;
-    if movement == Movement::Deduct {
-        return Ok(());
-    }
-    if moved.aggregate {
-        give_to_sku(store, meta, order, line, order_id, &details.sku).await?;
-    }
-    let Some(buyer) = order.buyer() else {
-        return Ok(());
-    };
-    let give_back = BuyerCommand::Return { order_id, at };
-    on_buyer(
-        store,
-        (&line.campaign_id, buyer),
-        meta,
-        format!("return:{order_id}"),
-        give_back,
+        |_| (),
     )
     .await
     .map_err(boxed)?;
     Ok(())
 }
 
-/// Gives an order's units, released after its campaign's bucket closed, back to the SKU.
+/// The campaign `id`, from the state this process keeps when it has it.
+pub(crate) async fn campaign_of(
+    store: &EventStore,
+    id: &CampaignId,
+) -> Result<Campaign, ReactionError> {
+    match store.kept::<Campaign>(id.as_str()) {
+        Some(kept) if kept.aggregate.details().is_some() => Ok(kept.aggregate),
+        _ => Ok(store.load::<Campaign>(id.as_str()).await?.aggregate),
+    }
+}
+
+/// Releases what `order_id` holds in bucket `bucket` of `campaign` (dedup key
+/// `release:{order_id}`): back to the campaign while the bucket is open, to the SKU once it
+/// closed. Answers how many events that appended to the bucket.
+pub(crate) async fn release_in_bucket(
+    store: &EventStore,
+    meta: &EventMetadata,
+    campaign: &Campaign,
+    bucket: u32,
+    order_id: OrderId,
+    at: DateTime<Utc>,
+) -> Result<usize, ReactionError> {
+    let Some(details) = campaign.details() else {
+        return Ok(0);
+    };
+    let command = BucketCommand::Release {
+        share: campaign.bucket_stock(bucket),
+        order_id,
+        at,
+    };
+    let released = on_bucket(
+        store,
+        (&details.campaign_id, bucket),
+        meta,
+        format!("release:{order_id}"),
+        command,
+        // asked again after a crash, the units found gone to the SKU go to it (keyed) again
+        |bucket| {
+            bucket
+                .reserved_by(order_id)
+                .filter(|_| bucket.released_to_sku(order_id))
+        },
+    )
+    .await
+    .map_err(boxed)?;
+    if let Some(units) = released.aggregate {
+        give_to_sku(store, meta, details, order_id, units.get()).await?;
+    }
+    Ok(released.appended)
+}
+
+/// Returns `order_id`'s claim on `buyer`'s limit in `campaign` (dedup key `return:{order_id}`);
+/// answers how many events that appended.
+pub(crate) async fn return_claim(
+    store: &EventStore,
+    meta: &EventMetadata,
+    (campaign, buyer): (&CampaignId, &BuyerId),
+    order_id: OrderId,
+    at: DateTime<Utc>,
+) -> Result<usize, ReactionError> {
+    let returned = on_buyer(
+        store,
+        (campaign, buyer),
+        meta,
+        format!("return:{order_id}"),
+        BuyerCommand::Return { order_id, at },
+    )
+    .await
+    .map_err(boxed)?;
+    Ok(returned.appended)
+}
+
+/// Gives `units` of an order, released after its campaign's bucket closed, back to the SKU.
 async fn give_to_sku(
     store: &EventStore,
     meta: &EventMetadata,
-    order: &Order,
-    line: &CampaignLine,
+    campaign: &CampaignCreated,
     order_id: OrderId,
-    sku: &domain::SkuId,
+    units: u32,
 ) -> Result<(), ReactionError> {
-    let units = order.items().iter().map(|item| item.quantity.get()).sum();
     let command = CampaignStock {
-        campaign_id: line.campaign_id.clone(),
+        campaign_id: campaign.campaign_id.clone(),
         quantity: units,
         at: Utc::now(),
     };
     execute_with(
         store,
-        sku.as_str(),
+        campaign.sku.as_str(),
         None,
         &EventMetadata {
             dedup_key: Some(format!("return:{order_id}")),

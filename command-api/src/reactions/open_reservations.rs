@@ -1,15 +1,18 @@
-//! The `open_reservations` table (migration 0032, ADR 32): the stock reservations that no
-//! placed order holds yet, by order id and SKU, kept from the log by
-//! [`super::placement::PlacementReactions`]. It answers the two questions the log cannot
-//! answer without reading all of it: which SKUs an order id holds units of (when its placement
-//! is rejected), and which reservations have waited too long for an order (the
-//! abandoned-placement sweeper).
+//! The `open_reservations` table (migrations 0032 and 0044, ADR 32 and 38): the reservations
+//! that no placed order holds yet, by order id and the stream holding them: a SKU's stock, or,
+//! for a flash-sale placement, the campaign's bucket and the buyer's claim on the campaign's
+//! limit. Kept from the log by [`super::placement::PlacementReactions`]. It answers the two
+//! questions the log cannot answer without reading all of it: which streams hold something of
+//! an order id (when its placement is rejected), and which reservations have waited too long
+//! for an order (the abandoned-placement sweeper).
 //!
 //! Every statement is one short transaction and idempotent: the reaction handles an event at
 //! least once, and several sweepers may run at once.
 
+use cqrs_es::Aggregate;
+use domain::{CampaignBucket, CampaignBuyer, Sku};
 use event_store::{Db, EventStore, Pool, StoreError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 const ADD_POSTGRES: &str = include_str!("sql/add_postgres.sql");
 const ADD_SQLITE: &str = include_str!("sql/add_sqlite.sql");
@@ -21,22 +24,54 @@ const OF_ORDERS_POSTGRES: &str = include_str!("sql/of_orders_postgres.sql");
 const OF_ORDERS_SQLITE: &str = include_str!("sql/of_orders_sqlite.sql");
 const STALE_ORDERS: &str = include_str!("sql/stale_orders.sql");
 
+/// The kind of stream that holds a reservation: its aggregate type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Holder {
+    /// Units of a SKU's stock.
+    Sku,
+    /// Units of a campaign's bucket.
+    CampaignBucket,
+    /// A claim on a buyer's limit in a campaign.
+    CampaignBuyer,
+}
+
+impl Holder {
+    /// Its aggregate type, as the table stores it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sku => Sku::TYPE,
+            Self::CampaignBucket => CampaignBucket::TYPE,
+            Self::CampaignBuyer => CampaignBuyer::TYPE,
+        }
+    }
+
+    /// The holder of aggregate type `aggregate_type`, if it holds reservations.
+    pub fn of_type(aggregate_type: &str) -> Option<Self> {
+        [Self::Sku, Self::CampaignBucket, Self::CampaignBuyer]
+            .into_iter()
+            .find(|holder| holder.as_str() == aggregate_type)
+    }
+}
+
 /// A reservation that no placed order holds (yet).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenReservation {
     /// The order id it was made for (decimal).
     pub order_id: String,
-    /// The SKU whose units it holds.
-    pub sku: String,
+    /// What kind of stream holds it.
+    pub holder: Holder,
+    /// The stream holding it: the SKU id, [`domain::bucket_stream_id`] or
+    /// [`domain::buyer_stream_id`].
+    pub stream_id: String,
     /// When it was made (Unix ms).
     pub reserved_at_ms: i64,
 }
 
-/// One (order id, SKU) row, as SQLite's removal statement reads it.
+/// One (order id, stream id) row, as SQLite's removal statement reads it.
 #[derive(Serialize)]
 struct Pair<'a> {
     order_id: &'a str,
-    sku: &'a str,
+    stream_id: &'a str,
 }
 
 /// The `open_reservations` table of the event store's database.
@@ -72,7 +107,12 @@ impl OpenReservations {
             Pool::Postgres(pool) => {
                 sqlx::query(ADD_POSTGRES)
                     .bind(rows.iter().map(|r| r.order_id.as_str()).collect::<Vec<_>>())
-                    .bind(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.holder.as_str()).collect::<Vec<_>>())
+                    .bind(
+                        rows.iter()
+                            .map(|r| r.stream_id.as_str())
+                            .collect::<Vec<_>>(),
+                    )
                     .bind(rows.iter().map(|r| r.reserved_at_ms).collect::<Vec<_>>())
                     .execute(pool)
                     .await?;
@@ -82,7 +122,7 @@ impl OpenReservations {
         }
     }
 
-    /// Removes the rows of `pairs` (order id, SKU) in one statement.
+    /// Removes the rows of `pairs` (order id, stream id) in one statement.
     pub async fn remove(&self, pairs: &[(String, String)]) -> Result<(), StoreError> {
         if pairs.is_empty() {
             return Ok(());
@@ -99,7 +139,10 @@ impl OpenReservations {
             Pool::Sqlite(_) => {
                 let keys: Vec<Pair<'_>> = pairs
                     .iter()
-                    .map(|(order_id, sku)| Pair { order_id, sku })
+                    .map(|(order_id, stream_id)| Pair {
+                        order_id,
+                        stream_id,
+                    })
                     .collect();
                 self.execute(REMOVE_SQLITE, to_json(&keys)?).await
             }
@@ -118,11 +161,11 @@ impl OpenReservations {
         self.execute(sql, to_json(order_ids)?).await
     }
 
-    /// The rows of `order_ids`, as (order id, SKU) pairs, in one statement.
+    /// The rows of `order_ids`, in one statement.
     pub async fn of_orders(
         &self,
         order_ids: &[String],
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    ) -> Result<Vec<OpenReservation>, StoreError> {
         if order_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -130,7 +173,20 @@ impl OpenReservations {
         Ok(db
             .query(db.dialect().pick(OF_ORDERS_POSTGRES, OF_ORDERS_SQLITE))
             .bind(to_json(order_ids)?)
-            .fetch_all_with(db, |row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .fetch_all_with(db, |row| {
+                let aggregate_type: String = row.try_get(1)?;
+                let holder = Holder::of_type(&aggregate_type).ok_or_else(|| {
+                    sqlx::Error::Decode(
+                        format!("an open reservation held by a {aggregate_type:?}").into(),
+                    )
+                })?;
+                Ok(OpenReservation {
+                    order_id: row.try_get(0)?,
+                    holder,
+                    stream_id: row.try_get(2)?,
+                    reserved_at_ms: row.try_get(3)?,
+                })
+            })
             .await?)
     }
 

@@ -5,25 +5,32 @@
 //!
 //! It keeps [`OpenReservations`] from the log: a `StockReserved` adds its row; a
 //! `StockReleased` or `StockDeducted` removes it, and so does the order's `OrderPlaced` (the
-//! order holds it from then on, and its payment or cancellation ends it). On a
+//! order holds it from then on, and its payment or cancellation ends it). A flash-sale
+//! placement's `BucketReserved` and `LimitClaimed` (ADR 38) are rows the same way, ended by
+//! `BucketReleased`, `BucketDeducted` and `LimitReturned`. On a
 //! `PlacementRejected` it releases every open reservation of the order id, whatever the
 //! rejection knows of the placement's items: a rejection can come before any of them is in
 //! the order stream. Both happen in one reaction, the table first, so the rows of every
 //! reservation before the rejection are there when the rejection is handled.
 //!
-//! A release uses the dedup key `release:{order_id}`, like the placement's own release: a SKU
-//! releases an order's units at most once, whoever asks.
+//! A release uses the dedup key `release:{order_id}` (`return:{order_id}` for a claim), like
+//! the placement's own release: a SKU or a bucket releases an order's units at most once, and
+//! a buyer's record returns its claim at most once, whoever asks.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use domain::{Order, OrderId, ReleaseStock, Sku, SkuCommand, SkuEvent};
+use domain::{
+    BucketEvent, BuyerEvent, Order, OrderId, ReleaseStock, Sku, SkuCommand, SkuEvent,
+    parse_bucket_stream_id, parse_buyer_stream_id,
+};
 use event_store::{EventMetadata, EventStore, RecordedEvent};
 use futures::{StreamExt, TryStreamExt};
 
-use super::open_reservations::{OpenReservation, OpenReservations};
+use super::campaign;
+use super::open_reservations::{Holder, OpenReservation, OpenReservations};
 use super::runner::Reaction;
 use event_store::{ExecuteError, execute_with};
 
@@ -52,7 +59,7 @@ pub struct PlacementReactions {
 struct Changes {
     /// Reservations still open at the batch's end.
     added: Vec<OpenReservation>,
-    /// Reservations from earlier batches that ended in this one (order id, SKU).
+    /// Reservations from earlier batches that ended in this one (order id, stream id).
     ended: Vec<(String, String)>,
     /// Orders placed in this batch: their reservations until then are the order's.
     placed: Vec<String>,
@@ -67,47 +74,77 @@ struct Changes {
 fn changes(batch: &[Arc<RecordedEvent>]) -> Result<Changes, ReactionError> {
     let mut changes = Changes::default();
     for event in batch {
-        if event.aggregate_type == Sku::TYPE {
-            let sku = &event.aggregate_id;
-            match event.decode::<SkuEvent>()? {
-                SkuEvent::StockReserved(reserved) => changes.added.push(OpenReservation {
-                    order_id: reserved.order_id.to_string(),
-                    sku: sku.clone(),
-                    reserved_at_ms: reserved.at.timestamp_millis(),
-                }),
-                SkuEvent::StockReleased(released) => {
-                    changes.end(&released.order_id.to_string(), Some(sku));
+        let stream = &event.aggregate_id;
+        let Some(holder) = Holder::of_type(&event.aggregate_type) else {
+            if event.aggregate_type == Order::TYPE {
+                // the order id is the stream's id: nothing to decode
+                match event.event_type.as_str() {
+                    "OrderPlaced" => {
+                        changes.end(stream, None);
+                        changes.placed.push(stream.clone());
+                    }
+                    "PlacementRejected" => changes.rejected.push(stream.clone()),
+                    _ => {}
                 }
-                SkuEvent::StockDeducted(deducted) => {
-                    changes.end(&deducted.order_id.to_string(), Some(sku));
-                }
-                _ => {}
             }
-        } else if event.aggregate_type == Order::TYPE {
-            // the order id is the stream's id: nothing to decode
-            match event.event_type.as_str() {
-                "OrderPlaced" => {
-                    changes.end(&event.aggregate_id, None);
-                    changes.placed.push(event.aggregate_id.clone());
-                }
-                "PlacementRejected" => changes.rejected.push(event.aggregate_id.clone()),
-                _ => {}
-            }
+            continue;
+        };
+        match moved(holder, event)? {
+            Some((order_id, Moved::Reserved(at))) => changes.added.push(OpenReservation {
+                order_id: order_id.to_string(),
+                holder,
+                stream_id: stream.clone(),
+                reserved_at_ms: at.timestamp_millis(),
+            }),
+            Some((order_id, Moved::Ended)) => changes.end(&order_id.to_string(), Some(stream)),
+            None => {}
         }
     }
     Ok(changes)
 }
 
+/// What an event of a stream holding reservations did to one.
+enum Moved {
+    /// An order's reservation (or claim) was made, at this time.
+    Reserved(DateTime<Utc>),
+    /// It ended: released, deducted, returned.
+    Ended,
+}
+
+/// The reservation `event` of a `holder` stream made or ended, if any.
+fn moved(holder: Holder, event: &RecordedEvent) -> Result<Option<(OrderId, Moved)>, ReactionError> {
+    Ok(match holder {
+        Holder::Sku => match event.decode::<SkuEvent>()? {
+            SkuEvent::StockReserved(e) => Some((e.order_id, Moved::Reserved(e.at))),
+            SkuEvent::StockReleased(e) => Some((e.order_id, Moved::Ended)),
+            SkuEvent::StockDeducted(e) => Some((e.order_id, Moved::Ended)),
+            _ => None,
+        },
+        Holder::CampaignBucket => match event.decode::<BucketEvent>()? {
+            BucketEvent::BucketReserved(e) => Some((e.order_id, Moved::Reserved(e.at))),
+            BucketEvent::BucketReleased(e) => Some((e.order_id, Moved::Ended)),
+            BucketEvent::BucketDeducted(e) => Some((e.order_id, Moved::Ended)),
+            _ => None,
+        },
+        Holder::CampaignBuyer => match event.decode::<BuyerEvent>()? {
+            BuyerEvent::LimitClaimed(e) => Some((e.order_id, Moved::Reserved(e.at))),
+            BuyerEvent::LimitReturned(e) => Some((e.order_id, Moved::Ended)),
+        },
+    })
+}
+
 impl Changes {
-    /// The reservation of `order_id` on `sku` (on every SKU when `None`: its order was placed)
-    /// ended: dropped from what the batch adds, or, when an earlier batch added it, removed.
-    fn end(&mut self, order_id: &str, sku: Option<&String>) {
+    /// The reservation of `order_id` held by stream `stream` (by every stream when `None`: its
+    /// order was placed) ended: dropped from what the batch adds, or, when an earlier batch
+    /// added it, removed.
+    fn end(&mut self, order_id: &str, stream: Option<&String>) {
         let before = self.added.len();
-        self.added
-            .retain(|r| r.order_id != order_id || sku.is_some_and(|sku| &r.sku != sku));
-        if let Some(sku) = sku {
+        self.added.retain(|r| {
+            r.order_id != order_id || stream.is_some_and(|stream| &r.stream_id != stream)
+        });
+        if let Some(stream) = stream {
             if self.added.len() == before {
-                self.ended.push((order_id.to_owned(), sku.clone()));
+                self.ended.push((order_id.to_owned(), stream.clone()));
             }
         }
     }
@@ -133,9 +170,7 @@ impl PlacementReactions {
     ) -> Result<usize, ReactionError> {
         let held = self.open.of_orders(order_ids).await?;
         let released = futures::stream::iter(held)
-            .map(|(order_id, sku)| async move {
-                release(&self.store, &order_id, &sku, actor, cause, Utc::now()).await
-            })
+            .map(|held| async move { release(&self.store, &held, actor, cause, Utc::now()).await })
             .buffer_unordered(RELEASES_AT_ONCE_MAX)
             .try_fold(0, |count, appended| async move { Ok(count + appended) })
             .await?;
@@ -148,19 +183,21 @@ impl PlacementReactions {
     }
 }
 
-/// Releases `order_id`'s units of `sku` (dedup key `release:{order_id}`); answers how many
-/// events that appended (0 when the reservation had ended already).
+/// Releases what `held` holds (dedup key `release:{order_id}`, and `return:{order_id}` for
+/// a buyer's claim); answers how many events that appended (0 when it had ended already).
 pub(crate) async fn release(
     store: &EventStore,
-    order_id: &str,
-    sku: &str,
+    held: &OpenReservation,
     actor: &str,
     cause: Option<&RecordedEvent>,
     at: DateTime<Utc>,
 ) -> Result<usize, ReactionError> {
-    let order_id: OrderId = order_id
-        .parse()
-        .map_err(|err| format!("an open reservation names the order id {order_id:?}: {err}"))?;
+    let order_id: OrderId = held.order_id.parse().map_err(|err| {
+        format!(
+            "an open reservation names the order id {:?}: {err}",
+            held.order_id
+        )
+    })?;
     let meta = EventMetadata {
         dedup_key: Some(format!("release:{order_id}")),
         actor: Some(actor.to_owned()),
@@ -170,18 +207,33 @@ pub(crate) async fn release(
         request_id: None,
         request_digest: None,
     };
-    let command = ReleaseStock { order_id, at };
-    let executed = execute_with(
-        store,
-        sku,
-        None,
-        &meta,
-        |stock: &Sku| stock.decide(SkuCommand::ReleaseStock(command.clone())),
-        |_| (),
-    )
-    .await
-    .map_err(|err: ExecuteError<_>| Box::new(err) as ReactionError)?;
-    Ok(executed.appended)
+    let stream = held.stream_id.as_str();
+    let unknown = || format!("an open reservation names the {:?} {stream:?}", held.holder);
+    match held.holder {
+        Holder::Sku => {
+            let command = ReleaseStock { order_id, at };
+            let executed = execute_with(
+                store,
+                stream,
+                None,
+                &meta,
+                |stock: &Sku| stock.decide(SkuCommand::ReleaseStock(command.clone())),
+                |_| (),
+            )
+            .await
+            .map_err(|err: ExecuteError<_>| Box::new(err) as ReactionError)?;
+            Ok(executed.appended)
+        }
+        Holder::CampaignBucket => {
+            let (campaign, bucket) = parse_bucket_stream_id(stream).ok_or_else(unknown)?;
+            let campaign = campaign::campaign_of(store, &campaign).await?;
+            campaign::release_in_bucket(store, &meta, &campaign, bucket, order_id, at).await
+        }
+        Holder::CampaignBuyer => {
+            let (campaign, buyer) = parse_buyer_stream_id(stream).ok_or_else(unknown)?;
+            campaign::return_claim(store, &meta, (&campaign, &buyer), order_id, at).await
+        }
+    }
 }
 
 impl Reaction for PlacementReactions {

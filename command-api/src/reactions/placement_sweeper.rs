@@ -5,7 +5,9 @@
 //! can no longer become an order relying on those units, then releases them.
 //!
 //! It finds such reservations in [`OpenReservations`] by age (an index), never in the log: a
-//! round reads the few rows past the bound, not the history. An id that turns out to be placed
+//! round reads the few rows past the bound, not the history. A flash-sale placement's unit in
+//! its campaign's bucket and its claim on the buyer's limit are such rows too (ADR 38), and
+//! come back the same way. An id that turns out to be placed
 //! keeps the reservations on its items (they are the order's, and its payment or cancellation
 //! ends them); any other reservation of it was made by a repeat that lost (ADR 14) and is
 //! released. Time is passed in ([`PlacementSweeper::sweep`] takes `now`), so tests advance it.
@@ -14,12 +16,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::{AbandonPlacement, Order, OrderCommand, OrderError, OrderId};
+use domain::{
+    AbandonPlacement, Order, OrderCommand, OrderError, OrderId, bucket_stream_id, buyer_stream_id,
+};
 use event_store::{EventMetadata, EventStore};
 use futures::{StreamExt, TryStreamExt};
 use tokio_util::sync::CancellationToken;
 
-use super::open_reservations::OpenReservations;
+use super::open_reservations::{Holder, OpenReservation, OpenReservations};
 use super::placement::release;
 use event_store::{ExecuteError, execute};
 
@@ -96,26 +100,27 @@ impl PlacementSweeper {
         })
         .await;
         let held = self.open.of_orders(&[id.to_owned()]).await?;
-        let (abandoned, to_release, kept) = match claimed {
+        let (abandoned, to_release, kept): (_, Vec<_>, Vec<_>) = match claimed {
             // rejected now or before: none of its reservations is an order's
             Ok(executed) => (executed.appended > 0, held, Vec::new()),
             Err(ExecuteError::Domain(OrderError::AlreadyPlaced)) => {
                 let order = self.store.load::<Order>(id).await?.aggregate;
-                let (kept, surplus) = held.into_iter().partition(|(_, sku)| {
-                    order.items().iter().any(|item| item.sku.as_str() == sku)
-                });
+                let (kept, surplus) = held.into_iter().partition(|row| held_by(&order, row));
                 (false, surplus, kept)
             }
             Err(other) => return Err(Box::new(other)),
         };
         let mut released = 0;
-        for (order_id, sku) in &to_release {
-            released += release(&self.store, order_id, sku, ACTOR, None, now).await?;
+        for held in &to_release {
+            released += release(&self.store, held, ACTOR, None, now).await?;
         }
         // the reaction removes them too when it reads the releases; removed now, the next
         // round does not settle them again however far behind it is
-        self.open.remove(&to_release).await?;
-        self.open.remove(&kept).await?;
+        let rows = to_release.iter().chain(&kept);
+        let pairs: Vec<(String, String)> = rows
+            .map(|row| (row.order_id.clone(), row.stream_id.clone()))
+            .collect();
+        self.open.remove(&pairs).await?;
         if abandoned || released > 0 {
             tracing::warn!(
                 order_id = id,
@@ -127,6 +132,22 @@ impl PlacementSweeper {
             abandoned: usize::from(abandoned),
             released,
         })
+    }
+}
+
+/// Whether placed `order` holds `row`: a reservation on one of its items' SKUs, or, in a
+/// campaign, its unit in the bucket it names and its buyer's claim.
+fn held_by(order: &Order, row: &OpenReservation) -> bool {
+    let stream = row.stream_id.as_str();
+    match row.holder {
+        Holder::Sku => order.items().iter().any(|item| item.sku.as_str() == stream),
+        Holder::CampaignBucket => order
+            .campaign()
+            .is_some_and(|line| bucket_stream_id(&line.campaign_id, line.bucket) == stream),
+        Holder::CampaignBuyer => order
+            .campaign()
+            .zip(order.buyer())
+            .is_some_and(|(line, buyer)| buyer_stream_id(&line.campaign_id, buyer) == stream),
     }
 }
 

@@ -7,7 +7,8 @@
 //! `Idempotency-Key` (which names the campaign id) finishes the rest. Ending closes every
 //! bucket in its own stream (a closed bucket reserves nothing more, whatever a placement read
 //! of the campaign) and gives what each held back to the SKU, each step keyed, so that ending
-//! again finishes a crashed end and changes nothing else.
+//! again finishes a crashed end and changes nothing else. A campaign whose end time passes
+//! ends the same way, by the timer of [`crate::campaign_ends`].
 
 use chrono::{DateTime, Utc};
 use domain::{
@@ -15,7 +16,7 @@ use domain::{
     CampaignStatus, CampaignStock, CreateCampaign, EndCampaign, ListCampaign, Money, Quantity,
     SellerCampaigns, SellerId, Sku, SkuCommand, SkuError, SkuId, bucket_stream_id,
 };
-use event_store::{EventMetadata, EventStore, ExecuteError, StoreError};
+use event_store::{EventMetadata, EventStore, ExecuteError, Executed, StoreError};
 use sha2::{Digest, Sha256};
 
 use super::Clock;
@@ -206,23 +207,62 @@ impl Campaigns {
         id: &CampaignId,
         meta: &EventMetadata,
     ) -> Result<CampaignState, CampaignsError> {
+        let ended = self
+            .record_end(id, meta, |campaign| {
+                if campaign.details().map(|d| &d.seller) != Some(seller) {
+                    return Err(CampaignError::NotFound);
+                }
+                Ok(true)
+            })
+            .await?;
+        self.close_buckets(&ended.aggregate, meta).await?;
+        self.state_of(ended.aggregate, ended.version).await
+    }
+
+    /// Carries out the end of campaign `id` once its end time has passed (or its seller
+    /// ended it): records it ended, closes its buckets and gives what they held back to the
+    /// SKU, each step keyed as the seller's end is, so the two together, or this one run
+    /// twice, return each unit once. Answers `false`, changing nothing, before the end time.
+    pub async fn end_when_due(
+        &self,
+        id: &CampaignId,
+        meta: &EventMetadata,
+    ) -> Result<bool, CampaignsError> {
         let now = self.clock.now();
-        let ended = event_store::execute::<Campaign, _>(
+        let ended = self
+            .record_end(id, meta, |campaign| {
+                Ok(campaign.status(now).ok_or(CampaignError::NotFound)? == CampaignStatus::Ended)
+            })
+            .await?;
+        if ended.aggregate.status(now) != Some(CampaignStatus::Ended) {
+            return Ok(false);
+        }
+        self.close_buckets(&ended.aggregate, meta).await?;
+        Ok(true)
+    }
+
+    /// Appends `CampaignEnded` to campaign `id` (dedup key `end`) when `may_end` says so.
+    async fn record_end(
+        &self,
+        id: &CampaignId,
+        meta: &EventMetadata,
+        may_end: impl Fn(&Campaign) -> Result<bool, CampaignError>,
+    ) -> Result<Executed<Campaign>, CampaignsError> {
+        let now = self.clock.now();
+        event_store::execute::<Campaign, _>(
             &self.store,
             id.as_str(),
             None,
             &keyed(meta, "end".to_owned()),
             |campaign| {
-                if campaign.details().map(|d| &d.seller) != Some(seller) {
-                    return Err(CampaignError::NotFound);
+                if !may_end(campaign)? {
+                    return Ok(vec![]);
                 }
                 campaign.decide(CampaignCommand::EndCampaign(EndCampaign { at: now }))
             },
         )
         .await
-        .map_err(|err| refused(err, CampaignsError::Campaign))?;
-        self.close_buckets(&ended.aggregate, meta).await?;
-        self.state_of(ended.aggregate, ended.version).await
+        .map_err(|err| refused(err, CampaignsError::Campaign))
     }
 
     /// Closes every bucket of `campaign` and gives what each held back to its SKU.

@@ -30,7 +30,12 @@ const READ_MODEL_TABLES: &[&str] = &[
     "order_archive",
     "archive_progress",
 ];
-const COMMAND_TABLES: &[&str] = &["payment_deadlines", "open_reservations", "payment_txns"];
+const COMMAND_TABLES: &[&str] = &[
+    "payment_deadlines",
+    "open_reservations",
+    "payment_txns",
+    "campaign_ends",
+];
 /// The shard map's, on PostgreSQL only (the embedded store is one shard).
 const SHARD_TABLES: &[&str] = &["shard_map_versions", "shard_map"];
 

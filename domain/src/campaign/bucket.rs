@@ -26,6 +26,13 @@ pub fn bucket_stream_id(campaign: &CampaignId, bucket: u32) -> String {
     format!("{campaign}.{bucket}")
 }
 
+/// The campaign and the bucket that a bucket's aggregate id names: the inverse of
+/// [`bucket_stream_id`]; `None` for an id it did not make.
+pub fn parse_bucket_stream_id(id: &str) -> Option<(CampaignId, u32)> {
+    let (campaign, bucket) = id.rsplit_once('.')?;
+    Some((CampaignId::parse(campaign).ok()?, bucket.parse().ok()?))
+}
+
 /// A command to a `CampaignBucket`. Each carries the bucket's share, which opens the bucket
 /// on its first command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +230,13 @@ impl CampaignBucket {
         self.reservations
             .get(&order_id)
             .filter(|(_, status)| *status == ReservationStatus::Reserved)
+            .map(|(quantity, _)| *quantity)
+    }
+
+    /// The units `order_id` reserved here, whatever became of them since.
+    pub fn reserved_by(&self, order_id: OrderId) -> Option<Quantity> {
+        self.reservations
+            .get(&order_id)
             .map(|(quantity, _)| *quantity)
     }
 

@@ -19,6 +19,16 @@ pub fn buyer_stream_id(campaign: &CampaignId, buyer: &BuyerId) -> String {
     format!("{campaign}/{buyer}")
 }
 
+/// The campaign and the buyer that a buyer record's aggregate id names: the inverse of
+/// [`buyer_stream_id`]; `None` for an id it did not make.
+pub fn parse_buyer_stream_id(id: &str) -> Option<(CampaignId, BuyerId)> {
+    let (campaign, buyer) = id.split_once('/')?;
+    Some((
+        CampaignId::parse(campaign).ok()?,
+        BuyerId::parse(buyer).ok()?,
+    ))
+}
+
 /// A command to a `CampaignBuyer`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuyerCommand {

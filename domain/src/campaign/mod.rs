@@ -27,7 +27,8 @@ pub const CAMPAIGN_BUCKETS_MAX: u32 = 16;
 pub enum CampaignCommand {
     /// Start a campaign (its stock was taken from the SKU first).
     CreateCampaign(CreateCampaign),
-    /// End it now; ending an ended campaign changes nothing.
+    /// End it now, or record that it ended at its end time when that has passed; ending an
+    /// ended campaign changes nothing.
     EndCampaign(EndCampaign),
 }
 
@@ -66,7 +67,7 @@ pub struct EndCampaign {
 pub enum CampaignEvent {
     /// A campaign was created.
     CampaignCreated(CampaignCreated),
-    /// A campaign was ended before its end time.
+    /// A campaign was ended: by its seller before its end time, or at its end time.
     CampaignEnded(CampaignEnded),
 }
 
@@ -173,7 +174,7 @@ impl Campaign {
         self.created.as_ref()
     }
 
-    /// When the seller ended it, if they did.
+    /// When it was recorded as ended (by its seller, or at its end time), if it was.
     pub fn ended_early_at(&self) -> Option<DateTime<Utc>> {
         self.ended_at
     }
@@ -237,14 +238,13 @@ impl Campaign {
         match command {
             CampaignCommand::CreateCampaign(command) => self.create(command),
             CampaignCommand::EndCampaign(command) => {
-                if self.created.is_none() {
-                    return Err(CampaignError::NotFound);
-                }
+                let created = self.created.as_ref().ok_or(CampaignError::NotFound)?;
                 if self.ended_at.is_some() {
                     return Ok(vec![]);
                 }
+                // ended after its end time, it ended at its end time
                 Ok(vec![CampaignEvent::CampaignEnded(CampaignEnded {
-                    at: command.at,
+                    at: command.at.min(created.ends_at),
                 })])
             }
         }

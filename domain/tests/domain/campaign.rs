@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use cqrs_es::Aggregate;
 use domain::{
-    BucketCommand, BucketError, BuyerCommand, BuyerError, Campaign, CampaignBucket, CampaignBuyer,
-    CampaignCommand, CampaignError, CampaignEvent, CampaignId, CampaignStatus, CreateCampaign,
-    EndCampaign, OrderId,
+    BucketCommand, BucketError, BuyerCommand, BuyerError, BuyerId, Campaign, CampaignBucket,
+    CampaignBuyer, CampaignCommand, CampaignError, CampaignEvent, CampaignId, CampaignStatus,
+    CreateCampaign, EndCampaign, OrderId, bucket_stream_id, buyer_stream_id,
+    parse_bucket_stream_id, parse_buyer_stream_id,
 };
 use proptest::prelude::*;
 
@@ -78,6 +79,34 @@ fn a_campaign_ended_by_its_seller_refuses_orders_from_then_on() {
         .decide(CampaignCommand::EndCampaign(EndCampaign { at: at(7) }))
         .expect("a repeat");
     assert!(again.is_empty());
+}
+
+#[test]
+fn ending_a_campaign_after_its_end_time_records_that_it_ended_then() {
+    let campaign = campaign(10, 0, 60);
+    let ended = campaign
+        .decide(CampaignCommand::EndCampaign(EndCampaign { at: at(75) }))
+        .expect("ends");
+    let [CampaignEvent::CampaignEnded(ended)] = ended.as_slice() else {
+        panic!("one CampaignEnded: {ended:?}");
+    };
+    assert_eq!(ended.at, at(60));
+}
+
+#[test]
+fn a_bucket_or_buyer_stream_id_names_its_campaign_and_bucket_or_buyer() {
+    let campaign = CampaignId::parse("c-spring.sale").expect("a valid campaign id");
+    let buyer = BuyerId::parse("b-1").expect("a valid buyer id");
+    assert_eq!(
+        parse_bucket_stream_id(&bucket_stream_id(&campaign, 15)),
+        Some((campaign.clone(), 15))
+    );
+    assert_eq!(
+        parse_buyer_stream_id(&buyer_stream_id(&campaign, &buyer)),
+        Some((campaign, buyer))
+    );
+    assert_eq!(parse_bucket_stream_id("tea-500g"), None);
+    assert_eq!(parse_buyer_stream_id("tea-500g"), None);
 }
 
 #[test]

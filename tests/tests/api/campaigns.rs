@@ -22,13 +22,34 @@ impl TestApp {
     /// `POST /v1/campaigns` of tea as the seller, running from `starts` to `ends` minutes
     /// from now.
     async fn create_campaign(&self, stock: u32, limit: u32, starts: i64, ends: i64) -> Response {
+        self.create_campaign_in((stock, limit), &in_minutes(starts), &in_minutes(ends))
+            .await
+    }
+
+    /// `POST /v1/campaigns` of tea as the seller, running from `starts_at` to `ends_at`.
+    async fn create_campaign_in(
+        &self,
+        (stock, limit): (u32, u32),
+        starts_at: &str,
+        ends_at: &str,
+    ) -> Response {
         self.client
             .post(self.url("/v1/campaigns"))
             .bearer_auth(self.seller())
             .json(&json!({
-                "sku": TEA.sku, "starts_at": in_minutes(starts), "ends_at": in_minutes(ends),
+                "sku": TEA.sku, "starts_at": starts_at, "ends_at": ends_at,
                 "price_cents": 999, "stock": stock, "limit_per_buyer": limit,
             }))
+            .send()
+            .await
+            .expect("the app answers")
+    }
+
+    /// `POST /v1/campaigns/{campaign}/end` as the seller.
+    async fn end_campaign(&self, campaign: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/v1/campaigns/{campaign}/end")))
+            .bearer_auth(self.seller())
             .send()
             .await
             .expect("the app answers")
@@ -165,13 +186,7 @@ pub async fn a_campaign_refuses_orders_before_its_start_and_after_its_end(app: T
     assert!(kind.ends_with("/campaign-ended"), "{kind}");
 
     let ended = app.running_campaign(5, 1).await;
-    let end = app
-        .client
-        .post(app.url(&format!("/v1/campaigns/{ended}/end")))
-        .bearer_auth(app.seller())
-        .send()
-        .await
-        .expect("the app answers");
+    let end = app.end_campaign(&ended).await;
     assert_eq!(end.status(), StatusCode::OK);
     let (status, kind) = problem_type(app.buy_in(&ended, "b-1").await).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -256,13 +271,7 @@ pub async fn ending_a_campaign_returns_the_rest_to_the_sku(app: TestApp) {
     }
     app.stock_when(TEA.sku, |stock| stock["available"] == 70)
         .await;
-    let ended = app
-        .client
-        .post(app.url(&format!("/v1/campaigns/{campaign}/end")))
-        .bearer_auth(app.seller())
-        .send()
-        .await
-        .expect("the app answers");
+    let ended = app.end_campaign(&campaign).await;
     assert_eq!(ended.status(), StatusCode::OK);
     let ended: Value = ended.json().await.expect("a campaign");
     assert_eq!(ended["status"], "Ended");
@@ -285,4 +294,121 @@ pub async fn the_limit_holds_after_a_restart(app: TestApp) {
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(kind.ends_with("/campaign-limit-reached"), "{kind}");
     assert_eq!(app.campaign(&campaign).await["remaining"], 9);
+}
+
+/// Seconds the natural-end scenario's campaign runs.
+const SHORT_WINDOW_SECS: i64 = 2;
+
+/// A campaign ends by itself: once its end time has passed, what its buckets hold is the
+/// SKU's again, with a restart in between; the seller ending it afterwards changes nothing,
+/// and an order of it cancelled after the end gives its unit to the SKU.
+pub async fn a_campaign_ends_by_itself_and_its_rest_returns_to_the_sku_once(app: TestApp) {
+    app.create_product(TEA).await;
+    let ends_at = Utc::now() + Duration::seconds(SHORT_WINDOW_SECS);
+    let created = app
+        .create_campaign_in(
+            (10, 1),
+            &in_minutes(-1),
+            &ends_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.expect("a campaign");
+    let campaign = created["campaign_id"].as_str().expect("an id").to_owned();
+    let order = app.buy_in(&campaign, "b-1").await;
+    assert_eq!(order.status(), StatusCode::CREATED);
+    let order: Value = order.json().await.expect("an order");
+    app.stock_when(TEA.sku, |stock| stock["available"] == 90)
+        .await;
+    // a restart before the end time: the end is found again, nothing waits for a request
+    let settings = app.settings.clone();
+    let app = app.restart_with(settings).await;
+    if let Ok(left) = (ends_at - Utc::now()).to_std() {
+        tokio::time::sleep(left).await;
+    }
+    // the 9 unsold units are the SKU's again; the one held stays with its order
+    app.stock_when(TEA.sku, |stock| stock["available"] == 99)
+        .await;
+    let shown = app.campaign(&campaign).await;
+    assert_eq!(shown["status"], "Ended");
+    assert_eq!(shown["remaining"], 0);
+
+    // the seller ending it now writes nothing and returns nothing more
+    let events = "SELECT count(*) FROM events";
+    let before = app.scalar(events).await;
+    let ended = app.end_campaign(&campaign).await;
+    assert_eq!(ended.status(), StatusCode::OK);
+    assert_eq!(app.scalar(events).await, before);
+    assert_eq!(app.stock(TEA.sku).await["available"], 99);
+
+    // the order cancelled after the end: its unit goes to the SKU, not the closed campaign
+    let id = order["order_id"].as_str().expect("an id");
+    assert_eq!(
+        app.cancel_order("b-1", id, 1).await.status(),
+        StatusCode::OK
+    );
+    app.stock_when(TEA.sku, |stock| stock["available"] == 100)
+        .await;
+    assert_eq!(app.campaign(&campaign).await["remaining"], 0);
+}
+
+/// Replays of one buyer's campaign placement sent at once, as a bot sends them.
+const REPLAYS: usize = 40;
+/// The default burst per buyer and campaign (`admission_campaign_buyer_burst`).
+const CAMPAIGN_BUYER_BURST: usize = 10;
+
+/// Admission for one buyer and campaign with the default settings: a bot replaying a buyer's
+/// placement many times at once is answered 429 `too-many-requests` (problem+json, with
+/// `Retry-After`) beyond its burst, and the refused replays write nothing (the log's head
+/// stays where it was); a second buyer of the campaign is placed meanwhile.
+pub async fn a_bot_replaying_a_campaign_placement_is_refused_429_and_writes_nothing(app: TestApp) {
+    app.create_product(TEA).await;
+    let campaign = app.running_campaign(10, 1).await;
+    let (order_id, token) = app.checkout("bot").await;
+    let first = app.place_in(&campaign, "bot", (&order_id, &token), 1).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let head = "SELECT count(*) FROM events";
+    let before = app.scalar(head).await;
+
+    let replays = futures::future::join_all(
+        (0..REPLAYS).map(|_| app.place_in(&campaign, "bot", (&order_id, &token), 1)),
+    )
+    .await;
+    let mut refused = 0;
+    for response in replays {
+        match response.status() {
+            // a repeat admitted within the burst: answered with the order, nothing written
+            StatusCode::OK => {}
+            StatusCode::TOO_MANY_REQUESTS => {
+                let header = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let retry_after = header("Retry-After").and_then(|v| v.parse::<u64>().ok());
+                assert!(retry_after.is_some_and(|secs| secs >= 1), "{retry_after:?}");
+                let content_type = header("Content-Type");
+                assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+                let (_, kind) = problem_type(response).await;
+                assert_eq!(kind, "/problems/too-many-requests");
+                refused += 1;
+            }
+            other => panic!("a replay answered {other}"),
+        }
+    }
+    // the burst and what refilled while the replays ran went through, the rest did not
+    assert!(
+        refused >= REPLAYS - 2 * CAMPAIGN_BUYER_BURST,
+        "{refused} of {REPLAYS} refused"
+    );
+    assert_eq!(app.scalar(head).await, before, "a replay wrote to the log");
+
+    // another buyer of the same campaign is not held back by the bot
+    assert_eq!(
+        app.buy_in(&campaign, "b-2").await.status(),
+        StatusCode::CREATED
+    );
+    assert!(app.scalar(head).await > before);
 }

@@ -69,6 +69,8 @@ on_both_stores!(
     a_cancelled_campaign_order_gives_its_unit_back_to_the_running_campaign,
     ending_a_campaign_returns_the_rest_to_the_sku,
     the_limit_holds_after_a_restart,
+    a_campaign_ends_by_itself_and_its_rest_returns_to_the_sku_once,
+    a_bot_replaying_a_campaign_placement_is_refused_429_and_writes_nothing,
 );
 
 mod postgres_only {
