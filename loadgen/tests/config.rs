@@ -23,7 +23,9 @@ async fn a_run_against_a_default_server_needs_no_secret_typed_by_hand() {
         ),
     )
     .expect("the file is written");
-    let settings = Settings::load(Some(&file), &Overrides::default()).expect("the settings");
+    let mut settings = Settings::load(Some(&file), &Overrides::default()).expect("the settings");
+    // the file's store, whatever DATABASE_URL the test run has (the server would migrate it)
+    settings.database_url = format!("sqlite:{}", dir.path().join("orders.db").display());
     let app = Application::build(settings)
         .await
         .expect("the server starts");
