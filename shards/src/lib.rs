@@ -15,7 +15,7 @@ mod store;
 pub use follow::{FollowedMap, POLL_INTERVAL};
 pub use ids::GENE_COUNT;
 pub use map::{Assignment, GeneRange, MapError, ShardMap, ShardName};
-pub use store::{MapStore, StoreError};
+pub use store::{MapStore, StoreError, VersionNote};
 
 /// The map's tables, on the default database (the catalog).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
