@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use command_api::config::{Settings, redact_url};
-use event_store::{ErrorChain, EventStore};
+use event_store::EventStore;
 use serde::Serialize;
 use shards::{MapStore, ShardName};
 
@@ -150,7 +150,11 @@ async fn reach(url: &str) -> Result<(), String> {
             }
             Ok(())
         }
-        Ok(Err(err)) => Err(ErrorChain(&err).to_string()),
+        // the database error's own text says the cause once; its sources repeat it
+        Ok(Err(err)) => {
+            Err(std::error::Error::source(&err)
+                .map_or_else(|| err.to_string(), ToString::to_string))
+        }
         Err(_) => Err(format!(
             "no connection within {SHARD_CONNECT_TIMEOUT_MS} ms"
         )),
@@ -173,10 +177,15 @@ impl fmt::Display for Report {
                 self.version
             )?,
         }
-        writeln!(f, "{:<11} {:<32} {:<32}", "genes", "read", "write")?;
+        let names = self.shards.iter().map(|s| s.name.len());
+        let width = names
+            .chain(self.ranges.iter().map(|r| r.read.len()))
+            .max()
+            .unwrap_or(0);
+        writeln!(f, "{:<11} {:<width$} write", "genes", "read")?;
         for r in &self.ranges {
             let genes = format!("{}-{}", r.gene_from, r.gene_to);
-            writeln!(f, "{genes:<11} {:<32} {:<32}", r.read, r.write)?;
+            writeln!(f, "{genes:<11} {:<width$} {}", r.read, r.write)?;
         }
         writeln!(f, "shards:")?;
         for s in &self.shards {
@@ -189,7 +198,7 @@ impl fmt::Display for Report {
                 || "reachable".to_owned(),
                 |why| format!("unreachable: {why}"),
             );
-            writeln!(f, "{:<32} {in_map:<14} {reached}  {}", s.name, s.url)?;
+            writeln!(f, "{:<width$} {in_map:<14} {}  {reached}", s.name, s.url)?;
         }
         for name in &self.unconfigured {
             writeln!(
