@@ -473,6 +473,7 @@ fn the_help_lists_every_setting_with_its_flag_and_variable() {
     for name in command_api::config::setting_names() {
         let flag = match name.as_str() {
             "roles" => "--role".to_owned(),
+            "shards" => "--shard".to_owned(),
             name => format!("--{}", name.replace('_', "-")),
         };
         let var = command_api::config::env_var(&name);

@@ -428,3 +428,120 @@ async fn reconcile_beside_a_running_writer_reports_no_false_differences() {
         stdout(&forged)
     );
 }
+
+/// `orders shards` on the embedded store: one shard, no map, nothing opened.
+#[test]
+fn shards_on_sqlite_is_one_shard_with_no_map() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let output = orders(&["shards", "--database-url", &sqlite_url(&dir)], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("is one shard, default, with no map"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// `orders shards` reads the map without migrating, names a shard the map routes to that no
+/// configuration gives a database (exit 2), and says which configured shard it cannot reach
+/// (exit 1) without showing its password.
+#[tokio::test]
+async fn shards_prints_the_map_and_checks_every_shard() {
+    let url = fresh_postgres().await;
+    let unmigrated = orders(&["shards", "--database-url", &url], &[]);
+    assert_eq!(unmigrated.status.code(), Some(2), "{}", stderr(&unmigrated));
+    assert!(stderr(&unmigrated).contains("lacks migration 1 ("));
+    let migrated = orders(&["migrate", "--database-url", &url], &[]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+
+    let single = orders(&["shards", "--database-url", &url], &[]);
+    assert_eq!(single.status.code(), Some(0), "{}", stderr(&single));
+    let text = stdout(&single);
+    assert!(
+        text.starts_with("shard map version 1 (never written"),
+        "{text}"
+    );
+    assert!(text.contains("0-1023      default"), "{text}");
+
+    let pool = sqlx::PgPool::connect(&url).await.expect("connects");
+    let catalog = shards::MapStore::new(pool.clone());
+    let s2: shards::ShardName = "s2".parse().expect("a shard name");
+    let moved = catalog
+        .newest()
+        .await
+        .expect("read")
+        .with_reads_on(0..=511, &s2)
+        .expect("in range");
+    catalog
+        .publish(&moved, "reads of 0-511 on s2")
+        .await
+        .expect("publish");
+    pool.close().await;
+
+    let missing = orders(&["shards", "--database-url", &url], &[]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    let text = stdout(&missing);
+    assert!(
+        text.starts_with("shard map version 2, written ") && text.contains(": reads of 0-511"),
+        "{text}"
+    );
+    assert!(
+        text.contains("error: the map names shard s2, which is not configured"),
+        "{text}"
+    );
+
+    let second = fresh_postgres().await;
+    let configured = orders(
+        &[
+            "shards",
+            "--database-url",
+            &url,
+            "--shard",
+            &format!("s2={second}"),
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(configured.status.code(), Some(0), "{}", stderr(&configured));
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout(&configured)).expect("a JSON report");
+    assert_eq!(report["version"], 2);
+    assert_eq!(report["ranges"][0]["read"], "s2");
+    assert_eq!(report["ranges"][0]["write"], "default");
+    assert_eq!(report["shards"][1]["name"], "s2");
+    assert_eq!(report["shards"][1]["in_map"], true);
+    assert_eq!(report["shards"][1]["unreachable"], serde_json::Value::Null);
+
+    let dead = "s3=postgres://postgres:s3cret@127.0.0.1:1/orders";
+    let shards = format!("s2={second},{dead}");
+    let unreachable = orders(
+        &["shards", "--database-url", &url],
+        &[("ORDERS_SHARDS", &shards)],
+    );
+    assert_eq!(
+        unreachable.status.code(),
+        Some(1),
+        "{}",
+        stderr(&unreachable)
+    );
+    let text = stdout(&unreachable);
+    assert!(text.contains("unreachable: "), "{text}");
+    assert!(stderr(&unreachable).contains("s3 unreachable"));
+    assert!(!text.contains("s3cret") && !stderr(&unreachable).contains("s3cret"));
+    drop_database(&url).await;
+    drop_database(&second).await;
+}
+
+/// Drops the database of `url`, made by [`fresh_postgres`].
+async fn drop_database(url: &str) {
+    let Some((server, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
+        .await
+        .expect("the test's PostgreSQL answers");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("the database is dropped");
+}

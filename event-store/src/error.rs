@@ -20,6 +20,19 @@ pub enum StoreError {
     /// Applying the migrations failed.
     #[error("event store migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The stream's gene is fenced off this database (ADR 42): its writes are moving to
+    /// another shard, from the shard map version named. Nothing was written; the command
+    /// belongs on the shard that map version gives the gene.
+    #[error("gene {gene} is fenced off this database since shard map version {map_version}")]
+    Moved {
+        /// The stream's gene.
+        gene: u16,
+        /// The map version that moves the gene's writes.
+        map_version: u64,
+    },
+    /// An operation the embedded SQLite store does not have (it is one shard).
+    #[error("not on the embedded SQLite store: {0}")]
+    NotOnSqlite(&'static str),
     /// The database URL names no supported backend.
     #[error("unsupported database URL (expected postgres://… or sqlite:…): {0}")]
     UnsupportedUrl(String),

@@ -20,6 +20,9 @@
 //!   letters) that projections, reactions and deadlines run under;
 //! - [`MIGRATOR`] and [`SQLITE_MIGRATOR`]: the log's tables (each crate owns its own; the
 //!   binary runs them together, joined by [`migrations::assemble`]);
+//! - [`gene_of_stream`]: the partition gene (0 to [`GENE_COUNT`] - 1) of every stream, stored
+//!   with each event on PostgreSQL, and the per-gene fences that refuse appends to a gene that
+//!   moved to another shard ([`StoreError::Moved`], [`EventStore::fence_gene`]);
 //! - [`Db`] ([`EventStore::db`]): the one database handle, for every crate's tables in the
 //!   store's database: one statement text on either backend, the dialect where they truly
 //!   differ, and the routing seam where a key will find its shard.
@@ -38,8 +41,10 @@ mod db;
 mod dead_letters;
 mod error;
 mod execute;
+mod fences;
 pub mod follower;
 mod fresh;
+mod gene;
 mod leases;
 mod metadata;
 pub mod migrations;
@@ -61,6 +66,7 @@ pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query};
 pub use dead_letters::DeadLetter;
 pub use error::{AppendError, ErrorChain, StoreError, unavailable};
 pub use execute::{ExecuteError, Executed, execute, execute_with};
+pub use gene::{GENE_BITS, GENE_COUNT, gene_of_buyer, gene_of_order, gene_of_stream};
 pub use leases::Lease;
 pub use metadata::EventMetadata;
 pub use migrations::{MIGRATOR, SQLITE_MIGRATOR};

@@ -369,6 +369,8 @@ impl EventStore {
             .enumerate();
         match &*self.backend {
             Backend::Postgres(b) => {
+                let gene = crate::fences::gene_column(crate::gene_of_stream(A::TYPE, aggregate_id))
+                    .map_err(FailedAppend::Store)?;
                 let rows = events
                     .map(|(offset, (index, event, metadata))| {
                         Ok(EventRow {
@@ -379,6 +381,7 @@ impl EventStore {
                             event_version: event.event_version(),
                             payload: serde_json::to_string(event)?,
                             metadata: metadata.to_stored_text(index),
+                            gene,
                         })
                     })
                     .collect::<Result<Vec<_>, StoreError>>()
@@ -387,7 +390,7 @@ impl EventStore {
                     sqlx::Error::Database(db) if db.is_unique_violation() => {
                         FailedAppend::Collision
                     }
-                    _ => FailedAppend::Store(err.into()),
+                    _ => FailedAppend::Store(crate::fences::moved(err)),
                 })
             }
             Backend::Sqlite(b) => {

@@ -6,8 +6,7 @@ pub const TIME_BITS: u32 = 40;
 pub const WORKER_BITS: u32 = 7;
 /// Bits of the per-millisecond sequence: [`SEQUENCE_COUNT`] ids per ms per worker.
 pub const SEQUENCE_BITS: u32 = 6;
-/// Bits of the buyer's partition gene: [`GENE_COUNT`] logical partitions.
-pub const GENE_BITS: u32 = 10;
+pub use event_store::{GENE_BITS, GENE_COUNT};
 
 /// The time bits count from here: 2026-01-01T00:00:00Z, in ms since the Unix epoch.
 pub const EPOCH_MS: u64 = 1_767_225_600_000;
@@ -17,8 +16,6 @@ pub const TIME_SPAN_MS: u64 = 1 << TIME_BITS;
 pub const WORKER_ID_COUNT: u16 = 1 << WORKER_BITS;
 /// How many ids one worker issues in one ms.
 pub const SEQUENCE_COUNT: u16 = 1 << SEQUENCE_BITS;
-/// How many logical partitions the gene names; an order's partition is `id & (GENE_COUNT - 1)`.
-pub const GENE_COUNT: u16 = 1 << GENE_BITS;
 
 const SEQUENCE_SHIFT: u32 = GENE_BITS;
 const WORKER_SHIFT: u32 = SEQUENCE_SHIFT + SEQUENCE_BITS;

@@ -52,7 +52,8 @@
 //!
 //! # Modules
 //!
-//! `layout` (the bits) and `gene`; `sequencer` (the pure core of the generator: next id, wait
+//! `layout` (the bits; the gene functions and widths are the log's, `event_store::gene_of_*`,
+//! re-exported here); `sequencer` (the pure core of the generator: next id, wait
 //! or refusal for a clock reading); `lease` (the lease SQL) and `generator`; `segment` (the
 //! Leaf allocator and its step rule); `clock`, `db` (the shared pool), `error`. The tables are
 //! created by this crate's `migrations` (`0003_id_allocation.sql` on PostgreSQL,
@@ -62,7 +63,6 @@
 mod clock;
 mod db;
 mod error;
-mod gene;
 mod generator;
 mod layout;
 mod lease;
@@ -72,7 +72,7 @@ mod sequencer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::IdError;
-pub use gene::{gene_of_buyer, gene_of_order, gene_of_stream};
+pub use event_store::{gene_of_buyer, gene_of_order, gene_of_stream};
 pub use generator::{
     GeneratorOptions, LEASE_RENEW_INTERVAL_MS, LEASE_RENEW_RETRY_MS, LEASE_SAFETY_MARGIN_MS,
     LEASE_TTL_MS, OrderIdGenerator,

@@ -7,15 +7,20 @@
 //! versioned; a new version is written whole next to the old ones ([`MapStore`]), and the newest
 //! is in force. Shards are named here; configuration maps each name to a database URL, so
 //! credentials never enter the database.
+//!
+//! [`ShardRouter`] holds one event store per configured shard and gives each stream the store
+//! of its gene's shard under the map in force ([`FollowedMap`]).
 
 mod follow;
 mod map;
+mod router;
 mod store;
 
 pub use follow::{FollowedMap, POLL_INTERVAL};
 pub use ids::GENE_COUNT;
 pub use map::{Assignment, GeneRange, MapError, ShardMap, ShardName};
-pub use store::{MapStore, StoreError};
+pub use router::{ConnectError, Route, RouteError, ShardRouter};
+pub use store::{MapStore, StoreError, VersionNote};
 
 /// The map's tables, on the default database (the catalog).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -31,6 +31,17 @@ pub enum StoreError {
     },
 }
 
+/// What is written down about a stored version besides its map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionNote {
+    /// The version.
+    pub version: u64,
+    /// When it was written, RFC 3339 in UTC.
+    pub created_at: String,
+    /// What changed, as its writer said.
+    pub note: String,
+}
+
 /// The map's versions on a PostgreSQL pool of the default database.
 #[derive(Debug, Clone)]
 pub struct MapStore {
@@ -50,6 +61,24 @@ impl MapStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(newest.and_then(|v| u64::try_from(v).ok()).unwrap_or(1))
+    }
+
+    /// When the newest version was written and why; `None` when none ever was (version 1,
+    /// every gene on the default shard, is implied).
+    pub async fn newest_note(&self) -> Result<Option<VersionNote>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, note, \
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+                        AS created_at \
+             FROM shard_map_versions ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| VersionNote {
+            version: u64::try_from(row.get::<i64, _>("version")).unwrap_or(0),
+            created_at: row.get("created_at"),
+            note: row.get("note"),
+        }))
     }
 
     /// The map in force: the newest version, or every gene on the default shard when none was

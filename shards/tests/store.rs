@@ -135,3 +135,28 @@ async fn a_following_node_uses_a_new_version_within_an_interval(pool: PgPool) {
     assert!(published.elapsed() < interval * 20);
     assert_eq!(*followed.current(), moved);
 }
+
+/// `orders shards` says when the version in force was written and why.
+#[sqlx::test(migrator = "shards::MIGRATOR")]
+async fn the_newest_version_s_note_and_time_are_read_back(pool: PgPool) {
+    let store = MapStore::new(pool);
+    assert_eq!(store.newest_note().await.expect("read"), None);
+    let moved = store
+        .newest()
+        .await
+        .expect("read")
+        .with_reads_on(0..=511, &name("s2"))
+        .expect("in range");
+    store
+        .publish(&moved, "reads of 0-511 on s2")
+        .await
+        .expect("publish");
+    let note = store.newest_note().await.expect("read").expect("a version");
+    assert_eq!(note.version, 2);
+    assert_eq!(note.note, "reads of 0-511 on s2");
+    assert!(
+        note.created_at.len() == 20 && note.created_at.ends_with('Z'),
+        "{}",
+        note.created_at
+    );
+}

@@ -4,6 +4,7 @@
 
 mod progress;
 mod settings;
+mod shards;
 mod store;
 
 use std::path::PathBuf;
@@ -69,6 +70,19 @@ enum Command {
     /// seconds, the node holding it and its dead letters; the other leases; the log's head
     /// and the oldest running transactions (the same as GET /v1/ops/status).
     Status {
+        #[command(flatten)]
+        common: Common,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the shard map in force (its version, when and why it was written, which shard
+    /// each range of genes is read from and written to) and each configured shard: whether the
+    /// map names it and whether it is reachable. Exits 2 when the map names a shard that is
+    /// not configured or the map cannot be read (the store unreachable or not migrated: it
+    /// never migrates), 1 when a configured shard is unreachable. On SQLite, says the embedded
+    /// store is one shard with no map.
+    Shards {
         #[command(flatten)]
         common: Common,
         /// Print the report as JSON.
@@ -148,6 +162,7 @@ const GROUPS: &[(&[&str], &[Group])] = &[
     (&["sign-callback"], &[CALLBACKS]),
     (&["reconcile"], &[DATABASE, LOG]),
     (&["status"], &[DATABASE, LOG]),
+    (&["shards"], &[DATABASE, LOG]),
     (&["replay"], &[DATABASE, LOG]),
     (&["archive"], &[DATABASE, LOG]),
     (&["audit"], &[DATABASE, LOG]),
@@ -245,6 +260,10 @@ pub(crate) async fn run(cli: Cli, given: Overrides) -> anyhow::Result<()> {
             println!("{}", key.sign(chrono::Utc::now().timestamp(), &body));
         }
         Command::Status { common, json } => store::status(&common.settings(&given)?, json).await?,
+        Command::Shards { common, json } => {
+            let settings = common.settings(&given).map_err(Failure::CouldNotRun)?;
+            shards::shards(&settings, json).await?;
+        }
         Command::Reconcile(args) => args.run(&given).await?,
         Command::Replay { common, projection } => {
             store::replay(&common.settings(&given)?, projection.as_deref()).await?;

@@ -10,7 +10,7 @@
 //! Precedence: flag, then environment, then `--config FILE`, then the default.
 
 use clap::parser::ValueSource;
-use clap::{Arg, ArgMatches, Command};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use command_api::config::{Overrides, Settings, env_var, setting_names};
 
 /// One setting's flag.
@@ -21,6 +21,9 @@ pub(crate) struct Flag {
     value_name: &'static str,
     /// What it does (clap appends the variable and the default).
     help: &'static str,
+    /// Whether the flag may be given several times, each adding to the setting (its values
+    /// are joined by commas, as its variable holds them).
+    repeated: bool,
 }
 
 /// Settings that go together: a subcommand takes a group whole.
@@ -31,6 +34,15 @@ const fn flag(name: &'static str, value_name: &'static str, help: &'static str) 
         name,
         value_name,
         help,
+        repeated: false,
+    }
+}
+
+/// A flag given once per value: `--shard s1=URL --shard s2=URL`.
+const fn repeated(name: &'static str, value_name: &'static str, help: &'static str) -> Flag {
+    Flag {
+        repeated: true,
+        ..flag(name, value_name, help)
     }
 }
 
@@ -45,6 +57,12 @@ pub(crate) const DATABASE: Group = &[
         "postgres_max_connections",
         "N",
         "PostgreSQL connections of the pool, at least 4 (nodes x this < max_connections)",
+    ),
+    repeated(
+        "shards",
+        "NAME=URL",
+        "A PostgreSQL database the shard map names, once per shard (`default` is \
+         database_url); the variable holds NAME=URL,NAME=URL",
     ),
 ];
 
@@ -293,8 +311,15 @@ pub(crate) const SERVE: &[Group] = &[
 fn long(setting: &str) -> String {
     match setting {
         "roles" => "role".to_owned(),
+        "shards" => "shard".to_owned(),
         name => name.replace('_', "-"),
     }
+}
+
+/// Whether `setting`'s values may hold a secret: the secrets, and the shards' URLs with their
+/// passwords.
+fn holds_secrets(setting: &str) -> bool {
+    setting.ends_with("secret") || setting == "shards"
 }
 
 /// The default of every setting that has one, as `--help` shows it.
@@ -302,6 +327,7 @@ fn default_of(setting: &str) -> Option<String> {
     let defaults = serde_json::to_value(Settings::default()).ok()?;
     match defaults.get(setting)? {
         serde_json::Value::Null => None,
+        serde_json::Value::Object(map) if map.is_empty() => None,
         serde_json::Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),
     }
@@ -312,16 +338,21 @@ pub(crate) fn with_groups(command: Command, groups: &[Group]) -> Command {
     let args = groups.iter().flat_map(|group| group.iter()).map(|flag| {
         let mut help = flag.help.to_owned();
         // the secrets' defaults are development values, not to be shown as advice
-        if let Some(default) = default_of(flag.name).filter(|_| !flag.name.ends_with("secret")) {
+        if let Some(default) = default_of(flag.name).filter(|_| !holds_secrets(flag.name)) {
             help.push_str(&format!(" [default: {default}]"));
         }
-        Arg::new(flag.name)
-            .long(long(flag.name))
+        let arg = Arg::new(flag.name);
+        let arg = if flag.repeated {
+            arg.action(ArgAction::Append)
+        } else {
+            arg
+        };
+        arg.long(long(flag.name))
             .env(env_var(flag.name))
             .value_name(flag.value_name)
             .help(help)
             .help_heading("Settings")
-            .hide_env_values(flag.name.ends_with("secret"))
+            .hide_env_values(holds_secrets(flag.name))
     });
     command.args(args)
 }
@@ -335,9 +366,10 @@ pub(crate) fn overrides(matches: &ArgMatches) -> Overrides {
     }
     let mut overrides = Overrides::default();
     for name in setting_names() {
-        let Ok(Some(value)) = leaf.try_get_one::<String>(&name) else {
+        let Ok(Some(values)) = leaf.try_get_many::<String>(&name) else {
             continue;
         };
+        let value = values.map(String::as_str).collect::<Vec<_>>().join(",");
         overrides = match leaf.value_source(&name) {
             Some(ValueSource::EnvVariable) => overrides.env(&name, &env_var(&name), value),
             _ => overrides.flag(&name, &format!("--{}", long(&name)), value),

@@ -27,7 +27,7 @@ pub(crate) enum Failure {
 
 /// The settings' logging and the store, migrated by someone else; a store that cannot be
 /// opened, or lacks a migration, is a command that could not run.
-async fn open(settings: &Settings) -> anyhow::Result<EventStore> {
+pub(super) async fn open(settings: &Settings) -> anyhow::Result<EventStore> {
     telemetry::init(settings.log_format);
     open_migrated_store(settings)
         .await

@@ -80,6 +80,9 @@ impl Provider for Overrides {
     }
 }
 
+/// The setting of the shards' databases.
+const SHARDS: &str = "shards";
+
 /// The prefix of the settings' environment variables.
 const ENV_PREFIX: &str = "ORDERS_";
 /// The settings read from the environment without the prefix, as other tools name them.
@@ -136,12 +139,23 @@ impl Settings {
             check_keys(file)?;
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
+        let figment = figment
             .merge(Env::prefixed(ENV_PREFIX))
             .merge(Env::raw().only(&ENV_RAW))
-            .merge(overrides)
+            .merge(overrides);
+        let settings: Self = figment
             .extract()
-            .map_err(|err| invalid(err, file, overrides))
+            .map_err(|err| invalid(err, file, overrides))?;
+        settings
+            .shards
+            .check_against(&settings.database_url)
+            .map_err(|reason| {
+                let mut err = figment::Error::from(reason);
+                err.path = vec![SHARDS.to_owned()];
+                err.metadata = figment.find_metadata(SHARDS).cloned();
+                invalid(err, file, overrides)
+            })?;
+        Ok(settings)
     }
 }
 

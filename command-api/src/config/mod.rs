@@ -2,6 +2,7 @@
 //! command-line flags. Secrets are never printed.
 
 mod load;
+mod shards;
 
 use std::net::SocketAddr;
 
@@ -13,6 +14,7 @@ use relay::{RelaySettings, Retention};
 use crate::roles::{Role, Roles};
 
 pub use load::{ConfigError, Overrides, env_var, setting_names};
+pub use shards::Shards;
 
 /// The embedded default: a SQLite file next to where the server runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:./data/orders.db";
@@ -32,6 +34,9 @@ pub struct Settings {
     /// `LISTEN` connection and the group committer's 4 come on top). Nodes times this must
     /// stay under the server's `max_connections`. SQLite's pool keeps its own size.
     pub postgres_max_connections: u32,
+    /// The PostgreSQL databases the shard map names besides `default` (which is
+    /// `database_url`), by name (ADR 42). None on the embedded SQLite store, which is one shard.
+    pub shards: Shards,
     /// The roles this node plays (`api,projector,reactor,relay,timer`, all by default).
     pub roles: Roles,
     /// NATS JetStream server for the event relay; none runs the in-process bus.
@@ -174,6 +179,7 @@ impl Default for Settings {
         Self {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             postgres_max_connections: event_store::POSTGRES_POOL_CONNECTIONS_DEFAULT,
+            shards: Shards::default(),
             roles: Roles::all(),
             nats_url: None,
             nats_stream: RelaySettings::default().stream,
@@ -224,6 +230,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("database_url", &redact_url(&self.database_url))
             .field("postgres_max_connections", &self.postgres_max_connections)
+            .field("shards", &self.shards)
             .field("roles", &self.roles.to_string())
             .field("nats_url", &self.nats_url)
             .field("nats_stream", &self.nats_stream)

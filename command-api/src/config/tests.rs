@@ -122,3 +122,125 @@ fn the_simulator_is_the_default_provider_on_loopback_only() {
     };
     assert_eq!(off.payment_provider(), PaymentProvider::Disabled);
 }
+
+/// The settings `Settings::load` answers, or its error's message.
+fn load_shards(
+    jail: &mut figment::Jail,
+    file: Option<&str>,
+    overrides: &Overrides,
+) -> Result<Settings, String> {
+    let path = std::path::Path::new("orders.toml");
+    if let Some(text) = file {
+        jail.create_file(path, text).map_err(|e| e.to_string())?;
+    }
+    Settings::load(file.map(|_| path), overrides).map_err(|e| e.to_string())
+}
+
+fn shard_names(settings: &Settings) -> Vec<(String, String)> {
+    settings
+        .shards
+        .iter()
+        .map(|(name, url)| (name.to_string(), url.to_owned()))
+        .collect()
+}
+
+/// The main database, as the tests' own environment may name another (`DATABASE_URL` is
+/// read after the file).
+const MAIN: &str = "postgres://app@db/main";
+
+#[test]
+#[allow(clippy::result_large_err)] // figment::Jail's own error type
+fn the_shards_come_from_a_table_a_variable_or_repeated_flags() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("DATABASE_URL", MAIN);
+        let table = "[shards]\ns1 = \"postgres://app@db/s1\"\n";
+        let settings = load_shards(jail, Some(table), &Overrides::default())?;
+        assert_eq!(
+            shard_names(&settings),
+            [("s1".to_owned(), "postgres://app@db/s1".to_owned())]
+        );
+        jail.set_env(
+            "ORDERS_SHARDS",
+            "s2=postgres://app@db/s2,s3=postgres://app@db/s3",
+        );
+        let settings = load_shards(jail, None, &Overrides::default())?;
+        assert_eq!(shard_names(&settings).len(), 2);
+        let flags = Overrides::default().flag("shards", "--shard", "s4=postgres://app@db/s4");
+        let settings = load_shards(jail, None, &flags)?;
+        assert_eq!(
+            shard_names(&settings),
+            [("s4".to_owned(), "postgres://app@db/s4".to_owned())]
+        );
+        Ok(())
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment::Jail's own error type
+fn a_bad_shard_is_refused_naming_the_key_the_variable_or_the_flag() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("DATABASE_URL", MAIN);
+        let table = "[shards]\ns1 = \"mysql://app:pw@db/s1\"\n";
+        let err = load_shards(jail, Some(table), &Overrides::default())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("invalid setting shards in orders.toml: shard s1: "),
+            "{err}"
+        );
+        assert!(!err.contains("pw@"), "a password shown: {err}");
+        jail.set_env("ORDERS_SHARDS", "s1=postgres://db/a,s1=postgres://db/b");
+        let err = load_shards(jail, None, &Overrides::default())
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "invalid setting ORDERS_SHARDS in the environment: shard s1 is given twice"
+        );
+        let flags = Overrides::default().flag("shards", "--shard", "Big=postgres://db/b");
+        let err = load_shards(jail, None, &flags).err().unwrap_or_default();
+        assert!(
+            err.starts_with("invalid setting --shard in the command line: bad shard name"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment::Jail's own error type
+fn shards_on_the_embedded_store_are_refused_naming_where_they_were_given() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("DATABASE_URL", "sqlite:./data/orders.db");
+        let table = "[shards]\ns1 = \"postgres://app@db/s1\"\n";
+        let err = load_shards(jail, Some(table), &Overrides::default())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("invalid setting shards in orders.toml: shards need a PostgreSQL"),
+            "{err}"
+        );
+        jail.set_env("ORDERS_SHARDS", "s1=postgres://app@db/s1");
+        let err = load_shards(jail, None, &Overrides::default())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("invalid setting ORDERS_SHARDS in the environment: shards need"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_shards_passwords_are_never_printed() {
+    let settings = Settings {
+        database_url: "postgres://app@db/main".to_owned(),
+        shards: serde_json::from_str(r#"{"s1": "postgres://app:hunter2@db/s1"}"#)
+            .unwrap_or_default(),
+        ..Settings::default()
+    };
+    let printed = format!("{settings:?}");
+    assert!(printed.contains("postgres://app:***@db/s1"), "{printed}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+}

@@ -19,6 +19,7 @@ const LOG_TABLES: &[&str] = &[
     "subscription_checkpoints",
     "dead_letters",
     "leases",
+    "gene_fences",
 ];
 const ID_TABLES: &[&str] = &["id_worker_leases", "id_segments"];
 const READ_MODEL_TABLES: &[&str] = &[

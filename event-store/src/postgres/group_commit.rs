@@ -46,6 +46,8 @@ pub(crate) struct EventRow {
     pub(crate) event_version: String,
     pub(crate) payload: String,
     pub(crate) metadata: String,
+    /// The stream's partition gene ([`crate::gene_of_stream`]), which the fences check.
+    pub(crate) gene: i16,
 }
 
 struct Append {
@@ -171,6 +173,7 @@ async fn insert_refs(pool: &PgPool, rows: &[&EventRow]) -> Result<(), sqlx::Erro
         .bind(column(rows, |r| &r.event_version))
         .bind(column(rows, |r| &r.payload))
         .bind(column(rows, |r| &r.metadata))
+        .bind(column(rows, |r| &r.gene))
         .execute(pool)
         .await?;
     Ok(())
@@ -195,6 +198,7 @@ mod tests {
             event_version: "1.0".to_owned(),
             payload: "{}".to_owned(),
             metadata: "{}".to_owned(),
+            gene: 0,
         }]
     }
 

@@ -24,9 +24,9 @@ const POOL_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 /// The advisory lock every transaction that writes the log on PostgreSQL holds in shared mode,
 /// taken before its first write: the readers' horizon (`log_horizon()`, ADR 1) waits for the
 /// transactions that hold it and for no other. Anything that inserts into `events` by other
-/// means than the store must take it the same way (`SELECT
-/// pg_advisory_xact_lock_shared(LOG_WRITER_LOCK)` first in its transaction), or a reader may
-/// pass its events by while it runs.
+/// means than the store must take it the same way, or a reader may pass its events by while
+/// it runs: `SELECT log_append_guard(genes)` first in its transaction takes it and checks the
+/// genes' fences (`fences`), as the store's appends do.
 pub const LOG_WRITER_LOCK: i64 = 1_330_791_507;
 
 /// The channel the events table's trigger notifies after an insert commits.
@@ -320,7 +320,8 @@ mod tests {
     #[test]
     fn the_appends_and_the_horizon_name_the_same_lock() {
         let key = LOG_WRITER_LOCK.to_string();
-        assert!(include_str!("insert_events.sql").contains(&key));
+        assert!(include_str!("insert_events.sql").contains("log_append_guard("));
+        assert!(include_str!("../../migrations/postgres/0045_genes_and_fences.sql").contains(&key));
         assert!(include_str!("../../migrations/postgres/0034_log_horizon.sql").contains(&key));
         // in pg_locks the key shows as classid 0 and objid
         assert!(u32::try_from(LOG_WRITER_LOCK).is_ok());

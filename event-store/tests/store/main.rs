@@ -8,6 +8,7 @@ mod execute;
 mod harness;
 mod leases;
 mod postgres_es_compat;
+mod postgres_fences;
 mod postgres_group_commit;
 mod postgres_ordering;
 mod postgres_plans;

@@ -2,9 +2,15 @@
 //! live in.
 //!
 //! This function is a contract with every stored order: changing it re-shards them all. The
-//! tests pin its values.
+//! tests pin its values. It lives with the log because the log stores each event's gene at
+//! append (the column the shards' fences, copies and clean-ups read, ADR 42), and `ids`, which
+//! depends on this crate, re-exports it.
 
-use crate::layout::{GENE_BITS, GENE_COUNT};
+/// Bits of the partition gene: [`GENE_COUNT`] logical partitions. An order id carries its
+/// buyer's gene in its lowest bits (the `ids` crate lays the id out around it).
+pub const GENE_BITS: u32 = 10;
+/// How many logical partitions the gene names; an order's partition is `id & (GENE_COUNT - 1)`.
+pub const GENE_COUNT: u16 = 1 << GENE_BITS;
 
 const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
