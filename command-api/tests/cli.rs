@@ -225,19 +225,21 @@ async fn fresh_postgres() -> String {
     }
 }
 
+/// Runs `orders <command>` on a freshly migrated embedded store; its stderr, once it succeeded.
+fn on_a_migrated_store(command: &str) -> String {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = sqlite_url(&dir);
+    let migrated = orders(&["migrate", "--database-url", &db], &[]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let output = orders(&[command, "--database-url", &db], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stderr(&output)
+}
+
 /// Progress into a file or a pipe: lines, not carriage returns.
 #[test]
 fn replay_progress_into_a_pipe_is_plain_lines() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let db = sqlite_url(&dir);
-    assert!(
-        orders(&["migrate", "--database-url", &db], &[])
-            .status
-            .success()
-    );
-    let output = orders(&["replay", "--database-url", &db], &[]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let err = stderr(&output);
+    let err = on_a_migrated_store("replay");
     assert!(!err.contains('\r'), "{err:?}");
     assert!(
         err.lines()
@@ -254,16 +256,7 @@ fn replay_progress_into_a_pipe_is_plain_lines() {
 /// Archive counts what it will move before it starts: its progress has a total.
 #[test]
 fn archive_says_how_many_orders_it_will_move_first() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let db = sqlite_url(&dir);
-    assert!(
-        orders(&["migrate", "--database-url", &db], &[])
-            .status
-            .success()
-    );
-    let output = orders(&["archive", "--database-url", &db], &[]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let err = stderr(&output);
+    let err = on_a_migrated_store("archive");
     assert!(
         err.lines().any(
             |l| l.starts_with("orders: 0 settled orders last changed before ")
