@@ -161,6 +161,29 @@ async fn log_after(
     panic!("the log did not show {expected} events after {after:?}");
 }
 
+/// Applies the placement reactions to the log's first `events` events, then gives a sweeper
+/// of the test's bound, checked to leave everything alone a second before the bound.
+async fn sweeper_after_reactions(store: &EventStore, events: usize) -> PlacementSweeper {
+    PlacementReactions::new(store.clone())
+        .react_batch(&log_after(store, Checkpoint::START, events).await)
+        .await
+        .unwrap();
+    let sweeper = PlacementSweeper::new(store.clone(), Duration::from_secs(300));
+    assert_eq!(
+        sweep_at(&sweeper, ABANDONED_AFTER_SECS - 1).await,
+        Swept::default()
+    );
+    sweeper
+}
+
+/// One round of `sweeper`, `secs` after the tests' start time.
+async fn sweep_at(sweeper: &PlacementSweeper, secs: i64) -> Swept {
+    sweeper
+        .sweep(t0() + chrono::Duration::seconds(secs))
+        .await
+        .unwrap()
+}
+
 /// Events in the streams of the tests' SKUs and orders (read by stream: a read of the log's
 /// head may trail the latest commits by a moment on PostgreSQL).
 async fn log_len(store: &EventStore) -> usize {
@@ -200,7 +223,7 @@ async fn a_rejection_whose_release_was_lost_releases_every_reservation(store: Ev
     assert_eq!(stock(&store, "mug").await, (u64::from(STOCK), 0));
     // the whole log again (a retry, or a restart from an old checkpoint) releases nothing more
     let before = log_len(&store).await;
-    reactions
+    PlacementReactions::new(store.clone())
         .react_batch(&log_after(&store, Checkpoint::START, 8).await)
         .await
         .unwrap();
@@ -217,24 +240,10 @@ async fn a_reservation_without_an_order_is_released_after_the_bound(store: Event
     reserve(&store, "tea", 2002, 1, t0()).await;
     place(&store, 2002, "tea").await;
     reserve(&store, "mug", 2002, 1, t0()).await;
-    let reactions = PlacementReactions::new(store.clone());
-    reactions
-        .react_batch(&log_after(&store, Checkpoint::START, 6).await)
-        .await
-        .unwrap();
-    let sweeper = PlacementSweeper::new(store.clone(), Duration::from_secs(300));
-
-    let early = sweeper
-        .sweep(t0() + chrono::Duration::seconds(ABANDONED_AFTER_SECS - 1))
-        .await
-        .unwrap();
-    assert_eq!(early, Swept::default());
+    let sweeper = sweeper_after_reactions(&store, 6).await;
     assert_eq!(stock(&store, "tea").await, (u64::from(STOCK) - 4, 4));
 
-    let late = sweeper
-        .sweep(t0() + chrono::Duration::seconds(ABANDONED_AFTER_SECS + 1))
-        .await
-        .unwrap();
+    let late = sweep_at(&sweeper, ABANDONED_AFTER_SECS + 1).await;
 
     assert_eq!(
         late,
@@ -273,14 +282,11 @@ async fn a_reservation_without_an_order_is_released_after_the_bound(store: Event
 
     // another round, and the reactions reading the sweeper's events, change nothing
     let before = log_len(&store).await;
-    reactions
+    PlacementReactions::new(store.clone())
         .react_batch(&log_after(&store, Checkpoint::START, 9).await)
         .await
         .unwrap();
-    let again = sweeper
-        .sweep(t0() + chrono::Duration::seconds(10 * ABANDONED_AFTER_SECS))
-        .await
-        .unwrap();
+    let again = sweep_at(&sweeper, 10 * ABANDONED_AFTER_SECS).await;
     assert_eq!(again, Swept::default());
     assert_eq!(log_len(&store).await, before);
 }
@@ -404,26 +410,13 @@ async fn an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_
         bucket: 1,
     };
     place_as(&store, 4002, "tea", ("b-2", Some(line))).await;
-    let reactions = PlacementReactions::new(store.clone());
-    reactions
-        .react_batch(&log_after(&store, Checkpoint::START, 9).await)
-        .await
-        .unwrap();
-    let sweeper = PlacementSweeper::new(store.clone(), Duration::from_secs(300));
-    let early = sweeper
-        .sweep(t0() + chrono::Duration::seconds(ABANDONED_AFTER_SECS - 1))
-        .await
-        .unwrap();
-    assert_eq!(early, Swept::default());
+    let sweeper = sweeper_after_reactions(&store, 9).await;
     assert_eq!(
         bucket(&store, 0).await.held(order_id(4001)),
         Some(Quantity::new(1).unwrap())
     );
 
-    let late = sweeper
-        .sweep(t0() + chrono::Duration::seconds(ABANDONED_AFTER_SECS + 1))
-        .await
-        .unwrap();
+    let late = sweep_at(&sweeper, ABANDONED_AFTER_SECS + 1).await;
 
     assert_eq!(
         late,
@@ -454,14 +447,11 @@ async fn an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_
 
     // another round, and the reactions reading the sweeper's events, change nothing
     let before = campaign_log_len(&store).await;
-    reactions
+    PlacementReactions::new(store.clone())
         .react_batch(&log_after(&store, Checkpoint::START, 12).await)
         .await
         .unwrap();
-    let again = sweeper
-        .sweep(t0() + chrono::Duration::seconds(10 * ABANDONED_AFTER_SECS))
-        .await
-        .unwrap();
+    let again = sweep_at(&sweeper, 10 * ABANDONED_AFTER_SECS).await;
     assert_eq!(again, Swept::default());
     assert_eq!(campaign_log_len(&store).await, before);
 }
