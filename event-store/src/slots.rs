@@ -264,6 +264,26 @@ impl EventStore {
         }
         state.kept.clone()
     }
+
+    /// What `look` takes of the state this process keeps for `A`'s stream, with its version,
+    /// without reading the log or cloning the state; `None` as for [`kept`](Self::kept). It
+    /// may be behind the log: check the version against the log before answering from it.
+    pub fn kept_with<A, R>(
+        &self,
+        aggregate_id: &str,
+        look: impl FnOnce(&A) -> R,
+    ) -> Option<(u64, R)>
+    where
+        A: Aggregate + 'static,
+    {
+        let slot = self.stream_slot::<A>(aggregate_id);
+        let state = slot.try_lock().ok()?;
+        if !state.settled() {
+            return None;
+        }
+        let kept = state.kept.as_ref()?;
+        Some((kept.version, look(&kept.aggregate)))
+    }
 }
 
 /// Writes what is queued on the slot, batch after batch, until nothing is left.

@@ -245,6 +245,20 @@ impl EventStore {
         Ok(loaded)
     }
 
+    /// The version of each of `A`'s streams `aggregate_ids` in the log (0 for a stream
+    /// without events), in one read: whether states kept here are still the log's.
+    pub async fn stream_versions<A: Aggregate>(
+        &self,
+        aggregate_ids: &[&str],
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let ids = serde_json::to_string(aggregate_ids)?;
+        let versions = match &*self.backend {
+            Backend::Postgres(b) => b.stream_versions(A::TYPE, &ids).await?,
+            Backend::Sqlite(b) => b.stream_versions(A::TYPE, &ids).await?,
+        };
+        Ok(versions.into_iter().collect())
+    }
+
     /// Brings `loaded` up to date: applies the events appended after its version (by this or
     /// any other process). Cheap when there are none: one indexed read.
     pub async fn catch_up<A: Aggregate>(

@@ -138,6 +138,28 @@ impl PostgresBackend {
         rows.iter().map(recorded).collect()
     }
 
+    /// The version of each of the streams of `aggregate_type` named in `aggregate_ids` (a
+    /// JSON array), 0 for a stream without events.
+    pub(crate) async fn stream_versions(
+        &self,
+        aggregate_type: &str,
+        aggregate_ids: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(include_str!("stream_versions.sql"))
+            .bind(aggregate_type)
+            .bind(aggregate_ids)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(id, version)| {
+                let version = u64::try_from(version.unwrap_or(0)).map_err(|_| {
+                    StoreError::Corrupt(format!("stream {id}: a negative sequence"))
+                })?;
+                Ok((id, version))
+            })
+            .collect()
+    }
+
     /// How far a reader at `after` is behind, counted up to `max`.
     pub(crate) async fn pending(&self, after: Checkpoint, max: i64) -> Result<Pending, StoreError> {
         let row = sqlx::query(include_str!("pending.sql"))

@@ -824,3 +824,28 @@ pub async fn a_gap_in_the_tails_reads_drops_every_checked_state(h: Harness) {
     assert!(ahead.try_next_batch().await.unwrap().is_none());
     assert_eq!(checked(&store, "p-1").await, Some((11, 2)));
 }
+
+/// A state this process keeps is looked at without a read, and one read of the streams'
+/// versions tells whether it is still the log's: after another process appended, it is not.
+pub async fn a_kept_state_is_looked_at_in_place_and_checked_against_the_logs_versions(h: Harness) {
+    let store = h.store();
+    append_added(store, "c-1", 0, [1, 2].into_iter()).await;
+    assert_eq!(store.kept_with("c-1", |c: &Counter| c.total), None);
+    store.current::<Counter>("c-1").await.unwrap();
+    assert_eq!(store.kept_with("c-1", |c: &Counter| c.total), Some((2, 3)));
+    let versions = store
+        .stream_versions::<Counter>(&["c-1", "c-none"])
+        .await
+        .unwrap();
+    assert_eq!(
+        versions,
+        HashMap::from([("c-1".into(), 2), ("c-none".into(), 0)])
+    );
+
+    let other = h.reopen().await;
+    append_added(&other, "c-1", 2, [10].into_iter()).await;
+    // this process still keeps version 2; the log is at 3
+    assert_eq!(store.kept_with("c-1", |c: &Counter| c.total), Some((2, 3)));
+    let versions = store.stream_versions::<Counter>(&["c-1"]).await.unwrap();
+    assert_eq!(versions["c-1"], 3);
+}

@@ -235,6 +235,30 @@ pub async fn many_buyers_never_oversell_a_campaign(app: TestApp) {
     assert_eq!(stock["reserved"], 0);
 }
 
+/// A buyer arriving after the campaign sold out is refused before anything is taken for
+/// them: no claim on their record, no rejection of their order id, however often the bot
+/// replays it; the order id stays usable.
+pub async fn a_sold_out_campaign_refuses_a_buyer_without_writing(app: TestApp) {
+    app.create_product(TEA).await;
+    let campaign = app.running_campaign(1, 1).await;
+    assert_eq!(
+        app.buy_in(&campaign, "b-1").await.status(),
+        StatusCode::CREATED
+    );
+    let (order_id, token) = app.checkout("b-2").await;
+    for _ in 0..3 {
+        let refused = app.place_in(&campaign, "b-2", (&order_id, &token), 1).await;
+        let (status, kind) = problem_type(refused).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(kind.ends_with("/campaign-sold-out"), "{kind}");
+    }
+    let written_for_b2 = format!(
+        "SELECT count(*) FROM events WHERE aggregate_id = '{order_id}' \
+         OR aggregate_id = '{campaign}/b-2'"
+    );
+    assert_eq!(app.scalar(&written_for_b2).await, 0);
+}
+
 pub async fn a_cancelled_campaign_order_gives_its_unit_back_to_the_running_campaign(app: TestApp) {
     app.create_product(TEA).await;
     let campaign = app.running_campaign(1, 1).await;
@@ -332,6 +356,12 @@ pub async fn a_campaign_ends_by_itself_and_its_rest_returns_to_the_sku_once(app:
     let shown = app.campaign(&campaign).await;
     assert_eq!(shown["status"], "Ended");
     assert_eq!(shown["remaining"], 0);
+    // the timer closes the buckets in parallel: an emptied bucket's close can come after
+    // the stock shows 99, so wait for the timer to mark the whole end carried out
+    let carried_out = format!(
+        "SELECT count(*) FROM campaign_ends WHERE campaign_id = '{campaign}' AND ended_at_ms IS NOT NULL"
+    );
+    eventually(|| async { (app.scalar(&carried_out).await == 1).then_some(()) }).await;
 
     // the seller ending it now writes nothing and returns nothing more
     let events = "SELECT count(*) FROM events";

@@ -66,6 +66,7 @@ on_both_stores!(
     a_buyer_never_gets_more_than_the_limit_under_concurrent_retries,
     a_campaign_refuses_orders_before_its_start_and_after_its_end,
     many_buyers_never_oversell_a_campaign,
+    a_sold_out_campaign_refuses_a_buyer_without_writing,
     a_cancelled_campaign_order_gives_its_unit_back_to_the_running_campaign,
     ending_a_campaign_returns_the_rest_to_the_sku,
     the_limit_holds_after_a_restart,

@@ -3,22 +3,24 @@
 //! 1. The campaign must be running, and the order one line of its SKU within the per-buyer
 //!    limit; the product version is checked as for any order, the price is the campaign's.
 //! 2. A repeat of a placed order answers before anything is touched, as any placement.
-//! 3. The order's units are claimed on the buyer's record (`CampaignBuyer`, keyed by the
+//! 3. A campaign this process sees sold out (every bucket's kept state empty and the log's)
+//!    refuses here, before anything is taken: a sell-out's refusals write nothing.
+//! 4. The order's units are claimed on the buyer's record (`CampaignBuyer`, keyed by the
 //!    order id): orders of one buyer take turns there, so only `limit` units are ever claimed,
 //!    and a retry claims nothing twice.
-//! 4. They are reserved in one bucket of the campaign's stock, the one the order id hashes to,
+//! 5. They are reserved in one bucket of the campaign's stock, the one the order id hashes to,
 //!    or the next ones when it is empty: buyers of one campaign reserve in parallel streams.
-//! 5. `OrderPlaced` names the campaign and the bucket, so that payment and cancellation find
+//! 6. `OrderPlaced` names the campaign and the bucket, so that payment and cancellation find
 //!    the units.
 //!
-//! ADR 5's rule holds: a failed placement appends `PlacementRejected` before it gives its claim
-//! and its units back, and a placement that loses the race gives back only what the winner
-//! does not hold.
+//! ADR 5's rule holds: a failed placement that took something appends `PlacementRejected`
+//! before it gives its claim and its units back, and a placement that loses the race gives
+//! back only what the winner does not hold.
 
 use domain::{
-    BucketCommand, BucketError, BuyerCommand, BuyerId, Campaign, CampaignError, CampaignId,
-    CampaignLine, ItemRequest, Money, Order, OrderError, OrderId, PlaceOrder, Quantity,
-    RejectionReason,
+    BucketCommand, BucketError, BuyerCommand, BuyerId, Campaign, CampaignBucket, CampaignError,
+    CampaignId, CampaignLine, ItemRequest, Money, Order, OrderError, OrderId, PlaceOrder, Quantity,
+    RejectionReason, bucket_stream_id,
 };
 use event_store::{EventMetadata, ExecuteError, Executed};
 
@@ -94,6 +96,9 @@ impl Placement {
         if let Some(repeat) = self.decide_first(existing, &id, &command).await? {
             return Ok(repeat);
         }
+        if self.sold_out(&campaign, order_id, line.quantity).await? {
+            return Err(PlacementError::CampaignSoldOut);
+        }
         let mut taken = Taken {
             claimed: self
                 .claim(meta, &campaign, &buyer, order_id, line.quantity)
@@ -151,6 +156,46 @@ impl Placement {
             .check_running(now)
             .map_err(PlacementError::Campaign)?;
         Ok(campaign)
+    }
+
+    /// Whether every bucket of the campaign has fewer than `quantity` units for `order_id`
+    /// on the states this process keeps, and those states are the log's (one read of the
+    /// buckets' versions). A placement after the sell-out is then refused before it claims
+    /// anything: it writes nothing, however often it is replayed, and its order id stays
+    /// unused. `false` whenever that is not certain (a bucket not kept here or busy, one with
+    /// units or holding this order, a closed one, a kept state behind the log): the buckets
+    /// then decide, as for any placement.
+    async fn sold_out(
+        &self,
+        campaign: &Campaign,
+        order_id: OrderId,
+        quantity: Quantity,
+    ) -> Result<bool, PlacementError> {
+        let details = campaign
+            .details()
+            .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
+        let ids: Vec<String> = (0..details.buckets.max(1))
+            .map(|bucket| bucket_stream_id(&details.campaign_id, bucket))
+            .collect();
+        let mut kept_versions = Vec::with_capacity(ids.len());
+        for (bucket, id) in (0..).zip(&ids) {
+            let share = campaign.bucket_stock(bucket);
+            let empty = self.store.kept_with(id, |state: &CampaignBucket| {
+                !state.is_closed()
+                    && state.reserved_by(order_id).is_none()
+                    && state.available_of(share) < quantity.get()
+            });
+            match empty {
+                Some((version, true)) => kept_versions.push(version),
+                _ => return Ok(false),
+            }
+        }
+        let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let versions = self.store.stream_versions::<CampaignBucket>(&names).await?;
+        Ok(ids
+            .iter()
+            .zip(kept_versions)
+            .all(|(id, kept)| versions.get(id).copied().unwrap_or(0) == kept))
     }
 
     /// Claims the order's units on the buyer's record; `true` when this call appended the

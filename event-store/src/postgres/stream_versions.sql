@@ -1,0 +1,6 @@
+-- The version (newest sequence) of each stream of type $1 named in $2 (a JSON array of ids),
+-- NULL for a stream without events: one index probe per stream.
+SELECT ids.id AS aggregate_id,
+       (SELECT max(e.sequence) FROM events e
+        WHERE e.aggregate_type = $1 AND e.aggregate_id = ids.id) AS version
+FROM json_array_elements_text(CAST($2 AS json)) AS ids(id)
