@@ -60,6 +60,8 @@ struct FreshMap {
     /// The kept states (`Loaded<A>` of the key's type), with their version and the epoch they
     /// were read in.
     kept: HashMap<Key, (Arc<dyn Any + Send + Sync>, u64, u64)>,
+    /// Stream versions read from the log during this epoch (the states themselves not kept).
+    versions: HashMap<Key, u64>,
 }
 
 impl FreshMap {
@@ -67,6 +69,7 @@ impl FreshMap {
         self.epoch += 1;
         self.seen.clear();
         self.kept.clear();
+        self.versions.clear();
     }
 
     fn see(&mut self, key: Key, sequence: u64) {
@@ -200,5 +203,60 @@ impl EventStore {
         }
         states.extend(read);
         Ok(states)
+    }
+
+    /// The version of each of `A`'s streams `aggregate_ids`, as [`stream_versions`] reads
+    /// them, but possibly older than the log by what it committed within the store's
+    /// staleness bound (ADR 16): a version read once is served from memory, moved on by every
+    /// event of the stream the tail sees or this process writes, while the tail vouches for
+    /// it; else read. Only for checking that a kept state is current, as
+    /// [`load_many_fresh`](Self::load_many_fresh).
+    ///
+    /// [`stream_versions`]: EventStore::stream_versions
+    pub async fn stream_versions_fresh<A>(
+        &self,
+        aggregate_ids: &[&str],
+    ) -> Result<HashMap<String, u64>, StoreError>
+    where
+        A: Aggregate,
+    {
+        let mut versions = HashMap::with_capacity(aggregate_ids.len());
+        let mut missing = Vec::new();
+        let epoch = {
+            let mut map = self.fresh.map();
+            map.watched.insert(A::TYPE);
+            let recent = map
+                .head_read_at
+                .is_some_and(|read| read.elapsed() <= self.fresh.bound);
+            for &id in aggregate_ids {
+                let key = (A::TYPE, id.to_owned());
+                match recent.then(|| map.versions.get(&key)).flatten() {
+                    Some(&read) => {
+                        let seen = map.seen.get(&key).copied().unwrap_or(0);
+                        versions.insert(id.to_owned(), read.max(seen));
+                    }
+                    None => missing.push(id),
+                }
+            }
+            map.epoch
+        };
+        if missing.is_empty() {
+            return Ok(versions);
+        }
+        let read = self.stream_versions::<A>(&missing).await?;
+        {
+            let mut map = self.fresh.map();
+            if map.epoch == epoch {
+                if map.versions.len() + read.len() > FRESH_STREAMS_MAX {
+                    map.versions.clear();
+                }
+                for (id, &version) in &read {
+                    let kept = map.versions.entry((A::TYPE, id.clone())).or_insert(0);
+                    *kept = (*kept).max(version);
+                }
+            }
+        }
+        versions.extend(read);
+        Ok(versions)
     }
 }

@@ -265,6 +265,27 @@ impl EventStore {
         state.kept.clone()
     }
 
+    /// Presumes `A`'s stream new, as [`current_or_new`](Self::current_or_new) does, without
+    /// waiting: keeps an empty state at version 0 when this process keeps none and no command
+    /// is on the stream, and answers whether it did. The first write checks the presumption.
+    pub fn presume_new<A>(&self, aggregate_id: &str) -> bool
+    where
+        A: Aggregate + 'static,
+    {
+        let slot = self.stream_slot::<A>(aggregate_id);
+        let Ok(mut state) = slot.try_lock() else {
+            return false;
+        };
+        if !state.settled() || state.kept.is_some() {
+            return false;
+        }
+        state.keep(Loaded {
+            aggregate: A::default(),
+            version: 0,
+        });
+        true
+    }
+
     /// What `look` takes of the state this process keeps for `A`'s stream, with its version,
     /// without reading the log or cloning the state; `None` as for [`kept`](Self::kept). It
     /// may be behind the log: check the version against the log before answering from it.

@@ -308,4 +308,10 @@ pub enum RejectionReason {
     /// The placement was never finished (its process stopped half-way): the abandoned-placement
     /// sweeper found its reservations without an order after the bound (ADR 32).
     Abandoned,
+    /// The buyer's limit in the campaign was reached while the placement reserved its units
+    /// (the claim and the reservation run at once, ADR 38).
+    OverLimit {
+        /// The campaign.
+        campaign_id: CampaignId,
+    },
 }

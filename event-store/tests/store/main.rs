@@ -39,6 +39,7 @@ macro_rules! conformance {
 conformance!(
     append_load_round_trip,
     a_kept_state_is_looked_at_in_place_and_checked_against_the_logs_versions,
+    a_checked_version_is_served_from_memory_and_moved_on_by_the_tail,
     concurrent_appends_at_the_same_version_exactly_one_wins,
     a_reused_dedup_key_appends_nothing_and_finds_the_original,
     concurrent_duplicates_are_duplicates_not_conflicts,

@@ -849,3 +849,24 @@ pub async fn a_kept_state_is_looked_at_in_place_and_checked_against_the_logs_ver
     let versions = store.stream_versions::<Counter>(&["c-1"]).await.unwrap();
     assert_eq!(versions["c-1"], 3);
 }
+
+/// A stream's version read once is served from memory while the tail reads the head, and
+/// moves on with what the tail sees another process append (here with the database closed).
+pub async fn a_checked_version_is_served_from_memory_and_moved_on_by_the_tail(h: Harness) {
+    append_added(h.store(), "c-1", 0, [1, 2].into_iter()).await;
+    let (store, mut sub) = checking_store(&h, 2).await;
+    let versions = |store: event_store::EventStore| async move {
+        store
+            .stream_versions_fresh::<Counter>(&["c-1", "c-none"])
+            .await
+            .unwrap()
+    };
+    let read = HashMap::from([("c-1".into(), 2), ("c-none".into(), 0)]);
+    assert_eq!(versions(store.clone()).await, read);
+    let other = h.reopen().await;
+    append_added(&other, "c-1", 2, [10].into_iter()).await;
+    collect(&mut sub, 1).await;
+    h.close();
+    let moved_on = HashMap::from([("c-1".into(), 3), ("c-none".into(), 0)]);
+    assert_eq!(versions(store).await, moved_on);
+}

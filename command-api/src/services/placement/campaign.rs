@@ -3,13 +3,16 @@
 //! 1. The campaign must be running, and the order one line of its SKU within the per-buyer
 //!    limit; the product version is checked as for any order, the price is the campaign's.
 //! 2. A repeat of a placed order answers before anything is touched, as any placement.
-//! 3. A campaign this process sees sold out (every bucket's kept state empty and the log's)
-//!    refuses here, before anything is taken: a sell-out's refusals write nothing.
+//! 3. A campaign this process sees sold out (every bucket's kept state empty and, within the
+//!    staleness bound, the log's) refuses here, before anything is taken: a sell-out's
+//!    refusals write nothing.
 //! 4. The order's units are claimed on the buyer's record (`CampaignBuyer`, keyed by the
 //!    order id): orders of one buyer take turns there, so only `limit` units are ever claimed,
 //!    and a retry claims nothing twice.
 //! 5. They are reserved in one bucket of the campaign's stock, the one the order id hashes to,
 //!    or the next ones when it is empty: buyers of one campaign reserve in parallel streams.
+//!    For a buyer this process has never seen in the campaign, steps 4 and 5 run at once; a
+//!    claim refused then gives the reservation back behind a rejection (`OverLimit`).
 //! 6. `OrderPlaced` names the campaign and the bucket, so that payment and cancellation find
 //!    the units.
 //!
@@ -18,9 +21,9 @@
 //! back only what the winner does not hold.
 
 use domain::{
-    BucketCommand, BucketError, BuyerCommand, BuyerId, Campaign, CampaignBucket, CampaignError,
-    CampaignId, CampaignLine, ItemRequest, Money, Order, OrderError, OrderId, PlaceOrder, Quantity,
-    RejectionReason, bucket_stream_id,
+    BucketCommand, BucketError, BuyerCommand, BuyerId, Campaign, CampaignBucket, CampaignBuyer,
+    CampaignError, CampaignId, CampaignLine, ItemRequest, Money, Order, OrderError, OrderId,
+    PlaceOrder, Quantity, RejectionReason, bucket_stream_id, buyer_stream_id,
 };
 use event_store::{EventMetadata, ExecuteError, Executed};
 
@@ -32,6 +35,14 @@ use crate::services::campaign_streams::{on_bucket, on_buyer};
 #[derive(Debug, Default, Clone, Copy)]
 struct Taken {
     claimed: bool,
+    bucket: Option<u32>,
+}
+
+/// A refused claim on the buyer's record, and the bucket in which this call reserved the
+/// units at once with it, if it did.
+#[derive(Debug)]
+struct Refused {
+    refusal: PlacementError,
     bucket: Option<u32>,
 }
 
@@ -99,16 +110,32 @@ impl Placement {
         if self.sold_out(&campaign, order_id, line.quantity).await? {
             return Err(PlacementError::CampaignSoldOut);
         }
-        let mut taken = Taken {
-            claimed: self
-                .claim(meta, &campaign, &buyer, order_id, line.quantity)
-                .await?,
-            bucket: None,
-        };
-        let bucket = match self
-            .reserve_in_buckets(meta, &campaign, order_id, line.quantity)
+        let (claimed, reserved) = match self
+            .claim_and_reserve(meta, &campaign, &buyer, order_id, line.quantity)
             .await
         {
+            Ok(taken) => taken,
+            Err(Refused { refusal, bucket }) => {
+                // a reservation made at once with the refused claim is not this order's
+                if let (Some(bucket), PlacementError::Limit(_)) = (bucket, &refusal) {
+                    let taken = Taken {
+                        claimed: false,
+                        bucket: Some(bucket),
+                    };
+                    let reason = RejectionReason::OverLimit {
+                        campaign_id: campaign_id.clone(),
+                    };
+                    self.abandon_in_campaign(meta, &command, reason, &campaign, taken)
+                        .await?;
+                }
+                return Err(refusal);
+            }
+        };
+        let mut taken = Taken {
+            claimed,
+            bucket: None,
+        };
+        let bucket = match reserved {
             Ok((bucket, appended)) => {
                 taken.bucket = appended.then_some(bucket);
                 bucket
@@ -159,9 +186,10 @@ impl Placement {
     }
 
     /// Whether every bucket of the campaign has fewer than `quantity` units for `order_id`
-    /// on the states this process keeps, and those states are the log's (one read of the
-    /// buckets' versions). A placement after the sell-out is then refused before it claims
-    /// anything: it writes nothing, however often it is replayed, and its order id stays
+    /// on the states this process keeps, and those states are the log's, as far as the
+    /// buckets' versions within the staleness bound tell (ADR 16: read once, then followed by
+    /// the tail). A placement after the sell-out is then refused before it claims anything:
+    /// it writes and reads nothing, however often it is replayed, and its order id stays
     /// unused. `false` whenever that is not certain (a bucket not kept here or busy, one with
     /// units or holding this order, a closed one, a kept state behind the log): the buckets
     /// then decide, as for any placement.
@@ -191,11 +219,56 @@ impl Placement {
             }
         }
         let names: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let versions = self.store.stream_versions::<CampaignBucket>(&names).await?;
+        let versions = self
+            .store
+            .stream_versions_fresh::<CampaignBucket>(&names)
+            .await?;
         Ok(ids
             .iter()
             .zip(kept_versions)
             .all(|(id, kept)| versions.get(id).copied().unwrap_or(0) == kept))
+    }
+
+    /// Claims the order's units on the buyer's record and reserves them in a bucket. For a
+    /// buyer this process has never seen in the campaign (the flash sale's usual buyer), the
+    /// record is presumed new, as an order id is (ADR 14: the claim's write checks it), and
+    /// both run at once: the two appends share a group commit and the placement waits for two
+    /// writes, not three. A buyer seen before claims first and reserves only with the claim,
+    /// so that a bot's orders beyond the limit never hold a unit, even for a moment (at most
+    /// its first order per node runs at once). Answers whether this call appended the claim,
+    /// and the reservation's outcome.
+    async fn claim_and_reserve(
+        &self,
+        meta: &EventMetadata,
+        campaign: &Campaign,
+        buyer: &BuyerId,
+        order_id: OrderId,
+        quantity: Quantity,
+    ) -> Result<(bool, Result<(u32, bool), PlacementError>), Refused> {
+        let details = campaign.details().ok_or(Refused {
+            refusal: PlacementError::Campaign(CampaignError::NotFound),
+            bucket: None,
+        })?;
+        let record = buyer_stream_id(&details.campaign_id, buyer);
+        let first_seen = self.store.presume_new::<CampaignBuyer>(&record);
+        let claiming = self.claim(meta, campaign, buyer, order_id, quantity);
+        let reserving = self.reserve_in_buckets(meta, campaign, order_id, quantity);
+        if !first_seen {
+            let claimed = claiming.await.map_err(|refusal| Refused {
+                refusal,
+                bucket: None,
+            })?;
+            return Ok((claimed, reserving.await));
+        }
+        match futures::join!(claiming, reserving) {
+            (Ok(claimed), reserved) => Ok((claimed, reserved)),
+            (Err(refusal), reserved) => Err(Refused {
+                refusal,
+                bucket: reserved
+                    .ok()
+                    .and_then(|(bucket, appended)| appended.then_some(bucket)),
+            }),
+        }
     }
 
     /// Claims the order's units on the buyer's record; `true` when this call appended the
