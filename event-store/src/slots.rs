@@ -287,9 +287,12 @@ impl EventStore {
     }
 
     /// What `look` takes of the state this process keeps for `A`'s stream, with its version,
-    /// without reading the log or cloning the state; `None` as for [`kept`](Self::kept). It
-    /// may be behind the log: check the version against the log before answering from it.
-    pub fn kept_with<A, R>(
+    /// without reading the log or cloning the state; `None` when none is kept or a command's
+    /// write is pending. It takes its turn on the stream's lock (held briefly: a command
+    /// decides under it, a refusal catches up with the log under it), so that a stream many
+    /// commands look at is not reported busy whenever one of them holds it. It may be behind
+    /// the log: check the version against the log before answering from it.
+    pub async fn kept_with<A, R>(
         &self,
         aggregate_id: &str,
         look: impl FnOnce(&A) -> R,
@@ -298,7 +301,7 @@ impl EventStore {
         A: Aggregate + 'static,
     {
         let slot = self.stream_slot::<A>(aggregate_id);
-        let state = slot.try_lock().ok()?;
+        let state = slot.lock().await;
         if !state.settled() {
             return None;
         }

@@ -830,9 +830,12 @@ pub async fn a_gap_in_the_tails_reads_drops_every_checked_state(h: Harness) {
 pub async fn a_kept_state_is_looked_at_in_place_and_checked_against_the_logs_versions(h: Harness) {
     let store = h.store();
     append_added(store, "c-1", 0, [1, 2].into_iter()).await;
-    assert_eq!(store.kept_with("c-1", |c: &Counter| c.total), None);
+    assert_eq!(store.kept_with("c-1", |c: &Counter| c.total).await, None);
     store.current::<Counter>("c-1").await.unwrap();
-    assert_eq!(store.kept_with("c-1", |c: &Counter| c.total), Some((2, 3)));
+    assert_eq!(
+        store.kept_with("c-1", |c: &Counter| c.total).await,
+        Some((2, 3))
+    );
     let versions = store
         .stream_versions::<Counter>(&["c-1", "c-none"])
         .await
@@ -845,7 +848,10 @@ pub async fn a_kept_state_is_looked_at_in_place_and_checked_against_the_logs_ver
     let other = h.reopen().await;
     append_added(&other, "c-1", 2, [10].into_iter()).await;
     // this process still keeps version 2; the log is at 3
-    assert_eq!(store.kept_with("c-1", |c: &Counter| c.total), Some((2, 3)));
+    assert_eq!(
+        store.kept_with("c-1", |c: &Counter| c.total).await,
+        Some((2, 3))
+    );
     let versions = store.stream_versions::<Counter>(&["c-1"]).await.unwrap();
     assert_eq!(versions["c-1"], 3);
 }

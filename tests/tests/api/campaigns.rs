@@ -237,7 +237,7 @@ pub async fn many_buyers_never_oversell_a_campaign(app: TestApp) {
 
 /// A buyer arriving after the campaign sold out is refused before anything is taken for
 /// them: no claim on their record, no rejection of their order id, however often the bot
-/// replays it; the order id stays usable.
+/// replays it, nor for a crowd arriving at once; the order id stays usable.
 pub async fn a_sold_out_campaign_refuses_a_buyer_without_writing(app: TestApp) {
     app.create_product(TEA).await;
     let campaign = app.running_campaign(1, 1).await;
@@ -257,6 +257,18 @@ pub async fn a_sold_out_campaign_refuses_a_buyer_without_writing(app: TestApp) {
          OR aggregate_id = '{campaign}/b-2'"
     );
     assert_eq!(app.scalar(&written_for_b2).await, 0);
+    // a crowd at once: each looks at the buckets in turn, none is sent the long way round
+    let buyers: Vec<String> = (0..30).map(|n| format!("late-{n}")).collect();
+    let crowd =
+        futures::future::join_all(buyers.iter().map(|buyer| app.buy_in(&campaign, buyer))).await;
+    for refused in crowd {
+        let (status, kind) = problem_type(refused).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(kind.ends_with("/campaign-sold-out"), "{kind}");
+    }
+    let bookkeeping = "SELECT count(*) FROM events \
+        WHERE event_type IN ('LimitClaimed', 'PlacementRejected', 'LimitReturned')";
+    assert_eq!(app.scalar(bookkeeping).await, 1, "only b-1's claim");
 }
 
 pub async fn a_cancelled_campaign_order_gives_its_unit_back_to_the_running_campaign(app: TestApp) {

@@ -208,11 +208,14 @@ impl Placement {
         let mut kept_versions = Vec::with_capacity(ids.len());
         for (bucket, id) in (0..).zip(&ids) {
             let share = campaign.bucket_stock(bucket);
-            let empty = self.store.kept_with(id, |state: &CampaignBucket| {
-                !state.is_closed()
-                    && state.reserved_by(order_id).is_none()
-                    && state.available_of(share) < quantity.get()
-            });
+            let empty = self
+                .store
+                .kept_with(id, |state: &CampaignBucket| {
+                    !state.is_closed()
+                        && state.reserved_by(order_id).is_none()
+                        && state.available_of(share) < quantity.get()
+                })
+                .await;
             match empty {
                 Some((version, true)) => kept_versions.push(version),
                 _ => return Ok(false),
