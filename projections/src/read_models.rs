@@ -71,6 +71,12 @@ impl ReadModels {
         Self { db: store.db() }
     }
 
+    /// The read models reached through `db`: with a handle that routes by the shard map
+    /// ([`Db::routed`]), each query about an order, buyer or SKU asks its gene's shard.
+    pub fn on(db: Db) -> Self {
+        Self { db }
+    }
+
     /// The database of an owner's list: a buyer's lives with the buyer; the sellers' lists are
     /// kept in the database whose log they follow.
     fn owners_db(&self, owner: Owner<'_>) -> &Db {
