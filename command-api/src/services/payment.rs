@@ -55,8 +55,10 @@ impl Payments {
         meta: &EventMetadata,
     ) -> Result<Executed<Order>, PaymentError> {
         let id = order_id.to_string();
-        let db = self.store.db();
-        if claim_txn(db.for_order(&id), &txn_id, &id).await? != id {
+        // a transaction pays one order of any shard: its claims are kept in one database,
+        // the default shard's (the catalog), not the order's
+        let db = self.store.default_store().db();
+        if claim_txn(&db, &txn_id, &id).await? != id {
             return Err(PaymentError::TxnOfAnotherOrder { txn_id });
         }
         let meta = EventMetadata {
