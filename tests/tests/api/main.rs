@@ -86,6 +86,14 @@ on_both_stores!(
 
 mod sharded_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_seller_lists_orders_from_every_shard() {
+        crate::sharding::a_seller_lists_orders_from_every_shard(
+            crate::helpers::spawn_sharded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_order_and_its_skus_on_other_shards_place_and_compensate() {
         crate::sharding::an_order_and_its_skus_on_other_shards_place_and_compensate(
             crate::helpers::spawn_sharded_app().await,
@@ -405,6 +413,15 @@ mod read_side_tests {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $scenario() {
                         crate::read_side::$scenario(crate::helpers::spawn_embedded_app().await)
+                            .await;
+                    }
+                )*
+            }
+            mod sharded {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $scenario() {
+                        crate::read_side::$scenario(crate::helpers::spawn_sharded_app().await)
                             .await;
                     }
                 )*

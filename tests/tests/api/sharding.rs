@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-use crate::helpers::{NewProduct, SHARDS, TestApp, eventually, thirds};
+use crate::helpers::{NewProduct, SHARDS, TestApp, eventually, page_ids, thirds};
 
 /// The genes of each shard under [`thirds`], in the order of [`TestApp::databases`].
 const THIRDS: [RangeInclusive<u16>; 3] = [0..=340, 341..=681, 682..=1023];
@@ -150,5 +150,50 @@ pub async fn a_node_with_a_stale_map_is_fenced_off_and_writes_on_the_new_shard(a
     if let Some(pool) = default.postgres_pool() {
         pool.close().await;
     }
+    app.stop().await;
+}
+
+/// Each buyer's orders live on the buyer's shard, so a seller's orders are spread over every
+/// database: the seller's list gathers them, newest first, and pages through them.
+pub async fn a_seller_lists_orders_from_every_shard(app: TestApp) {
+    app.create_product(NewProduct {
+        sku: "tea",
+        price_cents: 300,
+        stock: 100,
+    })
+    .await;
+    let mut placed = Vec::new();
+    for genes in &THIRDS {
+        let buyer = id_on("buyer", genes, gene_of_buyer);
+        let order = app.order(&buyer, &[("tea", 1, 1)]).await;
+        placed.push(order["order_id"].as_str().unwrap().to_owned());
+    }
+    let on_each = futures::future::join_all(
+        placed
+            .iter()
+            .map(|id| async { events_on_each(&app, "Order", id).await }),
+    )
+    .await;
+    for (shard, events) in on_each.iter().enumerate() {
+        assert!(!events[shard].is_empty(), "{on_each:?}");
+    }
+    let newest_first: Vec<String> = placed.iter().rev().cloned().collect();
+    let page = eventually(|| async {
+        let page = app.orders_page("sellers", &app.seller(), "").await;
+        (page_ids(&page).len() == 3).then_some(page)
+    })
+    .await;
+    assert_eq!(page_ids(&page), newest_first);
+    let first_two = app.orders_page("sellers", &app.seller(), "limit=2").await;
+    assert_eq!(page_ids(&first_two), newest_first[..2]);
+    let cursor = first_two["next_cursor"].as_str().unwrap();
+    let rest = app
+        .orders_page(
+            "sellers",
+            &app.seller(),
+            &format!("limit=2&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(page_ids(&rest), newest_first[2..]);
     app.stop().await;
 }
