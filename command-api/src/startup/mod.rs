@@ -383,20 +383,18 @@ impl Application {
         let refund_numbers = SegmentAllocator::new(&store, "refund")?;
         let shutdown = CancellationToken::new();
         let leases = Leases::new(store.clone(), holder, metrics.registry())?;
-        // each shard's followers run under the leases of its own database
-        let shards: Vec<(event_store::EventStore, Leases)> = stores
-            .every()
-            .into_iter()
-            .enumerate()
-            .map(|(i, shard)| {
-                let leases = if i == 0 {
-                    leases.clone()
-                } else {
-                    leases.on(shard.clone())
-                };
-                (shard.clone(), leases)
-            })
-            .collect();
+        // each shard's followers run under the leases of its own database, the default
+        // shard's first
+        let mut shards: Vec<(event_store::EventStore, Leases)> =
+            vec![(store.clone(), leases.clone())];
+        if let Some(router) = stores.router() {
+            shards.extend(
+                router
+                    .stores()
+                    .filter(|(shard, _)| **shard != ShardName::default_shard())
+                    .map(|(_, shard)| (shard.clone(), leases.on(shard.clone()))),
+            );
+        }
         metrics.set_roles(&settings.roles);
         let simulator = (settings.payment_provider() == PaymentProvider::Simulator)
             .then(|| Arc::new(payment_simulator(&settings, port, &clock)));
