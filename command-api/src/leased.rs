@@ -65,6 +65,19 @@ impl Leases {
         })
     }
 
+    /// The same holder's leases in `store`'s database (another shard's, ADR 42), exporting to
+    /// the same gauge; which of them it holds is kept apart from this database's.
+    pub fn on(&self, store: EventStore) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                holder: self.inner.holder.clone(),
+                held: Mutex::new(BTreeSet::new()),
+                gauge: self.inner.gauge.clone(),
+            }),
+        }
+    }
+
     /// Who this node is to the lease table.
     pub fn holder(&self) -> &str {
         &self.inner.holder

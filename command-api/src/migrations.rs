@@ -26,6 +26,17 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     ])
 });
 
+/// Every table of a shard's database but the shard map's, which lives on the default shard
+/// only (ADR 42).
+pub static SHARD_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    event_store::migrations::assemble(&[
+        &event_store::MIGRATOR,
+        &ids::migrations::OWN_MIGRATOR,
+        &projections::migrations::OWN_MIGRATOR,
+        &OWN_MIGRATOR,
+    ])
+});
+
 /// Every table of the system on SQLite: what `orders serve` and `orders migrate` run.
 pub static SQLITE_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     event_store::migrations::assemble(&[
@@ -56,4 +67,9 @@ pub async fn first_missing(
 /// Applies the whole schema on the store's backend.
 pub async fn run(store: &event_store::EventStore) -> Result<(), event_store::StoreError> {
     store.migrate(&MIGRATOR, &SQLITE_MIGRATOR).await
+}
+
+/// Applies the schema of a shard's database other than the default (PostgreSQL only).
+pub async fn run_shard(store: &event_store::EventStore) -> Result<(), event_store::StoreError> {
+    store.migrate(&SHARD_MIGRATOR, &SQLITE_MIGRATOR).await
 }

@@ -139,9 +139,27 @@ impl Problem {
         Self::new(ProblemType::Unavailable).retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
     }
 
+    /// 503: the stream's gene is fenced off the database this node routed it to, and no
+    /// newer shard map arrived within the bounded wait (ADR 42).
+    pub fn gene_moving(gene: u16) -> Self {
+        Self::new(ProblemType::GeneMoving)
+            .detail(format!(
+                "partition {gene} is moving to another database; retry shortly"
+            ))
+            .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+    }
+
     /// The answer for a failure of the store: 503 when the database cannot be reached (a
-    /// fault, logged as a warning), else 500.
+    /// fault, logged as a warning) or the stream's gene is moving, else 500.
     pub fn store(err: &event_store::StoreError) -> Self {
+        if let event_store::StoreError::Moved { gene, map_version } = err {
+            tracing::warn!(
+                gene,
+                map_version,
+                "a fenced gene outlasted the wait for a new map"
+            );
+            return Self::gene_moving(*gene);
+        }
         if err.is_unavailable() {
             tracing::warn!(error = %ErrorChain(err), "the database is unavailable");
             return Self::unavailable();
@@ -180,5 +198,23 @@ impl From<projections::ProjectionError> for Problem {
             }
             _ => Self::internal(&err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command still fenced off its gene after the bounded wait is a 503 of its own type,
+    /// with Retry-After: the client retries, by then on the new shard.
+    #[test]
+    fn a_gene_still_moving_after_the_wait_is_a_503_with_retry_after() {
+        let problem = Problem::store(&event_store::StoreError::Moved {
+            gene: 889,
+            map_version: 4,
+        });
+        assert_eq!(problem.problem_type, "/problems/gene-moving");
+        assert_eq!(problem.status, 503);
+        assert_eq!(problem.retry_after_secs, Some(UNAVAILABLE_RETRY_AFTER_SECS));
     }
 }

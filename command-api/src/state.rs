@@ -2,6 +2,8 @@
 
 use event_store::EventStore;
 use ids::OrderIdGenerator;
+use shards::{FollowedMap, Stores};
+use std::sync::Arc;
 
 use crate::checkout_token::CheckoutTokens;
 use crate::config::Settings;
@@ -17,8 +19,13 @@ pub struct AppState {
     pub services: Services,
     /// The time every service and route reads.
     pub clock: Clock,
-    /// The event log.
+    /// The event log of the default shard (the only one without shards): health, status.
     pub store: EventStore,
+    /// Every stream's event log, by its gene's shard (ADR 42).
+    pub stores: Stores,
+    /// The shard map this node follows, when shards are configured (kept here so that it is
+    /// followed while the server runs).
+    pub shard_map: Option<Arc<FollowedMap>>,
     /// The configuration the server started with.
     pub settings: Settings,
     /// Issues order ids (with the buyer's gene) on a leased worker id.

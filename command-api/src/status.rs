@@ -11,6 +11,7 @@ use event_store::follower::LAG_EVENTS_COUNTED_MAX;
 use event_store::{Checkpoint, EventStore, Lease, StoreError};
 use projections::{Projection, ReadModels};
 use serde::Serialize;
+use shards::{ShardName, Stores};
 
 /// One follower of the log.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -53,6 +54,44 @@ pub struct Status {
     pub oldest_append_seconds: Option<f64>,
     /// How long the cluster's oldest transaction with a transaction id has run (PostgreSQL).
     pub oldest_writer_seconds: Option<f64>,
+    /// With shards (ADR 42), the same of every other shard's log (the report above is the
+    /// default shard's); absent without shards.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardStatus>,
+}
+
+/// The followers of one shard's log other than the default's.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ShardStatus {
+    /// The shard's name.
+    pub shard: String,
+    /// The newest position a reader of the shard's log may read now.
+    pub head_position: i64,
+    /// Every follower of the shard's log with a checkpoint, by name.
+    pub followers: Vec<FollowerStatus>,
+    /// The other leases of the shard's database.
+    pub leases: Vec<LeaseStatus>,
+}
+
+/// The report of the default shard's log ([`status`]) with every other shard's in
+/// [`Status::shards`].
+pub async fn status_of_every(stores: &Stores) -> Result<Status, StoreError> {
+    let mut report = status(stores.default_store()).await?;
+    if let Some(router) = stores.router() {
+        for (shard, store) in router.stores() {
+            if *shard == ShardName::default_shard() {
+                continue;
+            }
+            let of_shard = status(store).await?;
+            report.shards.push(ShardStatus {
+                shard: shard.to_string(),
+                head_position: of_shard.head_position,
+                followers: of_shard.followers,
+                leases: of_shard.leases,
+            });
+        }
+    }
+    Ok(report)
 }
 
 /// The prefix of a reaction's lease; the relay's lease is its checkpoint's name.
@@ -132,6 +171,7 @@ pub async fn status(store: &EventStore) -> Result<Status, StoreError> {
         leases: others,
         oldest_append_seconds: ages.as_ref().and_then(|a| a.oldest_append_secs),
         oldest_writer_seconds: ages.and_then(|a| a.oldest_writer_secs),
+        shards: Vec::new(),
     })
 }
 

@@ -2,7 +2,8 @@
 //! and, with NATS, the cart consumer (reactor), the relay to JetStream (relay), the payment
 //! deadlines' timer and the campaigns' ends (timer), the projections and the archiver
 //! (projector). Each runs under its lease ([`crate::leased`]), so that with several nodes of
-//! a role one of them does it.
+//! a role one of them does it; with shards (ADR 42), each follower of the log runs once per
+//! shard, under the lease of that shard's database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use event_store::follower::FollowerMetrics;
 use ids::SegmentAllocator;
 use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, Runner};
 use relay::{ConsumerMetrics, Relay, RelayMetrics};
+use shards::Stores;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -33,10 +35,14 @@ use crate::startup::StartupError;
 
 /// What the workers of a node share.
 pub(crate) struct Workers<'a> {
-    pub(crate) store: &'a EventStore,
+    /// Every stream's store: the commands of reactions and timers go through it, to the
+    /// shard of the stream they name.
+    pub(crate) stores: &'a Stores,
+    /// Each shard's log with the leases of its database, the default shard's first: every
+    /// follower of a log runs once per shard, under that shard's lease.
+    pub(crate) shards: &'a [(EventStore, Leases)],
     pub(crate) settings: &'a Settings,
     pub(crate) metrics: &'a Metrics,
-    pub(crate) leases: &'a Leases,
     pub(crate) gateway: Arc<dyn PaymentGateway>,
     pub(crate) refund_numbers: SegmentAllocator,
     pub(crate) clock: &'a Clock,
@@ -55,27 +61,43 @@ pub(crate) struct Spawned {
     pub(crate) trades: Option<TradeReaction>,
 }
 
+/// One shard's log and the leases of its database.
+#[derive(Clone, Copy)]
+struct Shard<'a> {
+    store: &'a EventStore,
+    leases: &'a Leases,
+}
+
 impl Workers<'_> {
-    /// Starts the work of every role of the node but the API's.
+    /// Starts the work of every role of the node but the API's, on every shard's log.
     pub(crate) fn spawn(&self) -> Result<Spawned, StartupError> {
         let roles = &self.settings.roles;
         let wake = Arc::new(timer::DeadlineWake::default());
+        let shards: Vec<Shard<'_>> = self
+            .shards
+            .iter()
+            .map(|(store, leases)| Shard { store, leases })
+            .collect();
         let mut workers = Vec::new();
         let mut trades = None;
         if roles.has(Role::Reactor) {
-            let (reactions, trade_reaction) = self.reactions(&wake)?;
+            let (reactions, trade_reaction) = self.reactions(&shards, &wake)?;
             workers.extend(reactions);
             trades = Some(trade_reaction);
         }
         if roles.has(Role::Relay) {
-            workers.extend(self.relay()?);
+            workers.extend(self.relay(&shards)?);
         }
         if roles.has(Role::Timer) {
-            workers.push(self.timer(wake));
+            for &shard in &shards {
+                workers.push(self.timer(shard, Arc::clone(&wake)));
+            }
         }
         if roles.has(Role::Projector) {
-            workers.extend(self.projections()?);
-            workers.push(self.archiver());
+            workers.extend(self.projections(&shards)?);
+            for &shard in &shards {
+                workers.push(self.archiver(shard));
+            }
         }
         Ok(Spawned {
             handles: workers,
@@ -83,34 +105,32 @@ impl Workers<'_> {
         })
     }
 
-    /// `reaction` following the log under the lease `reaction:<name>`.
-    fn reaction<R: Reaction + Clone>(&self, reaction: R) -> JoinHandle<()> {
-        let store = self.store.clone();
+    /// `reaction` following `shard`'s log under the lease `reaction:<name>` there.
+    fn reaction<R: Reaction + Clone>(&self, shard: Shard<'_>, reaction: R) -> JoinHandle<()> {
+        let store = shard.store.clone();
         let metrics: FollowerMetrics = self.metrics.reactions.clone();
-        self.leases.spawn(
+        shard.leases.spawn(
             format!("reaction:{}", reaction.name()),
             self.shutdown,
             move |token| runner::run(store.clone(), reaction.clone(), metrics.clone(), token),
         )
     }
 
-    /// The reactions to the log and the placement sweeper, and the reaction opening trades.
+    /// The reactions to each shard's log and each shard's placement sweeper, and the reaction
+    /// opening trades.
     fn reactions(
         &self,
+        shards: &[Shard<'_>],
         wake: &Arc<timer::DeadlineWake>,
     ) -> Result<(Vec<JoinHandle<()>>, TradeReaction), StartupError> {
-        let store = self.store;
+        let stores = self.stores;
         let deadlines = DeadlineReaction::new(
-            store.clone(),
-            SegmentAllocator::new(store, "trade")?,
+            stores.db().clone(),
+            SegmentAllocator::new(stores.default_store(), "trade")?,
             Arc::clone(wake),
         );
-        let sweeper = PlacementSweeper::new(
-            store.clone(),
-            Duration::from_secs(self.settings.abandoned_placement_secs),
-        );
-        let order_reactions = OrderReactions::new(store.clone());
-        let trades = TradeReaction::new(store.clone(), self.gateway.clone(), deadlines.clone());
+        let order_reactions = OrderReactions::new(stores.clone());
+        let trades = TradeReaction::new(stores.clone(), self.gateway.clone(), deadlines.clone());
         let mut workers = Vec::new();
         if let Some(js) = &self.nats {
             let settings = CartClearing::consumer_settings(
@@ -122,7 +142,7 @@ impl Workers<'_> {
             workers.push(tokio::spawn(relay::run_consumer(
                 js.clone(),
                 settings,
-                CartClearing::new(store.clone()),
+                CartClearing::new(stores.clone()),
                 ConsumerMetrics::register(self.metrics.registry())?,
                 self.shutdown.clone(),
             )));
@@ -132,67 +152,84 @@ impl Workers<'_> {
         } else {
             order_reactions
         };
-        workers.extend([
-            self.reaction(order_reactions),
-            self.reaction(PlacementReactions::new(store.clone())),
-            self.reaction(trades.clone()),
-            self.reaction(RefundReaction::new(
-                store.clone(),
-                self.gateway.clone(),
-                self.refund_numbers.clone(),
-            )),
-            self.reaction(deadlines),
-            self.reaction(CampaignEndsReaction::new(store)),
-            self.leases
-                .spawn("placement-sweeper", self.shutdown, move |token| {
-                    placement_sweeper::run(
-                        sweeper.clone(),
-                        Duration::from_secs(PLACEMENT_SWEEP_INTERVAL_SECS),
-                        token,
-                    )
-                }),
-        ]);
+        let placement = PlacementReactions::new(stores.clone());
+        let refunds = RefundReaction::new(
+            stores.clone(),
+            self.gateway.clone(),
+            self.refund_numbers.clone(),
+        );
+        for &shard in shards {
+            let sweeper = PlacementSweeper::new(
+                stores.clone(),
+                shard.store.db(),
+                Duration::from_secs(self.settings.abandoned_placement_secs),
+            );
+            workers.extend([
+                self.reaction(shard, order_reactions.clone()),
+                self.reaction(shard, placement.clone()),
+                self.reaction(shard, trades.clone()),
+                self.reaction(shard, refunds.clone()),
+                self.reaction(shard, deadlines.clone()),
+                self.reaction(shard, CampaignEndsReaction::new(shard.store)),
+                shard
+                    .leases
+                    .spawn("placement-sweeper", self.shutdown, move |token| {
+                        placement_sweeper::run(
+                            sweeper.clone(),
+                            Duration::from_secs(PLACEMENT_SWEEP_INTERVAL_SECS),
+                            token,
+                        )
+                    }),
+            ]);
+        }
         Ok((workers, trades))
     }
 
-    /// The relay of the log to JetStream, under the lease `relay`, when `nats_url` is set.
-    fn relay(&self) -> Result<Option<JoinHandle<()>>, StartupError> {
+    /// The relay of each shard's log to JetStream, under the lease `relay` of the shard's
+    /// database, when `nats_url` is set.
+    fn relay(&self, shards: &[Shard<'_>]) -> Result<Vec<JoinHandle<()>>, StartupError> {
         let Some(js) = &self.nats else {
             tracing::info!("relay role without nats_url: no event leaves the process");
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let registry = self.metrics.registry();
         let metrics = RelayMetrics::register(registry)?;
         let lag = FollowerMetrics::register("relay", registry)?;
-        let (store, js, settings) = (
-            self.store.clone(),
-            js.clone(),
-            self.settings.relay_settings(),
-        );
-        Ok(Some(self.leases.spawn(
-            relay::RELAY_NAME,
-            self.shutdown,
-            move |token| {
-                let relay = Relay::new(js.clone(), settings.clone(), metrics.clone());
-                relay::follower(store.clone(), relay, lag.clone()).run(token)
-            },
-        )))
+        Ok(shards
+            .iter()
+            .map(|shard| {
+                let (store, js, settings, metrics, lag) = (
+                    shard.store.clone(),
+                    js.clone(),
+                    self.settings.relay_settings(),
+                    metrics.clone(),
+                    lag.clone(),
+                );
+                shard
+                    .leases
+                    .spawn(relay::RELAY_NAME, self.shutdown, move |token| {
+                        let relay = Relay::new(js.clone(), settings.clone(), metrics.clone());
+                        relay::follower(store.clone(), relay, lag.clone()).run(token)
+                    })
+            })
+            .collect())
     }
 
-    /// The payment deadlines' timer and its sweeper, and the campaigns' ends
-    /// ([`campaign_ends`]), under the lease `timer`. A deadline
-    /// recorded on this node wakes the timer at once; one recorded elsewhere is seen within
-    /// the timer's idle wait.
-    fn timer(&self, wake: Arc<timer::DeadlineWake>) -> JoinHandle<()> {
+    /// `shard`'s payment deadlines' timer and its sweeper, and the campaigns' ends
+    /// ([`campaign_ends`]) it holds, under the lease `timer` of its database. A deadline
+    /// recorded on this node wakes the timers at once; one recorded elsewhere is seen within
+    /// a timer's idle wait.
+    fn timer(&self, shard: Shard<'_>, wake: Arc<timer::DeadlineWake>) -> JoinHandle<()> {
         let firer = DeadlineFirer::new(
-            self.store.clone(),
+            self.stores.clone(),
+            shard.store.db(),
             self.gateway.clone(),
             self.clock.ids_clock(),
             Some(Metrics::clone(self.metrics)),
         );
         let sweep_interval = Duration::from_secs(self.settings.payment_sweep_interval_secs.max(1));
-        let ender = CampaignEnder::new(self.store.clone(), self.clock.clone());
-        self.leases.spawn("timer", self.shutdown, move |token| {
+        let ender = CampaignEnder::new(self.stores.clone(), shard.store, self.clock.clone());
+        shard.leases.spawn("timer", self.shutdown, move |token| {
             let timer = timer::run_timer(firer.clone(), Arc::clone(&wake), token.clone());
             let sweeper = timer::run_sweeper(firer.clone(), sweep_interval, token.clone());
             let campaign_ends = campaign_ends::run(ender.clone(), token);
@@ -202,29 +239,31 @@ impl Workers<'_> {
         })
     }
 
-    /// One runner per projection, under the lease `projection:<name>`, exporting its lag.
-    fn projections(&self) -> Result<Vec<JoinHandle<()>>, StartupError> {
+    /// One runner per projection and shard, under the lease `projection:<name>` of the
+    /// shard's database, exporting its lag.
+    fn projections(&self, shards: &[Shard<'_>]) -> Result<Vec<JoinHandle<()>>, StartupError> {
         let metrics = ProjectionMetrics::register(self.metrics.registry())?;
-        Ok(Projection::ALL
-            .into_iter()
-            .map(|projection| {
-                let store = self.store.clone();
+        let mut workers = Vec::new();
+        for shard in shards {
+            for projection in Projection::ALL {
+                let store = shard.store.clone();
                 let metrics = metrics.clone();
-                self.leases.spawn(
+                workers.push(shard.leases.spawn(
                     format!("projection:{}", projection.name()),
                     self.shutdown,
                     move |token| Runner::new(store.clone(), projection, metrics.clone()).run(token),
-                )
-            })
-            .collect())
+                ));
+            }
+        }
+        Ok(workers)
     }
 
-    /// The read side's off-peak archiver (`archive_window`; `orders archive` runs it on
-    /// demand), under the lease `archiver`.
-    fn archiver(&self) -> JoinHandle<()> {
+    /// `shard`'s read side's off-peak archiver (`archive_window`; `orders archive` runs it on
+    /// demand), under the lease `archiver` of its database.
+    fn archiver(&self, shard: Shard<'_>) -> JoinHandle<()> {
         let settings = self.settings;
         let archiver = Archiver::new(
-            self.store,
+            shard.store,
             chrono::TimeDelta::days(i64::from(settings.archive_after_days)),
             settings.archive_batch_size,
         );
@@ -232,7 +271,7 @@ impl Workers<'_> {
             window: settings.archive_window,
             interval: Duration::from_secs(settings.archive_interval_secs.max(1)),
         };
-        self.leases.spawn("archiver", self.shutdown, move |token| {
+        shard.leases.spawn("archiver", self.shutdown, move |token| {
             archiver.clone().run_scheduled(schedule, token)
         })
     }

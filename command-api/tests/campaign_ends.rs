@@ -3,6 +3,7 @@
 //! once, and not before. Time is a manual clock the test moves.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+use shards::Stores;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -54,7 +55,7 @@ async fn a_campaign_s_rest_returns_to_the_sku_once_after_its_end_time(store: Eve
         .await
         .unwrap();
     let clock = Arc::new(ManualClock::new(T0_MS));
-    let campaigns = Campaigns::new(store.clone(), Clock::new(clock.clone()));
+    let campaigns = Campaigns::new(Stores::one(store.clone()), Clock::new(clock.clone()));
     let new = NewCampaign {
         seller: SellerId::parse("shop-1").unwrap(),
         sku: SkuId::parse("tea").unwrap(),
@@ -78,7 +79,13 @@ async fn a_campaign_s_rest_returns_to_the_sku_once_after_its_end_time(store: Eve
     }
     record_ends(&store).await;
     let enders: Vec<CampaignEnder> = (0..3)
-        .map(|_| CampaignEnder::new(store.clone(), Clock::new(clock.clone())))
+        .map(|_| {
+            CampaignEnder::new(
+                Stores::one(store.clone()),
+                &store,
+                Clock::new(clock.clone()),
+            )
+        })
         .collect();
 
     clock.set_wall_ms(T0_MS + WINDOW_MS - 1);

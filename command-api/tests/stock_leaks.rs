@@ -6,6 +6,7 @@
 //! process would have died; time is passed in, nothing sleeps.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+use shards::Stores;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -164,11 +165,15 @@ async fn log_after(
 /// Applies the placement reactions to the log's first `events` events, then gives a sweeper
 /// of the test's bound, checked to leave everything alone a second before the bound.
 async fn sweeper_after_reactions(store: &EventStore, events: usize) -> PlacementSweeper {
-    PlacementReactions::new(store.clone())
+    PlacementReactions::new(Stores::one(store.clone()))
         .react_batch(&log_after(store, Checkpoint::START, events).await)
         .await
         .unwrap();
-    let sweeper = PlacementSweeper::new(store.clone(), Duration::from_secs(300));
+    let sweeper = PlacementSweeper::new(
+        Stores::one(store.clone()),
+        store.db(),
+        Duration::from_secs(300),
+    );
     assert_eq!(
         sweep_at(&sweeper, ABANDONED_AFTER_SECS - 1).await,
         Swept::default()
@@ -209,7 +214,7 @@ async fn a_rejection_whose_release_was_lost_releases_every_reservation(store: Ev
     reserve(&store, "tea", 1001, 2, t0()).await;
     reserve(&store, "mug", 1001, 1, t0()).await;
     reserve(&store, "tea", 1002, 3, t0()).await; // another order's, left alone
-    let reactions = PlacementReactions::new(store.clone());
+    let reactions = PlacementReactions::new(Stores::one(store.clone()));
     // the reservations and the rejection in two batches, as a reaction may read them
     let reservations = log_after(&store, Checkpoint::START, 5).await;
     reactions.react_batch(&reservations).await.unwrap();
@@ -223,7 +228,7 @@ async fn a_rejection_whose_release_was_lost_releases_every_reservation(store: Ev
     assert_eq!(stock(&store, "mug").await, (u64::from(STOCK), 0));
     // the whole log again (a retry, or a restart from an old checkpoint) releases nothing more
     let before = log_len(&store).await;
-    PlacementReactions::new(store.clone())
+    PlacementReactions::new(Stores::one(store.clone()))
         .react_batch(&log_after(&store, Checkpoint::START, 8).await)
         .await
         .unwrap();
@@ -282,7 +287,7 @@ async fn a_reservation_without_an_order_is_released_after_the_bound(store: Event
 
     // another round, and the reactions reading the sweeper's events, change nothing
     let before = log_len(&store).await;
-    PlacementReactions::new(store.clone())
+    PlacementReactions::new(Stores::one(store.clone()))
         .react_batch(&log_after(&store, Checkpoint::START, 9).await)
         .await
         .unwrap();
@@ -447,7 +452,7 @@ async fn an_abandoned_campaign_placement_gets_its_unit_and_claim_back_after_the_
 
     // another round, and the reactions reading the sweeper's events, change nothing
     let before = campaign_log_len(&store).await;
-    PlacementReactions::new(store.clone())
+    PlacementReactions::new(Stores::one(store.clone()))
         .react_batch(&log_after(&store, Checkpoint::START, 12).await)
         .await
         .unwrap();
@@ -462,7 +467,7 @@ async fn a_rejected_campaign_placement_whose_release_was_lost_gives_its_unit_and
     create_sku(&store, "tea").await;
     create_campaign(&store, 2).await;
     claim_and_reserve(&store, 4001, "b-1", 0).await;
-    let reactions = PlacementReactions::new(store.clone());
+    let reactions = PlacementReactions::new(Stores::one(store.clone()));
     let reservations = log_after(&store, Checkpoint::START, 5).await;
     reactions.react_batch(&reservations).await.unwrap();
     // the placement's process dies after its rejection, before its give-back

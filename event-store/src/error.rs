@@ -30,6 +30,20 @@ pub enum StoreError {
         /// The map version that moves the gene's writes.
         map_version: u64,
     },
+    /// The shard map in force puts the stream's gene on a shard this node has no database
+    /// for (ADR 42): configuration lacks `--shard NAME=URL` for it.
+    #[error(
+        "shard map version {map_version} puts gene {gene} on shard {shard}, which is not \
+         configured here"
+    )]
+    UnknownShard {
+        /// The shard the map names.
+        shard: String,
+        /// The stream's gene.
+        gene: u16,
+        /// The map version that names it.
+        map_version: u64,
+    },
     /// An operation the embedded SQLite store does not have (it is one shard).
     #[error("not on the embedded SQLite store: {0}")]
     NotOnSqlite(&'static str),

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::slots::Written;
 use crate::{EventMetadata, EventStore, StoreError};
 use cqrs_es::Aggregate;
 
@@ -188,8 +189,13 @@ where
         };
         let written = store.enqueue(&slot, &mut state, id, events, metadata.clone());
         drop(state);
-        if written.await.unwrap_or(false) {
-            return Ok(executed);
+        match written.await.unwrap_or(Written::Failed) {
+            Written::Durable => return Ok(executed),
+            // another shard's to take: deciding again here would meet the fence again
+            Written::Moved { gene, map_version } => {
+                return Err(StoreError::Moved { gene, map_version }.into());
+            }
+            Written::Failed => {}
         }
         // the write failed: the state it was decided on is gone; decide again on a fresh one.
         // When the log holds this command's dedup key, it was executed before (a retry): a

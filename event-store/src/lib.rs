@@ -62,7 +62,7 @@ mod tail;
 mod transaction;
 
 pub use activity::TransactionAges;
-pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query};
+pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query, Routes};
 pub use dead_letters::DeadLetter;
 pub use error::{AppendError, ErrorChain, StoreError, unavailable};
 pub use execute::{ExecuteError, Executed, execute, execute_with};

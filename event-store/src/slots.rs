@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use cqrs_es::Aggregate;
 use tokio::sync::oneshot;
 
-use crate::{EventMetadata, EventStore, Loaded, StoreError};
+use crate::{AppendError, EventMetadata, EventStore, Loaded, StoreError};
 
 /// Streams whose slot a process keeps at most; beyond it, the least recently used half of the
 /// idle slots is dropped (a hot SKU's slot stays, and with it its kept state: reloading a long
@@ -69,11 +69,28 @@ impl<A: Aggregate> SlotState<A> {
     }
 }
 
+/// How a queued command's write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// Its events are durable.
+    Durable,
+    /// The write failed (a race, the database): decide again on a fresh state.
+    Failed,
+    /// The stream's gene is fenced off this database (ADR 42): deciding again here cannot
+    /// succeed; the command belongs on the shard of a newer map version.
+    Moved {
+        /// The stream's gene.
+        gene: u16,
+        /// The map version that moves the gene's writes.
+        map_version: u64,
+    },
+}
+
 /// A command's events waiting to be written, and who to tell.
 struct Queued<A: Aggregate> {
     events: Vec<A::Event>,
     metadata: EventMetadata,
-    written: oneshot::Sender<bool>,
+    written: oneshot::Sender<Written>,
 }
 
 type AnySlot = Arc<dyn Any + Send + Sync>;
@@ -140,9 +157,10 @@ impl EventStore {
     }
 
     /// Queues a command's `events`, already applied to `state.kept`, to be written to `A`'s
-    /// stream `aggregate_id` (whose slot is `slot`, locked as `state`). The answer is `true`
-    /// once they are durable, `false` when the write failed: the kept state was dropped, and
-    /// the command decides again on a fresh one.
+    /// stream `aggregate_id` (whose slot is `slot`, locked as `state`). The answer is
+    /// [`Written::Durable`] once they are durable; otherwise the kept state was dropped, and
+    /// the command decides again on a fresh one ([`Written::Failed`]) or goes to another shard
+    /// ([`Written::Moved`]).
     pub(crate) fn enqueue<A>(
         &self,
         slot: &Arc<StreamSlot<A>>,
@@ -150,7 +168,7 @@ impl EventStore {
         aggregate_id: &str,
         events: Vec<A::Event>,
         metadata: EventMetadata,
-    ) -> oneshot::Receiver<bool>
+    ) -> oneshot::Receiver<Written>
     where
         A: Aggregate + 'static,
     {
@@ -336,15 +354,21 @@ where
             Ok(appended) => {
                 state.written = appended.version;
                 for queued in batch {
-                    let _ = queued.written.send(true);
+                    let _ = queued.written.send(Written::Durable);
                 }
             }
             Err(err) => {
                 tracing::debug!(error = %err, stream = %aggregate_id, "a batch write failed; deciding again");
                 // everything queued was decided on top of what failed
                 state.kept = None;
+                let outcome = match err {
+                    AppendError::Store(StoreError::Moved { gene, map_version }) => {
+                        Written::Moved { gene, map_version }
+                    }
+                    _ => Written::Failed,
+                };
                 for queued in batch.into_iter().chain(std::mem::take(&mut state.queued)) {
-                    let _ = queued.written.send(false);
+                    let _ = queued.written.send(outcome);
                 }
                 state.writing = false;
                 return;

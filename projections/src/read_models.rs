@@ -71,12 +71,19 @@ impl ReadModels {
         Self { db: store.db() }
     }
 
-    /// The database of an owner's list: a buyer's lives with the buyer; the sellers' lists are
-    /// kept in the database whose log they follow.
-    fn owners_db(&self, owner: Owner<'_>) -> &Db {
+    /// The read models reached through `db`: with a handle that routes by the shard map
+    /// ([`Db::routed`]), each query about an order, buyer or SKU asks its gene's shard.
+    pub fn on(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The databases of an owner's list: a buyer's lives with the buyer; a seller's rows are
+    /// kept by the orders view of each shard whose log holds the seller's orders, so a
+    /// seller's page is read from every shard (one database without shards).
+    fn owners_dbs(&self, owner: Owner<'_>) -> Vec<&Db> {
         match owner {
-            Owner::Buyer(buyer) => self.db.for_buyer(buyer),
-            Owner::Seller(_) => &self.db,
+            Owner::Buyer(buyer) => vec![self.db.for_buyer(buyer)],
+            Owner::Seller(_) => self.db.every(),
         }
     }
 
@@ -139,7 +146,7 @@ impl ReadModels {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<StoredOrder>, ProjectionError> {
-        let db = self.owners_db(owner);
+        let dbs = self.owners_dbs(owner);
         let (statement, owner): (fn(&Sql) -> &String, _) = match (owner, shelf) {
             (Owner::Buyer(id), Shelf::Hot) => (|s| &s.buyer_list, id),
             (Owner::Seller(id), Shelf::Hot) => (|s| &s.seller_list, id),
@@ -149,6 +156,21 @@ impl ReadModels {
         // no cursor: before everything (an empty id sorts before every id)
         let before = after.map_or((i64::MAX, ""), |c| (c.placed_at_us, c.order_id.as_str()));
         let limit = i64::from(limit.clamp(1, ORDER_PAGE_SIZE_MAX));
+        let [db] = dbs.as_slice() else {
+            // one page from each shard, merged in the lists' order (placed_at_us, order_id,
+            // both descending), cut to the page
+            let mut merged = Vec::new();
+            for db in dbs {
+                merged.extend(
+                    backend::order_list(db, statement, owner, status, before, limit).await?,
+                );
+            }
+            merged.sort_by(|a, b| {
+                (b.placed_at_us, &b.document.order_id).cmp(&(a.placed_at_us, &a.document.order_id))
+            });
+            merged.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            return Ok(merged);
+        };
         backend::order_list(db, statement, owner, status, before, limit).await
     }
 

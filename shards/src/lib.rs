@@ -9,18 +9,22 @@
 //! credentials never enter the database.
 //!
 //! [`ShardRouter`] holds one event store per configured shard and gives each stream the store
-//! of its gene's shard under the map in force ([`FollowedMap`]).
+//! of its gene's shard under the map in force ([`FollowedMap`]); [`Stores`] is the command
+//! side's way to the log through it (or to the one store, without shards), waiting a bounded
+//! time when a gene's fence says the map moved on.
 
 mod follow;
 mod map;
 mod router;
 mod store;
+mod stores;
 
 pub use follow::{FollowedMap, POLL_INTERVAL};
 pub use ids::GENE_COUNT;
 pub use map::{Assignment, GeneRange, MapError, ShardMap, ShardName};
 pub use router::{ConnectError, Route, RouteError, ShardRouter};
 pub use store::{MapStore, StoreError, VersionNote};
+pub use stores::{MOVED_WAIT_MAX, Stores};
 
 /// The map's tables, on the default database (the catalog).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use event_store::{EventStore, StoreError, gene_of_stream};
+use event_store::{Db, EventStore, Key, Routes, StoreError, gene_of_stream};
 use tokio::sync::watch;
 
 use crate::map::{Assignment, ShardMap, ShardName};
@@ -113,6 +113,55 @@ impl ShardRouter {
         self.route(aggregate_type, aggregate_id, |a| &a.read)
     }
 
+    /// The store that `aggregate_type`/`aggregate_id` is appended to now, with the map
+    /// version it was read from: the command path's route, borrowed (nothing allocated).
+    pub fn write_store(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<(&EventStore, u64), StoreError> {
+        self.store_of(aggregate_type, aggregate_id, |a| &a.write)
+    }
+
+    /// The store that `aggregate_type`/`aggregate_id` is read from now, with the map version
+    /// it was read from, borrowed.
+    pub fn read_store(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<(&EventStore, u64), StoreError> {
+        self.store_of(aggregate_type, aggregate_id, |a| &a.read)
+    }
+
+    /// Waits until the map in force is at `version` or newer, at most until `deadline`;
+    /// whether it got there.
+    pub async fn wait_for_version(&self, version: u64, deadline: tokio::time::Instant) -> bool {
+        let mut map = self.map.clone();
+        let reached = tokio::time::timeout_at(deadline, async {
+            map.wait_for(|map| map.version() >= version).await.is_ok()
+        })
+        .await;
+        reached.unwrap_or(false)
+    }
+
+    /// A handle on the default shard's database whose keys ([`event_store::Key`]) route to
+    /// the database their gene is read from under the map in force ([`Db::routed`]): the
+    /// read models' queries, the payment deadlines of an order.
+    pub fn routed_db(&self) -> Option<Db> {
+        let default = self.stores.get(&ShardName::default_shard())?.db();
+        let dbs = self
+            .stores
+            .iter()
+            .map(|(shard, store)| (shard.clone(), store.db()))
+            .collect();
+        let routes = ShardDbs {
+            map: self.map.clone(),
+            dbs,
+            default: default.clone(),
+        };
+        Some(default.routed(Arc::new(routes)))
+    }
+
     /// The store of `shard`, when configured.
     pub fn store(&self, shard: &ShardName) -> Option<&EventStore> {
         self.stores.get(shard)
@@ -139,6 +188,25 @@ impl ShardRouter {
             .collect()
     }
 
+    fn store_of(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        side: impl Fn(&Assignment) -> &ShardName,
+    ) -> Result<(&EventStore, u64), StoreError> {
+        let gene = gene_of_stream(aggregate_type, aggregate_id);
+        let map = self.map.borrow();
+        let shard = side(map.assignment(gene));
+        match self.stores.get(shard) {
+            Some(store) => Ok((store, map.version())),
+            None => Err(StoreError::UnknownShard {
+                shard: shard.to_string(),
+                gene,
+                map_version: map.version(),
+            }),
+        }
+    }
+
     fn route(
         &self,
         aggregate_type: &str,
@@ -161,6 +229,29 @@ impl ShardRouter {
                 map_version: map.version(),
             }),
         }
+    }
+}
+
+/// Each shard's database, for keys routed by the gene they are read from.
+#[derive(Debug)]
+struct ShardDbs {
+    map: watch::Receiver<Arc<ShardMap>>,
+    dbs: BTreeMap<ShardName, Db>,
+    default: Db,
+}
+
+impl Routes for ShardDbs {
+    fn route(&self, key: Key<'_>) -> &Db {
+        let gene = key.gene();
+        let map = self.map.borrow();
+        let shard = &map.assignment(gene).read;
+        // a shard that is not configured is refused at start and by every command routed to
+        // it; its rows cannot be here, and the default shard answers that it has none
+        self.dbs.get(shard).unwrap_or(&self.default)
+    }
+
+    fn every(&self) -> Vec<&Db> {
+        self.dbs.values().collect()
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use domain::{Campaign, CampaignEvent, CampaignId};
 use event_store::{Db, EventMetadata, EventStore, RecordedEvent, StoreError};
+use shards::Stores;
 use tokio_util::sync::CancellationToken;
 
 use crate::reactions::runner::Reaction;
@@ -39,9 +40,9 @@ pub struct CampaignEnds {
 }
 
 impl CampaignEnds {
-    /// The table in `store`'s database.
-    pub fn new(store: &EventStore) -> Self {
-        Self { db: store.db() }
+    /// The table in `db`'s database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// Records that `campaign` ends at `ends_at_ms`; a campaign recorded before is kept.
@@ -86,10 +87,10 @@ pub struct CampaignEndsReaction {
 }
 
 impl CampaignEndsReaction {
-    /// The reaction keeping `store`'s `campaign_ends`.
+    /// The reaction keeping the `campaign_ends` of `store` (the shard whose log it follows).
     pub fn new(store: &EventStore) -> Self {
         Self {
-            ends: CampaignEnds::new(store),
+            ends: CampaignEnds::new(store.db()),
         }
     }
 }
@@ -121,11 +122,12 @@ pub struct CampaignEnder {
 }
 
 impl CampaignEnder {
-    /// An ender of `store`'s campaigns, reading time from `clock`.
-    pub fn new(store: EventStore, clock: Clock) -> Self {
+    /// An ender of the campaigns that `local`'s `campaign_ends` holds (the shard it runs
+    /// for), ending each through `stores`, reading time from `clock`.
+    pub fn new(stores: Stores, local: &EventStore, clock: Clock) -> Self {
         Self {
-            ends: CampaignEnds::new(&store),
-            campaigns: Campaigns::new(store, clock.clone()),
+            ends: CampaignEnds::new(local.db()),
+            campaigns: Campaigns::new(stores, clock.clone()),
             clock,
         }
     }

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use event_store::{Db, EventStore, Pool, StoreError};
+use event_store::{Db, Pool, StoreError};
 
 const TRADE_NO: &str = include_str!("sql/trade_no.sql");
 const NEXT_DUE: &str = include_str!("sql/next_due.sql");
@@ -89,10 +89,10 @@ pub struct DeadlineStore {
 }
 
 impl DeadlineStore {
-    /// The table in `store`'s database.
-    pub fn new(store: EventStore) -> Self {
+    /// The table in `db`'s database (each order's row in its order's shard when `db` routes).
+    pub fn new(db: Db) -> Self {
         Self {
-            db: store.db(),
+            db,
             recorded: Arc::default(),
         }
     }

@@ -22,8 +22,9 @@ use domain::{
     CompleteRefund, ConfirmPayment, Money, Order, OrderCommand, OrderError, OrderEvent, OrderId,
     RefundId, RefundPaidAfterClose,
 };
-use event_store::{EventMetadata, EventStore, RecordedEvent};
+use event_store::{Db, EventMetadata, RecordedEvent};
 use ids::SegmentAllocator;
+use shards::Stores;
 
 use crate::payments::deadlines::{DeadlineStore, NewDeadline};
 use crate::payments::gateway::{
@@ -31,7 +32,7 @@ use crate::payments::gateway::{
 };
 use crate::payments::timer::{DeadlineWake, TIMER_ACTOR};
 use crate::reactions::runner::Reaction;
-use event_store::{ExecuteError, execute};
+use event_store::ExecuteError;
 
 type ReactionError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -72,15 +73,11 @@ pub struct DeadlineReaction {
 }
 
 impl DeadlineReaction {
-    /// Records deadlines in `store`'s database, numbering trades with `trade_numbers`, and
-    /// wakes the timer through `wake`.
-    pub fn new(
-        store: EventStore,
-        trade_numbers: SegmentAllocator,
-        wake: Arc<DeadlineWake>,
-    ) -> Self {
+    /// Records deadlines in `db` (each in its order's database when `db` routes), numbering
+    /// trades with `trade_numbers`, and wakes the timer through `wake`.
+    pub fn new(db: Db, trade_numbers: SegmentAllocator, wake: Arc<DeadlineWake>) -> Self {
         Self {
-            deadlines: DeadlineStore::new(store),
+            deadlines: DeadlineStore::new(db),
             trade_numbers,
             wake,
             recording: Arc::default(),
@@ -193,7 +190,7 @@ impl Reaction for DeadlineReaction {
 /// Opens and closes the provider's trades.
 #[derive(Debug, Clone)]
 pub struct TradeReaction {
-    store: EventStore,
+    store: Stores,
     deadlines: DeadlineReaction,
     gateway: Arc<dyn PaymentGateway>,
 }
@@ -201,7 +198,7 @@ pub struct TradeReaction {
 impl TradeReaction {
     /// Trades of `store`'s orders, at `gateway`, with the trade numbers `deadlines` records.
     pub fn new(
-        store: EventStore,
+        store: Stores,
         gateway: Arc<dyn PaymentGateway>,
         deadlines: DeadlineReaction,
     ) -> Self {
@@ -302,11 +299,12 @@ impl Reaction for TradeReaction {
                         at: cancelled.at,
                     };
                     let meta = metadata(event, "system:payment-trades", format!("txn:{txn_id}"));
-                    execute::<Order, _>(&self.store, &event.aggregate_id, None, &meta, |order| {
-                        order.decide(OrderCommand::ConfirmPayment(command.clone()))
-                    })
-                    .await
-                    .map_err(boxed)?;
+                    self.store
+                        .execute::<Order, _>(&event.aggregate_id, None, &meta, |order| {
+                            order.decide(OrderCommand::ConfirmPayment(command.clone()))
+                        })
+                        .await
+                        .map_err(boxed)?;
                 }
                 Ok(())
             }
@@ -318,7 +316,7 @@ impl Reaction for TradeReaction {
 /// Pays refunds out through the provider.
 #[derive(Debug, Clone)]
 pub struct RefundReaction {
-    store: EventStore,
+    store: Stores,
     gateway: Arc<dyn PaymentGateway>,
     refund_numbers: SegmentAllocator,
 }
@@ -326,7 +324,7 @@ pub struct RefundReaction {
 impl RefundReaction {
     /// Refunds of `store`'s orders, at `gateway`, numbered by `refund_numbers`.
     pub fn new(
-        store: EventStore,
+        store: Stores,
         gateway: Arc<dyn PaymentGateway>,
         refund_numbers: SegmentAllocator,
     ) -> Self {
@@ -366,10 +364,12 @@ impl RefundReaction {
             "system:payment-refunds",
             format!("refund-after-close:{}", txn_id.as_str()),
         );
-        let result = execute::<Order, _>(&self.store, &event.aggregate_id, None, &meta, |order| {
-            order.decide(OrderCommand::RefundPaidAfterClose(command.clone()))
-        })
-        .await;
+        let result = self
+            .store
+            .execute::<Order, _>(&event.aggregate_id, None, &meta, |order| {
+                order.decide(OrderCommand::RefundPaidAfterClose(command.clone()))
+            })
+            .await;
         match result {
             Ok(_)
             | Err(ExecuteError::Domain(OrderError::PaymentAfterCloseAlreadyRefunded { .. })) => {
@@ -427,11 +427,12 @@ impl RefundReaction {
             "system:payment-refunds",
             format!("refund-done:{}", refund.refund_no),
         );
-        execute::<Order, _>(&self.store, &event.aggregate_id, None, &meta, |order| {
-            order.decide(OrderCommand::CompleteRefund(command.clone()))
-        })
-        .await
-        .map_err(boxed)?;
+        self.store
+            .execute::<Order, _>(&event.aggregate_id, None, &meta, |order| {
+                order.decide(OrderCommand::CompleteRefund(command.clone()))
+            })
+            .await
+            .map_err(boxed)?;
         Ok(())
     }
 }

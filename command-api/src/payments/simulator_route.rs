@@ -36,7 +36,7 @@ pub(crate) async fn pay(
     let buyer = buyer_of(&principal)?;
     let order_id: OrderId = field("order_id", path.parse())?;
     let id = order_id.to_string();
-    let order = state.store.load::<Order>(&id).await?.aggregate;
+    let order = state.stores.load::<Order>(&id).await?.aggregate;
     if order.buyer() != Some(&buyer) {
         return Err(OrderError::NotFound.to_problem());
     }

@@ -20,15 +20,16 @@ use domain::{
     CancelOrder, CancelReason, ConfirmPayment, Money, Order, OrderCommand, OrderError, OrderStatus,
     TxnId,
 };
-use event_store::{EventMetadata, EventStore, StoreError};
+use event_store::{Db, EventMetadata, StoreError};
 use futures::StreamExt;
+use shards::Stores;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::payments::deadlines::{ClaimedDeadline, DeadlineStore};
 use crate::payments::gateway::{PaymentGateway, TradeStatus, with_retries};
-use event_store::{ExecuteError, execute};
+use event_store::ExecuteError;
 
 /// Deadlines claimed per round.
 const FIRE_BATCH_SIZE_MAX: usize = 256;
@@ -76,7 +77,7 @@ impl Outcome {
 /// Everything firing a deadline needs.
 #[derive(Clone)]
 pub struct DeadlineFirer {
-    store: EventStore,
+    store: Stores,
     deadlines: DeadlineStore,
     gateway: Arc<dyn PaymentGateway>,
     clock: Arc<dyn ids::Clock>,
@@ -95,16 +96,18 @@ impl std::fmt::Debug for DeadlineFirer {
 type FireError = ExecuteError<OrderError>;
 
 impl DeadlineFirer {
-    /// A firer over `store`'s deadlines, asking `gateway`, reading time from `clock`, and
+    /// A firer over the deadlines in `local` (the shard it runs for), executing through
+    /// `store`, asking `gateway`, reading time from `clock`, and
     /// observing lateness in `metrics` when given.
     pub fn new(
-        store: EventStore,
+        store: Stores,
+        local: Db,
         gateway: Arc<dyn PaymentGateway>,
         clock: Arc<dyn ids::Clock>,
         metrics: Option<Metrics>,
     ) -> Self {
         Self {
-            deadlines: DeadlineStore::new(store.clone()),
+            deadlines: DeadlineStore::new(local),
             store,
             gateway,
             clock,
@@ -245,10 +248,12 @@ impl DeadlineFirer {
         };
         // the same key as the provider's callback: whichever comes second is a duplicate
         let meta = system_metadata(format!("txn:{txn_id}"));
-        let result = execute::<Order, _>(&self.store, &deadline.order_id, None, &meta, |order| {
-            order.decide(OrderCommand::ConfirmPayment(command.clone()))
-        })
-        .await;
+        let result = self
+            .store
+            .execute::<Order, _>(&deadline.order_id, None, &meta, |order| {
+                order.decide(OrderCommand::ConfirmPayment(command.clone()))
+            })
+            .await;
         match result {
             Ok(_) => Ok(Outcome::Paid),
             Err(ExecuteError::Domain(OrderError::AmountMismatch { expected, got })) => {
@@ -269,10 +274,12 @@ impl DeadlineFirer {
             at: self.now(),
         };
         let meta = system_metadata(format!("timeout:{}", deadline.order_id));
-        let result = execute::<Order, _>(&self.store, &deadline.order_id, None, &meta, |order| {
-            order.decide(OrderCommand::CancelOrder(command.clone()))
-        })
-        .await;
+        let result = self
+            .store
+            .execute::<Order, _>(&deadline.order_id, None, &meta, |order| {
+                order.decide(OrderCommand::CancelOrder(command.clone()))
+            })
+            .await;
         match result {
             Ok(_) => Ok(Outcome::Cancelled),
             // paid in the meantime: a cancel that finds the order paid does nothing

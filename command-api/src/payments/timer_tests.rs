@@ -2,6 +2,7 @@
 //! trades, on a throwaway SQLite store: nothing here sleeps until a deadline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use shards::Stores;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration};
@@ -70,9 +71,15 @@ async fn fixture(name: &str) -> Fixture {
         0,
         clock.clone(),
     ));
-    let firer = DeadlineFirer::new(store.clone(), simulator.clone(), clock.clone(), None);
+    let firer = DeadlineFirer::new(
+        Stores::one(store.clone()),
+        store.db(),
+        simulator.clone(),
+        clock.clone(),
+        None,
+    );
     Fixture {
-        deadlines: DeadlineStore::new(store.clone()),
+        deadlines: DeadlineStore::new(store.db()),
         store,
         clock,
         simulator,
@@ -144,7 +151,7 @@ impl Fixture {
     /// The deadline reaction on this store, numbering trades as the application does.
     fn deadline_reaction(&self) -> DeadlineReaction {
         DeadlineReaction::new(
-            self.store.clone(),
+            self.store.db(),
             SegmentAllocator::new(&self.store, "trade").unwrap(),
             Arc::new(DeadlineWake::default()),
         )
@@ -303,7 +310,8 @@ async fn a_provider_that_does_not_answer_does_not_keep_an_unpaid_order_open() {
     let f = fixture("down").await;
     let id = f.place(8).await;
     let firer = DeadlineFirer::new(
-        f.store.clone(),
+        Stores::one(f.store.clone()),
+        f.store.db(),
         Arc::new(DownGateway),
         f.clock.clone(),
         None,
@@ -345,7 +353,11 @@ async fn a_trade_opens_for_an_order_whose_deadline_is_not_recorded_yet() {
     let f = fixture("trade-first").await;
     let (id, due) = f.place_only(7).await;
     let deadlines = f.deadline_reaction();
-    let trades = TradeReaction::new(f.store.clone(), f.simulator.clone(), deadlines.clone());
+    let trades = TradeReaction::new(
+        Stores::one(f.store.clone()),
+        f.simulator.clone(),
+        deadlines.clone(),
+    );
     let placed = f.store.read_after(Checkpoint::START, 10).await.unwrap();
     assert_eq!(placed.len(), 1);
 
@@ -371,7 +383,7 @@ async fn a_cancelled_orders_trade_is_closed_at_the_provider() {
     let f = fixture("trade-closed").await;
     let (id, _) = f.place_only(8).await;
     let deadlines = f.deadline_reaction();
-    let trades = TradeReaction::new(f.store.clone(), f.simulator.clone(), deadlines);
+    let trades = TradeReaction::new(Stores::one(f.store.clone()), f.simulator.clone(), deadlines);
     let cancel = CancelOrder {
         reason: CancelReason::BuyerCancelled,
         at: DateTime::from_timestamp_millis(i64::try_from(f.clock.wall_ms()).unwrap()).unwrap(),

@@ -136,6 +136,10 @@ problem_types! {
     ViewBehind = ("view-behind", SERVICE_UNAVAILABLE, "The view has not caught up yet",
         "A read asked for `min_version` (or `X-Min-Version`) and the view did not reach \
          it within the wait. Retry after `Retry-After` seconds.");
+    GeneMoving = ("gene-moving", SERVICE_UNAVAILABLE, "The stream's partition is moving to another database, retry shortly",
+        "The order, cart or SKU belongs to a partition gene whose writes are moving to \
+         another shard database, and this node did not see the new shard map within the \
+         bounded wait (5 s). Nothing was written. Retry after `Retry-After` seconds.");
     Unavailable = ("unavailable", SERVICE_UNAVAILABLE, "The service cannot reach its database, retry shortly",
         "The database does not answer. Retry after `Retry-After` seconds.");
 }

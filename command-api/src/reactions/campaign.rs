@@ -10,7 +10,8 @@ use domain::{
     BucketCommand, BuyerCommand, BuyerId, Campaign, CampaignCreated, CampaignId, CampaignLine,
     CampaignStock, Order, OrderId, Sku, SkuCommand,
 };
-use event_store::{EventMetadata, EventStore, execute_with};
+use event_store::EventMetadata;
+use shards::Stores;
 
 use super::{ReactionError, boxed};
 use crate::services::campaign_streams::{on_bucket, on_buyer};
@@ -27,7 +28,7 @@ pub(crate) enum Movement {
 /// Moves the units of `order`, bought in `line`'s campaign; each command takes `meta` with a
 /// dedup key of its own.
 pub(crate) async fn move_units(
-    store: &EventStore,
+    store: &Stores,
     meta: &EventMetadata,
     order: &Order,
     line: &CampaignLine,
@@ -68,7 +69,7 @@ pub(crate) async fn move_units(
 
 /// The campaign `id`, from the state this process keeps when it has it.
 pub(crate) async fn campaign_of(
-    store: &EventStore,
+    store: &Stores,
     id: &CampaignId,
 ) -> Result<Campaign, ReactionError> {
     match store.kept::<Campaign>(id.as_str()) {
@@ -81,7 +82,7 @@ pub(crate) async fn campaign_of(
 /// `release:{order_id}`): back to the campaign while the bucket is open, to the SKU once it
 /// closed. Answers how many events that appended to the bucket.
 pub(crate) async fn release_in_bucket(
-    store: &EventStore,
+    store: &Stores,
     meta: &EventMetadata,
     campaign: &Campaign,
     bucket: u32,
@@ -120,7 +121,7 @@ pub(crate) async fn release_in_bucket(
 /// Returns `order_id`'s claim on `buyer`'s limit in `campaign` (dedup key `return:{order_id}`);
 /// answers how many events that appended.
 pub(crate) async fn return_claim(
-    store: &EventStore,
+    store: &Stores,
     meta: &EventMetadata,
     (campaign, buyer): (&CampaignId, &BuyerId),
     order_id: OrderId,
@@ -140,7 +141,7 @@ pub(crate) async fn return_claim(
 
 /// Gives `units` of an order, released after its campaign's bucket closed, back to the SKU.
 async fn give_to_sku(
-    store: &EventStore,
+    store: &Stores,
     meta: &EventMetadata,
     campaign: &CampaignCreated,
     order_id: OrderId,
@@ -151,18 +152,18 @@ async fn give_to_sku(
         quantity: units,
         at: Utc::now(),
     };
-    execute_with(
-        store,
-        campaign.sku.as_str(),
-        None,
-        &EventMetadata {
-            dedup_key: Some(format!("return:{order_id}")),
-            ..meta.clone()
-        },
-        |stock: &Sku| stock.decide(SkuCommand::ReturnFromCampaign(command.clone())),
-        |_| (),
-    )
-    .await
-    .map_err(boxed)?;
+    store
+        .execute_with(
+            campaign.sku.as_str(),
+            None,
+            &EventMetadata {
+                dedup_key: Some(format!("return:{order_id}")),
+                ..meta.clone()
+            },
+            |stock: &Sku| stock.decide(SkuCommand::ReturnFromCampaign(command.clone())),
+            |_| (),
+        )
+        .await
+        .map_err(boxed)?;
     Ok(())
 }

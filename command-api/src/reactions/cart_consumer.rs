@@ -6,9 +6,10 @@
 //! repeated after a crash before its ack changes nothing.
 
 use domain::OrderEvent;
+use event_store::EventMetadata;
 use event_store::follower::HandlerError;
-use event_store::{EventMetadata, EventStore};
 use relay::{ConsumerSettings, Envelope, EnvelopeHandler, RelaySettings};
+use shards::Stores;
 
 use super::{OrderReactions, clear_cart_key};
 
@@ -23,7 +24,7 @@ pub struct CartClearing {
 
 impl CartClearing {
     /// Clearing carts in `store`.
-    pub fn new(store: EventStore) -> Self {
+    pub fn new(store: Stores) -> Self {
         Self {
             reactions: OrderReactions::new(store),
         }

@@ -42,10 +42,11 @@ use domain::{
     BuyerId, Cart, CartCommand, ClearCart, DeductStock, Order, OrderEvent, OrderId, ReleaseStock,
     Sku, SkuCommand,
 };
-use event_store::{EventMetadata, EventStore, Loaded, RecordedEvent};
+use event_store::{EventMetadata, Loaded, RecordedEvent};
 use futures::{StreamExt, TryStreamExt};
+use shards::Stores;
 
-use event_store::{ExecuteError, execute, execute_with};
+use event_store::ExecuteError;
 use runner::Reaction;
 
 type ReactionError = Box<dyn std::error::Error + Send + Sync>;
@@ -58,13 +59,13 @@ pub const ORDERS_AT_ONCE_MAX: usize = 64;
 /// The order's reactions: cart clearing and stock movements.
 #[derive(Debug, Clone)]
 pub struct OrderReactions {
-    store: EventStore,
+    store: Stores,
     clears_carts: bool,
 }
 
 impl OrderReactions {
     /// Reactions issuing their commands to `store`.
-    pub fn new(store: EventStore) -> Self {
+    pub fn new(store: Stores) -> Self {
         Self {
             store,
             clears_carts: true,
@@ -116,12 +117,13 @@ impl OrderReactions {
             order_id,
             at: Utc::now(),
         };
-        execute::<Cart, _>(&self.store, buyer.as_str(), None, meta, |cart| {
-            cart.decide(CartCommand::ClearCart(command.clone()))
-        })
-        .await
-        .map(|_| ())
-        .map_err(boxed)
+        self.store
+            .execute::<Cart, _>(buyer.as_str(), None, meta, |cart| {
+                cart.decide(CartCommand::ClearCart(command.clone()))
+            })
+            .await
+            .map(|_| ())
+            .map_err(boxed)
     }
 
     /// The carts of the buyers who placed the orders of `decoded` (a batch's order events), in
@@ -226,8 +228,7 @@ impl OrderReactions {
         }
         // each SKU is its own stream: all at once
         futures::future::try_join_all(order.items().iter().map(|item| {
-            execute_with(
-                &self.store,
+            self.store.execute_with(
                 item.sku.as_str(),
                 None,
                 &meta,

@@ -11,7 +11,7 @@
 
 use cqrs_es::Aggregate;
 use domain::{CampaignBucket, CampaignBuyer, Sku};
-use event_store::{Db, EventStore, Pool, StoreError};
+use event_store::{Db, Pool, StoreError};
 use serde::{Deserialize, Serialize};
 
 const ADD_POSTGRES: &str = include_str!("sql/add_postgres.sql");
@@ -74,7 +74,7 @@ struct Pair<'a> {
     stream_id: &'a str,
 }
 
-/// The `open_reservations` table of the event store's database.
+/// The `open_reservations` table of the event store's database (of each shard's).
 #[derive(Debug, Clone)]
 pub struct OpenReservations {
     db: Db,
@@ -86,108 +86,67 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
 }
 
 impl OpenReservations {
-    /// The table in `store`'s database.
-    pub fn new(store: EventStore) -> Self {
-        Self { db: store.db() }
+    /// The table in `db`'s database; a row lives in its order's database ([`Db::for_order`]),
+    /// so that with shards the reaction that follows the SKU's log and the one that follows
+    /// the order's meet in the same table.
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
-    /// Runs `sql` on the JSON array `rows`.
-    async fn execute(&self, sql: &str, rows: String) -> Result<(), StoreError> {
-        self.db.query(sql).bind(rows).execute(&self.db).await?;
+    /// `items` grouped by the database of their order (one group without shards).
+    fn by_order<'a, T>(
+        &'a self,
+        items: &'a [T],
+        order_id: impl Fn(&T) -> &str,
+    ) -> Vec<(&'a Db, Vec<&'a T>)> {
+        let mut groups: Vec<(&Db, Vec<&T>)> = Vec::new();
+        for item in items {
+            let db = self.db.for_order(order_id(item));
+            match groups.iter_mut().find(|(d, _)| std::ptr::eq(*d, db)) {
+                Some((_, group)) => group.push(item),
+                None => groups.push((db, vec![item])),
+            }
+        }
+        groups
+    }
+
+    /// Records `rows` in one statement per database; a row already recorded is kept as it is.
+    pub async fn add(&self, rows: &[OpenReservation]) -> Result<(), StoreError> {
+        for (db, rows) in self.by_order(rows, |r| r.order_id.as_str()) {
+            add(db, &rows).await?;
+        }
         Ok(())
     }
 
-    /// Records `rows` in one statement; a row already recorded is kept as it is.
-    pub async fn add(&self, rows: &[OpenReservation]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        match self.db.pool() {
-            // one array a column (add_postgres.sql says why), which SQLite cannot bind
-            Pool::Postgres(pool) => {
-                sqlx::query(ADD_POSTGRES)
-                    .bind(rows.iter().map(|r| r.order_id.as_str()).collect::<Vec<_>>())
-                    .bind(rows.iter().map(|r| r.holder.as_str()).collect::<Vec<_>>())
-                    .bind(
-                        rows.iter()
-                            .map(|r| r.stream_id.as_str())
-                            .collect::<Vec<_>>(),
-                    )
-                    .bind(rows.iter().map(|r| r.reserved_at_ms).collect::<Vec<_>>())
-                    .execute(pool)
-                    .await?;
-                Ok(())
-            }
-            Pool::Sqlite(_) => self.execute(ADD_SQLITE, to_json(rows)?).await,
-        }
-    }
-
-    /// Removes the rows of `pairs` (order id, stream id) in one statement.
+    /// Removes the rows of `pairs` (order id, stream id) in one statement per database.
     pub async fn remove(&self, pairs: &[(String, String)]) -> Result<(), StoreError> {
-        if pairs.is_empty() {
-            return Ok(());
+        for (db, pairs) in self.by_order(pairs, |p| p.0.as_str()) {
+            remove(db, &pairs).await?;
         }
-        match self.db.pool() {
-            Pool::Postgres(pool) => {
-                sqlx::query(REMOVE_POSTGRES)
-                    .bind(pairs.iter().map(|p| p.0.as_str()).collect::<Vec<_>>())
-                    .bind(pairs.iter().map(|p| p.1.as_str()).collect::<Vec<_>>())
-                    .execute(pool)
-                    .await?;
-                Ok(())
-            }
-            Pool::Sqlite(_) => {
-                let keys: Vec<Pair<'_>> = pairs
-                    .iter()
-                    .map(|(order_id, stream_id)| Pair {
-                        order_id,
-                        stream_id,
-                    })
-                    .collect();
-                self.execute(REMOVE_SQLITE, to_json(&keys)?).await
-            }
-        }
+        Ok(())
     }
 
-    /// Removes every row of `order_ids` in one statement.
+    /// Removes every row of `order_ids` in one statement per database.
     pub async fn remove_orders(&self, order_ids: &[String]) -> Result<(), StoreError> {
-        if order_ids.is_empty() {
-            return Ok(());
+        for (db, ids) in self.by_order(order_ids, String::as_str) {
+            let sql = db
+                .dialect()
+                .pick(REMOVE_ORDERS_POSTGRES, REMOVE_ORDERS_SQLITE);
+            execute(db, sql, to_json(&ids)?).await?;
         }
-        let sql = self
-            .db
-            .dialect()
-            .pick(REMOVE_ORDERS_POSTGRES, REMOVE_ORDERS_SQLITE);
-        self.execute(sql, to_json(order_ids)?).await
+        Ok(())
     }
 
-    /// The rows of `order_ids`, in one statement.
+    /// The rows of `order_ids`, in one statement per database.
     pub async fn of_orders(
         &self,
         order_ids: &[String],
     ) -> Result<Vec<OpenReservation>, StoreError> {
-        if order_ids.is_empty() {
-            return Ok(Vec::new());
+        let mut rows = Vec::new();
+        for (db, ids) in self.by_order(order_ids, String::as_str) {
+            rows.extend(of_orders(db, &ids).await?);
         }
-        let db = &self.db;
-        Ok(db
-            .query(db.dialect().pick(OF_ORDERS_POSTGRES, OF_ORDERS_SQLITE))
-            .bind(to_json(order_ids)?)
-            .fetch_all_with(db, |row| {
-                let aggregate_type: String = row.try_get(1)?;
-                let holder = Holder::of_type(&aggregate_type).ok_or_else(|| {
-                    sqlx::Error::Decode(
-                        format!("an open reservation held by a {aggregate_type:?}").into(),
-                    )
-                })?;
-                Ok(OpenReservation {
-                    order_id: row.try_get(0)?,
-                    holder,
-                    stream_id: row.try_get(2)?,
-                    reserved_at_ms: row.try_get(3)?,
-                })
-            })
-            .await?)
+        Ok(rows)
     }
 
     /// Up to `limit` order ids holding a reservation made at or before `before_ms`, oldest
@@ -205,4 +164,78 @@ impl OpenReservations {
             .fetch_all_with(db, |row| row.try_get(0))
             .await?)
     }
+}
+
+/// Runs `sql` on the JSON array `rows`.
+async fn execute(db: &Db, sql: &str, rows: String) -> Result<(), StoreError> {
+    db.query(sql).bind(rows).execute(db).await?;
+    Ok(())
+}
+
+/// Records `rows` in `db` in one statement.
+async fn add(db: &Db, rows: &[&OpenReservation]) -> Result<(), StoreError> {
+    match db.pool() {
+        // one array a column (add_postgres.sql says why), which SQLite cannot bind
+        Pool::Postgres(pool) => {
+            sqlx::query(ADD_POSTGRES)
+                .bind(rows.iter().map(|r| r.order_id.as_str()).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.holder.as_str()).collect::<Vec<_>>())
+                .bind(
+                    rows.iter()
+                        .map(|r| r.stream_id.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(rows.iter().map(|r| r.reserved_at_ms).collect::<Vec<_>>())
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+        Pool::Sqlite(_) => execute(db, ADD_SQLITE, to_json(rows)?).await,
+    }
+}
+
+/// Removes the rows of `pairs` (order id, stream id) from `db` in one statement.
+async fn remove(db: &Db, pairs: &[&(String, String)]) -> Result<(), StoreError> {
+    match db.pool() {
+        Pool::Postgres(pool) => {
+            sqlx::query(REMOVE_POSTGRES)
+                .bind(pairs.iter().map(|p| p.0.as_str()).collect::<Vec<_>>())
+                .bind(pairs.iter().map(|p| p.1.as_str()).collect::<Vec<_>>())
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+        Pool::Sqlite(_) => {
+            let keys: Vec<Pair<'_>> = pairs
+                .iter()
+                .map(|(order_id, stream_id)| Pair {
+                    order_id,
+                    stream_id,
+                })
+                .collect();
+            execute(db, REMOVE_SQLITE, to_json(&keys)?).await
+        }
+    }
+}
+
+/// The rows of `order_ids` in `db`, in one statement.
+async fn of_orders(db: &Db, order_ids: &[&String]) -> Result<Vec<OpenReservation>, StoreError> {
+    Ok(db
+        .query(db.dialect().pick(OF_ORDERS_POSTGRES, OF_ORDERS_SQLITE))
+        .bind(to_json(order_ids)?)
+        .fetch_all_with(db, |row| {
+            let aggregate_type: String = row.try_get(1)?;
+            let holder = Holder::of_type(&aggregate_type).ok_or_else(|| {
+                sqlx::Error::Decode(
+                    format!("an open reservation held by a {aggregate_type:?}").into(),
+                )
+            })?;
+            Ok(OpenReservation {
+                order_id: row.try_get(0)?,
+                holder,
+                stream_id: row.try_get(2)?,
+                reserved_at_ms: row.try_get(3)?,
+            })
+        })
+        .await?)
 }

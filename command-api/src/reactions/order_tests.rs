@@ -1,6 +1,7 @@
 //! The order reactions on a batch of placements, on a SQLite store: carts are cleared once,
 //! and a cart with nothing in it is never loaded on its own.
 
+use shards::Stores;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -99,7 +100,7 @@ async fn a_batch_clears_the_carts_that_hold_items_and_reads_no_empty_one_alone()
         ],
     )
     .await;
-    let reactions = OrderReactions::new(store.clone());
+    let reactions = OrderReactions::new(Stores::one(store.clone()));
 
     reactions.react_batch(&batch).await.unwrap();
 

@@ -26,13 +26,14 @@ use domain::{
     BucketEvent, BuyerEvent, Order, OrderId, ReleaseStock, Sku, SkuCommand, SkuEvent,
     parse_bucket_stream_id, parse_buyer_stream_id,
 };
-use event_store::{EventMetadata, EventStore, RecordedEvent};
+use event_store::{EventMetadata, RecordedEvent};
 use futures::{StreamExt, TryStreamExt};
+use shards::Stores;
 
 use super::campaign;
 use super::open_reservations::{Holder, OpenReservation, OpenReservations};
 use super::runner::Reaction;
-use event_store::{ExecuteError, execute_with};
+use event_store::ExecuteError;
 
 type ReactionError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -50,7 +51,7 @@ const LINGER_MS: u64 = 250;
 /// Keeps the open reservations and releases those of rejected placements.
 #[derive(Debug, Clone)]
 pub struct PlacementReactions {
-    store: EventStore,
+    store: Stores,
     open: OpenReservations,
 }
 
@@ -151,11 +152,11 @@ impl Changes {
 }
 
 impl PlacementReactions {
-    /// Reactions keeping the open reservations of `store`'s database and issuing their
-    /// commands to it.
-    pub fn new(store: EventStore) -> Self {
+    /// Reactions keeping the open reservations (each in its order's database) and issuing
+    /// their commands through `store`.
+    pub fn new(store: Stores) -> Self {
         Self {
-            open: OpenReservations::new(store.clone()),
+            open: OpenReservations::new(store.db().clone()),
             store,
         }
     }
@@ -186,7 +187,7 @@ impl PlacementReactions {
 /// Releases what `held` holds (dedup key `release:{order_id}`, and `return:{order_id}` for
 /// a buyer's claim); answers how many events that appended (0 when it had ended already).
 pub(crate) async fn release(
-    store: &EventStore,
+    store: &Stores,
     held: &OpenReservation,
     actor: &str,
     cause: Option<&RecordedEvent>,
@@ -212,16 +213,16 @@ pub(crate) async fn release(
     match held.holder {
         Holder::Sku => {
             let command = ReleaseStock { order_id, at };
-            let executed = execute_with(
-                store,
-                stream,
-                None,
-                &meta,
-                |stock: &Sku| stock.decide(SkuCommand::ReleaseStock(command.clone())),
-                |_| (),
-            )
-            .await
-            .map_err(|err: ExecuteError<_>| Box::new(err) as ReactionError)?;
+            let executed = store
+                .execute_with(
+                    stream,
+                    None,
+                    &meta,
+                    |stock: &Sku| stock.decide(SkuCommand::ReleaseStock(command.clone())),
+                    |_| (),
+                )
+                .await
+                .map_err(|err: ExecuteError<_>| Box::new(err) as ReactionError)?;
             Ok(executed.appended)
         }
         Holder::CampaignBucket => {

@@ -19,13 +19,14 @@ use chrono::{DateTime, Utc};
 use domain::{
     AbandonPlacement, Order, OrderCommand, OrderError, OrderId, bucket_stream_id, buyer_stream_id,
 };
-use event_store::{EventMetadata, EventStore};
+use event_store::{Db, EventMetadata};
 use futures::{StreamExt, TryStreamExt};
+use shards::Stores;
 use tokio_util::sync::CancellationToken;
 
 use super::open_reservations::{Holder, OpenReservation, OpenReservations};
 use super::placement::release;
-use event_store::{ExecuteError, execute};
+use event_store::ExecuteError;
 
 type SweepError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -49,16 +50,17 @@ pub struct Swept {
 /// Releases the reservations of placements abandoned for longer than its bound.
 #[derive(Debug, Clone)]
 pub struct PlacementSweeper {
-    store: EventStore,
+    store: Stores,
     open: OpenReservations,
     abandoned_after: chrono::Duration,
 }
 
 impl PlacementSweeper {
-    /// A sweeper of `store` for reservations older than `abandoned_after`.
-    pub fn new(store: EventStore, abandoned_after: Duration) -> Self {
+    /// A sweeper of the open reservations in `local`'s database (the shard it runs for) older
+    /// than `abandoned_after`, settling them through `store`.
+    pub fn new(store: Stores, local: Db, abandoned_after: Duration) -> Self {
         Self {
-            open: OpenReservations::new(store.clone()),
+            open: OpenReservations::new(local),
             store,
             abandoned_after: chrono::Duration::from_std(abandoned_after)
                 .unwrap_or(chrono::Duration::MAX),
@@ -95,10 +97,12 @@ impl PlacementSweeper {
             ..EventMetadata::default()
         };
         let command = AbandonPlacement { order_id, at: now };
-        let claimed = execute::<Order, _>(&self.store, id, None, &meta, |order| {
-            order.decide(OrderCommand::AbandonPlacement(command.clone()))
-        })
-        .await;
+        let claimed = self
+            .store
+            .execute::<Order, _>(id, None, &meta, |order| {
+                order.decide(OrderCommand::AbandonPlacement(command.clone()))
+            })
+            .await;
         let held = self.open.of_orders(&[id.to_owned()]).await?;
         let (abandoned, to_release, kept): (_, Vec<_>, Vec<_>) = match claimed {
             // rejected now or before: none of its reservations is an order's

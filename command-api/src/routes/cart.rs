@@ -90,7 +90,7 @@ pub(crate) async fn get_cart(
     principal: Principal,
 ) -> Result<HttpResponse, Problem> {
     let buyer = buyer_of(&principal)?;
-    let loaded = state.store.load::<Cart>(buyer.as_str()).await?;
+    let loaded = state.stores.load::<Cart>(buyer.as_str()).await?;
     let view = CartView::of(&loaded.aggregate, loaded.version);
     Ok(versioned(StatusCode::OK, loaded.version, &view))
 }

@@ -25,5 +25,5 @@ pub(crate) async fn get_status(
     caller: Principal,
 ) -> Result<HttpResponse, Problem> {
     caller.require(Role::Ops)?;
-    Ok(HttpResponse::Ok().json(status::status(&state.store).await?))
+    Ok(HttpResponse::Ok().json(status::status_of_every(&state.stores).await?))
 }

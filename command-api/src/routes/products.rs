@@ -189,7 +189,7 @@ pub(crate) async fn get_product(
     if !known.may_exist(PRODUCT, sku.as_str()) {
         return Err(ProductError::NotFound.to_problem());
     }
-    let loaded = state.store.load::<Product>(sku.as_str()).await?;
+    let loaded = state.stores.load::<Product>(sku.as_str()).await?;
     let view = ProductView::of(&loaded.aggregate, loaded.version)
         .ok_or_else(|| ProductError::NotFound.to_problem())?;
     Ok(versioned(StatusCode::OK, loaded.version, &view))

@@ -6,7 +6,8 @@ use domain::{
     BucketCommand, BucketError, BuyerCommand, BuyerError, BuyerId, CampaignBucket, CampaignBuyer,
     CampaignId, bucket_stream_id, buyer_stream_id,
 };
-use event_store::{EventMetadata, EventStore, ExecuteError, Executed};
+use event_store::{EventMetadata, ExecuteError, Executed};
+use shards::Stores;
 
 fn keyed(meta: &EventMetadata, key: String) -> EventMetadata {
     EventMetadata {
@@ -18,39 +19,39 @@ fn keyed(meta: &EventMetadata, key: String) -> EventMetadata {
 /// Runs `command` on bucket `bucket` of `campaign` with the dedup key `key`; answers what
 /// `answer` takes of the bucket after it.
 pub(crate) async fn on_bucket<R>(
-    store: &EventStore,
+    store: &Stores,
     (campaign, bucket): (&CampaignId, u32),
     meta: &EventMetadata,
     key: String,
     command: BucketCommand,
     answer: impl Fn(&CampaignBucket) -> R,
 ) -> Result<Executed<R>, ExecuteError<BucketError>> {
-    event_store::execute_with(
-        store,
-        &bucket_stream_id(campaign, bucket),
-        None,
-        &keyed(meta, key),
-        |stock: &CampaignBucket| stock.decide(command.clone()),
-        answer,
-    )
-    .await
+    store
+        .execute_with(
+            &bucket_stream_id(campaign, bucket),
+            None,
+            &keyed(meta, key),
+            |stock: &CampaignBucket| stock.decide(command.clone()),
+            answer,
+        )
+        .await
 }
 
 /// Runs `command` on `buyer`'s record in `campaign` with the dedup key `key`.
 pub(crate) async fn on_buyer(
-    store: &EventStore,
+    store: &Stores,
     (campaign, buyer): (&CampaignId, &BuyerId),
     meta: &EventMetadata,
     key: String,
     command: BuyerCommand,
 ) -> Result<Executed<()>, ExecuteError<BuyerError>> {
-    event_store::execute_with(
-        store,
-        &buyer_stream_id(campaign, buyer),
-        None,
-        &keyed(meta, key),
-        |record: &CampaignBuyer| record.decide(command.clone()),
-        |_| (),
-    )
-    .await
+    store
+        .execute_with(
+            &buyer_stream_id(campaign, buyer),
+            None,
+            &keyed(meta, key),
+            |record: &CampaignBuyer| record.decide(command.clone()),
+            |_| (),
+        )
+        .await
 }

@@ -16,8 +16,9 @@ use domain::{
     CampaignStatus, CampaignStock, CreateCampaign, EndCampaign, ListCampaign, Money, Quantity,
     SellerCampaigns, SellerId, Sku, SkuCommand, SkuError, SkuId, bucket_stream_id,
 };
-use event_store::{EventMetadata, EventStore, ExecuteError, Executed, StoreError};
+use event_store::{EventMetadata, ExecuteError, Executed, StoreError};
 use sha2::{Digest, Sha256};
+use shards::Stores;
 
 use super::Clock;
 use super::campaign_streams::on_bucket;
@@ -89,13 +90,13 @@ fn refused<E: std::error::Error + 'static>(
 /// The campaign use cases.
 #[derive(Clone, Debug)]
 pub struct Campaigns {
-    store: EventStore,
+    store: Stores,
     clock: Clock,
 }
 
 impl Campaigns {
     /// The campaigns over `store`.
-    pub fn new(store: EventStore, clock: Clock) -> Self {
+    pub fn new(store: Stores, clock: Clock) -> Self {
         Self { store, clock }
     }
 
@@ -129,43 +130,44 @@ impl Campaigns {
             quantity: new.stock,
             at: now,
         };
-        event_store::execute_with(
-            &self.store,
-            new.sku.as_str(),
-            None,
-            &keyed(meta, format!("allocate:{campaign_id}")),
-            |stock: &Sku| {
-                if stock.seller() != Some(&new.seller) {
-                    return Err(SkuError::NotFound);
-                }
-                stock.decide(SkuCommand::AllocateToCampaign(allocate.clone()))
-            },
-            |_| (),
-        )
-        .await
-        .map_err(|err| refused(err, CampaignsError::Stock))?;
-        let created = event_store::execute::<Campaign, _>(
-            &self.store,
-            campaign_id.as_str(),
-            None,
-            &keyed(meta, "create".to_owned()),
-            |campaign| campaign.decide(CampaignCommand::CreateCampaign(command.clone())),
-        )
-        .await
-        .map_err(|err| refused(err, CampaignsError::Campaign))?;
+        self.store
+            .execute_with(
+                new.sku.as_str(),
+                None,
+                &keyed(meta, format!("allocate:{campaign_id}")),
+                |stock: &Sku| {
+                    if stock.seller() != Some(&new.seller) {
+                        return Err(SkuError::NotFound);
+                    }
+                    stock.decide(SkuCommand::AllocateToCampaign(allocate.clone()))
+                },
+                |_| (),
+            )
+            .await
+            .map_err(|err| refused(err, CampaignsError::Stock))?;
+        let created = self
+            .store
+            .execute::<Campaign, _>(
+                campaign_id.as_str(),
+                None,
+                &keyed(meta, "create".to_owned()),
+                |campaign| campaign.decide(CampaignCommand::CreateCampaign(command.clone())),
+            )
+            .await
+            .map_err(|err| refused(err, CampaignsError::Campaign))?;
         let list = ListCampaign {
             campaign_id: campaign_id.clone(),
             at: now,
         };
-        event_store::execute::<SellerCampaigns, _>(
-            &self.store,
-            new.seller.as_str(),
-            None,
-            &keyed(meta, format!("list:{campaign_id}")),
-            |listed| listed.decide(list.clone()),
-        )
-        .await
-        .map_err(|err| refused(err, |_| CampaignsError::Contention))?;
+        self.store
+            .execute::<SellerCampaigns, _>(
+                new.seller.as_str(),
+                None,
+                &keyed(meta, format!("list:{campaign_id}")),
+                |listed| listed.decide(list.clone()),
+            )
+            .await
+            .map_err(|err| refused(err, |_| CampaignsError::Contention))?;
         let mut state = self.state_of(created.aggregate, created.version).await?;
         state.created = created.appended > 0;
         Ok(state)
@@ -249,20 +251,20 @@ impl Campaigns {
         may_end: impl Fn(&Campaign) -> Result<bool, CampaignError>,
     ) -> Result<Executed<Campaign>, CampaignsError> {
         let now = self.clock.now();
-        event_store::execute::<Campaign, _>(
-            &self.store,
-            id.as_str(),
-            None,
-            &keyed(meta, "end".to_owned()),
-            |campaign| {
-                if !may_end(campaign)? {
-                    return Ok(vec![]);
-                }
-                campaign.decide(CampaignCommand::EndCampaign(EndCampaign { at: now }))
-            },
-        )
-        .await
-        .map_err(|err| refused(err, CampaignsError::Campaign))
+        self.store
+            .execute::<Campaign, _>(
+                id.as_str(),
+                None,
+                &keyed(meta, "end".to_owned()),
+                |campaign| {
+                    if !may_end(campaign)? {
+                        return Ok(vec![]);
+                    }
+                    campaign.decide(CampaignCommand::EndCampaign(EndCampaign { at: now }))
+                },
+            )
+            .await
+            .map_err(|err| refused(err, CampaignsError::Campaign))
     }
 
     /// Closes every bucket of `campaign` and gives what each held back to its SKU.
@@ -297,19 +299,19 @@ impl Campaigns {
                 quantity: closed.aggregate,
                 at: self.clock.now(),
             };
-            event_store::execute_with(
-                &self.store,
-                details.sku.as_str(),
-                None,
-                &keyed(
-                    meta,
-                    format!("return:{}", bucket_stream_id(&details.campaign_id, bucket)),
-                ),
-                |stock: &Sku| stock.decide(SkuCommand::ReturnFromCampaign(give_back.clone())),
-                |_| (),
-            )
-            .await
-            .map_err(|err| refused(err, CampaignsError::Stock))?;
+            self.store
+                .execute_with(
+                    details.sku.as_str(),
+                    None,
+                    &keyed(
+                        meta,
+                        format!("return:{}", bucket_stream_id(&details.campaign_id, bucket)),
+                    ),
+                    |stock: &Sku| stock.decide(SkuCommand::ReturnFromCampaign(give_back.clone())),
+                    |_| (),
+                )
+                .await
+                .map_err(|err| refused(err, CampaignsError::Stock))?;
             Ok::<(), CampaignsError>(())
         });
         futures::future::try_join_all(closes).await?;

@@ -1,20 +1,21 @@
 //! The buyer's cart. It is cleared by a reaction to `OrderPlaced`, never by the placement.
 
 use domain::{AddToCart, BuyerId, Cart, CartCommand, CartError, Quantity, RemoveFromCart, SkuId};
-use event_store::{EventMetadata, EventStore, ExecuteError, Executed};
+use event_store::{EventMetadata, ExecuteError, Executed};
+use shards::Stores;
 
 use super::Clock;
 
 /// The cart use cases.
 #[derive(Clone, Debug)]
 pub struct Carts {
-    store: EventStore,
+    store: Stores,
     clock: Clock,
 }
 
 impl Carts {
     /// Carts over `store`.
-    pub fn new(store: EventStore, clock: Clock) -> Self {
+    pub fn new(store: Stores, clock: Clock) -> Self {
         Self { store, clock }
     }
 
@@ -54,9 +55,10 @@ impl Carts {
         command: CartCommand,
         meta: &EventMetadata,
     ) -> Result<Executed<Cart>, ExecuteError<CartError>> {
-        event_store::execute::<Cart, _>(&self.store, buyer.as_str(), None, meta, |cart| {
-            cart.decide(command.clone())
-        })
-        .await
+        self.store
+            .execute::<Cart, _>(buyer.as_str(), None, meta, |cart| {
+                cart.decide(command.clone())
+            })
+            .await
     }
 }

@@ -5,7 +5,8 @@ use domain::{
     AddStock, ChangePrice, CreateProduct, CreateSku, Money, Product, ProductCommand, ProductError,
     ProductTitle, SellerId, Sku, SkuCommand, SkuError, SkuId,
 };
-use event_store::{EventMetadata, EventStore, ExecuteError, Executed};
+use event_store::{EventMetadata, ExecuteError, Executed};
+use shards::Stores;
 
 use super::Clock;
 
@@ -53,13 +54,13 @@ impl From<ExecuteError<SkuError>> for CatalogueError {
 /// The catalogue use cases.
 #[derive(Clone, Debug)]
 pub struct Catalogue {
-    store: EventStore,
+    store: Stores,
     clock: Clock,
 }
 
 impl Catalogue {
     /// The catalogue over `store`.
-    pub fn new(store: EventStore, clock: Clock) -> Self {
+    pub fn new(store: Stores, clock: Clock) -> Self {
         Self { store, clock }
     }
 
@@ -85,12 +86,11 @@ impl Catalogue {
             price: product.price,
             at,
         };
-        let created = event_store::execute::<Product, _>(
-            &self.store,
-            product.sku.as_str(),
-            None,
-            &meta,
-            |existing| match existing.snapshot() {
+        let created = self
+            .store
+            .execute::<Product, _>(product.sku.as_str(), None, &meta, |existing| match existing
+                .snapshot()
+            {
                 Some(snapshot)
                     if snapshot.seller == command.seller
                         && snapshot.title == command.title
@@ -100,23 +100,23 @@ impl Catalogue {
                     Ok(vec![])
                 }
                 _ => existing.decide(ProductCommand::CreateProduct(command.clone())),
-            },
-        )
-        .await?;
+            })
+            .await?;
         let create_sku = CreateSku {
             sku: product.sku.clone(),
             seller: product.seller,
             initial_stock: product.initial_stock,
             at,
         };
-        event_store::execute::<Sku, _>(&self.store, product.sku.as_str(), None, &meta, |stock| {
-            if stock.sku().is_some() && stock.seller() == Some(&create_sku.seller) {
-                Ok(vec![])
-            } else {
-                stock.decide(SkuCommand::CreateSku(create_sku.clone()))
-            }
-        })
-        .await?;
+        self.store
+            .execute::<Sku, _>(product.sku.as_str(), None, &meta, |stock| {
+                if stock.sku().is_some() && stock.seller() == Some(&create_sku.seller) {
+                    Ok(vec![])
+                } else {
+                    stock.decide(SkuCommand::CreateSku(create_sku.clone()))
+                }
+            })
+            .await?;
         Ok(created)
     }
 
@@ -136,19 +136,17 @@ impl Catalogue {
             price,
             at: self.clock.now(),
         };
-        Ok(event_store::execute::<Product, _>(
-            &self.store,
-            sku.as_str(),
-            expected,
-            meta,
-            |product| match product.snapshot() {
-                Some(snapshot) if &snapshot.seller == seller => {
-                    product.decide(ProductCommand::ChangePrice(command.clone()))
+        Ok(self
+            .store
+            .execute::<Product, _>(sku.as_str(), expected, meta, |product| {
+                match product.snapshot() {
+                    Some(snapshot) if &snapshot.seller == seller => {
+                        product.decide(ProductCommand::ChangePrice(command.clone()))
+                    }
+                    _ => Err(ProductError::NotFound),
                 }
-                _ => Err(ProductError::NotFound),
-            },
-        )
-        .await?)
+            })
+            .await?)
     }
 
     /// Adds `quantity` units to `seller`'s SKU `sku`; `idempotency_key` makes a retry add
@@ -171,14 +169,14 @@ impl Catalogue {
             quantity,
             at: self.clock.now(),
         };
-        Ok(
-            event_store::execute::<Sku, _>(&self.store, sku.as_str(), None, &meta, |stock| {
+        Ok(self
+            .store
+            .execute::<Sku, _>(sku.as_str(), None, &meta, |stock| {
                 if stock.seller() != Some(seller) {
                     return Err(SkuError::NotFound);
                 }
                 stock.decide(SkuCommand::AddStock(command.clone()))
             })
-            .await?,
-        )
+            .await?)
     }
 }

@@ -9,8 +9,9 @@ use domain::{
     BuyerId, CancelOrder, CancelReason, ConfirmReceipt, Order, OrderCommand, OrderError, OrderId,
     RefundId, RefundItem, RequestRefund, SellerId, ShipOrder, TrackingNumber, UpdateLogistics,
 };
-use event_store::{EventMetadata, EventStore, ExecuteError, Executed};
+use event_store::{EventMetadata, ExecuteError, Executed};
 use ids::SegmentAllocator;
+use shards::Stores;
 
 use super::Clock;
 
@@ -82,14 +83,14 @@ impl From<event_store::StoreError> for FulfilmentError {
 /// The fulfilment use cases.
 #[derive(Clone, Debug)]
 pub struct Fulfilment {
-    store: EventStore,
+    store: Stores,
     clock: Clock,
     refund_numbers: SegmentAllocator,
 }
 
 impl Fulfilment {
     /// Fulfilment over `store`, numbering refunds with `refund_numbers`.
-    pub fn new(store: EventStore, clock: Clock, refund_numbers: SegmentAllocator) -> Self {
+    pub fn new(store: Stores, clock: Clock, refund_numbers: SegmentAllocator) -> Self {
         Self {
             store,
             clock,
@@ -149,12 +150,12 @@ impl Fulfilment {
             request_digest,
             ..meta.clone()
         };
-        Ok(
-            event_store::execute::<Order, _>(&self.store, &id, Some(expected), &meta, |order| {
+        Ok(self
+            .store
+            .execute::<Order, _>(&id, Some(expected), &meta, |order| {
                 order.decide(command.clone())
             })
-            .await?,
-        )
+            .await?)
     }
 
     async fn refund_id(&self) -> Result<RefundId, FulfilmentError> {

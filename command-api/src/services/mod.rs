@@ -26,8 +26,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use chrono::{DateTime, Utc};
-use event_store::EventStore;
 use ids::SegmentAllocator;
+use shards::Stores;
 
 use crate::checkout_token::CheckoutTokens;
 
@@ -82,7 +82,7 @@ impl Services {
     /// `checkout` and gives each order `payment_timeout` to be paid; refunds are numbered by
     /// `refund_numbers`.
     pub fn new(
-        store: EventStore,
+        store: Stores,
         clock: Clock,
         checkout: CheckoutTokens,
         payment_timeout: chrono::Duration,

@@ -1,7 +1,8 @@
 //! Payment notification: the provider reports money received for an order.
 
 use domain::{ConfirmPayment, Money, Order, OrderCommand, OrderError, OrderId, TxnId};
-use event_store::{Db, EventMetadata, EventStore, ExecuteError, Executed, StoreError};
+use event_store::{Db, EventMetadata, ExecuteError, Executed, StoreError};
+use shards::Stores;
 
 use super::Clock;
 
@@ -30,13 +31,13 @@ impl From<StoreError> for PaymentError {
 /// The payment use cases.
 #[derive(Clone, Debug)]
 pub struct Payments {
-    store: EventStore,
+    store: Stores,
     clock: Clock,
 }
 
 impl Payments {
     /// Payments over `store`.
-    pub fn new(store: EventStore, clock: Clock) -> Self {
+    pub fn new(store: Stores, clock: Clock) -> Self {
         Self { store, clock }
     }
 
@@ -54,8 +55,10 @@ impl Payments {
         meta: &EventMetadata,
     ) -> Result<Executed<Order>, PaymentError> {
         let id = order_id.to_string();
-        let db = self.store.db();
-        if claim_txn(db.for_order(&id), &txn_id, &id).await? != id {
+        // a transaction pays one order of any shard: its claims are kept in one database,
+        // the default shard's (the catalog), not the order's
+        let db = self.store.default_store().db();
+        if claim_txn(&db, &txn_id, &id).await? != id {
             return Err(PaymentError::TxnOfAnotherOrder { txn_id });
         }
         let meta = EventMetadata {
@@ -67,12 +70,12 @@ impl Payments {
             amount,
             at: self.clock.now(),
         };
-        Ok(
-            event_store::execute::<Order, _>(&self.store, &id, None, &meta, |o| {
+        Ok(self
+            .store
+            .execute::<Order, _>(&id, None, &meta, |o| {
                 o.decide(OrderCommand::ConfirmPayment(command.clone()))
             })
-            .await?,
-        )
+            .await?)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The use cases called directly, without HTTP, on a SQLite store and a manual clock.
 
+use shards::Stores;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -35,7 +36,7 @@ async fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(START_MS));
     let tokens = CheckoutTokens::new("test-secret");
     let services = Services::new(
-        store.clone(),
+        Stores::one(store.clone()),
         Clock::new(clock.clone()),
         tokens.clone(),
         chrono::Duration::minutes(TIMEOUT_MINUTES),

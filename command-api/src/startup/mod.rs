@@ -1,5 +1,6 @@
 //! Building and running the application: the store, the HTTP server and the workers beside it.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use projections::ReadModels;
+use shards::{FollowedMap, MapStore, ShardName, ShardRouter, Stores};
 
 use crate::access::{self, Edge};
 use crate::admission::{Admission, AdmissionLimits};
@@ -111,6 +113,15 @@ pub enum StartupError {
     /// A development secret while listening beyond loopback.
     #[error(transparent)]
     Insecure(#[from] InsecureSetting),
+    /// The shard map could not be read from the default database.
+    #[error("cannot read the shard map from {url}")]
+    ShardMap {
+        /// The (redacted) URL of the default database.
+        url: String,
+        /// Why.
+        #[source]
+        source: shards::StoreError,
+    },
     /// NATS (`nats_url`) could not be reached or its streams set up at start.
     #[error(transparent)]
     Nats(#[from] relay::RelayError),
@@ -163,6 +174,91 @@ fn payment_simulator(settings: &Settings, port: u16, clock: &Clock) -> Simulator
         settings.simulator_refund_settle_ms,
         clock.ids_clock(),
     )
+}
+
+/// The stores of every stream: the one store, or with shards configured (PostgreSQL only;
+/// the settings refuse shards on SQLite) the router over every shard's store (`decorate`d as
+/// the default's is, each migrated), following the shard map on the default database. A
+/// shard the map names that is not configured stops the start.
+async fn connect_shards(
+    settings: &Settings,
+    default: &event_store::EventStore,
+    decorate: impl Fn(event_store::EventStore) -> event_store::EventStore,
+) -> Result<(Stores, Option<Arc<FollowedMap>>), StartupError> {
+    if settings.shards.is_empty() {
+        return Ok((Stores::one(default.clone()), None));
+    }
+    let default_url = redact_url(&settings.database_url);
+    let Some(pool) = default.postgres_pool() else {
+        return Err(StartupError::Setting {
+            name: "shards",
+            expected: "empty on the embedded SQLite store (one shard)".to_owned(),
+            value: format!("{:?}", settings.shards),
+        });
+    };
+    let map = FollowedMap::start(MapStore::new(pool.clone()), shards::POLL_INTERVAL)
+        .await
+        .map_err(|source| StartupError::ShardMap {
+            url: default_url.clone(),
+            source,
+        })?;
+    let connected = ShardRouter::connect(
+        map.subscribe(),
+        default.clone(),
+        settings.shards.iter(),
+        settings.postgres_max_connections,
+    )
+    .await
+    .map_err(|err| StartupError::Store {
+        url: settings
+            .shards
+            .url(&err.shard)
+            .map_or_else(|| err.shard.to_string(), redact_url),
+        source: err.source,
+    })?;
+    let mut stores = BTreeMap::new();
+    for (shard, store) in connected.stores() {
+        if *shard == ShardName::default_shard() {
+            stores.insert(shard.clone(), default.clone());
+            continue;
+        }
+        crate::migrations::run_shard(store)
+            .await
+            .map_err(|source| StartupError::Store {
+                url: settings
+                    .shards
+                    .url(shard)
+                    .map_or_else(|| shard.to_string(), redact_url),
+                source,
+            })?;
+        stores.insert(shard.clone(), decorate(store.clone()));
+    }
+    let router = ShardRouter::new(map.subscribe(), stores);
+    let unconfigured = router.unconfigured();
+    if !unconfigured.is_empty() {
+        return Err(StartupError::Setting {
+            name: "shards",
+            expected: "a URL for every shard the shard map names".to_owned(),
+            value: format!(
+                "map version {} without {}",
+                router.map().version(),
+                unconfigured
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    tracing::info!(
+        map_version = router.map().version(),
+        shards = router.stores().count(),
+        "shard map in force; every stream routes by its gene"
+    );
+    Ok((
+        Stores::sharded(default.clone(), router),
+        Some(Arc::new(map)),
+    ))
 }
 
 fn hostname() -> String {
@@ -243,18 +339,34 @@ impl Application {
         );
         // the routes' filter of known ids: this process's appends go in as they commit,
         // everything else from the log (filled now, then followed beside the workers)
-        let (store, known_from) = if api {
-            let store = store.with_append_observer(known_ids.clone());
-            let from = known_ids::follow::fill(&store, &known_ids)
-                .await
-                .map_err(|source| StartupError::Store {
-                    url: redact_url(&settings.database_url),
-                    source,
-                })?;
-            (store, Some(from))
-        } else {
-            (store, None)
+        let decorate = |store: event_store::EventStore| {
+            let store = store
+                .with_upcasters(domain::upcasters())
+                .with_staleness_bound(Duration::from_millis(settings.product_staleness_ms));
+            if api {
+                store.with_append_observer(known_ids.clone())
+            } else {
+                store
+            }
         };
+        let store = if api {
+            store.with_append_observer(known_ids.clone())
+        } else {
+            store
+        };
+        let (stores, shard_map) = connect_shards(&settings, &store, decorate).await?;
+        let mut known_from = Vec::new();
+        if api {
+            for shard in stores.every() {
+                let from = known_ids::follow::fill(shard, &known_ids)
+                    .await
+                    .map_err(|source| StartupError::Store {
+                        url: redact_url(&settings.database_url),
+                        source,
+                    })?;
+                known_from.push((shard.clone(), from));
+            }
+        }
         let admission = web::Data::new(Admission::new(
             AdmissionLimits::of(&settings),
             metrics.registry(),
@@ -271,6 +383,18 @@ impl Application {
         let refund_numbers = SegmentAllocator::new(&store, "refund")?;
         let shutdown = CancellationToken::new();
         let leases = Leases::new(store.clone(), holder, metrics.registry())?;
+        // each shard's followers run under the leases of its own database, the default
+        // shard's first
+        let mut shards: Vec<(event_store::EventStore, Leases)> =
+            vec![(store.clone(), leases.clone())];
+        if let Some(router) = stores.router() {
+            shards.extend(
+                router
+                    .stores()
+                    .filter(|(shard, _)| **shard != ShardName::default_shard())
+                    .map(|(_, shard)| (shard.clone(), leases.on(shard.clone()))),
+            );
+        }
         metrics.set_roles(&settings.roles);
         let simulator = (settings.payment_provider() == PaymentProvider::Simulator)
             .then(|| Arc::new(payment_simulator(&settings, port, &clock)));
@@ -289,10 +413,10 @@ impl Application {
             }
         );
         let spawned = Workers {
-            store: &store,
+            stores: &stores,
+            shards: &shards,
             settings: &settings,
             metrics: &metrics,
-            leases: &leases,
             gateway,
             refund_numbers: refund_numbers.clone(),
             clock: &clock,
@@ -301,15 +425,15 @@ impl Application {
         }
         .spawn()?;
         let mut workers = spawned.handles;
-        if let Some(from) = known_from {
+        for (shard, from) in known_from {
             workers.push(known_ids::follow::follow(
-                store.clone(),
+                shard,
                 known_ids.clone(),
                 from,
                 shutdown.clone(),
             ));
         }
-        let read_models = web::Data::new(ReadModels::new(&store));
+        let read_models = web::Data::new(ReadModels::on(stores.db().clone()));
         let simulator_mounted = simulator.is_some();
         let checkout = CheckoutTokens::new(&settings.jwt_secret);
         let payment_timeout = chrono::Duration::seconds(
@@ -317,7 +441,7 @@ impl Application {
         );
         let state = web::Data::new(AppState {
             services: Services::new(
-                store.clone(),
+                stores.clone(),
                 clock.clone(),
                 checkout.clone(),
                 payment_timeout,
@@ -327,6 +451,8 @@ impl Application {
             checkout,
             callback_key: CallbackKey::new(&settings.payment_callback_secret),
             store,
+            stores,
+            shard_map,
             settings,
             order_ids,
             simulator,

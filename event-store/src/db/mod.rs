@@ -11,12 +11,14 @@
 //!
 //! The handle is also where a row's database is chosen: [`Db::route`] (with
 //! [`Db::for_order`], [`Db::for_buyer`], [`Db::for_sku`]) answers the database that holds a
-//! key's rows, and [`Db::every`] every database, for sweeps. Today there is one database and
-//! they all answer it; the sharding work plugs its gene map in here, and callers that already
-//! route stay as they are.
+//! key's rows, and [`Db::every`] every database, for sweeps. On one database they all answer
+//! it; with shards, the shard map is plugged in here ([`Db::routed`]), and callers that route
+//! stay as they are.
 
 mod query;
 mod route;
+
+use std::sync::Arc;
 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -24,7 +26,7 @@ use crate::EventStore;
 use crate::store::Backend;
 
 pub use query::{DbRow, On, Query};
-pub use route::Key;
+pub use route::{Key, Routes};
 
 /// The SQL dialect of a database: where the two backends' statements differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,12 +69,15 @@ pub enum Pool {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
+    /// The other databases a key may route to (the shards, ADR 42); `None`: every key is
+    /// this database's.
+    routes: Option<Arc<dyn Routes>>,
 }
 
 impl Db {
     /// A handle on `pool`'s database.
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self { pool, routes: None }
     }
 
     /// This database's dialect.

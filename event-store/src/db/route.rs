@@ -1,9 +1,11 @@
 //! The routing seam: which database holds a key's rows.
 //!
 //! An order id carries its buyer's gene in its low bits (the `ids` crate), a cart lives with
-//! its buyer, a SKU's stock with its SKU: once the system runs on several PostgreSQL
-//! databases, a versioned map from gene to database answers here, and every caller that asks
-//! through [`Db::route`] follows it. SQLite stays one database.
+//! its buyer, a SKU's stock with its SKU: on several PostgreSQL databases the versioned map
+//! from gene to database answers here ([`Routes`], plugged in by [`Db::routed`]), and every
+//! caller that asks through [`Db::route`] follows it. SQLite stays one database.
+
+use std::sync::Arc;
 
 use super::Db;
 
@@ -18,13 +20,46 @@ pub enum Key<'a> {
     Sku(&'a str),
 }
 
+impl Key<'_> {
+    /// The key's partition gene ([`crate::gene_of_stream`]): an order's is the gene its id
+    /// carries, a buyer's the hash of the buyer id, a SKU's the hash of the SKU id.
+    pub fn gene(&self) -> u16 {
+        match self {
+            Key::Order(id) => crate::gene_of_stream("Order", id),
+            Key::Buyer(id) => crate::gene_of_buyer(id),
+            Key::Sku(id) => crate::gene_of_stream("Sku", id),
+        }
+    }
+}
+
+/// The databases of several shards, by gene: what a [`Db`] made with [`Db::routed`] asks.
+/// Implemented by the shard map's router (the `shards` crate), which reads the map in force
+/// for each key.
+pub trait Routes: std::fmt::Debug + Send + Sync {
+    /// The database that holds `key`'s rows now.
+    fn route(&self, key: Key<'_>) -> &Db;
+
+    /// Every database, for sweeps.
+    fn every(&self) -> Vec<&Db>;
+}
+
 impl Db {
-    /// The database that holds `key`'s rows. One database today: this one.
+    /// A handle on `self`'s database whose keys route through `routes` (the shards, ADR 42):
+    /// statements run without a key still run here (the default shard).
+    pub fn routed(self, routes: Arc<dyn Routes>) -> Db {
+        Db {
+            routes: Some(routes),
+            ..self
+        }
+    }
+
+    /// The database that holds `key`'s rows: this one, unless the handle routes by the
+    /// shard map ([`Db::routed`]).
     pub fn route(&self, key: Key<'_>) -> &Db {
-        // the seam for the shard map: it reads the key's gene (an order id's low bits, a hash
-        // of a buyer or SKU id) and answers that gene's database
-        let _ = key;
-        self
+        match &self.routes {
+            Some(routes) => routes.route(key),
+            None => self,
+        }
     }
 
     /// The database of the order `order_id` ([`Key::Order`]).
@@ -43,8 +78,11 @@ impl Db {
     }
 
     /// Every database, for what sweeps all rows of a table (due deadlines, the archive, a
-    /// replay). One today: this one.
-    pub fn every(&self) -> impl Iterator<Item = &Db> {
-        std::iter::once(self)
+    /// replay): this one, or every shard's when the handle routes.
+    pub fn every(&self) -> Vec<&Db> {
+        match &self.routes {
+            Some(routes) => routes.every(),
+            None => vec![self],
+        }
     }
 }

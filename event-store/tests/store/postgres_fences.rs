@@ -194,3 +194,37 @@ async fn the_embedded_store_has_no_fences() {
         Err(StoreError::NotOnSqlite(_))
     ));
 }
+
+/// A command on a fenced gene is answered `Moved` at once, not decided again until the
+/// retries run out: deciding again on this database could never succeed. Nothing is written.
+#[sqlx::test(migrator = "event_store::MIGRATOR")]
+async fn a_command_on_a_fenced_gene_is_answered_moved_and_writes_nothing(pool: PgPool) {
+    let store = EventStore::postgres(pool.clone());
+    let meta = EventMetadata::default();
+    store
+        .append::<OrderStream>(ORDER, 0, &[added(1)], &meta)
+        .await
+        .unwrap();
+    store.fence_gene(889, 4).await.unwrap();
+    let before = events(&pool).await;
+    let started = std::time::Instant::now();
+    let refused =
+        event_store::execute::<OrderStream, _>(&store, ORDER, None, &meta, |_| Ok(vec![added(2)]))
+            .await;
+    assert!(
+        matches!(
+            refused,
+            Err(event_store::ExecuteError::Store(StoreError::Moved {
+                gene: 889,
+                map_version: 4
+            }))
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(events(&pool).await, before);
+}

@@ -29,12 +29,61 @@ pub struct TestApp {
 /// The pool of each test app.
 const TEST_POSTGRES_CONNECTIONS_MAX: u32 = 10;
 
+/// The pool of each shard of a sharded test app: three pools per app.
+const SHARDED_POSTGRES_CONNECTIONS_MAX: u32 = 6;
+
 /// Databases of earlier runs older than this are dropped when a test starts.
 const STALE_DATABASE_AGE_SECS: u64 = 3_600;
 
 /// The application against a fresh PostgreSQL database on `DATABASE_URL`'s server (the
 /// README's test command sets it; 127.0.0.1:5432 otherwise).
 pub async fn spawn_app() -> TestApp {
+    start(fresh_database().await, None).await
+}
+
+/// The shards of [`spawn_sharded_app`] besides `default`, in the order of their databases.
+pub const SHARDS: [&str; 2] = ["s2", "s3"];
+
+/// The application on three fresh PostgreSQL databases in the one server (ADR 42): the
+/// `database_url` (`default`, the catalog) and [`SHARDS`], with a shard map (version 2)
+/// written before the node starts that puts a third of the 1024 genes on each.
+pub async fn spawn_sharded_app() -> TestApp {
+    let mut settings = test_settings(fresh_database().await);
+    settings.postgres_max_connections = SHARDED_POSTGRES_CONNECTIONS_MAX;
+    let mut urls = serde_json::Map::new();
+    for shard in SHARDS {
+        urls.insert(shard.to_owned(), Value::String(fresh_database().await));
+    }
+    settings.shards = serde_json::from_value(Value::Object(urls)).unwrap();
+    let store = command_api::startup::open_store(&settings).await.unwrap();
+    let pool = store.postgres_pool().unwrap().clone();
+    shards::MapStore::new(pool.clone())
+        .publish(&thirds(), "a third of the genes on each database")
+        .await
+        .unwrap();
+    pool.close().await;
+    start_with(settings, None).await
+}
+
+/// The map of [`spawn_sharded_app`]: genes 0-340 on `default`, 341-681 on `s2`, 682-1023 on
+/// `s3`.
+pub fn thirds() -> shards::ShardMap {
+    let ranges = [
+        (0, 340, "default"),
+        (341, 681, SHARDS[0]),
+        (682, 1023, SHARDS[1]),
+    ]
+    .into_iter()
+    .map(|(from, to, shard)| shards::GeneRange {
+        genes: from..=to,
+        assignment: shards::Assignment::on(shard.parse().unwrap()),
+    })
+    .collect::<Vec<_>>();
+    shards::ShardMap::from_ranges(2, &ranges).unwrap()
+}
+
+/// A fresh PostgreSQL database on `DATABASE_URL`'s server: its URL.
+pub async fn fresh_database() -> String {
     let server = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let now = std::time::SystemTime::now()
@@ -51,7 +100,7 @@ pub async fn spawn_app() -> TestApp {
     let base = server
         .rsplit_once('/')
         .map_or(server.as_str(), |(base, _)| base);
-    start(format!("{base}/{name}"), None).await
+    format!("{base}/{name}")
 }
 
 /// Like [`spawn_app`], with settings changed by `configure` (e.g. a short payment timeout).
@@ -476,24 +525,32 @@ impl TestApp {
         const BEHIND_SQLITE: &str = "SELECT count(*) FROM projection_checkpoints c \
              WHERE c.projection IN ('orders', 'stock') AND NOT EXISTS (SELECT 1 FROM events e \
              WHERE e.position > c.position)";
-        let url = &self.settings.database_url;
-        eventually(|| async {
-            let settled: i64 = if url.starts_with("sqlite:") {
-                let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(BEHIND_SQLITE)
-                    .fetch_one(&mut db)
-                    .await
-                    .unwrap()
-            } else {
-                let mut db = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(BEHIND_PG)
-                    .fetch_one(&mut db)
-                    .await
-                    .unwrap()
-            };
-            (settled == 2).then_some(())
-        })
-        .await;
+        for url in self.databases() {
+            eventually(|| async {
+                let settled: i64 = if url.starts_with("sqlite:") {
+                    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                    sqlx::query_scalar(BEHIND_SQLITE)
+                        .fetch_one(&mut db)
+                        .await
+                        .unwrap()
+                } else {
+                    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+                    sqlx::query_scalar(BEHIND_PG)
+                        .fetch_one(&mut db)
+                        .await
+                        .unwrap()
+                };
+                (settled == 2).then_some(())
+            })
+            .await;
+        }
+    }
+
+    /// The URLs of the app's databases: its `database_url`, then every shard's.
+    pub fn databases(&self) -> Vec<String> {
+        std::iter::once(self.settings.database_url.clone())
+            .chain(self.settings.shards.iter().map(|(_, url)| url.to_owned()))
+            .collect()
     }
 
     /// Runs `sql` on the app's database, PostgreSQL or SQLite alike (one statement text).
@@ -506,12 +563,24 @@ impl TestApp {
         });
     }
 
-    /// The one integer that `sql` selects from the app's database (PostgreSQL or SQLite).
+    /// The one integer that `sql` selects from the app's database (PostgreSQL or SQLite);
+    /// with shards, the sum over every shard's database (a count of the whole system).
     pub async fn scalar(&self, sql: &str) -> i64 {
-        on_app_database!(self, |db| sqlx::query_scalar(sql)
+        let mut sum = on_app_database!(self, |db| sqlx::query_scalar::<_, i64>(sql)
             .fetch_one(&mut db)
             .await
-            .expect("the query runs"))
+            .expect("the query runs"));
+        for (_, url) in self.settings.shards.iter() {
+            let mut db = sqlx::PgConnection::connect(url)
+                .await
+                .expect("the database answers");
+            let of_shard: i64 = sqlx::query_scalar(sql)
+                .fetch_one(&mut db)
+                .await
+                .expect("the query runs");
+            sum += of_shard;
+        }
+        sum
     }
 
     /// `GET /v1/orders/{id}?min_version=…`: waits (bounded, server side) for that version.

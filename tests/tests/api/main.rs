@@ -1,6 +1,7 @@
 //! Black-box tests of the command API: the real application on port 0, over HTTP.
 //! `postgres` tests run against a fresh PostgreSQL database each; `embedded` tests run the
-//! same scenarios' core against a fresh SQLite store.
+//! same scenarios' core against a fresh SQLite store; `sharded` tests run them on three fresh
+//! PostgreSQL databases with the genes spread over them (ADR 42).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod admission;
@@ -19,14 +20,16 @@ mod payments;
 mod read_side;
 mod request_ids;
 mod scenarios;
+mod sharding;
 
-/// Each scenario of module `$module` as a test on PostgreSQL (in module `$postgres`) and on
-/// SQLite (in `$embedded`); without a module, the scenarios of `scenarios`.
+/// Each scenario of module `$module` as a test on PostgreSQL (in module `$postgres`), on
+/// SQLite (in `$embedded`) and on three PostgreSQL databases, the genes spread over them by a
+/// shard map (in `$sharded`); without a module, the scenarios of `scenarios`.
 macro_rules! on_both_stores {
     ($($scenario:ident),* $(,)?) => {
-        on_both_stores!(scenarios => postgres, embedded: $($scenario),*);
+        on_both_stores!(scenarios => postgres, embedded, sharded: $($scenario),*);
     };
-    ($module:ident => $postgres:ident, $embedded:ident: $($scenario:ident),* $(,)?) => {
+    ($module:ident => $postgres:ident, $embedded:ident, $sharded:ident: $($scenario:ident),* $(,)?) => {
         mod $postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,6 +43,14 @@ macro_rules! on_both_stores {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     crate::$module::$scenario(crate::helpers::spawn_embedded_app().await).await;
+                }
+            )*
+        }
+        mod $sharded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    crate::$module::$scenario(crate::helpers::spawn_sharded_app().await).await;
                 }
             )*
         }
@@ -62,7 +73,7 @@ on_both_stores!(
 );
 
 on_both_stores!(
-    campaigns => campaigns_postgres, campaigns_embedded:
+    campaigns => campaigns_postgres, campaigns_embedded, campaigns_sharded:
     a_buyer_never_gets_more_than_the_limit_under_concurrent_retries,
     a_campaign_refuses_orders_before_its_start_and_after_its_end,
     many_buyers_never_oversell_a_campaign,
@@ -73,6 +84,32 @@ on_both_stores!(
     a_campaign_ends_by_itself_and_its_rest_returns_to_the_sku_once,
     a_bot_replaying_a_campaign_placement_is_refused_429_and_writes_nothing,
 );
+
+mod sharded_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_seller_lists_orders_from_every_shard() {
+        crate::sharding::a_seller_lists_orders_from_every_shard(
+            crate::helpers::spawn_sharded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_order_and_its_skus_on_other_shards_place_and_compensate() {
+        crate::sharding::an_order_and_its_skus_on_other_shards_place_and_compensate(
+            crate::helpers::spawn_sharded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_node_with_a_stale_map_is_fenced_off_and_writes_on_the_new_shard() {
+        crate::sharding::a_node_with_a_stale_map_is_fenced_off_and_writes_on_the_new_shard(
+            crate::helpers::spawn_sharded_app().await,
+        )
+        .await;
+    }
+}
 
 mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,6 +414,15 @@ mod read_side_tests {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $scenario() {
                         crate::read_side::$scenario(crate::helpers::spawn_embedded_app().await)
+                            .await;
+                    }
+                )*
+            }
+            mod sharded {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $scenario() {
+                        crate::read_side::$scenario(crate::helpers::spawn_sharded_app().await)
                             .await;
                     }
                 )*

@@ -204,7 +204,7 @@ pub async fn the_consumer_clears_the_cart_once_however_often_delivered() {
         .expect("the placement was published")
         .envelope();
     let store = open_store(&app.settings).await.unwrap();
-    CartClearing::new(store.clone())
+    CartClearing::new(shards::Stores::one(store.clone()))
         .handle(&placed)
         .await
         .unwrap();

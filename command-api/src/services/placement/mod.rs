@@ -29,7 +29,8 @@ use domain::{
     Product, ProductSnapshot, Quantity, RejectPlacement, RejectionReason, ReleaseStock,
     ReserveStock, Sku, SkuCommand, SkuError, SkuId,
 };
-use event_store::{EventMetadata, EventStore, ExecuteError, Executed, Loaded, StoreError};
+use event_store::{EventMetadata, ExecuteError, Executed, Loaded, StoreError};
+use shards::Stores;
 
 use super::Clock;
 use crate::checkout_token::CheckoutTokens;
@@ -182,7 +183,7 @@ impl From<ExecuteError<SkuError>> for PlacementError {
 /// The placement use case.
 #[derive(Clone, Debug)]
 pub struct Placement {
-    store: EventStore,
+    store: Stores,
     clock: Clock,
     checkout: CheckoutTokens,
     payment_timeout: chrono::Duration,
@@ -192,7 +193,7 @@ impl Placement {
     /// Placement over `store`, checking tokens with `checkout`; each order is due to be paid
     /// `payment_timeout` after it is placed.
     pub fn new(
-        store: EventStore,
+        store: Stores,
         clock: Clock,
         checkout: CheckoutTokens,
         payment_timeout: chrono::Duration,
@@ -389,10 +390,11 @@ impl Placement {
             ..meta.clone()
         };
         let id = command.order_id.to_string();
-        event_store::execute::<Order, _>(&self.store, &id, None, &order_meta, |o| {
-            o.decide(OrderCommand::PlaceOrder(command.clone()))
-        })
-        .await
+        self.store
+            .execute::<Order, _>(&id, None, &order_meta, |o| {
+                o.decide(OrderCommand::PlaceOrder(command.clone()))
+            })
+            .await
     }
 
     /// Every line's current product snapshot, which must be the version the buyer saw, and
@@ -429,15 +431,16 @@ impl Placement {
             quantity,
             at: self.clock.now(),
         };
-        let executed = event_store::execute_with(
-            &self.store,
-            sku.as_str(),
-            None,
-            &meta,
-            |stock: &Sku| stock.decide(SkuCommand::ReserveStock(command.clone())),
-            |_| (),
-        )
-        .await?;
+        let executed = self
+            .store
+            .execute_with(
+                sku.as_str(),
+                None,
+                &meta,
+                |stock: &Sku| stock.decide(SkuCommand::ReserveStock(command.clone())),
+                |_| (),
+            )
+            .await?;
         Ok(executed.appended > 0)
     }
 
@@ -474,10 +477,12 @@ impl Placement {
             at: self.clock.now(),
         };
         let id = placing.order_id.to_string();
-        let rejected = event_store::execute::<Order, _>(&self.store, &id, None, meta, |order| {
-            order.decide(OrderCommand::RejectPlacement(command.clone()))
-        })
-        .await;
+        let rejected = self
+            .store
+            .execute::<Order, _>(&id, None, meta, |order| {
+                order.decide(OrderCommand::RejectPlacement(command.clone()))
+            })
+            .await;
         match rejected {
             Ok(_) => Ok(None),
             Err(ExecuteError::Domain(OrderError::AlreadyPlaced)) => {
@@ -513,15 +518,15 @@ impl Placement {
                 order_id,
                 at: self.clock.now(),
             };
-            event_store::execute_with(
-                &self.store,
-                sku.as_str(),
-                None,
-                &meta,
-                |stock: &Sku| stock.decide(SkuCommand::ReleaseStock(command.clone())),
-                |_| (),
-            )
-            .await?;
+            self.store
+                .execute_with(
+                    sku.as_str(),
+                    None,
+                    &meta,
+                    |stock: &Sku| stock.decide(SkuCommand::ReleaseStock(command.clone())),
+                    |_| (),
+                )
+                .await?;
         }
         Ok(())
     }
