@@ -6,53 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use event_store::{EventMetadata, EventStore};
-use serde::{Deserialize, Serialize};
 use shards::{Assignment, FollowedMap, GeneRange, MapStore, ShardMap, ShardName, ShardRouter};
 use sqlx::PgPool;
 
-/// The aggregate types whose genes are chosen differently, by index.
-const TYPES: [&str; 3] = ["Order", "Cart", "Sku"];
-
-/// A stream of the type `TYPES[K]`, with one kind of event.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Stream<const K: usize>;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Noted;
-
-impl DomainEvent for Noted {
-    fn event_type(&self) -> String {
-        "Noted".to_owned()
-    }
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("never")]
-struct Never;
-
-impl<const K: usize> Aggregate for Stream<K> {
-    const TYPE: &'static str = TYPES[K];
-    type Command = ();
-    type Event = Noted;
-    type Error = Never;
-    type Services = ();
-
-    async fn handle(&mut self, (): (), _: &(), _: &EventSink<Self>) -> Result<(), Never> {
-        Ok(())
-    }
-
-    fn apply(&mut self, _: Noted) {}
-}
-
-fn name(text: &str) -> ShardName {
-    text.parse().expect("a shard name")
-}
+mod common;
+use common::{Noted, Stream, TYPES, name};
 
 /// A new database on the test's server: its URL.
 async fn create_database(admin: &PgPool, server: &str) -> (String, String) {

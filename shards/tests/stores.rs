@@ -7,54 +7,20 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use event_store::{EventMetadata, EventStore, ExecuteError, StoreError};
-use serde::{Deserialize, Serialize};
-use shards::{FollowedMap, MapStore, ShardMap, ShardName, ShardRouter, Stores};
+use shards::{FollowedMap, MapStore, ShardMap, ShardRouter, Stores};
 use sqlx::PgPool;
+
+mod common;
+use common::{Never, Noted, Stream, name};
 
 /// An order id whose gene is 889 (its low ten bits).
 const ORDER: &str = "123456789012345";
 /// How often the test's node polls the map.
 const POLL: Duration = Duration::from_millis(50);
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct OrderStream;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Noted;
-
-impl DomainEvent for Noted {
-    fn event_type(&self) -> String {
-        "Noted".to_owned()
-    }
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("never")]
-struct Never;
-
-impl Aggregate for OrderStream {
-    const TYPE: &'static str = "Order";
-    type Command = ();
-    type Event = Noted;
-    type Error = Never;
-    type Services = ();
-
-    async fn handle(&mut self, (): (), _: &(), _: &EventSink<Self>) -> Result<(), Never> {
-        Ok(())
-    }
-
-    fn apply(&mut self, _: Noted) {}
-}
-
-fn name(text: &str) -> ShardName {
-    text.parse().expect("a shard name")
-}
+/// Order streams: their gene is the one the order id carries.
+type OrderStream = Stream<0>;
 
 /// Two fresh databases (the catalog, `default`, and `s2`), migrated, and the node's view of
 /// them: its followed map and the stores routing by it.
