@@ -22,8 +22,8 @@
 
 use domain::{
     BucketCommand, BucketError, BuyerCommand, BuyerId, Campaign, CampaignBucket, CampaignBuyer,
-    CampaignError, CampaignId, CampaignLine, ItemRequest, Money, Order, OrderError, OrderId,
-    PlaceOrder, Quantity, RejectionReason, bucket_stream_id, buyer_stream_id,
+    CampaignCreated, CampaignError, CampaignId, CampaignLine, ItemRequest, Money, Order,
+    OrderError, OrderId, PlaceOrder, Quantity, RejectionReason, bucket_stream_id, buyer_stream_id,
 };
 use event_store::{EventMetadata, ExecuteError, Executed};
 
@@ -73,9 +73,7 @@ impl Placement {
         meta: &EventMetadata,
     ) -> Result<Placed, PlacementError> {
         let campaign = self.running_campaign(campaign_id).await?;
-        let details = campaign
-            .details()
-            .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
+        let details = details_of(&campaign)?;
         let [line] = lines.as_slice() else {
             return Err(not_campaign_line(&campaign));
         };
@@ -199,9 +197,7 @@ impl Placement {
         order_id: OrderId,
         quantity: Quantity,
     ) -> Result<bool, PlacementError> {
-        let details = campaign
-            .details()
-            .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
+        let details = details_of(campaign)?;
         let ids: Vec<String> = (0..details.buckets.max(1))
             .map(|bucket| bucket_stream_id(&details.campaign_id, bucket))
             .collect();
@@ -248,8 +244,8 @@ impl Placement {
         order_id: OrderId,
         quantity: Quantity,
     ) -> Result<(bool, Result<(u32, bool), PlacementError>), Refused> {
-        let details = campaign.details().ok_or(Refused {
-            refusal: PlacementError::Campaign(CampaignError::NotFound),
+        let details = details_of(campaign).map_err(|refusal| Refused {
+            refusal,
             bucket: None,
         })?;
         let record = buyer_stream_id(&details.campaign_id, buyer);
@@ -284,9 +280,7 @@ impl Placement {
         order_id: OrderId,
         quantity: Quantity,
     ) -> Result<bool, PlacementError> {
-        let details = campaign
-            .details()
-            .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
+        let details = details_of(campaign)?;
         let command = BuyerCommand::Claim {
             order_id,
             quantity,
@@ -315,9 +309,7 @@ impl Placement {
         order_id: OrderId,
         quantity: Quantity,
     ) -> Result<(u32, bool), PlacementError> {
-        let details = campaign
-            .details()
-            .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
+        let details = details_of(campaign)?;
         let buckets = details.buckets.max(1);
         let first = u32::try_from(order_id.get() % u64::from(buckets)).unwrap_or(0);
         for step in 0..buckets {
@@ -428,9 +420,7 @@ impl Placement {
         campaign: &Campaign,
         taken: Taken,
     ) -> Result<(), PlacementError> {
-        let details = campaign
-            .details()
-            .ok_or(PlacementError::Campaign(CampaignError::NotFound))?;
+        let details = details_of(campaign)?;
         let order_id = placing.order_id;
         if let Some(bucket) = taken.bucket {
             let command = BucketCommand::Release {
@@ -479,6 +469,13 @@ fn not_held(winner: &Order, taken: Taken) -> Taken {
         claimed: false,
         bucket: taken.bucket.filter(|bucket| *bucket != line.bucket),
     }
+}
+
+/// What the campaign was created with; a campaign without it is not found.
+fn details_of(campaign: &Campaign) -> Result<&CampaignCreated, PlacementError> {
+    campaign
+        .details()
+        .ok_or(PlacementError::Campaign(CampaignError::NotFound))
 }
 
 fn not_campaign_line(campaign: &Campaign) -> PlacementError {
