@@ -198,15 +198,16 @@ impl Placement {
         quantity: Quantity,
     ) -> Result<bool, PlacementError> {
         let details = details_of(campaign)?;
-        let ids: Vec<String> = (0..details.buckets.max(1))
-            .map(|bucket| bucket_stream_id(&details.campaign_id, bucket))
-            .collect();
-        let mut kept_versions = Vec::with_capacity(ids.len());
-        for (bucket, id) in (0..).zip(&ids) {
+        let buckets = details.buckets.max(1);
+        // while the campaign sells, the first bucket has units: stop there, nothing built
+        let mut ids = Vec::with_capacity(buckets as usize);
+        let mut kept_versions = Vec::with_capacity(buckets as usize);
+        for bucket in 0..buckets {
+            let id = bucket_stream_id(&details.campaign_id, bucket);
             let share = campaign.bucket_stock(bucket);
             let empty = self
                 .store
-                .kept_with(id, |state: &CampaignBucket| {
+                .kept_with(&id, |state: &CampaignBucket| {
                     !state.is_closed()
                         && state.reserved_by(order_id).is_none()
                         && state.available_of(share) < quantity.get()
@@ -216,6 +217,7 @@ impl Placement {
                 Some((version, true)) => kept_versions.push(version),
                 _ => return Ok(false),
             }
+            ids.push(id);
         }
         let names: Vec<&str> = ids.iter().map(String::as_str).collect();
         let versions = self
