@@ -30,13 +30,14 @@
 //! Modules: `store` (the API), `db` (the database handle, its queries and its routing),
 //! `postgres` and `sqlite` (the backends' SQL), `subscription`, `execute` (a command against
 //! one stream), `follower` and `dead_letters`, `slots` (per-stream locks, kept state and batched
-//! writes behind `execute`, private to this crate), `checkpoints`,
+//! writes behind `execute`, private to this crate), `checkpoints`, `copy` (a move's copies between shards),
 //! `metadata`, `observe` (what the process appended, told at once), `activity` (the transactions that can hold readers back), `pages` (a rebuild's read), `recorded` (events as read back), `pool` (when a pooled connection is checked),
 //! `transaction` (cancel-safe `BEGIN`), `error`.
 #![warn(missing_docs)]
 
 mod activity;
 mod checkpoints;
+mod copy;
 mod db;
 mod dead_letters;
 mod error;
@@ -62,6 +63,7 @@ mod tail;
 mod transaction;
 
 pub use activity::TransactionAges;
+pub use copy::{StoredEvent, StoredWindow, StreamDigest, StreamDigests};
 pub use db::{Db, DbRow, DbTx, Dialect, Key, On, Pool, Query, Routes};
 pub use dead_letters::DeadLetter;
 pub use error::{AppendError, ErrorChain, StoreError, unavailable};

@@ -112,7 +112,12 @@ struct StoredRef<'a> {
 /// Metadata read back from its stored JSON object, decoded straight into its fields: unknown
 /// keys, and known keys whose value is not a string, are skipped.
 #[derive(Debug, Default)]
-pub(crate) struct Stored(pub(crate) EventMetadata);
+pub(crate) struct Stored {
+    /// The command's metadata.
+    pub(crate) metadata: EventMetadata,
+    /// The shard a copy was made from by a move (ADR 42); `None` for an event appended here.
+    pub(crate) copied_from: Option<String>,
+}
 
 impl<'de> Deserialize<'de> for Stored {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -130,6 +135,7 @@ enum Field {
     CausationId,
     RequestId,
     RequestDigest,
+    CopiedFrom,
     #[serde(other)]
     Other,
 }
@@ -145,6 +151,7 @@ impl<'de> Visitor<'de> for StoredVisitor {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Stored, M::Error> {
         let mut meta = EventMetadata::default();
+        let mut copied_from = None;
         while let Some(key) = map.next_key::<Field>()? {
             let field = match key {
                 Field::DedupKey => &mut meta.dedup_key,
@@ -153,6 +160,7 @@ impl<'de> Visitor<'de> for StoredVisitor {
                 Field::CausationId => &mut meta.causation_id,
                 Field::RequestId => &mut meta.request_id,
                 Field::RequestDigest => &mut meta.request_digest,
+                Field::CopiedFrom => &mut copied_from,
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
@@ -160,7 +168,10 @@ impl<'de> Visitor<'de> for StoredVisitor {
             };
             *field = map.next_value::<StringOrNot>()?.0;
         }
-        Ok(Stored(meta))
+        Ok(Stored {
+            metadata: meta,
+            copied_from,
+        })
     }
 }
 
@@ -226,7 +237,7 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> EventMetadata {
-        serde_json::from_str::<Stored>(text).unwrap().0
+        serde_json::from_str::<Stored>(text).unwrap().metadata
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub struct RecordedEvent {
     pub payload: Box<RawValue>,
     /// Metadata of the command that appended it.
     pub metadata: EventMetadata,
+    /// The shard this event was copied from by a move of its gene (ADR 42), `None` for an
+    /// event appended to this log: a copy's effects were the source's, so reactions and the
+    /// relay pass it by, while projections apply it.
+    pub copied_from: Option<String>,
     /// When it was recorded (the writing transaction's start on PostgreSQL).
     pub recorded_at: DateTime<Utc>,
 }
@@ -68,7 +72,10 @@ impl RecordedEvent {
         for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
         for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
     {
-        let Json(Stored(metadata)) = row.try_get("metadata")?;
+        let Json(Stored {
+            metadata,
+            copied_from,
+        }) = row.try_get("metadata")?;
         let StreamEvent {
             aggregate_id,
             sequence,
@@ -88,6 +95,7 @@ impl RecordedEvent {
             // checked here: most readers skip most events, and decode none of them
             payload: RawValue::from_string(payload)?,
             metadata,
+            copied_from,
             recorded_at,
         })
     }

@@ -163,6 +163,7 @@ mod tests {
                 request_id: Some("req-1".to_owned()),
                 request_digest: None,
             },
+            copied_from: None,
             recorded_at: "2026-03-01T12:34:56.789Z".parse().unwrap(),
         }
     }

@@ -124,7 +124,8 @@ impl Relay {
         *last_sequence = None;
         let mut acks = Vec::with_capacity(batch.len());
         let mut failure = None;
-        for event in batch {
+        // a copy made by a move of its gene (ADR 42) was published from the shard it came from
+        for event in batch.iter().filter(|e| e.copied_from.is_none()) {
             let envelope = Envelope::of(event);
             let publish = Publish::build()
                 .payload(envelope.to_json()?.into())

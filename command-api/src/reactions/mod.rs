@@ -333,6 +333,7 @@ mod tests {
             event_version: "1.0".to_owned(),
             payload: serde_json::value::RawValue::from_string("{}".to_owned()).unwrap(),
             metadata: EventMetadata::default(),
+            copied_from: None,
             recorded_at: Utc::now(),
         })
     }

@@ -3,8 +3,10 @@
 //! commit order. Reactions issue idempotent commands (dedup keys), so acting again after a
 //! crash between acting and saving the checkpoint changes nothing
 //! ([`Checkpointing::AfterEffect`]); an event that keeps failing is parked as a dead letter
-//! and the reaction goes on.
+//! and the reaction goes on. A copy of an event made by a move of its gene to this shard
+//! (ADR 42) is passed by: the shard it came from reacted to it.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,10 +84,25 @@ impl<R: Reaction> Handler for ReactionHandler<R> {
             // a clock behind the writer's waits at most the linger itself
             tokio::time::sleep(R::LINGER.saturating_sub(age)).await;
         }
-        if R::BY_BATCH {
-            self.0.react_batch(batch).await
+        // a copy made by a move of its gene (ADR 42) was reacted to on the shard it came from
+        let own: Cow<'_, [Arc<RecordedEvent>]> = if batch.iter().any(|e| e.copied_from.is_some()) {
+            Cow::Owned(
+                batch
+                    .iter()
+                    .filter(|e| e.copied_from.is_none())
+                    .cloned()
+                    .collect(),
+            )
         } else {
-            for event in batch {
+            Cow::Borrowed(batch)
+        };
+        if own.is_empty() {
+            return Ok(());
+        }
+        if R::BY_BATCH {
+            self.0.react_batch(&own).await
+        } else {
+            for event in own.iter() {
                 self.0.react(event).await?;
             }
             Ok(())

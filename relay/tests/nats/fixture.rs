@@ -211,6 +211,7 @@ pub fn recorded(order_id: u64, sequence: u64) -> event_store::RecordedEvent {
         ))
         .unwrap(),
         metadata: EventMetadata::default(),
+        copied_from: None,
         recorded_at: chrono::Utc::now(),
     }
 }
