@@ -38,6 +38,7 @@ fn event(sequence: u64) -> RecordedEvent {
         payload: serde_json::value::RawValue::from_string(format!(r#"{{"n":{sequence}}}"#))
             .unwrap(),
         metadata: EventMetadata::default(),
+        copied_from: None,
         recorded_at: chrono::Utc::now(),
     }
 }

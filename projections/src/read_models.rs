@@ -93,6 +93,38 @@ impl ReadModels {
         apply::load_checkpoint(&self.db, name, true).await
     }
 
+    /// The position in the log every view has reached (the least of their checkpoints),
+    /// read only.
+    pub async fn views_reached(&self) -> Result<Checkpoint, ProjectionError> {
+        let mut reached: Option<Checkpoint> = None;
+        for projection in Projection::ALL {
+            let at = self.stored_checkpoint(projection).await?;
+            reached = Some(reached.map_or(at, |r| r.min(at)));
+        }
+        Ok(reached.unwrap_or(Checkpoint::START))
+    }
+
+    /// Deletes the archived orders whose gene is in `genes` (their hot rows go with a replay
+    /// of the log that no longer holds them): a shard's copies of genes moved away (ADR 42).
+    /// PostgreSQL only, as shards are.
+    pub async fn forget_archived_genes(
+        &self,
+        genes: &std::ops::RangeInclusive<u16>,
+    ) -> Result<u64, ProjectionError> {
+        let db = &self.db;
+        let deleted = db
+            .query(
+                "DELETE FROM order_archive WHERE order_id ~ '^[0-9]{1,20}$' \
+                 AND (order_id::numeric % $3) BETWEEN $1 AND $2",
+            )
+            .bind(i32::from(*genes.start()))
+            .bind(i32::from(*genes.end()))
+            .bind(i32::from(event_store::GENE_COUNT))
+            .execute(db)
+            .await?;
+        Ok(deleted)
+    }
+
     /// Where `projection` has got to, read only (the start when it never ran).
     pub(crate) async fn stored_checkpoint(
         &self,
@@ -162,7 +194,8 @@ impl ReadModels {
             let mut merged = Vec::new();
             for db in dbs {
                 merged.extend(
-                    backend::order_list(db, statement, owner, status, before, limit).await?,
+                    self.shard_page(db, statement, owner, status, before, limit)
+                        .await?,
                 );
             }
             merged.sort_by(|a, b| {
@@ -172,6 +205,43 @@ impl ReadModels {
             return Ok(merged);
         };
         backend::order_list(db, statement, owner, status, before, limit).await
+    }
+
+    /// One page of a list from the shard `db`, of the orders read from it: a shard keeps the
+    /// rows of orders whose gene moved away (ADR 42) until the move is cleaned up, and only
+    /// the shard an order is read from answers for it. Pages on past such rows until `limit`
+    /// orders or the shard's end.
+    async fn shard_page(
+        &self,
+        db: &Db,
+        statement: fn(&Sql) -> &String,
+        owner: &str,
+        status: Option<&str>,
+        before: (i64, &str),
+        limit: i64,
+    ) -> Result<Vec<StoredOrder>, ProjectionError> {
+        let want = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut page: Vec<StoredOrder> = Vec::new();
+        let mut cursor = (before.0, before.1.to_owned());
+        loop {
+            let rows =
+                backend::order_list(db, statement, owner, status, (cursor.0, &cursor.1), limit)
+                    .await?;
+            let full = rows.len() == want;
+            let next = rows
+                .last()
+                .map(|row| (row.placed_at_us, row.document.order_id.clone()));
+            page.extend(
+                rows.into_iter()
+                    .filter(|order| std::ptr::eq(self.db.for_order(&order.document.order_id), db)),
+            );
+            match next {
+                Some(next) if full && page.len() < want => cursor = next,
+                _ => break,
+            }
+        }
+        page.truncate(want);
+        Ok(page)
     }
 
     /// One order as the buyer's (`Owner::Buyer`) or the seller's list holds it: its detail row,

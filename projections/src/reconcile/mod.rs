@@ -90,6 +90,21 @@ pub struct Report {
     /// The views that had not reached the head when reconcile stopped waiting: not a
     /// difference, but the comparison stopped short of the head.
     pub lagging: Vec<Lag>,
+    /// Across shards: where each shard's log was compared (`position` and `head` are then
+    /// the first shard's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardPosition>,
+}
+
+/// Where one shard's log was compared, in a reconcile across shards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShardPosition {
+    /// The shard.
+    pub shard: String,
+    /// The position its views were compared at.
+    pub position: i64,
+    /// Its log's head when reconcile started.
+    pub head: i64,
 }
 
 /// A view behind the head of the log.
@@ -99,6 +114,9 @@ pub struct Lag {
     pub projection: String,
     /// The position it had reached.
     pub position: i64,
+    /// The shard whose view it is, when reconcile ran across shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 impl Report {
@@ -160,6 +178,20 @@ pub async fn reconcile_when_caught_up(
     let head = store.head().await?;
     let models = ReadModels::new(store);
     let deadline = tokio::time::Instant::now() + wait;
+    let (at, reached) = views_reached(&models, head, deadline).await?;
+    let mut report = reconcile_at(store, &models, at, Utc::now(), progress).await?;
+    report.head = head.position;
+    report.lagging = lagging(reached, head);
+    Ok(report)
+}
+
+/// Waits until every view of `models` has reached `head`, at most until `deadline`: the
+/// position every view has reached (at most `head`), and where each got.
+async fn views_reached(
+    models: &ReadModels,
+    head: Checkpoint,
+    deadline: tokio::time::Instant,
+) -> Result<(Checkpoint, Vec<(Projection, Checkpoint)>), ProjectionError> {
     let reached = loop {
         let mut reached = Vec::with_capacity(Projection::ALL.len());
         for projection in Projection::ALL {
@@ -176,17 +208,30 @@ pub async fn reconcile_when_caught_up(
         .chain([head])
         .min()
         .unwrap_or(head);
-    let mut report = reconcile_at(store, &models, at, Utc::now(), progress).await?;
-    report.head = head.position;
-    report.lagging = reached
+    Ok((at, reached))
+}
+
+/// The views of `reached` short of `head`.
+fn lagging(reached: Vec<(Projection, Checkpoint)>, head: Checkpoint) -> Vec<Lag> {
+    reached
         .into_iter()
         .filter(|(_, at)| *at < head)
         .map(|(projection, at)| Lag {
             projection: projection.name().to_owned(),
             position: at.position,
+            shard: None,
         })
-        .collect();
-    Ok(report)
+        .collect()
+}
+
+/// Whether a log answers for the stream `aggregate_type`/`id`: with shards, the shard its
+/// gene is read from (a shard keeps the streams of genes that moved away until the move is
+/// cleaned up, ADR 42); everything on one database.
+pub type Owns<'a> = &'a (dyn Fn(&str, &str) -> bool + Send + Sync);
+
+/// Every stream: one database.
+fn owns_all(_: &str, _: &str) -> bool {
+    true
 }
 
 /// Compares every view with the log, and the stock with the orders as they were at `at`;
@@ -203,57 +248,117 @@ async fn reconcile_at(
         ..Report::default()
     };
     let mut order_stock = OrderStock::default();
-    // each order is hot or archived: the two views hold each order once; counted at one
-    // moment (an archive batch running meanwhile changes nothing here) and before the log's
-    // orders are read, so that every order a row is counted for is among them: the views
-    // have reached `at`, and may hold orders placed after it, but none the log lacks
     let [detail, archive] = models.order_row_counts().await?;
-    let rows = detail + archive;
-    let total = u64::try_from(rows).unwrap_or(0);
-    let mut placed_later = 0;
-    let mut after = String::new();
-    loop {
-        let ids = models
-            .stream_ids(Order::TYPE, &after, RECONCILE_BATCH_SIZE)
-            .await?;
-        let Some(last) = ids.last() else { break };
-        after.clone_from(last);
-        for id in &ids {
-            let check = check_order(store, models, id, (at, now), &mut report, &mut order_stock);
-            if check.await? == Placed::Later {
-                placed_later += 1;
+    let total = u64::try_from(detail + archive).unwrap_or(0);
+    let mut checked = Checked {
+        report: &mut report,
+        order_stock: &mut order_stock,
+        now,
+        total,
+    };
+    checked
+        .orders(store, models, at, &owns_all, progress)
+        .await?;
+    checked.skus(store, models, at, &owns_all).await?;
+    Ok(report)
+}
+
+/// What a reconcile has found so far, over one log or several.
+struct Checked<'r> {
+    report: &'r mut Report,
+    order_stock: &'r mut OrderStock,
+    now: DateTime<Utc>,
+    /// The orders expected in all, for the progress.
+    total: u64,
+}
+
+impl Checked<'_> {
+    /// Checks every order of `store` that it `owns` against its views, at `at`.
+    async fn orders(
+        &mut self,
+        store: &EventStore,
+        models: &ReadModels,
+        at: Checkpoint,
+        owns: Owns<'_>,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<(), ProjectionError> {
+        // each order is hot or archived: the two views hold each order once; counted at one
+        // moment (an archive batch running meanwhile changes nothing here) and before the
+        // log's orders are read, so that every order a row is counted for is among them: the
+        // views have reached `at`, and may hold orders placed after it, but none the log lacks
+        let [detail, archive] = models.order_row_counts().await?;
+        let rows = detail + archive;
+        let checked_before = self.report.orders_checked;
+        let mut placed_later = 0;
+        // orders of genes read from another shard, whose rows this one keeps until cleanup
+        let mut elsewhere = 0;
+        let mut after = String::new();
+        loop {
+            let ids = models
+                .stream_ids(Order::TYPE, &after, RECONCILE_BATCH_SIZE)
+                .await?;
+            let Some(last) = ids.last() else { break };
+            after.clone_from(last);
+            for id in &ids {
+                if !owns(Order::TYPE, id) {
+                    elsewhere += 1;
+                    continue;
+                }
+                let check = check_order(
+                    store,
+                    models,
+                    id,
+                    (at, self.now),
+                    self.report,
+                    self.order_stock,
+                );
+                if check.await? == Placed::Later {
+                    placed_later += 1;
+                }
+            }
+            progress(Progress {
+                orders: self.report.orders_checked,
+                total: self.total,
+            });
+        }
+        let placed = i64::try_from(self.report.orders_checked - checked_before).unwrap_or(i64::MAX);
+        if rows < placed || rows > placed.saturating_add(placed_later + elsewhere) {
+            self.report.differ(
+                "extra-rows",
+                HOT_VIEW,
+                "*",
+                format!(
+                    "{detail} rows and {archive} archived for {placed} orders placed up to \
+                     position {} and {placed_later} after it",
+                    at.position
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks every SKU of `store` that it `owns` against its view and the orders' holds.
+    async fn skus(
+        &mut self,
+        store: &EventStore,
+        models: &ReadModels,
+        at: Checkpoint,
+        owns: Owns<'_>,
+    ) -> Result<(), ProjectionError> {
+        let mut after = String::new();
+        loop {
+            let ids = models
+                .stream_ids(Sku::TYPE, &after, RECONCILE_BATCH_SIZE)
+                .await?;
+            let Some(last) = ids.last() else { break };
+            after.clone_from(last);
+            for id in ids.iter().filter(|id| owns(Sku::TYPE, id)) {
+                let at_now = (at, self.now);
+                check_sku(store, models, id, at_now, self.order_stock, self.report).await?;
             }
         }
-        progress(Progress {
-            orders: report.orders_checked,
-            total,
-        });
+        Ok(())
     }
-    let placed = i64::try_from(report.orders_checked).unwrap_or(i64::MAX);
-    if rows < placed || rows > placed.saturating_add(placed_later) {
-        report.differ(
-            "extra-rows",
-            HOT_VIEW,
-            "*",
-            format!(
-                "{detail} rows and {archive} archived for {placed} orders placed up to \
-                 position {} and {placed_later} after it",
-                at.position
-            ),
-        );
-    }
-    let mut after = String::new();
-    loop {
-        let ids = models
-            .stream_ids(Sku::TYPE, &after, RECONCILE_BATCH_SIZE)
-            .await?;
-        let Some(last) = ids.last() else { break };
-        after.clone_from(last);
-        for id in &ids {
-            check_sku(store, models, id, (at, now), &order_stock, &mut report).await?;
-        }
-    }
-    Ok(report)
 }
 
 /// When an order stream's order was placed, as seen from the compared position.
@@ -514,6 +619,10 @@ async fn check_sku(
     }
     Ok(())
 }
+
+mod shards;
+
+pub use shards::{Shard, reconcile_shards_when_caught_up};
 
 #[cfg(test)]
 mod tests;
