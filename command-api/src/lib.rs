@@ -34,6 +34,7 @@ pub mod payments;
 pub mod pool_waits;
 pub mod problem;
 pub mod reactions;
+pub mod reshard;
 pub mod roles;
 pub mod routes;
 pub mod services;

@@ -11,10 +11,12 @@
 //! [`ShardRouter`] holds one event store per configured shard and gives each stream the store
 //! of its gene's shard under the map in force ([`FollowedMap`]); [`Stores`] is the command
 //! side's way to the log through it (or to the one store, without shards), waiting a bounded
-//! time when a gene's fence says the map moved on.
+//! time when a gene's fence says the map moved on. [`Jobs`], [`Copier`] and [`compare`] are
+//! the parts a move of genes between shards is made of (`orders reshard`).
 
 mod follow;
 mod map;
+mod reshard;
 mod router;
 mod store;
 mod stores;
@@ -22,6 +24,9 @@ mod stores;
 pub use follow::{FollowedMap, POLL_INTERVAL};
 pub use ids::GENE_COUNT;
 pub use map::{Assignment, GeneRange, MapError, ShardMap, ShardName};
+pub use reshard::{
+    COPY_WINDOW_ROWS, Comparison, Copied, Copier, Job, JobError, Jobs, Step, compare,
+};
 pub use router::{ConnectError, Route, RouteError, ShardRouter};
 pub use store::{MapStore, StoreError, VersionNote};
 pub use stores::{MOVED_WAIT_MAX, Stores};

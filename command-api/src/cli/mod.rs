@@ -3,6 +3,7 @@
 //! of the long runs in [`progress`].
 
 mod progress;
+mod reshard;
 mod settings;
 mod shards;
 mod store;
@@ -89,6 +90,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Move genes (the partitions of orders, carts, SKUs and products) to another shard while
+    /// the nodes serve: copy their events to it and keep copying, compare the copy, switch
+    /// the reads, then fence the source and switch the writes (a command on a moving gene
+    /// waits, bounded). Each step is recorded: an interrupted move resumes where it stopped
+    /// when the command is run again. Progress on stderr. Exits 1 when the copy differs from
+    /// the source, 2 when the move could not go on (say why).
+    Reshard(reshard::Reshard),
     /// Rebuild projections from position zero into shadow tables and swap them in atomically,
     /// while a server keeps serving (its runners carry on from the swapped-in checkpoint).
     /// Shows progress (events, rate, ETA) on stderr.
@@ -163,6 +171,7 @@ const GROUPS: &[(&[&str], &[Group])] = &[
     (&["reconcile"], &[DATABASE, LOG]),
     (&["status"], &[DATABASE, LOG]),
     (&["shards"], &[DATABASE, LOG]),
+    (&["reshard"], &[DATABASE, LOG]),
     (&["replay"], &[DATABASE, LOG]),
     (&["archive"], &[DATABASE, LOG]),
     (&["audit"], &[DATABASE, LOG]),
@@ -265,6 +274,7 @@ pub(crate) async fn run(cli: Cli, given: Overrides) -> anyhow::Result<()> {
             shards::shards(&settings, json).await?;
         }
         Command::Reconcile(args) => args.run(&given).await?,
+        Command::Reshard(args) => args.run(&given).await?,
         Command::Replay { common, projection } => {
             store::replay(&common.settings(&given)?, projection.as_deref()).await?;
         }

@@ -2,14 +2,15 @@
 //! map from the default database (which it does not migrate), each configured shard by a
 //! connection it opens and closes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use command_api::config::{Settings, redact_url};
 use event_store::EventStore;
 use serde::Serialize;
-use shards::{MapStore, ShardName};
+use shards::{MapStore, ShardName, ShardRouter, Stores};
 
 use super::store::{Failure, open};
 
@@ -138,6 +139,38 @@ async fn report(settings: &Settings) -> anyhow::Result<Report> {
         shards,
         unconfigured,
     })
+}
+
+/// The stores of every shard `settings` configure beside `default`, routed by the map in
+/// force now (read once: for a command's run, not a server's life); the one store without
+/// shards. A shard that cannot be opened is a command that could not run.
+pub(super) async fn open_every(settings: &Settings, default: EventStore) -> anyhow::Result<Stores> {
+    if settings.shards.is_empty() {
+        return Ok(Stores::one(default));
+    }
+    let could_not_run = |err: anyhow::Error| -> anyhow::Error { Failure::CouldNotRun(err).into() };
+    let pool = default
+        .postgres_pool()
+        .cloned()
+        .ok_or_else(|| could_not_run(anyhow::anyhow!("shards need PostgreSQL")))?;
+    let map = MapStore::new(pool)
+        .newest()
+        .await
+        .map_err(|err| could_not_run(err.into()))?;
+    let mut stores = BTreeMap::from([(ShardName::default_shard(), default.clone())]);
+    for (shard, url) in settings.shards.iter() {
+        let store = EventStore::connect_with_pool(url, settings.postgres_max_connections)
+            .await
+            .map_err(|err| {
+                could_not_run(
+                    anyhow::Error::new(err)
+                        .context(format!("cannot open shard {shard} ({})", redact_url(url))),
+                )
+            })?;
+        stores.insert(shard.clone(), store);
+    }
+    let (_, followed) = tokio::sync::watch::channel(Arc::new(map));
+    Ok(Stores::sharded(default, ShardRouter::new(followed, stores)))
 }
 
 /// Opens one connection to `url` and closes it; why not, when it cannot.

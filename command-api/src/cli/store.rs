@@ -13,6 +13,7 @@ use event_store::EventStore;
 
 use super::Common;
 use super::progress::Progress;
+use super::shards::open_every;
 
 /// How often `orders dead-letters retry` looks for the outcome.
 const RETRY_POLL_INTERVAL_MS: u64 = 250;
@@ -36,8 +37,8 @@ pub(super) async fn open(settings: &Settings) -> anyhow::Result<EventStore> {
 
 /// `orders status`.
 pub(crate) async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
-    let store = open(settings).await?;
-    let status = command_api::status::status(&store).await?;
+    let stores = open_every(settings, open(settings).await?).await?;
+    let status = command_api::status::status_of_every(&stores).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
@@ -69,7 +70,25 @@ impl Reconcile {
     pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
         let settings = self.common.settings(given).map_err(Failure::CouldNotRun)?;
         let store = open(&settings).await?;
-        let report = if self.catch_up {
+        let stores = open_every(&settings, store.clone()).await?;
+        let report = if let Some(router) = stores.router() {
+            if self.catch_up {
+                return Err(Failure::CouldNotRun(anyhow::anyhow!(
+                    "--catch-up applies the events of one database; with shards, let each \
+                     shard's projector catch up"
+                ))
+                .into());
+            }
+            let mut progress = Progress::new("reconciling every shard", "orders");
+            let report = command_api::reshard::reconcile_every_shard(
+                router,
+                Duration::from_secs(self.wait_secs),
+                &mut |p| progress.update(p.orders, Some(p.total)),
+            )
+            .await;
+            progress.finish("reconcile read every order and SKU of every shard");
+            report
+        } else if self.catch_up {
             projections::reconcile::reconcile(&store).await
         } else {
             let mut progress = Progress::new("reconciling", "orders");
@@ -97,10 +116,27 @@ impl Reconcile {
             for d in &report.differences {
                 println!("{:<20} {:<14} {:<24} {}", d.kind, d.view, d.id, d.detail);
             }
-            for lag in &report.lagging {
+            for shard in &report.shards {
                 println!(
-                    "lagging: the {} projection reached position {} of {} within {} s",
-                    lag.projection, lag.position, report.head, self.wait_secs
+                    "shard {}: compared at log position {} (head {})",
+                    shard.shard, shard.position, shard.head
+                );
+            }
+            for lag in &report.lagging {
+                let (shard, head) = match &lag.shard {
+                    Some(name) => (
+                        format!("shard {name}: "),
+                        report
+                            .shards
+                            .iter()
+                            .find(|s| &s.shard == name)
+                            .map_or(report.head, |s| s.head),
+                    ),
+                    None => (String::new(), report.head),
+                };
+                println!(
+                    "lagging: {shard}the {} projection reached position {} of {head} within {} s",
+                    lag.projection, lag.position, self.wait_secs
                 );
             }
         }

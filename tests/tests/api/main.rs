@@ -19,6 +19,7 @@ mod ops;
 mod payments;
 mod read_side;
 mod request_ids;
+mod resharding;
 mod scenarios;
 mod sharding;
 
@@ -86,6 +87,22 @@ on_both_stores!(
 );
 
 mod sharded_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing() {
+        crate::resharding::a_move_under_place_pay_load_loses_fails_and_doubles_nothing(
+            crate::helpers::spawn_sharded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_move_killed_at_each_step_resumes_and_completes() {
+        crate::resharding::a_move_killed_at_each_step_resumes_and_completes(
+            crate::helpers::spawn_sharded_app().await,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_seller_lists_orders_from_every_shard() {
         crate::sharding::a_seller_lists_orders_from_every_shard(
