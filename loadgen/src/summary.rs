@@ -61,6 +61,28 @@ pub struct Measured {
     /// That step's p99 per request, in ms.
     #[arg(long)]
     pub place_pay_beside_relay_p99_ms: Option<f64>,
+    /// Genes per second `orders reshard` moved between two databases while place-pay ran
+    /// (`reshard-place-pay`): the genes over the move's whole time, its four steps.
+    #[arg(long)]
+    pub reshard_genes_per_s: Option<f64>,
+    /// The genes that move took.
+    #[arg(long)]
+    pub reshard_genes: Option<u64>,
+}
+
+/// The shard steps' reports: place-pay with every gene on one of two databases, during the
+/// move of half of them, and with half on each.
+const SHARD1: &str = "shard1-place-pay";
+const RESHARD: &str = "reshard-place-pay";
+const SHARD2: &str = "shard2-place-pay";
+/// Two shards must place and pay at this share of one at least (routing must not cost).
+const SHARD2_OVER_SHARD1_TARGET: f64 = 0.9;
+
+/// place-pay on two databases over one, in the same step: routing's cost per order.
+fn shard2_over_shard1(reports: &BTreeMap<String, Report>) -> Option<f64> {
+    let one = reports.get(SHARD1)?.operations_per_s;
+    let two = reports.get(SHARD2)?.operations_per_s;
+    (one > 0.0).then(|| two / one)
 }
 
 impl Measured {
@@ -134,6 +156,16 @@ pub fn summary(measured: &Measured, reports: &BTreeMap<String, Report>) -> Value
     put(
         "place_pay_beside_relay_orders_per_s",
         measured.place_pay_beside_relay_orders_per_s,
+    );
+    let orders_per_s = |name: &str| report(name).map(|r| r.operations_per_s);
+    put("shard1_place_pay_orders_per_s", orders_per_s(SHARD1));
+    put("shard2_place_pay_orders_per_s", orders_per_s(SHARD2));
+    put("shard2_over_shard1", shard2_over_shard1(reports));
+    put("reshard_genes_per_s", measured.reshard_genes_per_s);
+    put("reshard_place_pay_orders_per_s", orders_per_s(RESHARD));
+    put(
+        "reshard_place_pay_p99_ms",
+        report(RESHARD).map(|r| r.p99_ms),
     );
     for (key, value) in crate::flash::figures::keys(reports) {
         put(key, value);
@@ -302,6 +334,7 @@ pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[St
         },
     ]);
     rows.extend(crate::flash::figures::rows(reports));
+    rows.extend(shard_rows(measured, reports));
     rows.push([
         "server peak RSS MB".to_owned(),
         measured
@@ -310,6 +343,46 @@ pub fn table(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[St
         "200 MB (target)".to_owned(),
         "-".to_owned(),
     ]);
+    rows
+}
+
+/// The shard steps' rows: place-pay on two databases against one, and the move between them.
+fn shard_rows(measured: &Measured, reports: &BTreeMap<String, Report>) -> Vec<[String; 4]> {
+    let mut rows = Vec::new();
+    if let (Some(one), Some(two)) = (reports.get(SHARD1), reports.get(SHARD2)) {
+        rows.push([
+            "place-pay orders/s on two shards (p99 ms)".to_owned(),
+            format!("{:.0} ({:.1})", two.operations_per_s, two.p99_ms),
+            format!(
+                "{:.0} on one shard (target {SHARD2_OVER_SHARD1_TARGET}x)",
+                one.operations_per_s
+            ),
+            shard2_over_shard1(reports).map_or("-".to_owned(), |r| format!("{r:.2}x")),
+        ]);
+    }
+    if let Some(genes_per_s) = measured.reshard_genes_per_s {
+        rows.push([
+            format!(
+                "orders reshard genes/s ({} genes, under place-pay)",
+                measured
+                    .reshard_genes
+                    .map_or("-".to_owned(), |g| g.to_string())
+            ),
+            format!("{genes_per_s:.1}"),
+            "-".to_owned(),
+            "-".to_owned(),
+        ]);
+    }
+    if let Some(during) = reports.get(RESHARD) {
+        rows.push([
+            "place-pay during the move: orders/s (p99 ms)".to_owned(),
+            format!("{:.0} ({:.1})", during.operations_per_s, during.p99_ms),
+            reports.get(SHARD1).map_or("-".to_owned(), |one| {
+                format!("{:.0} ({:.1}) before it", one.operations_per_s, one.p99_ms)
+            }),
+            "-".to_owned(),
+        ]);
+    }
     rows
 }
 
@@ -472,5 +545,50 @@ mod tests {
             rows.iter()
                 .any(|r| r[0].ends_with("against naive cqrs-es in this run") && r[3] == "100.00x")
         );
+    }
+    #[test]
+    fn the_shard_steps_give_two_shards_over_one_and_the_move() {
+        let with = |operations| Samples {
+            operations,
+            ..Samples::default()
+        };
+        let mut reports = BTreeMap::new();
+        for (name, operations) in [(SHARD1, 1_000), (RESHARD, 800), (SHARD2, 950)] {
+            reports.insert(
+                name.to_owned(),
+                Report::new(name, 64, Duration::from_secs(1), with(operations)),
+            );
+        }
+        let measured = Measured {
+            reshard_genes_per_s: Some(40.0),
+            reshard_genes: Some(512),
+            ..Measured::default()
+        };
+        let summary = summary(&measured, &reports);
+        assert_eq!(summary["shard2_over_shard1"], 0.95);
+        assert_eq!(summary["reshard_genes_per_s"], 40.0);
+        assert_eq!(summary["reshard_place_pay_orders_per_s"], 800.0);
+        let rows = table(&measured, &reports);
+        assert!(
+            rows.iter()
+                .any(|r| r[0].starts_with("place-pay orders/s on two shards")
+                    && r[2] == "1000 on one shard (target 0.9x)"
+                    && r[3] == "0.95x")
+        );
+        assert!(rows.iter().any(
+            |r| r[0] == "orders reshard genes/s (512 genes, under place-pay)" && r[1] == "40.0"
+        ));
+        assert!(summary_without_shards_is_null(&Measured::default()));
+    }
+
+    fn summary_without_shards_is_null(measured: &Measured) -> bool {
+        let summary = summary(measured, &BTreeMap::new());
+        [
+            "shard2_over_shard1",
+            "reshard_genes_per_s",
+            "reshard_place_pay_p99_ms",
+        ]
+        .iter()
+        .all(|key| summary[*key] == Value::Null)
     }
 }
