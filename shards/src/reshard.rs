@@ -266,6 +266,8 @@ pub struct Copied {
     pub rows: u64,
     /// The copier's position in the source's log.
     pub at: Checkpoint,
+    /// Where it was when this run of it began.
+    pub from: Checkpoint,
 }
 
 /// Follows the source's log and appends the events of the moving genes to the target, with
@@ -303,8 +305,10 @@ impl Copier {
         until: Checkpoint,
         progress: &mut (dyn FnMut(Copied) + Send),
     ) -> Result<Copied, LogError> {
+        let from = self.position().await?;
         let mut copied = Copied {
-            at: self.position().await?,
+            at: from,
+            from,
             ..Copied::default()
         };
         while copied.at < until {

@@ -133,8 +133,8 @@ impl Shown {
                 self.copy
                     .get_or_insert_with(|| Progress::new("copying", "positions"))
                     .update(
-                        u64::try_from(copied.at.position).unwrap_or(0),
-                        u64::try_from(until.position).ok(),
+                        u64::try_from(copied.at.position - copied.from.position).unwrap_or(0),
+                        u64::try_from(until.position - copied.from.position).ok(),
                     );
                 return;
             }
