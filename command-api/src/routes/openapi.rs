@@ -241,6 +241,7 @@ fn problem_as_problem_json(response: &mut Response) {
         crate::status::Status,
         crate::status::FollowerStatus,
         crate::status::LeaseStatus,
+        crate::status::TransactionHolder,
         crate::status::ShardStatus,
         queries::orders::OrderPage,
         projections::OrderDocument,
