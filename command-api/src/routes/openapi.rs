@@ -255,6 +255,7 @@ fn problem_as_problem_json(response: &mut Response) {
         views::CartLineView,
         campaigns::CreateCampaignRequest,
         campaigns::CampaignView,
+        campaigns::CampaignStatusView,
         simulator::SimulatedPayment,
         simulator::CallbackFate,
     )),
