@@ -1,6 +1,7 @@
 //! The README's walk-throughs, run as a newcomer pastes them (see [`readme`] for the few
 //! changes made to each block): the server started as the Run section says, the first
-//! walk-through against it, the signed callback with `openssl` and the campaign, then the
+//! walk-through against it, the signed callback with `openssl`, the campaign and the read side
+//! (views, reconcile, audit, replay, archive), then the
 //! second walk-through's server (short deadlines, lost callbacks) on the same data directory
 //! and its commands; and, beside them, the events of the first walk-through watched with
 //! `orders tail` on the tests' NATS. The flash sale's walk-through runs `loadgen`, and so is
@@ -27,6 +28,7 @@ const FIRST: &str = "### Walk-through: from a token to a paid and shipped order"
 const SECOND: &str = "### Walk-through: payments and deadlines, with the simulator";
 const CALLBACKS: &str = "### Signed payment callbacks";
 const CAMPAIGNS: &str = "### Flash sales: campaigns";
+const READ_SIDE: &str = "### Read side: views, reconcile, audit, replay";
 const WATCH: &str = "#### Walk-through: watch an order's events arrive";
 
 /// Every block of the section `heading`, as run.
@@ -56,6 +58,8 @@ fn the_walk_throughs_pass_as_written() {
     script.push_str(&section(CALLBACKS));
     script.push_str("echo '--- campaign'\n");
     script.push_str(&section(CAMPAIGNS));
+    script.push_str("echo '--- read side'\n");
+    script.push_str(&section(READ_SIDE));
     script.push_str("echo '--- second'\nstop_server\n");
     script.push_str(&section(SECOND));
     script.push_str("stop_server\n");
@@ -86,6 +90,18 @@ fn the_walk_throughs_pass_as_written() {
         r#""Ended""#,
     ] {
         assert!(campaign.contains(expected), "no {expected} in:\n{campaign}");
+    }
+    // the views, reconcile beside the server, the audit, a replay and the archive
+    let read_side = part(&stdout, "read side");
+    for expected in [
+        "0 dead letter(s)",
+        ": 0 difference(s)\nexit 0",
+        "archived 0 orders",
+    ] {
+        assert!(
+            read_side.contains(expected),
+            "no {expected} in:\n{read_side}"
+        );
     }
     let second = part(&stdout, "second");
     for expected in [
