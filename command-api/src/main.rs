@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
     match cli::run(cli, given).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("orders: {err:#}");
+            eprintln!("orders: {}", each_cause_once(&err));
             let could_not_run = matches!(
                 err.downcast_ref::<TailError>(),
                 Some(TailError::NatsUrlMissing)
@@ -42,6 +42,24 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `err` and its causes, joined by `: `, each cause once. sqlx's I/O and database errors
+/// carry their cause in their own message and return it as their `source()` as well, so the
+/// whole chain (`{err:#}`) said "Connection refused (os error 111)" twice: a cause whose text
+/// the message so far already holds is left out.
+fn each_cause_once(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.is_empty() {
+            text = cause;
+        } else if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// SIGTERM or SIGINT starts the graceful shutdown; a second one of either ends the process at
@@ -64,5 +82,27 @@ async fn stop_on_signals(stop: StopHandle) {
         }
         tracing::info!("stop signal: shutting down gracefully (send it again to stop at once)");
         stop.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error communicating with database: {0}")]
+    struct SaysItsCause(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let said = refused.to_string();
+        let err = anyhow::Error::new(SaysItsCause(refused)).context("cannot open the event store");
+        assert_eq!(
+            each_cause_once(&err),
+            format!("cannot open the event store: error communicating with database: {said}")
+        );
+        let plain = anyhow::anyhow!("the cause").context("what failed");
+        assert_eq!(each_cause_once(&plain), "what failed: the cause");
     }
 }

@@ -4,16 +4,16 @@
 use std::io::Write;
 
 use async_nats::jetstream;
-use relay::{RelayError, RelaySettings, Tail, TailOptions};
+use relay::{RelayError, Tail, TailOptions};
 
 use crate::config::Settings;
 
 /// What `orders tail` was asked for.
 #[derive(Clone, Debug, Default)]
 pub struct TailArgs {
-    /// The stream (default `ORDERS`).
+    /// The stream (default: the `nats_stream` setting).
     pub stream: Option<String>,
-    /// The subjects shown, a pattern (default `orders.>`, every event).
+    /// The subjects shown, a pattern (default: every event, `<nats_subject_prefix>.>`).
     pub subject: Option<String>,
     /// A durable consumer's name: a second run with it resumes after the last line printed.
     pub durable: Option<String>,
@@ -50,7 +50,8 @@ pub async fn run(
         .nats_url
         .as_deref()
         .ok_or(TailError::NatsUrlMissing)?;
-    let relay = RelaySettings::default();
+    // the stream and subjects the relay publishes to, as the settings name them
+    let relay = settings.relay_settings();
     let options = TailOptions {
         stream: args.stream.unwrap_or(relay.stream.clone()),
         subject: args.subject.unwrap_or_else(|| relay.all_subjects()),
@@ -59,6 +60,12 @@ pub async fn run(
     };
     let js = jetstream::new(relay::connect(url, "orders-tail").await?);
     let mut tail = Tail::open(&js, &options).await?;
+    tracing::info!(
+        stream = %options.stream,
+        subject = %options.subject,
+        from_start = options.from_start,
+        "tailing: one JSON line per event on stdout; Ctrl-C stops"
+    );
     // one future for the whole run: an interrupt while a line is written is not missed
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);

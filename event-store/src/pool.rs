@@ -13,6 +13,30 @@ pub const ACQUIRE_EVENT_TARGET: &str = "sqlx::pool::acquire";
 /// sqlx spells it.
 pub const ACQUIRED_AFTER_FIELD: &str = "aquired_after_secs";
 
+/// How loudly sqlx reports a statement that ran over a second or an acquire of a connection
+/// that waited over two (its thresholds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SlowLogs {
+    /// At WARN, sqlx's default: in a server a slow statement is news.
+    #[default]
+    Warn,
+    /// At DEBUG: a command that reads the whole log (replay, reconcile) runs long statements
+    /// by design, and its output is its report, not sqlx's warnings.
+    Debug,
+}
+
+impl SlowLogs {
+    pub(crate) fn level(self) -> log::LevelFilter {
+        match self {
+            Self::Warn => log::LevelFilter::Warn,
+            Self::Debug => log::LevelFilter::Debug,
+        }
+    }
+}
+
+/// sqlx's threshold of a slow statement, kept as it is: only its level changes.
+pub(crate) const SLOW_STATEMENT_MS: u64 = 1_000;
+
 /// A pooled connection idle for longer than this is checked with one round trip before it is
 /// handed out.
 pub(crate) const IDLE_CHECK_AFTER: Duration = Duration::from_secs(30);

@@ -10,6 +10,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
 use sqlx::{PgPool, SqlitePool};
 
+use crate::pool::SlowLogs;
 use crate::postgres::{EventRow, PostgresBackend};
 use crate::read_event::ReadEvent;
 use crate::sqlite::SqliteBackend;
@@ -92,13 +93,23 @@ impl EventStore {
         url: &str,
         postgres_max_connections: u32,
     ) -> Result<Self, StoreError> {
+        Self::connect_with_logs(url, postgres_max_connections, SlowLogs::Warn).await
+    }
+
+    /// [`EventStore::connect_with_pool`], with sqlx's reports of slow statements and slow
+    /// acquires at the level `slow` says.
+    pub async fn connect_with_logs(
+        url: &str,
+        postgres_max_connections: u32,
+        slow: SlowLogs,
+    ) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::from_backend(Backend::Postgres(
-                PostgresBackend::connect(url, postgres_max_connections.max(1)).await?,
+                PostgresBackend::connect(url, postgres_max_connections.max(1), slow).await?,
             )))
         } else if url.starts_with("sqlite:") {
             Ok(Self::from_backend(Backend::Sqlite(
-                SqliteBackend::connect(url).await?,
+                SqliteBackend::connect(url, slow).await?,
             )))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))

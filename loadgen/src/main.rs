@@ -48,6 +48,45 @@ struct Load {
     json: Option<PathBuf>,
 }
 
+/// The server a run is against, and the secrets its tokens and payment notifications are
+/// signed with: read from the server's own configuration, as `orders serve` reads it.
+#[derive(Args)]
+struct Server {
+    /// The server's configuration file, read as `orders serve --config` reads it, with the
+    /// same ORDERS_* environment: the generator signs tokens and payment notifications
+    /// with the secrets the server verifies, and finds it at its http_addr.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The server, e.g. http://127.0.0.1:8080 (default: the http_addr setting).
+    #[arg(long)]
+    url: Option<String>,
+    /// The server's JWT secret, over the configuration's (to sign the generator's own
+    /// tokens).
+    #[arg(long)]
+    jwt_secret: Option<String>,
+    /// The server's payment callback secret, over the configuration's (to sign the
+    /// generator's payment notifications).
+    #[arg(long)]
+    payment_callback_secret: Option<String>,
+}
+
+impl Server {
+    /// The client of the server, signing with its secrets.
+    fn api(self) -> anyhow::Result<Api> {
+        let settings = Settings::load(self.config.as_deref(), &Overrides::default())?;
+        let url = self
+            .url
+            .unwrap_or_else(|| healthcheck::local_url(settings.http_addr));
+        Ok(Api::new(
+            &url,
+            &self.jwt_secret.unwrap_or(settings.jwt_secret),
+            &self
+                .payment_callback_secret
+                .unwrap_or(settings.payment_callback_secret),
+        ))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario with N clients for T seconds after a warm-up.
@@ -55,22 +94,8 @@ enum Command {
         /// The scenario.
         #[arg(long, value_enum)]
         scenario: Scenario,
-        /// The server's configuration file, read as `orders serve --config` reads it, with the
-        /// same ORDERS_* environment: the generator signs tokens and payment notifications
-        /// with the secrets the server verifies, and finds it at its http_addr.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// The server, e.g. http://127.0.0.1:8080 (default: the http_addr setting).
-        #[arg(long)]
-        url: Option<String>,
-        /// The server's JWT secret, over the configuration's (to sign the generator's own
-        /// tokens).
-        #[arg(long)]
-        jwt_secret: Option<String>,
-        /// The server's payment callback secret, over the configuration's (to sign the
-        /// generator's payment notifications).
-        #[arg(long)]
-        payment_callback_secret: Option<String>,
+        #[command(flatten)]
+        server: Server,
         #[command(flatten)]
         load: Load,
         /// SKUs in the catalogue.
@@ -85,14 +110,11 @@ enum Command {
     },
     /// Run a flash sale: one campaign (limit 1 per buyer), buyers taken in turn by N clients,
     /// each placement replayed as bots do; reports reservations/s until the sell-out and the
-    /// verdict (oversold, over the limit). Against `orders serve` or a peer of `bench/`.
+    /// verdict (oversold, over the limit). Against `orders serve` or a peer of `bench/` (which
+    /// takes any token).
     FlashSale {
-        /// The server, e.g. http://127.0.0.1:8080.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
-        /// The server's JWT secret (to sign the generator's own tokens; a peer takes any).
-        #[arg(long, env = "ORDERS_JWT_SECRET", hide_env_values = true)]
-        jwt_secret: String,
+        #[command(flatten)]
+        server: Server,
         /// Concurrent clients.
         #[arg(long, default_value_t = 64)]
         clients: usize,
@@ -228,22 +250,13 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run {
             scenario,
-            config,
-            url,
-            jwt_secret,
-            payment_callback_secret,
+            server,
             load,
             catalogue,
             sellout_stock,
             report_name,
         } => {
-            let settings = Settings::load(config.as_deref(), &Overrides::default())?;
-            let url = url.unwrap_or_else(|| healthcheck::local_url(settings.http_addr));
-            let api = Api::new(
-                &url,
-                &jwt_secret.unwrap_or(settings.jwt_secret),
-                &payment_callback_secret.unwrap_or(settings.payment_callback_secret),
-            );
+            let api = server.api()?;
             let config = RunConfig {
                 clients: load.clients,
                 duration: Duration::from_secs(load.seconds),
@@ -280,8 +293,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             emit(&report, load.json)?;
         }
         Command::FlashSale {
-            url,
-            jwt_secret,
+            server,
             clients,
             stock,
             buyers,
@@ -290,8 +302,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             report_name,
             json,
         } => {
-            // no payment in a flash sale: the callback secret signs nothing
-            let api = Api::new(&url, &jwt_secret, "");
+            let api = server.api()?;
             let config = flash::FlashConfig {
                 name: report_name,
                 clients,

@@ -15,7 +15,7 @@ use command_api::auth::{Role, TokenKeys};
 use command_api::config::{Overrides, Settings};
 use command_api::healthcheck;
 use command_api::payments::signature::CallbackKey;
-use command_api::startup::{Application, open_store};
+use command_api::startup::{Application, migrate_store};
 use command_api::tail::{self, TailArgs};
 use command_api::telemetry;
 
@@ -237,7 +237,7 @@ pub(crate) async fn run(cli: Cli, given: Overrides) -> anyhow::Result<()> {
         Command::Migrate(common) => {
             let settings = common.settings(&given)?;
             telemetry::init(settings.log_format);
-            let store = open_store(&settings).await?;
+            let store = migrate_store(&settings).await?;
             eprintln!("orders: {} event store migrated", store.backend_name());
         }
         Command::Token {

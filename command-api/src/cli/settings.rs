@@ -396,4 +396,20 @@ mod tests {
             names.iter().map(String::as_str).collect::<Vec<_>>()
         );
     }
+
+    /// A new setting without its row in the README's configuration table fails here: the row
+    /// names the key, its flag and its variable.
+    #[test]
+    fn the_readme_has_a_row_for_every_setting() {
+        const README: &str = include_str!("../../../README.md");
+        for name in setting_names() {
+            let start = format!("| `{name}` | `--{}", long(&name));
+            let row = README
+                .lines()
+                .find(|line| line.starts_with(&start))
+                .unwrap_or_else(|| panic!("README.md has no row starting {start:?}"));
+            let variable = format!("`{}`", env_var(&name));
+            assert!(row.contains(&variable), "{variable} not in {row}");
+        }
+    }
 }

@@ -58,6 +58,8 @@ struct Shard {
 /// be read, 1 when a configured shard is unreachable.
 pub(crate) async fn shards(settings: &Settings, json: bool) -> anyhow::Result<()> {
     if settings.database_url.starts_with("sqlite:") {
+        // a store that is not there (or not migrated) is said so, not described
+        open(settings).await?;
         println!(
             "the embedded SQLite store ({}) is one shard, default, with no map",
             redact_url(&settings.database_url)

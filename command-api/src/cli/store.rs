@@ -22,7 +22,8 @@ const RETRY_POLL_INTERVAL_MS: u64 = 250;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Failure {
     /// It could not do its work at all (exit code 2): as opposed to finding something wrong.
-    #[error("{0:#}")]
+    /// Its message and causes are the error's own.
+    #[error(transparent)]
     CouldNotRun(anyhow::Error),
 }
 
@@ -88,16 +89,23 @@ impl Reconcile {
             .await;
             progress.finish("reconcile read every order and SKU of every shard");
             report
-        } else if self.catch_up {
-            projections::reconcile::reconcile(&store).await
         } else {
             let mut progress = Progress::new("reconciling", "orders");
-            let report = projections::reconcile::reconcile_when_caught_up(
-                &store,
-                Duration::from_secs(self.wait_secs),
-                &mut |p| progress.update(p.orders, Some(p.total)),
-            )
-            .await;
+            if self.catch_up {
+                progress.step("applying the events the views lack");
+            }
+            let mut show =
+                |p: projections::reconcile::Progress| progress.update(p.orders, Some(p.total));
+            let report = if self.catch_up {
+                projections::reconcile::reconcile_with_progress(&store, &mut show).await
+            } else {
+                projections::reconcile::reconcile_when_caught_up(
+                    &store,
+                    Duration::from_secs(self.wait_secs),
+                    &mut show,
+                )
+                .await
+            };
             progress.finish("reconcile read every order and SKU");
             report
         }

@@ -57,10 +57,32 @@ pub(crate) struct CampaignView {
     remaining: u64,
     /// Units one buyer may hold at most.
     limit_per_buyer: u32,
-    /// `Scheduled`, `Running` or `Ended`.
-    status: String,
+    /// Where it stands now.
+    status: CampaignStatusView,
     /// Version of the campaign stream (its ETag).
     version: u64,
+}
+
+/// Where a campaign stands, as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub(crate) enum CampaignStatusView {
+    /// Before `starts_at`: orders are refused as not started.
+    Scheduled,
+    /// Buyers may order.
+    Running,
+    /// After `ends_at`, or ended by the seller: orders are refused, the unsold units are back
+    /// on the SKU.
+    Ended,
+}
+
+impl From<CampaignStatus> for CampaignStatusView {
+    fn from(status: CampaignStatus) -> Self {
+        match status {
+            CampaignStatus::Scheduled => Self::Scheduled,
+            CampaignStatus::Running => Self::Running,
+            CampaignStatus::Ended => Self::Ended,
+        }
+    }
 }
 
 fn time_text(at: DateTime<Utc>) -> String {
@@ -73,11 +95,6 @@ impl CampaignView {
             .campaign
             .details()
             .ok_or_else(|| domain::CampaignError::NotFound.to_problem())?;
-        let status = match state.status {
-            CampaignStatus::Scheduled => "Scheduled",
-            CampaignStatus::Running => "Running",
-            CampaignStatus::Ended => "Ended",
-        };
         Ok(Self {
             campaign_id: details.campaign_id.to_string(),
             sku: details.sku.to_string(),
@@ -87,7 +104,7 @@ impl CampaignView {
             stock: details.stock,
             remaining: state.remaining,
             limit_per_buyer: details.limit_per_buyer.get(),
-            status: status.to_owned(),
+            status: state.status.into(),
             version: state.version,
         })
     }

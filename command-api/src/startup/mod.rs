@@ -11,10 +11,9 @@ use actix_web::http::ConnectionType;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use async_nats::jetstream;
-use event_store::StoreError;
 use futures::FutureExt;
 
-use ids::{IdError, OrderIdGenerator, SegmentAllocator};
+use ids::{OrderIdGenerator, SegmentAllocator};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -26,8 +25,7 @@ use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::TokenKeys;
 use crate::checkout_token::CheckoutTokens;
 use crate::config::{
-    DEV_JWT_SECRET, DEV_PAYMENT_CALLBACK_SECRET, InsecureSetting, PaymentProvider, Settings,
-    redact_url,
+    DEV_JWT_SECRET, DEV_PAYMENT_CALLBACK_SECRET, PaymentProvider, Settings, redact_url,
 };
 use crate::known_ids::{self, KnownIds, KnownIdsError};
 use crate::leased::Leases;
@@ -44,88 +42,11 @@ use crate::shutdown::{Deadlines, Drain, StopHandle, stop_after_halt, stop_gracef
 use crate::state::AppState;
 use crate::workers::Workers;
 
+mod error;
 mod store;
 
-pub use store::{open_migrated_store, open_store};
-
-/// A failure to start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// The event store could not be opened or migrated.
-    #[error("cannot open the event store at {url}")]
-    Store {
-        /// The (redacted) URL.
-        url: String,
-        /// Why.
-        #[source]
-        source: StoreError,
-    },
-    /// The listener could not be bound: the address is in use or not permitted.
-    #[error("cannot listen on {addr}")]
-    Bind {
-        /// The address, as configured (`http_addr`).
-        addr: std::net::SocketAddr,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The SQLite file's folder could not be created.
-    #[error("cannot create the folder {} of the event store", path.display())]
-    Folder {
-        /// The folder.
-        path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Another part of the server could not be set up.
-    #[error("cannot set up the server")]
-    Io(#[from] std::io::Error),
-    /// A command that only reads found the store without a migration it needs: it never
-    /// migrates, as a read-only role could not (run `orders migrate`).
-    #[error(
-        "the event store at {url} lacks migration {version} ({description}): run `orders migrate`"
-    )]
-    Unmigrated {
-        /// The (redacted) URL.
-        url: String,
-        /// The first missing migration's version.
-        version: i64,
-        /// Its description.
-        description: String,
-    },
-    /// The metrics registry refused a metric.
-    #[error("cannot register metrics")]
-    Metrics(#[from] prometheus::Error),
-    /// No order-id worker could be leased, or the id tables are unusable.
-    #[error("cannot start the id allocators")]
-    Ids(#[from] IdError),
-    /// A setting is out of its range.
-    #[error("the setting {name} must be {expected}, not {value}")]
-    Setting {
-        /// The setting.
-        name: &'static str,
-        /// What it must be.
-        expected: String,
-        /// What it is.
-        value: String,
-    },
-    /// A development secret while listening beyond loopback.
-    #[error(transparent)]
-    Insecure(#[from] InsecureSetting),
-    /// The shard map could not be read from the default database.
-    #[error("cannot read the shard map from {url}")]
-    ShardMap {
-        /// The (redacted) URL of the default database.
-        url: String,
-        /// Why.
-        #[source]
-        source: shards::StoreError,
-    },
-    /// NATS (`nats_url`) could not be reached or its streams set up at start.
-    #[error(transparent)]
-    Nats(#[from] relay::RelayError),
-}
+pub use error::StartupError;
+pub use store::{migrate_store, open_migrated_store, open_store};
 
 /// JetStream at `nats_url`, when set, with the streams this node's roles use created or
 /// updated: an unreachable server is an error at start; afterwards the client reconnects

@@ -1,9 +1,11 @@
-//! Opening the event store the settings name: migrated (the server, `orders migrate`) or
-//! checked to be migrated (every command that only reads), a SQLite file's folder created.
+//! Opening the event store the settings name: migrated (the server, `orders migrate`), a
+//! SQLite file's folder created, or checked to be migrated (every command that only reads),
+//! nothing created.
 
 use std::path::Path;
 
 use event_store::EventStore;
+use event_store::pool::SlowLogs;
 
 use super::StartupError;
 use crate::config::{Settings, redact_url};
@@ -13,9 +15,19 @@ use crate::config::{Settings, redact_url};
 const POSTGRES_CONNECTIONS_MIN: u32 = 4;
 
 /// Opens the event store that `settings` name (`database_url`, `postgres_max_connections`)
-/// and applies its migrations. For SQLite the file's folder is created first.
+/// and applies its migrations, as the server does. For SQLite the file's folder is created
+/// first.
 pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError> {
-    let store = connect_store(settings).await?;
+    migrated(connect_store(settings, Opener::Server).await?, settings).await
+}
+
+/// [`open_store`] for `orders migrate`: a command, whose output sqlx's warnings of slow
+/// statements stay out of.
+pub async fn migrate_store(settings: &Settings) -> Result<EventStore, StartupError> {
+    migrated(connect_store(settings, Opener::Migrate).await?, settings).await
+}
+
+async fn migrated(store: EventStore, settings: &Settings) -> Result<EventStore, StartupError> {
     crate::migrations::run(&store)
         .await
         .map_err(|source| StartupError::Store {
@@ -27,9 +39,10 @@ pub async fn open_store(settings: &Settings) -> Result<EventStore, StartupError>
 
 /// Opens the event store that `settings` name without migrating it, for a command that only
 /// reads (or writes rows, not the schema): when a migration it needs is missing, it says which
-/// and stops, as a role without the right to change the schema would.
+/// and stops, as a role without the right to change the schema would. It creates nothing: a
+/// SQLite file that does not exist is no store.
 pub async fn open_migrated_store(settings: &Settings) -> Result<EventStore, StartupError> {
-    let store = connect_store(settings).await?;
+    let store = connect_store(settings, Opener::Reader).await?;
     let url = redact_url(&settings.database_url);
     let missing = crate::migrations::first_missing(&store)
         .await
@@ -47,8 +60,21 @@ pub async fn open_migrated_store(settings: &Settings) -> Result<EventStore, Star
     }
 }
 
-/// Connects to the event store that `settings` name, creating a SQLite file's folder.
-async fn connect_store(settings: &Settings) -> Result<EventStore, StartupError> {
+/// Who opens the store, which decides what opening it may create and how loudly sqlx reports
+/// slow statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opener {
+    /// The server: it creates a SQLite file and its folder; a slow statement is news.
+    Server,
+    /// `orders migrate`: it creates them too.
+    Migrate,
+    /// A command that only reads: it creates nothing.
+    Reader,
+}
+
+/// Connects to the event store that `settings` name; for the server and `orders migrate`, a
+/// SQLite file's folder is created.
+async fn connect_store(settings: &Settings, opener: Opener) -> Result<EventStore, StartupError> {
     let url = settings.database_url.as_str();
     if settings.postgres_max_connections < POSTGRES_CONNECTIONS_MIN {
         return Err(StartupError::Setting {
@@ -62,15 +88,26 @@ async fn connect_store(settings: &Settings) -> Result<EventStore, StartupError> 
         source,
     };
     if let Some(path) = sqlite_file(url) {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if opener == Opener::Reader {
+            if !path.is_file() {
+                return Err(StartupError::NoStore {
+                    url: redact_url(url),
+                    path: path.to_owned(),
+                });
+            }
+        } else if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StartupError::Folder {
                 path: parent.to_owned(),
                 source,
             })?;
         }
     }
+    let slow = match opener {
+        Opener::Server => SlowLogs::Warn,
+        Opener::Migrate | Opener::Reader => SlowLogs::Debug,
+    };
     // older versions of events, as the log keeps them, are read as today's (ADR 31)
-    let store = EventStore::connect_with_pool(url, settings.postgres_max_connections)
+    let store = EventStore::connect_with_logs(url, settings.postgres_max_connections, slow)
         .await
         .map_err(failed)?
         .with_upcasters(domain::upcasters());

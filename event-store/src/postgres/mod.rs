@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use postgres_es::PostgresEventRepository;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgRow, PgSslMode};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{ConnectOptions, PgPool, Postgres, Row, Transaction};
 use tokio::sync::watch;
 
+use crate::pool::{SLOW_STATEMENT_MS, SlowLogs};
 use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};
 
 mod group_commit;
@@ -72,8 +73,13 @@ impl PostgresBackend {
             .subscribe()
     }
 
-    pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let options = connect_options(url, std::env::var_os("PGSSLMODE").is_some())?;
+    pub(crate) async fn connect(
+        url: &str,
+        max_connections: u32,
+        slow: SlowLogs,
+    ) -> Result<Self, StoreError> {
+        let options = connect_options(url, std::env::var_os("PGSSLMODE").is_some())?
+            .log_slow_statements(slow.level(), Duration::from_millis(SLOW_STATEMENT_MS));
         // one connection first: the pool retries a refused connection until its acquire
         // timeout and then reports only that it timed out, hiding why
         sqlx::Connection::close(
@@ -81,6 +87,7 @@ impl PostgresBackend {
         )
         .await?;
         let pool = crate::pool::checked_when_idle::<sqlx::Postgres>()
+            .acquire_slow_level(slow.level())
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS))
             .connect_with(options)

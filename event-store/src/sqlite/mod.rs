@@ -5,10 +5,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlite_es::SqliteEventRepository;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteRow, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqlitePool};
 use tokio::sync::watch;
 
+use crate::pool::{SLOW_STATEMENT_MS, SlowLogs};
 use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};
 
 /// Connections a store opens at most, when it opens its own pool. Writes take turns anyway;
@@ -35,13 +36,15 @@ impl SqliteBackend {
 
     /// WAL for concurrent readers; `synchronous = FULL` so that a committed event survives a
     /// power loss, not only a crash of the process.
-    pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub(crate) async fn connect(url: &str, slow: SlowLogs) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
+            .log_slow_statements(slow.level(), Duration::from_millis(SLOW_STATEMENT_MS))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS));
         let pool = crate::pool::checked_when_idle::<sqlx::Sqlite>()
+            .acquire_slow_level(slow.level())
             .max_connections(POOL_CONNECTIONS_MAX)
             .connect_with(options)
             .await?;

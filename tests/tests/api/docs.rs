@@ -206,7 +206,7 @@ pub async fn an_unknown_route_is_a_404_problem_whatever_the_method(app: TestApp)
 }
 
 /// The order's status is an enum in the document (the body's and the lists' filter alike),
-/// and an order's status is one of it.
+/// and an order's status is one of it; so is a campaign's.
 pub async fn order_statuses_are_a_documented_enum(app: TestApp) {
     let doc = app.openapi().await;
     let schemas = &doc["components"]["schemas"];
@@ -246,4 +246,31 @@ pub async fn order_statuses_are_a_documented_enum(app: TestApp) {
     .await;
     let order = app.order("b-1", &[("tea-500g", 1, 1)]).await;
     assert!(statuses.contains(&order["status"]), "{}", order["status"]);
+
+    let campaign_status = &schemas["CampaignView"]["properties"]["status"];
+    let reference = campaign_status["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .unwrap_or_else(|| panic!("CampaignView.status names its schema: {campaign_status}"));
+    let campaign_statuses = &schemas[reference]["enum"];
+    assert_eq!(
+        campaign_statuses,
+        &serde_json::json!(["Scheduled", "Running", "Ended"]),
+        "{}",
+        schemas[reference]
+    );
+    let created = app
+        .client
+        .post(app.url("/v1/campaigns"))
+        .bearer_auth(app.seller())
+        .json(&serde_json::json!({
+            "sku": "tea-500g", "ends_at": "2099-01-01T00:00:00Z", "price_cents": 999,
+            "stock": 2, "limit_per_buyer": 1,
+        }))
+        .send()
+        .await
+        .expect("the app answers");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let campaign: Value = created.json().await.expect("a campaign");
+    assert_eq!(campaign["status"], "Running", "{campaign}");
 }

@@ -12,6 +12,7 @@ use event_store::{Checkpoint, EventStore, Lease, StoreError};
 use projections::{Projection, ReadModels};
 use serde::Serialize;
 use shards::{ShardName, Stores};
+use sqlx::Row;
 
 /// One follower of the log.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -54,11 +55,34 @@ pub struct Status {
     pub oldest_append_seconds: Option<f64>,
     /// How long the cluster's oldest transaction with a transaction id has run (PostgreSQL).
     pub oldest_writer_seconds: Option<f64>,
+    /// Who holds that transaction and what it runs (PostgreSQL, when one runs).
+    pub oldest_writer: Option<TransactionHolder>,
     /// With shards (ADR 42), the same of every other shard's log (the report above is the
     /// default shard's); absent without shards.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardStatus>,
 }
+
+/// The process holding a transaction, as `pg_stat_activity` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TransactionHolder {
+    /// The server process's id (`pg_terminate_backend` takes it).
+    pub pid: i32,
+    /// The client's `application_name` (empty when it set none).
+    pub application_name: String,
+    /// `active`, `idle in transaction`, ...
+    pub state: String,
+    /// The database it is connected to.
+    pub database: String,
+    /// The start of its current or last statement, on one line (at most
+    /// [`HOLDER_QUERY_CHARS_MAX`] characters).
+    pub query: String,
+    /// How long its transaction has run, in seconds.
+    pub seconds: f64,
+}
+
+/// How much of the holder's statement the report shows.
+pub const HOLDER_QUERY_CHARS_MAX: i32 = 60;
 
 /// The followers of one shard's log other than the default's.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -165,14 +189,36 @@ pub async fn status(store: &EventStore) -> Result<Status, StoreError> {
         })
         .collect();
     let ages = store.transaction_ages().await?;
+    let oldest_writer = oldest_writer(store).await?;
     Ok(Status {
         head_position: store.head().await?.position,
         followers,
         leases: others,
         oldest_append_seconds: ages.as_ref().and_then(|a| a.oldest_append_secs),
         oldest_writer_seconds: ages.and_then(|a| a.oldest_writer_secs),
+        oldest_writer,
         shards: Vec::new(),
     })
+}
+
+/// The holder of the cluster's oldest transaction with a transaction id, on PostgreSQL.
+async fn oldest_writer(store: &EventStore) -> Result<Option<TransactionHolder>, StoreError> {
+    let Some(pool) = store.postgres_pool() else {
+        return Ok(None);
+    };
+    let row = sqlx::query(include_str!("oldest_transaction.sql"))
+        .bind(HOLDER_QUERY_CHARS_MAX)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(TransactionHolder {
+        pid: row.try_get("pid")?,
+        application_name: row.try_get("application_name")?,
+        state: row.try_get("state")?,
+        database: row.try_get("database")?,
+        query: row.try_get("query")?,
+        seconds: row.try_get("seconds")?,
+    }))
 }
 
 impl fmt::Display for Status {
@@ -215,13 +261,29 @@ impl fmt::Display for Status {
             )?;
         }
         match (self.oldest_append_seconds, self.oldest_writer_seconds) {
-            (None, None) => Ok(()),
+            (None, None) => {}
             (append, writer) => writeln!(
                 f,
                 "oldest running append to the log: {:.1} s; oldest writing transaction: {:.1} s",
                 append.unwrap_or(0.0),
                 writer.unwrap_or(0.0)
-            ),
+            )?,
         }
+        if let Some(holder) = &self.oldest_writer {
+            writeln!(
+                f,
+                "  held by pid {} ({}, {}) on database {}: {}",
+                holder.pid,
+                if holder.application_name.is_empty() {
+                    "no application_name"
+                } else {
+                    &holder.application_name
+                },
+                holder.state,
+                holder.database,
+                holder.query
+            )?;
+        }
+        Ok(())
     }
 }
