@@ -38,7 +38,7 @@ const COMMAND_TABLES: &[&str] = &[
     "campaign_ends",
 ];
 /// The shard map's, on PostgreSQL only (the embedded store is one shard).
-const SHARD_TABLES: &[&str] = &["shard_map_versions", "shard_map"];
+const SHARD_TABLES: &[&str] = &["shard_map_versions", "shard_map", "reshard_jobs"];
 
 /// The crates that own migrations, each with its own sets (PostgreSQL, SQLite) and tables.
 fn owners() -> [(
