@@ -64,13 +64,32 @@ fn shard_urls(app: &TestApp) -> BTreeMap<ShardName, String> {
         .collect()
 }
 
+/// Connections of each pool a test opens on a shard (the app has its own): a few tests of
+/// three databases each run at once on one server.
+const TEST_POOL: u32 = 2;
+
+/// Connections of each pool of an `orders reshard` run: the fewest the setting takes.
+const RESHARD_POOL: u32 = 4;
+
 /// A store on each of the app's databases.
 async fn shard_stores(app: &TestApp) -> BTreeMap<ShardName, EventStore> {
     let mut stores = BTreeMap::new();
     for (name, url) in shard_urls(app) {
-        stores.insert(name, EventStore::connect_with_pool(&url, 4).await.unwrap());
+        let store = EventStore::connect_with_pool(&url, TEST_POOL)
+            .await
+            .unwrap();
+        stores.insert(name, store);
     }
     stores
+}
+
+/// Closes the pools of `stores`.
+async fn close(stores: BTreeMap<ShardName, EventStore>) {
+    for store in stores.values() {
+        if let Some(pool) = store.postgres_pool() {
+            pool.close().await;
+        }
+    }
 }
 
 /// A router over `stores` under the map in force now.
@@ -187,9 +206,12 @@ async fn order_events(url: &str, order_id: &str) -> Vec<String> {
 /// Every acknowledged order is in the log of the shard its gene is written to, placed once
 /// and, when its payment was acknowledged, paid once; each stream of the log is whole on its
 /// shard.
-async fn every_order_is_on_its_shard_once(app: &TestApp, acknowledged: &[(String, bool)]) -> usize {
-    let stores = shard_stores(app).await;
-    let map = router(&stores).await.map();
+async fn every_order_is_on_its_shard_once(
+    app: &TestApp,
+    stores: &BTreeMap<ShardName, EventStore>,
+    acknowledged: &[(String, bool)],
+) -> usize {
+    let map = router(stores).await.map();
     let urls = shard_urls(app);
     for (order_id, paid) in acknowledged {
         let gene = gene_of_stream("Order", order_id);
@@ -234,10 +256,9 @@ async fn the_seller_lists_each_order_once(app: &TestApp, acknowledged: &[(String
 }
 
 /// Reconcile over every shard: clean, and every view up to its shard's head.
-async fn reconcile_is_clean(app: &TestApp) {
+async fn reconcile_is_clean(app: &TestApp, stores: &BTreeMap<ShardName, EventStore>) {
     app.read_side_settled().await;
-    let stores = shard_stores(app).await;
-    let report = reconcile_every_shard(&router(&stores).await, RECONCILE_WAIT, &mut |_| {})
+    let report = reconcile_every_shard(&router(stores).await, RECONCILE_WAIT, &mut |_| {})
         .await
         .unwrap();
     assert!(report.is_clean(), "{:#?}", report.differences);
@@ -321,7 +342,7 @@ pub async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing(app: Te
         failures.lock().unwrap()
     );
     let acknowledged = acknowledged.lock().unwrap().clone();
-    let moved = every_order_is_on_its_shard_once(&app, &acknowledged).await;
+    let moved = every_order_is_on_its_shard_once(&app, &stores, &acknowledged).await;
     assert!(moved > 8, "only {moved} orders on the moving genes");
     let map = MapStore::new(catalog).newest().await.unwrap();
     for gene in [*MOVING.start(), *MOVING.end()] {
@@ -330,13 +351,13 @@ pub async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing(app: Te
             &shards::Assignment::on(request.target.clone())
         );
     }
-    reconcile_is_clean(&app).await;
+    reconcile_is_clean(&app, &stores).await;
     the_seller_lists_each_order_once(&app, &acknowledged).await;
 
     let cleaned = resharder.cleanup(&mut |_| {}).await.unwrap();
     assert_eq!(cleaned.len(), 1);
     the_cleanup_leaves_each_stream_on_one_database(&app, &acknowledged).await;
-    reconcile_is_clean(&app).await;
+    reconcile_is_clean(&app, &stores).await;
     the_seller_lists_each_order_once(&app, &acknowledged).await;
     // a moved order is read back from its new shard
     let (moved_order, _) = acknowledged
@@ -349,6 +370,7 @@ pub async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing(app: Te
         .unwrap();
     let read = app.get_order(&app.buyer(buyer), moved_order).await;
     assert_eq!(read.status(), StatusCode::OK);
+    close(stores).await;
     let app = Arc::into_inner(app).unwrap();
     app.stop().await;
 }
@@ -383,6 +405,7 @@ fn reshard(app: &TestApp, args: &[&str]) -> Command {
         .args(args)
         .env("DATABASE_URL", &app.settings.database_url)
         .env("ORDERS_SHARDS", shards.join(","))
+        .env("ORDERS_POSTGRES_MAX_CONNECTIONS", RESHARD_POOL.to_string())
         .env_remove("RUST_LOG")
         .stdin(Stdio::null());
     command
@@ -438,12 +461,14 @@ pub async fn a_move_killed_at_each_step_resumes_and_completes(app: TestApp) {
     ] {
         // the steps before `step` done without a kill, then a run killed within it
         let until = step.as_str();
-        let status = reshard(&app, &[&args[..], &["--until", until]].concat())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
+        let output = reshard(&app, &[&args[..], &["--until", until]].concat())
+            .output()
             .unwrap();
-        assert!(status.success(), "reshard --until {until}: {status}");
+        assert!(
+            output.status.success(),
+            "reshard --until {until}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert_eq!(
             running_step(&app.settings.database_url).await.as_deref(),
             Some(until)
@@ -501,8 +526,9 @@ pub async fn a_move_killed_at_each_step_resumes_and_completes(app: TestApp) {
         failures.lock().unwrap()
     );
     let acknowledged = acknowledged.lock().unwrap().clone();
-    every_order_is_on_its_shard_once(&app, &acknowledged).await;
-    reconcile_is_clean(&app).await;
+    let stores = shard_stores(&app).await;
+    every_order_is_on_its_shard_once(&app, &stores, &acknowledged).await;
+    reconcile_is_clean(&app, &stores).await;
     let cleanup = reshard(&app, &["--cleanup"]).output().unwrap();
     assert!(
         cleanup.status.success(),
@@ -510,6 +536,7 @@ pub async fn a_move_killed_at_each_step_resumes_and_completes(app: TestApp) {
         String::from_utf8_lossy(&cleanup.stderr)
     );
     the_cleanup_leaves_each_stream_on_one_database(&app, &acknowledged).await;
-    reconcile_is_clean(&app).await;
+    reconcile_is_clean(&app, &stores).await;
+    close(stores).await;
     app.stop().await;
 }
