@@ -25,8 +25,8 @@ use std::time::Duration;
 use event_store::{Checkpoint, EventStore, StoreError};
 use projections::{Projection, ProjectionError, ReadModels};
 use shards::{
-    Comparison, Copied, Copier, Job, JobError, Jobs, MapError, MapStore, ShardMap, ShardName,
-    ShardRouter, Step,
+    Assignment, Comparison, Copied, Copier, Job, JobError, Jobs, MapError, MapStore, ShardMap,
+    ShardName, ShardRouter, Step,
 };
 
 /// Streams given their gene per statement before the copy.
@@ -305,14 +305,7 @@ impl<'a> Resharder<'a> {
             }
             tokio::time::sleep(VIEWS_POLL).await;
         }
-        let note = format!(
-            "reshard {}: genes {}-{} read from {}",
-            job.id,
-            job.genes.start(),
-            job.genes.end(),
-            job.target
-        );
-        self.publish(&note, progress, |map| {
+        self.publish(&note(job, "read from"), progress, |map| {
             map.with_reads_on(job.genes.clone(), &job.target)
         })
         .await
@@ -326,11 +319,7 @@ impl<'a> Resharder<'a> {
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(), ReshardError> {
         let map = self.maps.newest().await?;
-        if job
-            .genes
-            .clone()
-            .all(|g| map.assignment(g).write == job.target)
-        {
+        if switched(job, &map, |a| &a.write) {
             return Ok(());
         }
         let version = map.version() + 1;
@@ -338,14 +327,7 @@ impl<'a> Resharder<'a> {
         progress(Progress::Fenced(version));
         // every append of the genes on the source has ended: the head covers them all
         catch_up(copier, progress).await?;
-        let note = format!(
-            "reshard {}: genes {}-{} written to {}",
-            job.id,
-            job.genes.start(),
-            job.genes.end(),
-            job.target
-        );
-        self.publish(&note, progress, |map| {
+        self.publish(&note(job, "written to"), progress, |map| {
             map.with_writes_on(job.genes.clone(), &job.target)
         })
         .await
@@ -438,6 +420,24 @@ pub async fn reconcile_every_shard(
         })
         .collect();
     projections::reconcile::reconcile_shards_when_caught_up(&shards, wait, progress).await
+}
+
+/// Whether `map` has every gene of `job` on its target, on the `side` (read or write) given.
+fn switched(job: &Job, map: &ShardMap, side: impl Fn(&Assignment) -> &ShardName) -> bool {
+    job.genes
+        .clone()
+        .all(|gene| *side(map.assignment(gene)) == job.target)
+}
+
+/// The note of the map version that switches `job`'s genes (`read from`, `written to`).
+fn note(job: &Job, switch: &str) -> String {
+    format!(
+        "reshard {}: genes {}-{} {switch} {}",
+        job.id,
+        job.genes.start(),
+        job.genes.end(),
+        job.target
+    )
 }
 
 /// The one shard `genes` are read from and written to.

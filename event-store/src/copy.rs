@@ -17,7 +17,6 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::fences::gene_column;
-use crate::postgres::LOG_WRITER_LOCK;
 use crate::{Checkpoint, EventStore, StoreError, gene_of_stream};
 
 /// The metadata key that marks a copy, naming the shard it was copied from.
@@ -337,13 +336,7 @@ impl EventStore {
         .bind(version)
         .execute(pool)
         .await?;
-        let mut tx = crate::begin(pool).await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(LOG_WRITER_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        crate::fences::appends_in_flight_ended(pool).await
     }
 
     /// Lifts the fences of `genes` (a target taking genes back that it once gave away).

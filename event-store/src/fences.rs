@@ -32,15 +32,7 @@ impl EventStore {
         .bind(version)
         .execute(pool)
         .await?;
-        // an append that read the fences before the insert committed holds the writers' lock
-        // until it ends: waiting for the lock in exclusive mode waits for each of them
-        let mut tx = crate::begin(pool).await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(LOG_WRITER_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        appends_in_flight_ended(pool).await
     }
 
     /// Lifts the fence of `gene` (a move given up, or the gene moving back).
@@ -54,6 +46,19 @@ impl EventStore {
             .await?;
         Ok(())
     }
+}
+
+/// Returns once every append running now has ended: an append that read the fences before a
+/// fence's insert committed holds the writers' lock until it ends, and waiting for the lock in
+/// exclusive mode waits for each of them.
+pub(crate) async fn appends_in_flight_ended(pool: &sqlx::PgPool) -> Result<(), StoreError> {
+    let mut tx = crate::begin(pool).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOG_WRITER_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// `gene` as the `smallint` column holds it.

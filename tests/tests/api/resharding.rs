@@ -476,15 +476,17 @@ pub async fn a_move_killed_at_each_step_resumes_and_completes(app: TestApp) {
         // the source's log locked holds every step up where it first reads the log, so that
         // the run is killed within the step
         let held = lock_the_log(&app.settings.database_url).await;
+        let said = tempfile::NamedTempFile::new().unwrap();
         let mut child = reshard(&app, &args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(said.reopen().unwrap())
             .spawn()
             .unwrap();
         tokio::time::sleep(KILL_AFTER).await;
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the run ended in {until}"
+            "the run ended in {until}: {}",
+            std::fs::read_to_string(said.path()).unwrap()
         );
         assert_eq!(
             running_step(&app.settings.database_url).await.as_deref(),
