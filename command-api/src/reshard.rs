@@ -12,7 +12,8 @@
 //!    reads the genes from the target is published;
 //! 4. **switch-writes**: the genes are fenced off the source (a command that meets the fence
 //!    waits for the next map), the copier takes what the source appended before the fence,
-//!    and the map version that writes the genes to the target is published.
+//!    the source's relay publishes it (ADR 43: a moved stream's events reach JetStream in
+//!    their order), and the map version that writes the genes to the target is published.
 //!
 //! The source keeps its copies until [`Resharder::cleanup`] deletes them and rebuilds its
 //! views without them.
@@ -35,8 +36,11 @@ const BACKFILL_STREAMS: usize = 2_000;
 /// Events deleted per statement by a cleanup.
 const CLEANUP_EVENTS: usize = 10_000;
 
-/// How often the target's views are looked at while waiting for them.
+/// How often the target's views, or the source's relay, are looked at while waiting.
 const VIEWS_POLL: Duration = Duration::from_millis(100);
+
+/// How long a move waits, by default, for the source's relay before switching the writes.
+pub const DEFAULT_RELAY_WAIT: Duration = Duration::from_secs(30);
 
 /// A move asked for: these genes to that shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +85,13 @@ pub enum Progress {
     },
     /// The genes were fenced off the source for the map version given.
     Fenced(u64),
+    /// The source's relay has published its log up to `at` of `head`.
+    Relay {
+        /// Where it is.
+        at: Checkpoint,
+        /// Where it must get: the source's head after the fence.
+        head: Checkpoint,
+    },
     /// Events of the source's copies deleted so far by a cleanup.
     Deleted(u64),
     /// A cleanup rebuilds a view of the source.
@@ -155,6 +166,20 @@ pub enum ReshardError {
         /// How long it waited.
         secs: u64,
     },
+    /// The source's relay did not publish what the source holds in time: the writes stay on
+    /// the source, its fences lifted.
+    #[error(
+        "the source's relay reached position {at} of {head} within {secs} s: is a relay node \
+         running? (the writes stay on the source; run again to resume)"
+    )]
+    RelayBehind {
+        /// Where it got.
+        at: i64,
+        /// The source's head after the fence.
+        head: i64,
+        /// How long it waited.
+        secs: u64,
+    },
 }
 
 /// Moves genes between the shards of one deployment.
@@ -164,6 +189,7 @@ pub struct Resharder<'a> {
     jobs: Jobs,
     shards: &'a BTreeMap<ShardName, EventStore>,
     views_wait: Duration,
+    relay_wait: Duration,
 }
 
 impl<'a> Resharder<'a> {
@@ -180,7 +206,16 @@ impl<'a> Resharder<'a> {
             jobs: Jobs::new(catalog),
             shards,
             views_wait,
+            relay_wait: DEFAULT_RELAY_WAIT,
         }
+    }
+
+    /// Waits at most `wait` for the source's relay to publish what the source holds before
+    /// switching the writes ([`DEFAULT_RELAY_WAIT`] otherwise).
+    #[must_use]
+    pub fn relay_wait(mut self, wait: Duration) -> Self {
+        self.relay_wait = wait;
+        self
     }
 
     fn store(&self, shard: &ShardName) -> Result<&'a EventStore, ReshardError> {
@@ -326,11 +361,50 @@ impl<'a> Resharder<'a> {
         source.fence_genes(&job.genes, version).await?;
         progress(Progress::Fenced(version));
         // every append of the genes on the source has ended: the head covers them all
-        catch_up(copier, progress).await?;
+        let head = catch_up(copier, progress).await?.at;
+        // the target's relay publishes the genes' next events once the writes are there
+        if let Err(err) = self.relay_passes(source, head, progress).await {
+            source.lift_fences(&job.genes).await?;
+            return Err(err);
+        }
         self.publish(&note(job, "written to"), progress, |map| {
             map.with_writes_on(job.genes.clone(), &job.target)
         })
         .await
+    }
+
+    /// Waits until the source's relay has published its log up to `head`; at once when no
+    /// relay follows the source (it has no checkpoint).
+    async fn relay_passes(
+        &self,
+        source: &EventStore,
+        head: Checkpoint,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<(), ReshardError> {
+        let relay_follows = |checkpoints: &[(String, Checkpoint)]| {
+            checkpoints
+                .iter()
+                .find(|(name, _)| name == relay::RELAY_NAME)
+                .map(|(_, at)| *at)
+        };
+        let deadline = tokio::time::Instant::now() + self.relay_wait;
+        loop {
+            let Some(at) = relay_follows(&source.checkpoints().await?) else {
+                return Ok(());
+            };
+            progress(Progress::Relay { at, head });
+            if at >= head {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ReshardError::RelayBehind {
+                    at: at.position,
+                    head: head.position,
+                    secs: self.relay_wait.as_secs(),
+                });
+            }
+            tokio::time::sleep(VIEWS_POLL).await;
+        }
     }
 
     /// Publishes the next version of the newest map, made by `change`; read again and

@@ -3,7 +3,8 @@
 //! deadlines' timer and the campaigns' ends (timer), the projections and the archiver
 //! (projector). Each runs under its lease ([`crate::leased`]), so that with several nodes of
 //! a role one of them does it; with shards (ADR 42), each follower of the log runs once per
-//! shard, under the lease of that shard's database.
+//! shard, under the lease of that shard's database, but the relay: one node publishes every
+//! shard's log (ADR 43).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,34 +186,38 @@ impl Workers<'_> {
         Ok((workers, trades))
     }
 
-    /// The relay of each shard's log to JetStream, under the lease `relay` of the shard's
-    /// database, when `nats_url` is set.
+    /// The relay of every shard's log to JetStream, when `nats_url` is set: one publisher for
+    /// the stream (ADR 43), under the lease `relay` of the default shard's database, running
+    /// one follower per shard, each with its checkpoint in its shard.
     fn relay(&self, shards: &[Shard<'_>]) -> Result<Vec<JoinHandle<()>>, StartupError> {
         let Some(js) = &self.nats else {
             tracing::info!("relay role without nats_url: no event leaves the process");
             return Ok(Vec::new());
         };
+        let Some(first) = shards.first() else {
+            return Ok(Vec::new());
+        };
         let registry = self.metrics.registry();
         let metrics = RelayMetrics::register(registry)?;
         let lag = FollowerMetrics::register("relay", registry)?;
-        Ok(shards
-            .iter()
-            .map(|shard| {
-                let (store, js, settings, metrics, lag) = (
-                    shard.store.clone(),
-                    js.clone(),
-                    self.settings.relay_settings(),
-                    metrics.clone(),
-                    lag.clone(),
-                );
-                shard
-                    .leases
-                    .spawn(relay::RELAY_NAME, self.shutdown, move |token| {
-                        let relay = Relay::new(js.clone(), settings.clone(), metrics.clone());
-                        relay::follower(store.clone(), relay, lag.clone()).run(token)
+        let relay = Relay::new(js.clone(), self.settings.relay_settings(), metrics);
+        let stores: Vec<EventStore> = shards.iter().map(|shard| shard.store.clone()).collect();
+        Ok(vec![first.leases.spawn(
+            relay::RELAY_NAME,
+            self.shutdown,
+            move |token| {
+                let followers: Vec<_> = stores
+                    .iter()
+                    .map(|store| {
+                        relay::follower(store.clone(), relay.clone(), lag.clone())
+                            .run(token.clone())
                     })
-            })
-            .collect())
+                    .collect();
+                async move {
+                    futures::future::join_all(followers).await;
+                }
+            },
+        )])
     }
 
     /// `shard`'s payment deadlines' timer and its sweeper, and the campaigns' ends

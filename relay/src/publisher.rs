@@ -14,7 +14,9 @@
 //! failure the relay reads the stream's last sequence again. JetStream checks the message id
 //! before the expected sequence, so a republished event is a duplicate, not a refusal. The
 //! relay must be the stream's only publisher: another one's messages make its next batch fail
-//! once, and it resumes.
+//! once, and it resumes. With shards (ADR 43), one relay publishes every shard's log: each
+//! shard's follower publishes through a clone of it, and the clones take turns, whole batch by
+//! whole batch, under the one expected sequence.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -79,14 +81,17 @@ impl RelayMetrics {
 }
 
 /// Publishes the log to the stream of its [`RelaySettings`] (which must exist:
-/// [`crate::ensure_stream`]).
+/// [`crate::ensure_stream`]). Its clones are the same publisher: give one to each shard's
+/// follower, so that the stream keeps one publisher.
+#[derive(Clone)]
 pub struct Relay {
     js: jetstream::Context,
     settings: RelaySettings,
     metrics: RelayMetrics,
     /// The stream's last sequence after this relay's last batch; `None` until read from the
-    /// stream (at start and after any failure).
-    last_sequence: Mutex<Option<u64>>,
+    /// stream (at start and after any failure). Held for a whole batch: the clones publish
+    /// one batch at a time.
+    last_sequence: Arc<Mutex<Option<u64>>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -104,7 +109,7 @@ impl Relay {
             js,
             settings,
             metrics,
-            last_sequence: Mutex::new(None),
+            last_sequence: Arc::new(Mutex::new(None)),
         }
     }
 

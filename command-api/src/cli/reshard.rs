@@ -34,6 +34,11 @@ pub(crate) struct Reshard {
     /// How long to wait for the target's views to apply the copies before switching reads.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     views_wait_secs: u64,
+    /// How long to wait, with the genes fenced, for the source's relay to publish what the
+    /// source holds before switching writes (only when a relay follows the source's log);
+    /// past it the fence is lifted and the writes stay on the source.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    relay_wait_secs: u64,
     /// Delete the source's copies of every finished move instead, and rebuild its views
     /// without them.
     #[arg(long, conflicts_with_all = ["genes", "to", "until"])]
@@ -77,7 +82,8 @@ impl Reshard {
             .flat_map(|router| router.stores())
             .map(|(name, store)| (name.clone(), store.clone()))
             .collect();
-        let resharder = Resharder::new(catalog, &stores, Duration::from_secs(self.views_wait_secs));
+        let resharder = Resharder::new(catalog, &stores, Duration::from_secs(self.views_wait_secs))
+            .relay_wait(Duration::from_secs(self.relay_wait_secs));
         let mut shown = Shown::default();
         let result = if self.cleanup {
             resharder
@@ -178,6 +184,10 @@ impl Shown {
             ),
             Told::Published { version, note } => format!("map version {version}: {note}"),
             Told::Fenced(version) => format!("fenced off the source for map version {version}"),
+            Told::Relay { at, head } => format!(
+                "the source's relay is at position {} of {}",
+                at.position, head.position
+            ),
             Told::Rebuilding(projection) => {
                 format!("rebuilding the source's {} view", projection.name())
             }

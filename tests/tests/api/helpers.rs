@@ -48,7 +48,13 @@ pub const SHARDS: [&str; 2] = ["s2", "s3"];
 /// `database_url` (`default`, the catalog) and [`SHARDS`], with a shard map (version 2)
 /// written before the node starts that puts a third of the 1024 genes on each.
 pub async fn spawn_sharded_app() -> TestApp {
+    spawn_sharded_app_with(|_| {}).await
+}
+
+/// [`spawn_sharded_app`] with its settings changed by `change` first.
+pub async fn spawn_sharded_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(fresh_database().await);
+    change(&mut settings);
     settings.postgres_max_connections = SHARDED_POSTGRES_CONNECTIONS_MAX;
     let mut urls = serde_json::Map::new();
     for shard in SHARDS {

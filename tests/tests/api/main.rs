@@ -20,6 +20,7 @@ mod payments;
 mod read_side;
 mod request_ids;
 mod resharding;
+mod resharding_relay;
 mod scenarios;
 mod sharding;
 
@@ -87,6 +88,21 @@ on_both_stores!(
 );
 
 mod sharded_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_relay_publishes_every_shards_log_once_in_order_through_a_move() {
+        crate::resharding_relay::one_relay_publishes_every_shards_log_once_in_order_through_a_move(
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_move_waits_for_the_source_relay_before_switching_writes() {
+        crate::resharding_relay::a_move_waits_for_the_source_relay_before_switching_writes(
+            crate::helpers::spawn_sharded_app().await,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing() {
         crate::resharding::a_move_under_place_pay_load_loses_fails_and_doubles_nothing(

@@ -24,22 +24,22 @@ use sqlx::Connection;
 use crate::helpers::{NewProduct, SHARDS, TestApp, page_ids};
 
 /// Half of `default`'s genes under the app's map (0-340 there).
-const MOVING: RangeInclusive<u16> = 0..=170;
+pub(crate) const MOVING: RangeInclusive<u16> = 0..=170;
 
 /// Clients placing and paying at once.
-const CLIENTS: usize = 4;
+pub(crate) const CLIENTS: usize = 4;
 
 /// How long the views have to catch up before a reconcile compares.
-const RECONCILE_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const RECONCILE_WAIT: Duration = Duration::from_secs(30);
 
 /// An order a client was answered for: its id, and whether its payment was acknowledged.
-type Acknowledged = Arc<Mutex<Vec<(String, bool)>>>;
+pub(crate) type Acknowledged = Arc<Mutex<Vec<(String, bool)>>>;
 
 /// Requests answered otherwise than with success: what, and how.
-type Failures = Arc<Mutex<Vec<String>>>;
+pub(crate) type Failures = Arc<Mutex<Vec<String>>>;
 
 /// `n` buyers whose genes are in `genes`, named after `prefix`.
-fn buyers_in(prefix: &str, genes: &RangeInclusive<u16>, n: usize) -> Vec<String> {
+pub(crate) fn buyers_in(prefix: &str, genes: &RangeInclusive<u16>, n: usize) -> Vec<String> {
     (0..)
         .map(|i| format!("{prefix}-{i}"))
         .filter(|id| genes.contains(&gene_of_buyer(id)))
@@ -48,7 +48,7 @@ fn buyers_in(prefix: &str, genes: &RangeInclusive<u16>, n: usize) -> Vec<String>
 }
 
 /// A SKU id whose gene is in `genes`.
-fn sku_in(prefix: &str, genes: &RangeInclusive<u16>) -> String {
+pub(crate) fn sku_in(prefix: &str, genes: &RangeInclusive<u16>) -> String {
     (0..)
         .map(|i| format!("{prefix}-{i}"))
         .find(|id| genes.contains(&gene_of_stream("Sku", id)))
@@ -56,7 +56,7 @@ fn sku_in(prefix: &str, genes: &RangeInclusive<u16>) -> String {
 }
 
 /// The app's databases by shard name (`default`, then [`SHARDS`]).
-fn shard_urls(app: &TestApp) -> BTreeMap<ShardName, String> {
+pub(crate) fn shard_urls(app: &TestApp) -> BTreeMap<ShardName, String> {
     let names = std::iter::once("default").chain(SHARDS);
     names
         .zip(app.databases())
@@ -72,7 +72,7 @@ const TEST_POOL: u32 = 2;
 const RESHARD_POOL: u32 = 4;
 
 /// A store on each of the app's databases.
-async fn shard_stores(app: &TestApp) -> BTreeMap<ShardName, EventStore> {
+pub(crate) async fn shard_stores(app: &TestApp) -> BTreeMap<ShardName, EventStore> {
     let mut stores = BTreeMap::new();
     for (name, url) in shard_urls(app) {
         let store = EventStore::connect_with_pool(&url, TEST_POOL)
@@ -84,7 +84,7 @@ async fn shard_stores(app: &TestApp) -> BTreeMap<ShardName, EventStore> {
 }
 
 /// Closes the pools of `stores`.
-async fn close(stores: BTreeMap<ShardName, EventStore>) {
+pub(crate) async fn close(stores: BTreeMap<ShardName, EventStore>) {
     for store in stores.values() {
         if let Some(pool) = store.postgres_pool() {
             pool.close().await;
@@ -93,7 +93,7 @@ async fn close(stores: BTreeMap<ShardName, EventStore>) {
 }
 
 /// A router over `stores` under the map in force now.
-async fn router(stores: &BTreeMap<ShardName, EventStore>) -> ShardRouter {
+pub(crate) async fn router(stores: &BTreeMap<ShardName, EventStore>) -> ShardRouter {
     let catalog = stores[&ShardName::default_shard()].postgres_pool().unwrap();
     let map = MapStore::new(catalog.clone()).newest().await.unwrap();
     let (_, followed) = tokio::sync::watch::channel(Arc::new(map));
@@ -102,7 +102,7 @@ async fn router(stores: &BTreeMap<ShardName, EventStore>) -> ShardRouter {
 
 /// SKUs on a moving gene, on a staying gene of the same shard and on another shard, each with
 /// plenty of stock.
-async fn products(app: &TestApp) -> Vec<String> {
+pub(crate) async fn products(app: &TestApp) -> Vec<String> {
     let skus = vec![
         sku_in("moving-tea", &MOVING),
         sku_in("staying-tea", &(171..=340)),
@@ -120,7 +120,7 @@ async fn products(app: &TestApp) -> Vec<String> {
 }
 
 /// Places and pays one order of `sku` as `buyer`; records it, or what failed.
-async fn place_and_pay(
+pub(crate) async fn place_and_pay(
     app: &TestApp,
     buyer: &str,
     sku: &str,
@@ -158,7 +158,7 @@ async fn place_and_pay(
 }
 
 /// Clients placing and paying orders of `skus` as `buyers` until `stop`.
-fn load(
+pub(crate) fn load(
     app: &Arc<TestApp>,
     buyers: &[String],
     skus: &[String],
