@@ -140,6 +140,13 @@ pub struct StreamDigest {
 pub type StreamDigests = BTreeMap<(String, String), StreamDigest>;
 
 impl EventStore {
+    /// Copies have committed: a hint to the other processes' subscriptions (ADR 44).
+    fn committed(&self) {
+        if let crate::store::Backend::Postgres(backend) = &*self.backend {
+            backend.hints().committed();
+        }
+    }
+
     fn copy_pool(&self) -> Result<&PgPool, StoreError> {
         self.postgres_pool()
             .ok_or(StoreError::NotOnSqlite("moving genes"))
@@ -246,6 +253,9 @@ impl EventStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if copied > 0 {
+            self.committed();
+        }
         Ok(copied)
     }
 

@@ -22,6 +22,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::hints::CommitHints;
 use sqlx::{PgPool, Postgres};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -59,20 +60,26 @@ struct Append {
 pub(crate) struct GroupCommitter {
     appends: mpsc::Sender<Append>,
     writers: PgPool,
+    hints: CommitHints,
 }
 
 impl GroupCommitter {
     /// Starts the committer task on the current tokio runtime, writing on
     /// [`FLUSHES_IN_FLIGHT_MAX`] connections of its own to `pool`'s database (opened when
     /// needed), with the append statement timeout.
-    pub(crate) fn start(pool: &PgPool) -> Self {
-        Self::start_with_queue(writers_of(pool), APPENDS_QUEUED_MAX)
+    /// Each commit asks `hints` for a hint to the other processes.
+    pub(crate) fn start(pool: &PgPool, hints: CommitHints) -> Self {
+        Self::start_with_queue(writers_of(pool), APPENDS_QUEUED_MAX, hints)
     }
 
-    fn start_with_queue(writers: PgPool, queued_max: usize) -> Self {
+    fn start_with_queue(writers: PgPool, queued_max: usize, hints: CommitHints) -> Self {
         let (appends, pending) = mpsc::channel(queued_max);
-        tokio::spawn(run(writers.clone(), pending));
-        Self { appends, writers }
+        tokio::spawn(run(writers.clone(), pending, hints.clone()));
+        Self {
+            appends,
+            writers,
+            hints,
+        }
     }
 
     /// Writes `rows` (one command's events) with whatever other appends are waiting; returns
@@ -84,7 +91,11 @@ impl GroupCommitter {
                 Ok(result) => result,
                 Err(_) => Err(sqlx::Error::WorkerCrashed),
             },
-            Err(rows) => insert(&self.writers, &rows).await,
+            Err(rows) => {
+                insert(&self.writers, &rows).await?;
+                self.hints.committed();
+                Ok(())
+            }
         }
     }
 
@@ -113,7 +124,7 @@ fn writers_of(pool: &PgPool) -> PgPool {
         .connect_lazy_with(options)
 }
 
-async fn run(pool: PgPool, mut pending: mpsc::Receiver<Append>) {
+async fn run(pool: PgPool, mut pending: mpsc::Receiver<Append>, hints: CommitHints) {
     let flushes = Arc::new(Semaphore::new(FLUSHES_IN_FLIGHT_MAX));
     while let Some(first) = pending.recv().await {
         // Waiting for a free flush lets the next group gather meanwhile.
@@ -131,15 +142,18 @@ async fn run(pool: PgPool, mut pending: mpsc::Receiver<Append>) {
                 Err(_) => break,
             }
         }
-        let pool = pool.clone();
+        let (pool, hints) = (pool.clone(), hints.clone());
         tokio::spawn(async move {
-            flush(&pool, group).await;
+            if flush(&pool, group).await {
+                hints.committed();
+            }
             drop(permit);
         });
     }
 }
 
-async fn flush(pool: &PgPool, group: Vec<Append>) {
+/// Writes `group`, answering each append; whether any of them was written.
+async fn flush(pool: &PgPool, group: Vec<Append>) -> bool {
     if group.len() > 1 {
         let rows: Vec<&EventRow> = group.iter().flat_map(|append| &append.rows).collect();
         if insert_refs(pool, &rows).await.is_ok() {
@@ -147,13 +161,16 @@ async fn flush(pool: &PgPool, group: Vec<Append>) {
                 // a command that stopped waiting still has its events written
                 let _ = append.reply.send(Ok(()));
             }
-            return;
+            return true;
         }
     }
+    let mut written = false;
     for append in group {
         let result = insert(pool, &append.rows).await;
+        written |= result.is_ok();
         let _ = append.reply.send(result);
     }
+    written
 }
 
 async fn insert(pool: &PgPool, rows: &[EventRow]) -> Result<(), sqlx::Error> {
@@ -214,7 +231,8 @@ mod tests {
             .await
             .unwrap();
         let held = one.acquire().await.unwrap();
-        let committer = GroupCommitter::start_with_queue(one.clone(), QUEUED);
+        let committer =
+            GroupCommitter::start_with_queue(one.clone(), QUEUED, CommitHints::start(&one));
         let most = FLUSHES_IN_FLIGHT_MAX * GROUP_ROWS_MAX + 1 + QUEUED;
         let mut answers = Vec::new();
         let mut waited = false;

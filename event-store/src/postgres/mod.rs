@@ -3,11 +3,11 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use postgres_es::PostgresEventRepository;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgRow, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgRow, PgSslMode};
 use sqlx::{ConnectOptions, PgPool, Postgres, Row, Transaction};
 use tokio::sync::watch;
 
@@ -15,10 +15,12 @@ use crate::pool::{SLOW_STATEMENT_MS, SlowLogs};
 use crate::{Checkpoint, Pending, RecordedEvent, StoreError, StreamEvent};
 
 mod group_commit;
+mod hints;
 
 pub use group_commit::APPEND_STATEMENT_TIMEOUT_MS;
 pub(crate) use group_commit::EventRow;
 use group_commit::GroupCommitter;
+use hints::{CommitHints, forward_notifications};
 
 const POOL_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 
@@ -30,18 +32,16 @@ const POOL_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 /// genes' fences (`fences`), as the store's appends do.
 pub const LOG_WRITER_LOCK: i64 = 1_330_791_507;
 
-/// The channel the events table's trigger notifies after an insert commits.
-pub(crate) const NOTIFY_CHANNEL: &str = "orders_events";
 /// The name `declare_streams.sql` gives its cursor (one per transaction).
 const STREAMS_CURSOR: &str = "streams";
-/// Wait before listening again after the LISTEN connection failed.
-const LISTEN_RETRY_MS: u64 = 1_000;
 
 pub(crate) struct PostgresBackend {
     pub(crate) pool: PgPool,
     pub(crate) repo: PostgresEventRepository,
     /// Started by the first append, on the runtime that makes it.
     committer: OnceLock<GroupCommitter>,
+    /// Tells other processes that the log grew; started with the committer.
+    hints: OnceLock<CommitHints>,
     /// Counts the commit notifications received on the process's one LISTEN connection,
     /// started by the first subscription; subscribers wait for it to change.
     notified: OnceLock<Arc<watch::Sender<u64>>>,
@@ -53,6 +53,7 @@ impl PostgresBackend {
             repo: PostgresEventRepository::new(pool.clone()),
             pool,
             committer: OnceLock::new(),
+            hints: OnceLock::new(),
             notified: OnceLock::new(),
         }
     }
@@ -99,9 +100,15 @@ impl PostgresBackend {
     /// [`group_commit`]); returns once they are committed.
     pub(crate) async fn append(&self, rows: Vec<EventRow>) -> Result<(), sqlx::Error> {
         self.committer
-            .get_or_init(|| GroupCommitter::start(&self.pool))
+            .get_or_init(|| GroupCommitter::start(&self.pool, self.hints().clone()))
             .append(rows)
             .await
+    }
+
+    /// The hints of this store's commits (ADR 44), started on the current runtime at the
+    /// first call.
+    pub(crate) fn hints(&self) -> &CommitHints {
+        self.hints.get_or_init(|| CommitHints::start(&self.pool))
     }
 
     pub(crate) async fn read_after(
@@ -275,57 +282,6 @@ fn txid(row: &PgRow) -> Result<u64, StoreError> {
 
 fn recorded(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     RecordedEvent::from_row(row, txid(row)?)
-}
-
-/// Listens on [`NOTIFY_CHANNEL`] and counts each notification into `notified`, until the store
-/// that holds `notified` is gone or its pool is closed. A lost connection is set up again;
-/// until then, subscribers fall back on polling.
-async fn forward_notifications(pool: PgPool, notified: Weak<watch::Sender<u64>>) {
-    let bump = |notified: &watch::Sender<u64>| {
-        notified.send_modify(|count| *count = count.wrapping_add(1));
-    };
-    while !pool.is_closed() {
-        let mut listener = match listen(&pool).await {
-            Ok(listener) => listener,
-            Err(err) => {
-                tracing::warn!(error = %err, "LISTEN failed; subscriptions poll until it works");
-                tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)).await;
-                continue;
-            }
-        };
-        let Some(sender) = notified.upgrade() else {
-            return;
-        };
-        bump(&sender);
-        drop(sender);
-        loop {
-            let received = tokio::select! {
-                received = listener.recv() => received,
-                () = tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)) => {
-                    if notified.strong_count() == 0 || pool.is_closed() {
-                        return;
-                    }
-                    continue;
-                }
-            };
-            let Some(sender) = notified.upgrade() else {
-                return;
-            };
-            match received {
-                Ok(_) => bump(&sender),
-                Err(err) => {
-                    tracing::warn!(error = %err, "the LISTEN connection was lost; listening again");
-                    break;
-                }
-            }
-        }
-    }
-}
-
-async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(NOTIFY_CHANNEL).await?;
-    Ok(listener)
 }
 
 /// The next `limit` events of the cursor [`PostgresBackend::declare_streams_cursor`] declared

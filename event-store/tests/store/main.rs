@@ -10,6 +10,7 @@ mod leases;
 mod postgres_es_compat;
 mod postgres_fences;
 mod postgres_group_commit;
+mod postgres_notify;
 mod postgres_ordering;
 mod postgres_plans;
 mod slots;
