@@ -1,7 +1,9 @@
 //! The `orders` subcommands: what each takes and what it runs. The settings each one uses are
-//! flags of its own ([`settings`]); the work on the store is in [`store`], the progress lines
-//! of the long runs in [`progress`].
+//! flags of its own ([`settings`]); the work on the store is in [`store`] and
+//! [`dead_letters`], on every shard through [`shards`], the progress lines of the long runs in
+//! [`progress`].
 
+mod dead_letters;
 mod progress;
 mod reshard;
 mod settings;
@@ -19,8 +21,8 @@ use command_api::startup::{Application, migrate_store};
 use command_api::tail::{self, TailArgs};
 use command_api::telemetry;
 
+use dead_letters::DeadLetterCommand;
 use settings::{CALLBACKS, DATABASE, Group, HTTP, LOG, NATS, SERVE, TOKENS};
-use store::DeadLetterCommand;
 pub(crate) use store::Failure;
 
 /// The order platform: an event-sourced order system for e-commerce.
