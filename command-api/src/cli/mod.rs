@@ -118,7 +118,7 @@ enum Command {
     /// later event. Shows progress on stderr and prints a summary to stdout.
     Archive(store::Archive),
     /// Show an order's events with their metadata (who, when, dedup key, correlation) and its
-    /// state as of a time, as JSON.
+    /// state as of a time, as JSON. With shards, from the shard the order's gene is read from.
     Audit {
         #[command(flatten)]
         common: Common,

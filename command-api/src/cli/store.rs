@@ -1,7 +1,9 @@
 //! The subcommands that work on the store beside a running server: status, reconcile, replay,
-//! archive and audit (the dead letters are in [`super::dead_letters`]). None of them migrates
-//! (only `serve` and `migrate` do): each checks that the schema is complete and stops naming
-//! the missing migration, so that a role without the right to change the schema can run them.
+//! archive and audit (the dead letters are in [`super::dead_letters`]). With shards, each
+//! works on every shard's database, or on the one that holds what it is asked about. None of
+//! them migrates (only `serve` and `migrate` do): each checks that the schema is complete and
+//! stops naming the missing migration, so that a role without the right to change the schema
+//! can run them.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use clap::Args;
 use command_api::config::{Overrides, Settings};
 use command_api::startup::open_migrated_store;
 use command_api::telemetry;
+use cqrs_es::Aggregate;
 use event_store::EventStore;
 
 use super::Common;
@@ -245,17 +248,30 @@ impl Archive {
     }
 }
 
-/// `orders audit`.
+/// `orders audit`: the order's log is the one of the shard its gene is read from.
 pub(crate) async fn audit(
     settings: &Settings,
     order_id: &str,
     at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<()> {
-    let store = open(settings).await?;
+    let stores = open_every(settings, open(settings).await?).await?;
+    let (store, log) = match stores.router() {
+        None => (stores.default_store().clone(), "the log".to_owned()),
+        Some(router) => {
+            let route = router
+                .reads_for(domain::Order::TYPE, order_id)
+                .map_err(|err| Failure::CouldNotRun(err.into()))?;
+            let log = format!(
+                "the log of shard {}, where its gene {} is read from",
+                route.shard, route.gene
+            );
+            (route.store, log)
+        }
+    };
     let at = at.unwrap_or_else(chrono::Utc::now);
     match projections::audit::audit(&store, order_id, at).await? {
         Some(audit) => println!("{}", serde_json::to_string_pretty(&audit)?),
-        None => anyhow::bail!("no order {order_id} in the log"),
+        None => anyhow::bail!("no order {order_id} in {log}"),
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ mod read_side;
 mod request_ids;
 mod resharding;
 mod scenarios;
+mod sharded_cli;
 mod sharding;
 
 /// Each scenario of module `$module` as a test on PostgreSQL (in module `$postgres`), on
