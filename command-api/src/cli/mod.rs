@@ -101,15 +101,9 @@ enum Command {
     Reshard(reshard::Reshard),
     /// Rebuild projections from position zero into shadow tables and swap them in atomically,
     /// while a server keeps serving (its runners carry on from the swapped-in checkpoint).
-    /// Shows progress (events, rate, ETA) on stderr.
-    Replay {
-        #[command(flatten)]
-        common: Common,
-        /// Only this projection: `orders` (order detail, with the buyer and seller lists) or
-        /// `stock`.
-        #[arg(long, value_name = "NAME")]
-        projection: Option<String>,
-    },
+    /// With shards, every shard's in turn, each swapped in when rebuilt (--only-shard for
+    /// one). Shows progress (events, rate, ETA) on stderr, naming the shard.
+    Replay(store::Replay),
     /// Move settled orders (Completed, Cancelled, Refunded) whose last change is older than the
     /// threshold from the hot order views to the archive, in batches of one transaction each,
     /// until none is left. Safe beside a running server and safe to interrupt: a batch moves
@@ -277,9 +271,7 @@ pub(crate) async fn run(cli: Cli, given: Overrides) -> anyhow::Result<()> {
         }
         Command::Reconcile(args) => args.run(&given).await?,
         Command::Reshard(args) => args.run(&given).await?,
-        Command::Replay { common, projection } => {
-            store::replay(&common.settings(&given)?, projection.as_deref()).await?;
-        }
+        Command::Replay(args) => args.run(&given).await?,
         Command::Archive(args) => args.run(&given).await?,
         Command::Audit {
             common,

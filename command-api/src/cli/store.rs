@@ -16,7 +16,7 @@ use event_store::EventStore;
 
 use super::Common;
 use super::progress::Progress;
-use super::shards::open_every;
+use super::shards::{OnShard, OnlyShard, open_every};
 
 /// How a command failed when its exit code says more than 1.
 #[derive(Debug, thiserror::Error)]
@@ -167,31 +167,56 @@ impl Reconcile {
 }
 
 /// `orders replay`.
-pub(crate) async fn replay(settings: &Settings, projection: Option<&str>) -> anyhow::Result<()> {
-    let store = open(settings).await?;
-    let projections = match projection {
-        None => projections::Projection::ALL.to_vec(),
-        Some(name) => vec![
-            projections::Projection::parse(name)
-                .ok_or_else(|| anyhow::anyhow!("no projection {name:?} (orders, stock)"))?,
-        ],
-    };
-    for projection in projections {
-        let name = projection.name();
-        let mut progress = Progress::new(format!("replaying {name}"), "events");
-        let replayed = projections::replay::replay(&store, projection, |p| {
-            use projections::replay::Stage;
-            match p.stage {
-                Stage::Reading => progress.update(p.events, Some(p.total)),
-                Stage::Indexing => progress.step("indexing the rebuilt tables"),
-                Stage::Swapping => progress.step("swapping the rebuilt tables in"),
+#[derive(Args)]
+pub(crate) struct Replay {
+    #[command(flatten)]
+    common: Common,
+    /// Only this projection: `orders` (order detail, with the buyer and seller lists) or
+    /// `stock`.
+    #[arg(long, value_name = "NAME")]
+    projection: Option<String>,
+    #[command(flatten)]
+    only: OnlyShard,
+}
+
+impl Replay {
+    /// Each shard's projections in turn, each swapped in when rebuilt; a projection or shard
+    /// that does not exist is refused before any is rebuilt.
+    pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
+        let settings = self.common.settings(given)?;
+        let projections = match self.projection.as_deref() {
+            None => projections::Projection::ALL.to_vec(),
+            Some(name) => vec![
+                projections::Projection::parse(name)
+                    .ok_or_else(|| anyhow::anyhow!("no projection {name:?} (orders, stock)"))?,
+            ],
+        };
+        let stores = open_every(&settings, open(&settings).await?).await?;
+        for on in self.only.pick(&stores)? {
+            for &projection in &projections {
+                replay_one(&on, projection).await?;
             }
-        })
-        .await?;
-        progress.finish(&format!(
-            "{name} rebuilt from {replayed} events and swapped in"
-        ));
+        }
+        Ok(())
     }
+}
+
+/// Rebuilds `projection` on one shard, with its progress on stderr.
+async fn replay_one(on: &OnShard, projection: projections::Projection) -> anyhow::Result<()> {
+    let name = format!("{}{}", projection.name(), on.on());
+    let mut progress = Progress::new(format!("replaying {name}"), "events");
+    let replayed = projections::replay::replay(&on.store, projection, |p| {
+        use projections::replay::Stage;
+        match p.stage {
+            Stage::Reading => progress.update(p.events, Some(p.total)),
+            Stage::Indexing => progress.step("indexing the rebuilt tables"),
+            Stage::Swapping => progress.step("swapping the rebuilt tables in"),
+        }
+    })
+    .await?;
+    progress.finish(&format!(
+        "{name} rebuilt from {replayed} events and swapped in"
+    ));
     Ok(())
 }
 

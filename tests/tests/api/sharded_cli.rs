@@ -1,7 +1,9 @@
 //! The `orders` commands that work on one database at a time, on three shards
 //! ([`crate::helpers::spawn_sharded_app`]), run as the operator runs them (the binary, with
 //! `DATABASE_URL` and `ORDERS_SHARDS`):
-//! - `orders audit` finds an order on the shard its gene is read from.
+//! - `orders audit` finds an order on the shard its gene is read from;
+//! - `orders replay` rebuilds the views of every shard, or of the one `--only-shard` names,
+//!   and an unknown shard is exit 2 with nothing rebuilt.
 //!
 //! The tests are here rather than wrapped in `main.rs`: the module's name puts `sharded` in
 //! each test's name, which the nextest group of three-database tests matches.
@@ -12,11 +14,13 @@ use std::process::{Command, Output, Stdio};
 
 use event_store::{gene_of_buyer, gene_of_stream};
 use serde_json::Value;
+use sqlx::Connection;
 
 use crate::helpers::{NewProduct, SHARDS, TestApp, spawn_sharded_app};
 
-/// The genes of `s2` under [`crate::helpers::thirds`].
+/// The genes of `s2` and `s3` under [`crate::helpers::thirds`].
 const ON_S2: RangeInclusive<u16> = 341..=681;
+const ON_S3: RangeInclusive<u16> = 682..=1023;
 
 /// Connections of each pool of an `orders` run: the fewest the setting takes (three tests of
 /// three databases may run at once on one server).
@@ -69,6 +73,27 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The database of shard `name` (`default` or one of [`SHARDS`]).
+fn database_of(app: &TestApp, name: &str) -> String {
+    let index = std::iter::once("default")
+        .chain(SHARDS)
+        .position(|shard| shard == name)
+        .unwrap();
+    app.databases()[index].clone()
+}
+
+/// Runs `sql` on the database at `url`.
+async fn execute(url: &str, sql: &str) {
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(sql).execute(&mut db).await.unwrap();
+}
+
+/// The count `sql` answers on the database at `url`.
+async fn count(url: &str, sql: &str) -> i64 {
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
+}
+
 /// An order of one unit of a SKU of its own on `default`, placed by buyer `buyer` whose
 /// gene is in `genes` (so on another shard): its id.
 async fn order_on(app: &TestApp, buyer: &str, genes: &RangeInclusive<u16>) -> String {
@@ -107,4 +132,60 @@ async fn audit_reads_an_order_from_the_shard_its_gene_is_read_from() {
         "{}",
         text(&missing.stderr)
     );
+}
+
+/// The orders' views of `s2` and `s3` emptied behind the projections' backs come back with
+/// `orders replay`, which names each shard as it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_rebuilds_the_views_of_every_shard() {
+    let app = spawn_sharded_app().await;
+    order_on(&app, "on-s2", &ON_S2).await;
+    order_on(&app, "on-s3", &ON_S3).await;
+    app.read_side_settled().await;
+    let (s2, s3) = (database_of(&app, SHARDS[0]), database_of(&app, SHARDS[1]));
+    for url in [&s2, &s3] {
+        execute(url, "DELETE FROM order_detail").await;
+    }
+
+    let output = orders(&app, &["replay", "--projection", "orders"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    for url in [&s2, &s3] {
+        assert_eq!(count(url, "SELECT count(*) FROM order_detail").await, 1);
+    }
+    for shard in std::iter::once("default").chain(SHARDS) {
+        assert!(
+            stderr.contains(&format!("orders on shard {shard} rebuilt from")),
+            "{stderr}"
+        );
+    }
+}
+
+/// `--only-shard s3` rebuilds `s3`'s views and leaves `s2`'s as they are; a shard that is not
+/// configured is exit 2, naming it, with nothing rebuilt anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_of_one_shard_rebuilds_it_alone_and_an_unknown_one_is_refused() {
+    let app = spawn_sharded_app().await;
+    order_on(&app, "on-s2", &ON_S2).await;
+    order_on(&app, "on-s3", &ON_S3).await;
+    app.read_side_settled().await;
+    let (s2, s3) = (database_of(&app, SHARDS[0]), database_of(&app, SHARDS[1]));
+    for url in [&s2, &s3] {
+        execute(url, "DELETE FROM order_detail").await;
+    }
+
+    let unknown = orders(&app, &["replay", "--only-shard", "s9"]);
+    let stderr = text(&unknown.stderr);
+    assert_eq!(unknown.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no shard s9"), "{stderr}");
+    for url in [&s2, &s3] {
+        assert_eq!(count(url, "SELECT count(*) FROM order_detail").await, 0);
+    }
+
+    let one = orders(&app, &["replay", "--only-shard", SHARDS[1]]);
+    let stderr = text(&one.stderr);
+    assert_eq!(one.status.code(), Some(0), "{stderr}");
+    assert_eq!(count(&s3, "SELECT count(*) FROM order_detail").await, 1);
+    assert_eq!(count(&s2, "SELECT count(*) FROM order_detail").await, 0);
+    assert!(!stderr.contains("shard default"), "{stderr}");
 }
