@@ -109,7 +109,8 @@ enum Command {
     /// until none is left. Safe beside a running server and safe to interrupt: a batch moves
     /// all of its orders and its high-water mark, or nothing. Archived orders are still
     /// answered by GET /v1/orders/{id}, listed with ?archived=true, and brought back by any
-    /// later event. Shows progress on stderr and prints a summary to stdout.
+    /// later event. With shards, every shard's orders in turn (--only-shard for one). Shows
+    /// progress on stderr and prints a summary to stdout.
     Archive(store::Archive),
     /// Show an order's events with their metadata (who, when, dedup key, correlation) and its
     /// state as of a time, as JSON. With shards, from the shard the order's gene is read from.
@@ -124,6 +125,7 @@ enum Command {
     },
     /// Events that a follower of the log (a projection or a reaction) could not handle after
     /// its retries and parked, so that it went on: list them, or ask for one to be run again.
+    /// With shards, every shard's (--only-shard for one).
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
     /// Exit 0 when the server's /readyz answers 200 with status ready within 2 s, else 1 with

@@ -232,30 +232,42 @@ pub(crate) struct Archive {
     /// Orders per batch (default: the archive_batch_size setting, 500).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(projections::archive::ARCHIVE_BATCH_SIZE_MAX)))]
     batch_size: Option<u32>,
-    /// Stop after this many batches (default: until none is left).
+    /// Stop after this many batches (default: until none is left), on each shard.
     #[arg(long, value_name = "N")]
     max_batches: Option<u64>,
+    #[command(flatten)]
+    only: OnlyShard,
 }
 
 impl Archive {
+    /// Each shard's settled orders in turn.
     pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
         let settings = self.common.settings(given)?;
-        let store = open(&settings).await?;
+        let stores = open_every(&settings, open(&settings).await?).await?;
         let days = self.older_than_days.unwrap_or(settings.archive_after_days);
-        // one clock reading for the count and the run: the total is what the run moves
+        let batch_size = self.batch_size.unwrap_or(settings.archive_batch_size);
+        // one clock reading for every shard's count and run: the total is what the run moves
         let now = chrono::Utc::now();
-        let archiver = projections::Archiver::new(
-            &store,
-            chrono::TimeDelta::days(i64::from(days)),
-            self.batch_size.unwrap_or(settings.archive_batch_size),
-        )
-        .with_clock(move || now);
+        for on in self.only.pick(&stores)? {
+            let archiver = projections::Archiver::new(
+                &on.store,
+                chrono::TimeDelta::days(i64::from(days)),
+                batch_size,
+            )
+            .with_clock(move || now);
+            self.archive(&on, &archiver).await?;
+        }
+        Ok(())
+    }
+
+    async fn archive(&self, on: &OnShard, archiver: &projections::Archiver) -> anyhow::Result<()> {
         let archivable = archiver.archivable().await?;
         eprintln!(
-            "orders: {archivable} settled orders last changed before {} to archive",
+            "orders: {archivable} settled orders{} last changed before {} to archive",
+            on.on(),
             archiver.cutoff().to_rfc3339()
         );
-        let mut progress = Progress::new("archiving", "orders");
+        let mut progress = Progress::new(format!("archiving{}", on.on()), "orders");
         let mut moved = 0;
         let run = archiver
             .run(self.max_batches, |batch| {
@@ -264,10 +276,13 @@ impl Archive {
                 progress.update(moved, Some(archivable.max(moved)));
             })
             .await?;
-        progress.finish(&format!("archive: {} batches", run.batches));
+        progress.finish(&format!("archive{}: {} batches", on.on(), run.batches));
         println!(
-            "archived {} orders in {} batches ({} moved by every run so far)",
-            run.moved, run.batches, run.progress.orders
+            "archived {} orders{} in {} batches ({} moved by every run so far)",
+            run.moved,
+            on.on(),
+            run.batches,
+            run.progress.orders
         );
         Ok(())
     }

@@ -3,7 +3,9 @@
 //! `DATABASE_URL` and `ORDERS_SHARDS`):
 //! - `orders audit` finds an order on the shard its gene is read from;
 //! - `orders replay` rebuilds the views of every shard, or of the one `--only-shard` names,
-//!   and an unknown shard is exit 2 with nothing rebuilt.
+//!   and an unknown shard is exit 2 with nothing rebuilt;
+//! - `orders archive` archives the settled orders of every shard, `orders dead-letters list`
+//!   lists every shard's.
 //!
 //! The tests are here rather than wrapped in `main.rs`: the module's name puts `sharded` in
 //! each test's name, which the nextest group of three-database tests matches.
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use event_store::{gene_of_buyer, gene_of_stream};
+use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::Connection;
 
@@ -188,4 +191,59 @@ async fn replay_of_one_shard_rebuilds_it_alone_and_an_unknown_one_is_refused() {
     assert_eq!(count(&s3, "SELECT count(*) FROM order_detail").await, 1);
     assert_eq!(count(&s2, "SELECT count(*) FROM order_detail").await, 0);
     assert!(!stderr.contains("shard default"), "{stderr}");
+}
+
+/// `orders archive` moves the settled orders of every shard, not only the default's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_moves_the_settled_orders_of_every_shard() {
+    let app = spawn_sharded_app().await;
+    let order = order_on(&app, "cancels", &ON_S3).await;
+    let buyer = id_on("cancels", &ON_S3, gene_of_buyer);
+    let cancelled = app.cancel_order(&buyer, &order, 1).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    app.read_side_settled().await;
+
+    let output = orders(&app, &["archive", "--older-than-days", "0"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let s3 = database_of(&app, SHARDS[1]);
+    let archived = format!("SELECT count(*) FROM order_archive WHERE order_id = '{order}'");
+    assert_eq!(count(&s3, &archived).await, 1, "{}", text(&output.stdout));
+}
+
+/// `orders dead-letters list` shows each shard's parked events under its name; a retry of an
+/// id no shard holds says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_from_every_shard() {
+    let app = spawn_sharded_app().await;
+    execute(
+        &database_of(&app, SHARDS[0]),
+        "INSERT INTO dead_letters (follower, txid, position, aggregate_type, aggregate_id, \
+         sequence, event_type, error, attempts, parked_at_ms) \
+         VALUES ('orders', 1, 1, 'Order', 'parked-1', 1, 'OrderPlaced', 'a parked test event', \
+         10, 0)",
+    )
+    .await;
+
+    let every = orders(&app, &["dead-letters", "list"]);
+    let stdout = text(&every.stdout);
+    assert_eq!(every.status.code(), Some(0), "{}", text(&every.stderr));
+    assert!(
+        stdout.contains("shard default: 0 dead letter(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("shard s2: 1 dead letter(s)"), "{stdout}");
+    assert!(stdout.contains("a parked test event"), "{stdout}");
+
+    let one = orders(&app, &["dead-letters", "list", "--only-shard", SHARDS[1]]);
+    let stdout = text(&one.stdout);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    assert_eq!(stdout, "shard s3: 0 dead letter(s)\n");
+
+    let retry = orders(&app, &["dead-letters", "retry", "999"]);
+    let stderr = text(&retry.stderr);
+    assert_eq!(retry.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no dead letter 999 on any shard"),
+        "{stderr}"
+    );
 }
