@@ -14,10 +14,10 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use command_api::auth::{Role, TokenKeys};
-use command_api::config::{Overrides, Settings};
+use command_api::config::{Overrides, Settings, redact_url};
 use command_api::healthcheck;
 use command_api::payments::signature::CallbackKey;
-use command_api::startup::{Application, migrate_store};
+use command_api::startup::{Application, migrate_shard, migrate_store};
 use command_api::tail::{self, TailArgs};
 use command_api::telemetry;
 
@@ -37,8 +37,8 @@ pub(crate) struct Cli {
 enum Command {
     /// Run the HTTP server (command API, health, metrics) and the reactions beside it.
     Serve(Common),
-    /// Apply every crate's migrations and exit (`serve` also applies them; no other command
-    /// does).
+    /// Apply every crate's migrations and exit, on every shard's database with shards
+    /// (`serve` also applies them; no other command does).
     Migrate(Common),
     /// Print a bearer token signed with the configured secret, for trying the API.
     Token {
@@ -237,6 +237,10 @@ pub(crate) async fn run(cli: Cli, given: Overrides) -> anyhow::Result<()> {
             telemetry::init(settings.log_format);
             let store = migrate_store(&settings).await?;
             eprintln!("orders: {} event store migrated", store.backend_name());
+            for (shard, url) in settings.shards.iter() {
+                migrate_shard(&settings, url).await?;
+                eprintln!("orders: shard {shard} ({}) migrated", redact_url(url));
+            }
         }
         Command::Token {
             common,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use command_api::config::{Settings, redact_url};
+use command_api::startup::open_migrated_shard;
 use event_store::EventStore;
 use serde::Serialize;
 use shards::{MapStore, ShardName, ShardRouter, Stores};
@@ -147,7 +148,8 @@ async fn report(settings: &Settings) -> anyhow::Result<Report> {
 
 /// The stores of every shard `settings` configure beside `default`, routed by the map in
 /// force now (read once: for a command's run, not a server's life); the one store without
-/// shards. A shard that cannot be opened is a command that could not run.
+/// shards. A shard that cannot be opened, or lacks a migration, is a command that could not
+/// run.
 pub(super) async fn open_every(settings: &Settings, default: EventStore) -> anyhow::Result<Stores> {
     if settings.shards.is_empty() {
         return Ok(Stores::one(default));
@@ -163,14 +165,11 @@ pub(super) async fn open_every(settings: &Settings, default: EventStore) -> anyh
         .map_err(|err| could_not_run(err.into()))?;
     let mut stores = BTreeMap::from([(ShardName::default_shard(), default.clone())]);
     for (shard, url) in settings.shards.iter() {
-        let store = EventStore::connect_with_pool(url, settings.postgres_max_connections)
-            .await
-            .map_err(|err| {
-                could_not_run(
-                    anyhow::Error::new(err)
-                        .context(format!("cannot open shard {shard} ({})", redact_url(url))),
-                )
-            })?;
+        // as the default's: upcasting old events, quiet about slow statements, checked to be
+        // migrated before any work starts on any shard
+        let store = open_migrated_shard(settings, url).await.map_err(|err| {
+            could_not_run(anyhow::Error::new(err).context(format!("shard {shard}")))
+        })?;
         stores.insert(shard.clone(), store);
     }
     let (_, followed) = tokio::sync::watch::channel(Arc::new(map));

@@ -5,7 +5,9 @@
 //! - `orders replay` rebuilds the views of every shard, or of the one `--only-shard` names,
 //!   and an unknown shard is exit 2 with nothing rebuilt;
 //! - `orders archive` archives the settled orders of every shard, `orders dead-letters list`
-//!   lists every shard's.
+//!   lists every shard's;
+//! - a shard's database without its migrations stops a command before any work, and
+//!   `orders migrate` migrates it.
 //!
 //! The tests are here rather than wrapped in `main.rs`: the module's name puts `sharded` in
 //! each test's name, which the nextest group of three-database tests matches.
@@ -19,7 +21,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::Connection;
 
-use crate::helpers::{NewProduct, SHARDS, TestApp, spawn_sharded_app};
+use crate::helpers::{NewProduct, SHARDS, TestApp, fresh_database, spawn_sharded_app};
 
 /// The genes of `s2` and `s3` under [`crate::helpers::thirds`].
 const ON_S2: RangeInclusive<u16> = 341..=681;
@@ -55,10 +57,17 @@ fn orders_bin() -> PathBuf {
 
 /// `orders ARGS` on the app's databases, configured through the environment.
 fn orders(app: &TestApp, args: &[&str]) -> Output {
+    orders_with(app, &[], args)
+}
+
+/// [`orders`] with the shards `more` (name, URL) configured besides the app's.
+fn orders_with(app: &TestApp, more: &[(&str, &str)], args: &[&str]) -> Output {
     let shards: Vec<String> = SHARDS
         .iter()
+        .copied()
         .zip(app.databases().into_iter().skip(1))
         .map(|(name, url)| format!("{name}={url}"))
+        .chain(more.iter().map(|(name, url)| format!("{name}={url}")))
         .collect();
     Command::new(orders_bin())
         .args(args)
@@ -246,4 +255,38 @@ async fn dead_letters_are_listed_from_every_shard() {
         stderr.contains("no dead letter 999 on any shard"),
         "{stderr}"
     );
+}
+
+/// A configured shard whose database is not migrated stops `orders replay` before it rebuilds
+/// anything, naming the shard and the migration; `orders migrate` migrates every shard's
+/// database, after which the replay runs on it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_without_its_migrations_stops_replay_until_migrate_migrates_it() {
+    let app = spawn_sharded_app().await;
+    order_on(&app, "on-s2", &ON_S2).await;
+    app.read_side_settled().await;
+    let s2 = database_of(&app, SHARDS[0]);
+    execute(&s2, "DELETE FROM order_detail").await;
+    let s4 = fresh_database().await;
+    let more = [("s4", s4.as_str())];
+
+    let refused = orders_with(&app, &more, &["replay"]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("shard s4"), "{stderr}");
+    assert!(stderr.contains("lacks migration"), "{stderr}");
+    assert_eq!(count(&s2, "SELECT count(*) FROM order_detail").await, 0);
+
+    let migrated = orders_with(&app, &more, &["migrate"]);
+    let stderr = text(&migrated.stderr);
+    assert_eq!(migrated.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("orders: shard s4 ("), "{stderr}");
+    let replayed = orders_with(&app, &more, &["replay"]);
+    let stderr = text(&replayed.stderr);
+    assert_eq!(replayed.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("orders on shard s4 rebuilt from 0 events"),
+        "{stderr}"
+    );
+    assert_eq!(count(&s2, "SELECT count(*) FROM order_detail").await, 1);
 }
