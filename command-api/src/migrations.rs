@@ -52,12 +52,27 @@ pub static SQLITE_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 pub async fn first_missing(
     store: &event_store::EventStore,
 ) -> Result<Option<(i64, String)>, event_store::StoreError> {
-    let applied = event_store::migrations::applied(store).await?;
     let migrator = if store.postgres_pool().is_some() {
         &*MIGRATOR
     } else {
         &*SQLITE_MIGRATOR
     };
+    first_missing_of(store, migrator).await
+}
+
+/// [`first_missing`] on the database of a shard other than the default, whose schema is
+/// [`SHARD_MIGRATOR`]'s.
+pub async fn first_missing_on_shard(
+    store: &event_store::EventStore,
+) -> Result<Option<(i64, String)>, event_store::StoreError> {
+    first_missing_of(store, &SHARD_MIGRATOR).await
+}
+
+async fn first_missing_of(
+    store: &event_store::EventStore,
+    migrator: &Migrator,
+) -> Result<Option<(i64, String)>, event_store::StoreError> {
+    let applied = event_store::migrations::applied(store).await?;
     Ok(migrator
         .iter()
         .find(|m| !applied.contains(&m.version))

@@ -1,7 +1,9 @@
 //! The `orders` subcommands: what each takes and what it runs. The settings each one uses are
-//! flags of its own ([`settings`]); the work on the store is in [`store`], the progress lines
-//! of the long runs in [`progress`].
+//! flags of its own ([`settings`]); the work on the store is in [`store`] and
+//! [`dead_letters`], on every shard through [`shards`], the progress lines of the long runs in
+//! [`progress`].
 
+mod dead_letters;
 mod progress;
 mod reshard;
 mod settings;
@@ -12,15 +14,15 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use command_api::auth::{Role, TokenKeys};
-use command_api::config::{Overrides, Settings};
+use command_api::config::{Overrides, Settings, redact_url};
 use command_api::healthcheck;
 use command_api::payments::signature::CallbackKey;
-use command_api::startup::{Application, migrate_store};
+use command_api::startup::{Application, migrate_shard, migrate_store};
 use command_api::tail::{self, TailArgs};
 use command_api::telemetry;
 
+use dead_letters::DeadLetterCommand;
 use settings::{CALLBACKS, DATABASE, Group, HTTP, LOG, NATS, SERVE, TOKENS};
-use store::DeadLetterCommand;
 pub(crate) use store::Failure;
 
 /// The order platform: an event-sourced order system for e-commerce.
@@ -35,8 +37,8 @@ pub(crate) struct Cli {
 enum Command {
     /// Run the HTTP server (command API, health, metrics) and the reactions beside it.
     Serve(Common),
-    /// Apply every crate's migrations and exit (`serve` also applies them; no other command
-    /// does).
+    /// Apply every crate's migrations and exit, on every shard's database with shards
+    /// (`serve` also applies them; no other command does).
     Migrate(Common),
     /// Print a bearer token signed with the configured secret, for trying the API.
     Token {
@@ -99,24 +101,19 @@ enum Command {
     Reshard(reshard::Reshard),
     /// Rebuild projections from position zero into shadow tables and swap them in atomically,
     /// while a server keeps serving (its runners carry on from the swapped-in checkpoint).
-    /// Shows progress (events, rate, ETA) on stderr.
-    Replay {
-        #[command(flatten)]
-        common: Common,
-        /// Only this projection: `orders` (order detail, with the buyer and seller lists) or
-        /// `stock`.
-        #[arg(long, value_name = "NAME")]
-        projection: Option<String>,
-    },
+    /// With shards, every shard's in turn, each swapped in when rebuilt (--only-shard for
+    /// one). Shows progress (events, rate, ETA) on stderr, naming the shard.
+    Replay(store::Replay),
     /// Move settled orders (Completed, Cancelled, Refunded) whose last change is older than the
     /// threshold from the hot order views to the archive, in batches of one transaction each,
     /// until none is left. Safe beside a running server and safe to interrupt: a batch moves
     /// all of its orders and its high-water mark, or nothing. Archived orders are still
     /// answered by GET /v1/orders/{id}, listed with ?archived=true, and brought back by any
-    /// later event. Shows progress on stderr and prints a summary to stdout.
+    /// later event. With shards, every shard's orders in turn (--only-shard for one). Shows
+    /// progress on stderr and prints a summary to stdout.
     Archive(store::Archive),
     /// Show an order's events with their metadata (who, when, dedup key, correlation) and its
-    /// state as of a time, as JSON.
+    /// state as of a time, as JSON. With shards, from the shard the order's gene is read from.
     Audit {
         #[command(flatten)]
         common: Common,
@@ -128,6 +125,7 @@ enum Command {
     },
     /// Events that a follower of the log (a projection or a reaction) could not handle after
     /// its retries and parked, so that it went on: list them, or ask for one to be run again.
+    /// With shards, every shard's (--only-shard for one).
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
     /// Exit 0 when the server's /readyz answers 200 with status ready within 2 s, else 1 with
@@ -239,6 +237,10 @@ pub(crate) async fn run(cli: Cli, given: Overrides) -> anyhow::Result<()> {
             telemetry::init(settings.log_format);
             let store = migrate_store(&settings).await?;
             eprintln!("orders: {} event store migrated", store.backend_name());
+            for (shard, url) in settings.shards.iter() {
+                migrate_shard(&settings, url).await?;
+                eprintln!("orders: shard {shard} ({}) migrated", redact_url(url));
+            }
         }
         Command::Token {
             common,
@@ -275,9 +277,7 @@ pub(crate) async fn run(cli: Cli, given: Overrides) -> anyhow::Result<()> {
         }
         Command::Reconcile(args) => args.run(&given).await?,
         Command::Reshard(args) => args.run(&given).await?,
-        Command::Replay { common, projection } => {
-            store::replay(&common.settings(&given)?, projection.as_deref()).await?;
-        }
+        Command::Replay(args) => args.run(&given).await?,
         Command::Archive(args) => args.run(&given).await?,
         Command::Audit {
             common,

@@ -1,13 +1,16 @@
 //! `orders shards`: the shard map in force and the databases it routes to. It reads only: the
 //! map from the default database (which it does not migrate), each configured shard by a
-//! connection it opens and closes.
+//! connection it opens and closes. Also the other commands' way to every shard: [`open_every`],
+//! and [`OnlyShard`] for those that work on each shard's database in turn.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Args;
 use command_api::config::{Settings, redact_url};
+use command_api::startup::open_migrated_shard;
 use event_store::EventStore;
 use serde::Serialize;
 use shards::{MapStore, ShardName, ShardRouter, Stores};
@@ -145,7 +148,8 @@ async fn report(settings: &Settings) -> anyhow::Result<Report> {
 
 /// The stores of every shard `settings` configure beside `default`, routed by the map in
 /// force now (read once: for a command's run, not a server's life); the one store without
-/// shards. A shard that cannot be opened is a command that could not run.
+/// shards. A shard that cannot be opened, or lacks a migration, is a command that could not
+/// run.
 pub(super) async fn open_every(settings: &Settings, default: EventStore) -> anyhow::Result<Stores> {
     if settings.shards.is_empty() {
         return Ok(Stores::one(default));
@@ -161,18 +165,79 @@ pub(super) async fn open_every(settings: &Settings, default: EventStore) -> anyh
         .map_err(|err| could_not_run(err.into()))?;
     let mut stores = BTreeMap::from([(ShardName::default_shard(), default.clone())]);
     for (shard, url) in settings.shards.iter() {
-        let store = EventStore::connect_with_pool(url, settings.postgres_max_connections)
-            .await
-            .map_err(|err| {
-                could_not_run(
-                    anyhow::Error::new(err)
-                        .context(format!("cannot open shard {shard} ({})", redact_url(url))),
-                )
-            })?;
+        // as the default's: upcasting old events, quiet about slow statements, checked to be
+        // migrated before any work starts on any shard
+        let store = open_migrated_shard(settings, url).await.map_err(|err| {
+            could_not_run(anyhow::Error::new(err).context(format!("shard {shard}")))
+        })?;
         stores.insert(shard.clone(), store);
     }
     let (_, followed) = tokio::sync::watch::channel(Arc::new(map));
     Ok(Stores::sharded(default, ShardRouter::new(followed, stores)))
+}
+
+/// `--only-shard NAME`, for a command that works on each shard's database in turn.
+#[derive(Args)]
+pub(crate) struct OnlyShard {
+    /// Only this shard: `default` (the database_url) or a name of the shards setting
+    /// (default: every shard, one after the other; without shards, the one database).
+    #[arg(long, value_name = "NAME")]
+    only_shard: Option<ShardName>,
+}
+
+/// One shard a command works on: its name when shards are configured (for the output to say
+/// which), and its store.
+pub(super) struct OnShard {
+    pub(super) shard: Option<ShardName>,
+    pub(super) store: EventStore,
+}
+
+impl OnShard {
+    /// ` on shard NAME` with shards, else nothing: what a line about this shard's work adds.
+    pub(super) fn on(&self) -> String {
+        self.shard
+            .as_ref()
+            .map_or_else(String::new, |shard| format!(" on shard {shard}"))
+    }
+}
+
+impl OnlyShard {
+    /// The shards to work on, in name order: the one `--only-shard` names, or every one (the
+    /// one store without shards). A name that is not configured is a command that could not
+    /// run, refused before any work.
+    pub(super) fn pick(&self, stores: &Stores) -> anyhow::Result<Vec<OnShard>> {
+        let every: Vec<OnShard> = match stores.router() {
+            Some(router) => router
+                .stores()
+                .map(|(shard, store)| OnShard {
+                    shard: Some(shard.clone()),
+                    store: store.clone(),
+                })
+                .collect(),
+            None => vec![OnShard {
+                shard: None,
+                store: stores.default_store().clone(),
+            }],
+        };
+        let Some(only) = &self.only_shard else {
+            return Ok(every);
+        };
+        let default = ShardName::default_shard();
+        let named = |on: &OnShard| on.shard.as_ref().unwrap_or(&default) == only;
+        if !every.iter().any(named) {
+            let configured: Vec<String> = every
+                .iter()
+                .map(|on| on.shard.as_ref().unwrap_or(&default).to_string())
+                .collect();
+            return Err(Failure::CouldNotRun(anyhow::anyhow!(
+                "no shard {only}: the shards configured are {} (--shard NAME=URL or \
+                 ORDERS_SHARDS)",
+                configured.join(", ")
+            ))
+            .into());
+        }
+        Ok(every.into_iter().filter(named).collect())
+    }
 }
 
 /// Opens one connection to `url` and closes it; why not, when it cannot.

@@ -1,22 +1,22 @@
 //! The subcommands that work on the store beside a running server: status, reconcile, replay,
-//! archive, audit and the dead letters. None of them migrates (only `serve` and `migrate`
-//! do): each checks that the schema is complete and stops naming the missing migration, so
-//! that a role without the right to change the schema can run them.
+//! archive and audit (the dead letters are in [`super::dead_letters`]). With shards, each
+//! works on every shard's database, or on the one that holds what it is asked about. None of
+//! them migrates (only `serve` and `migrate` do): each checks that the schema is complete and
+//! stops naming the missing migration, so that a role without the right to change the schema
+//! can run them.
 
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use command_api::config::{Overrides, Settings};
 use command_api::startup::open_migrated_store;
 use command_api::telemetry;
+use cqrs_es::Aggregate;
 use event_store::EventStore;
 
 use super::Common;
 use super::progress::Progress;
-use super::shards::open_every;
-
-/// How often `orders dead-letters retry` looks for the outcome.
-const RETRY_POLL_INTERVAL_MS: u64 = 250;
+use super::shards::{OnShard, OnlyShard, open_every};
 
 /// How a command failed when its exit code says more than 1.
 #[derive(Debug, thiserror::Error)]
@@ -167,31 +167,56 @@ impl Reconcile {
 }
 
 /// `orders replay`.
-pub(crate) async fn replay(settings: &Settings, projection: Option<&str>) -> anyhow::Result<()> {
-    let store = open(settings).await?;
-    let projections = match projection {
-        None => projections::Projection::ALL.to_vec(),
-        Some(name) => vec![
-            projections::Projection::parse(name)
-                .ok_or_else(|| anyhow::anyhow!("no projection {name:?} (orders, stock)"))?,
-        ],
-    };
-    for projection in projections {
-        let name = projection.name();
-        let mut progress = Progress::new(format!("replaying {name}"), "events");
-        let replayed = projections::replay::replay(&store, projection, |p| {
-            use projections::replay::Stage;
-            match p.stage {
-                Stage::Reading => progress.update(p.events, Some(p.total)),
-                Stage::Indexing => progress.step("indexing the rebuilt tables"),
-                Stage::Swapping => progress.step("swapping the rebuilt tables in"),
+#[derive(Args)]
+pub(crate) struct Replay {
+    #[command(flatten)]
+    common: Common,
+    /// Only this projection: `orders` (order detail, with the buyer and seller lists) or
+    /// `stock`.
+    #[arg(long, value_name = "NAME")]
+    projection: Option<String>,
+    #[command(flatten)]
+    only: OnlyShard,
+}
+
+impl Replay {
+    /// Each shard's projections in turn, each swapped in when rebuilt; a projection or shard
+    /// that does not exist is refused before any is rebuilt.
+    pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
+        let settings = self.common.settings(given)?;
+        let projections = match self.projection.as_deref() {
+            None => projections::Projection::ALL.to_vec(),
+            Some(name) => vec![
+                projections::Projection::parse(name)
+                    .ok_or_else(|| anyhow::anyhow!("no projection {name:?} (orders, stock)"))?,
+            ],
+        };
+        let stores = open_every(&settings, open(&settings).await?).await?;
+        for on in self.only.pick(&stores)? {
+            for &projection in &projections {
+                replay_one(&on, projection).await?;
             }
-        })
-        .await?;
-        progress.finish(&format!(
-            "{name} rebuilt from {replayed} events and swapped in"
-        ));
+        }
+        Ok(())
     }
+}
+
+/// Rebuilds `projection` on one shard, with its progress on stderr.
+async fn replay_one(on: &OnShard, projection: projections::Projection) -> anyhow::Result<()> {
+    let name = format!("{}{}", projection.name(), on.on());
+    let mut progress = Progress::new(format!("replaying {name}"), "events");
+    let replayed = projections::replay::replay(&on.store, projection, |p| {
+        use projections::replay::Stage;
+        match p.stage {
+            Stage::Reading => progress.update(p.events, Some(p.total)),
+            Stage::Indexing => progress.step("indexing the rebuilt tables"),
+            Stage::Swapping => progress.step("swapping the rebuilt tables in"),
+        }
+    })
+    .await?;
+    progress.finish(&format!(
+        "{name} rebuilt from {replayed} events and swapped in"
+    ));
     Ok(())
 }
 
@@ -207,30 +232,42 @@ pub(crate) struct Archive {
     /// Orders per batch (default: the archive_batch_size setting, 500).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(projections::archive::ARCHIVE_BATCH_SIZE_MAX)))]
     batch_size: Option<u32>,
-    /// Stop after this many batches (default: until none is left).
+    /// Stop after this many batches (default: until none is left), on each shard.
     #[arg(long, value_name = "N")]
     max_batches: Option<u64>,
+    #[command(flatten)]
+    only: OnlyShard,
 }
 
 impl Archive {
+    /// Each shard's settled orders in turn.
     pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
         let settings = self.common.settings(given)?;
-        let store = open(&settings).await?;
+        let stores = open_every(&settings, open(&settings).await?).await?;
         let days = self.older_than_days.unwrap_or(settings.archive_after_days);
-        // one clock reading for the count and the run: the total is what the run moves
+        let batch_size = self.batch_size.unwrap_or(settings.archive_batch_size);
+        // one clock reading for every shard's count and run: the total is what the run moves
         let now = chrono::Utc::now();
-        let archiver = projections::Archiver::new(
-            &store,
-            chrono::TimeDelta::days(i64::from(days)),
-            self.batch_size.unwrap_or(settings.archive_batch_size),
-        )
-        .with_clock(move || now);
+        for on in self.only.pick(&stores)? {
+            let archiver = projections::Archiver::new(
+                &on.store,
+                chrono::TimeDelta::days(i64::from(days)),
+                batch_size,
+            )
+            .with_clock(move || now);
+            self.archive(&on, &archiver).await?;
+        }
+        Ok(())
+    }
+
+    async fn archive(&self, on: &OnShard, archiver: &projections::Archiver) -> anyhow::Result<()> {
         let archivable = archiver.archivable().await?;
         eprintln!(
-            "orders: {archivable} settled orders last changed before {} to archive",
+            "orders: {archivable} settled orders{} last changed before {} to archive",
+            on.on(),
             archiver.cutoff().to_rfc3339()
         );
-        let mut progress = Progress::new("archiving", "orders");
+        let mut progress = Progress::new(format!("archiving{}", on.on()), "orders");
         let mut moved = 0;
         let run = archiver
             .run(self.max_batches, |batch| {
@@ -239,126 +276,42 @@ impl Archive {
                 progress.update(moved, Some(archivable.max(moved)));
             })
             .await?;
-        progress.finish(&format!("archive: {} batches", run.batches));
+        progress.finish(&format!("archive{}: {} batches", on.on(), run.batches));
         println!(
-            "archived {} orders in {} batches ({} moved by every run so far)",
-            run.moved, run.batches, run.progress.orders
+            "archived {} orders{} in {} batches ({} moved by every run so far)",
+            run.moved,
+            on.on(),
+            run.batches,
+            run.progress.orders
         );
         Ok(())
     }
 }
 
-/// `orders audit`.
+/// `orders audit`: the order's log is the one of the shard its gene is read from.
 pub(crate) async fn audit(
     settings: &Settings,
     order_id: &str,
     at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<()> {
-    let store = open(settings).await?;
+    let stores = open_every(settings, open(settings).await?).await?;
+    let (store, log) = match stores.router() {
+        None => (stores.default_store().clone(), "the log".to_owned()),
+        Some(router) => {
+            let route = router
+                .reads_for(domain::Order::TYPE, order_id)
+                .map_err(|err| Failure::CouldNotRun(err.into()))?;
+            let log = format!(
+                "the log of shard {}, where its gene {} is read from",
+                route.shard, route.gene
+            );
+            (route.store, log)
+        }
+    };
     let at = at.unwrap_or_else(chrono::Utc::now);
     match projections::audit::audit(&store, order_id, at).await? {
         Some(audit) => println!("{}", serde_json::to_string_pretty(&audit)?),
-        None => anyhow::bail!("no order {order_id} in the log"),
+        None => anyhow::bail!("no order {order_id} in {log}"),
     }
     Ok(())
-}
-
-/// `orders dead-letters ...`.
-#[derive(Subcommand)]
-pub(crate) enum DeadLetterCommand {
-    /// List the parked events, oldest first: id, follower, event, attempts, last error.
-    List {
-        #[command(flatten)]
-        common: Common,
-        /// Only the dead letters of this follower (e.g. `orders`, `order-reactions`).
-        #[arg(long, value_name = "NAME")]
-        follower: Option<String>,
-    },
-    /// Ask the server running the event's follower to run it again, and wait for the outcome:
-    /// exits 0 once it was handled (the dead letter is removed), 1 when it failed again (its
-    /// new error is printed) or nothing picked it up in time (the request stays).
-    Retry {
-        #[command(flatten)]
-        common: Common,
-        /// The dead letter's id (from `orders dead-letters list`).
-        id: i64,
-        /// How long to wait for the outcome.
-        #[arg(long, value_name = "SECS", default_value_t = 30)]
-        wait_secs: u64,
-    },
-}
-
-impl DeadLetterCommand {
-    pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
-        match self {
-            Self::List { common, follower } => {
-                list_dead_letters(&open(&common.settings(given)?).await?, follower).await
-            }
-            Self::Retry {
-                common,
-                id,
-                wait_secs,
-            } => retry_dead_letter(&open(&common.settings(given)?).await?, id, wait_secs).await,
-        }
-    }
-}
-
-async fn list_dead_letters(store: &EventStore, follower: Option<String>) -> anyhow::Result<()> {
-    let letters = store.dead_letters(follower.as_deref(), false).await?;
-    println!("{} dead letter(s)", letters.len());
-    for letter in &letters {
-        let parked = chrono::DateTime::from_timestamp_millis(letter.parked_at_ms)
-            .map_or_else(|| letter.parked_at_ms.to_string(), |t| t.to_rfc3339());
-        println!(
-            "{:<6} {:<20} {} {}/{} #{} at position {}, parked {parked} after {} attempt(s){}\n       {}",
-            letter.id,
-            letter.follower,
-            letter.event_type,
-            letter.aggregate_type,
-            letter.aggregate_id,
-            letter.sequence,
-            letter.checkpoint.position,
-            letter.attempts,
-            if letter.retry_requested {
-                ", retry requested"
-            } else {
-                ""
-            },
-            letter.error
-        );
-    }
-    Ok(())
-}
-
-async fn retry_dead_letter(store: &EventStore, id: i64, wait_secs: u64) -> anyhow::Result<()> {
-    let Some(letter) = store.dead_letter(id).await? else {
-        anyhow::bail!("no dead letter {id} (see `orders dead-letters list`)");
-    };
-    store.request_retry(id).await?;
-    eprintln!(
-        "orders: asked {} to run dead letter {id} again; waiting up to {wait_secs} s",
-        letter.follower
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(wait_secs);
-    loop {
-        match store.dead_letter(id).await? {
-            None => {
-                println!("dead letter {id} was handled and removed");
-                return Ok(());
-            }
-            Some(now) if !now.retry_requested => {
-                anyhow::bail!("dead letter {id} failed again: {}", now.error);
-            }
-            Some(_) if std::time::Instant::now() >= deadline => {
-                anyhow::bail!(
-                    "no server running {} took dead letter {id} within {wait_secs} s; \
-                     the request stays and is run when one does",
-                    letter.follower
-                );
-            }
-            Some(_) => {
-                tokio::time::sleep(Duration::from_millis(RETRY_POLL_INTERVAL_MS)).await;
-            }
-        }
-    }
 }

@@ -46,7 +46,9 @@ mod error;
 mod store;
 
 pub use error::StartupError;
-pub use store::{migrate_store, open_migrated_store, open_store};
+pub use store::{
+    migrate_shard, migrate_store, open_migrated_shard, open_migrated_store, open_store,
+};
 
 /// JetStream at `nats_url`, when set, with the streams this node's roles use created or
 /// updated: an unreachable server is an error at start; afterwards the client reconnects

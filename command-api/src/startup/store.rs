@@ -1,6 +1,6 @@
 //! Opening the event store the settings name: migrated (the server, `orders migrate`), a
 //! SQLite file's folder created, or checked to be migrated (every command that only reads),
-//! nothing created.
+//! nothing created. The same for the databases of the other shards, for the commands.
 
 use std::path::Path;
 
@@ -27,6 +27,19 @@ pub async fn migrate_store(settings: &Settings) -> Result<EventStore, StartupErr
     migrated(connect_store(settings, Opener::Migrate).await?, settings).await
 }
 
+/// [`migrate_store`] for the database of a shard other than the default, at `url`: its
+/// schema is [`crate::migrations::SHARD_MIGRATOR`]'s (the server migrates it as it starts).
+pub async fn migrate_shard(settings: &Settings, url: &str) -> Result<EventStore, StartupError> {
+    let store = connect(settings, url, Opener::Migrate).await?;
+    crate::migrations::run_shard(&store)
+        .await
+        .map_err(|source| StartupError::Store {
+            url: redact_url(url),
+            source,
+        })?;
+    Ok(store)
+}
+
 async fn migrated(store: EventStore, settings: &Settings) -> Result<EventStore, StartupError> {
     crate::migrations::run(&store)
         .await
@@ -43,13 +56,33 @@ async fn migrated(store: EventStore, settings: &Settings) -> Result<EventStore, 
 /// SQLite file that does not exist is no store.
 pub async fn open_migrated_store(settings: &Settings) -> Result<EventStore, StartupError> {
     let store = connect_store(settings, Opener::Reader).await?;
-    let url = redact_url(&settings.database_url);
-    let missing = crate::migrations::first_missing(&store)
-        .await
-        .map_err(|source| StartupError::Store {
-            url: url.clone(),
-            source,
-        })?;
+    let missing = crate::migrations::first_missing(&store).await;
+    checked(store, &settings.database_url, missing)
+}
+
+/// [`open_migrated_store`] for the database of a shard other than the default, at `url`
+/// (`postgres_max_connections` and the rest from `settings`): for the commands that work on
+/// every shard.
+pub async fn open_migrated_shard(
+    settings: &Settings,
+    url: &str,
+) -> Result<EventStore, StartupError> {
+    let store = connect(settings, url, Opener::Reader).await?;
+    let missing = crate::migrations::first_missing_on_shard(&store).await;
+    checked(store, url, missing)
+}
+
+/// `store`, at `url`, unless `missing` names a migration it lacks or could not be read.
+fn checked(
+    store: EventStore,
+    url: &str,
+    missing: Result<Option<(i64, String)>, event_store::StoreError>,
+) -> Result<EventStore, StartupError> {
+    let url = redact_url(url);
+    let missing = missing.map_err(|source| StartupError::Store {
+        url: url.clone(),
+        source,
+    })?;
     match missing {
         Some((version, description)) => Err(StartupError::Unmigrated {
             url,
@@ -75,7 +108,15 @@ enum Opener {
 /// Connects to the event store that `settings` name; for the server and `orders migrate`, a
 /// SQLite file's folder is created.
 async fn connect_store(settings: &Settings, opener: Opener) -> Result<EventStore, StartupError> {
-    let url = settings.database_url.as_str();
+    connect(settings, &settings.database_url, opener).await
+}
+
+/// Connects to the event store at `url` with the pool `settings` configure.
+async fn connect(
+    settings: &Settings,
+    url: &str,
+    opener: Opener,
+) -> Result<EventStore, StartupError> {
     if settings.postgres_max_connections < POSTGRES_CONNECTIONS_MIN {
         return Err(StartupError::Setting {
             name: "postgres_max_connections",

@@ -22,6 +22,7 @@ mod request_ids;
 mod resharding;
 mod resharding_relay;
 mod scenarios;
+mod sharded_cli;
 mod sharding;
 
 /// Each scenario of module `$module` as a test on PostgreSQL (in module `$postgres`), on
