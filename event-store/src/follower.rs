@@ -108,7 +108,13 @@ pub struct FollowerOptions {
     pub attempts_before_parking: u32,
 }
 
-/// Lag and progress of every follower of one kind (`projection`, `reaction`), labelled by name.
+/// The `shard` label of the default database, and of every follower in a deployment without
+/// shards (ADR 42's `default` shard).
+pub const DEFAULT_SHARD: &str = "default";
+
+/// Lag and progress of every follower of one kind (`projection`, `reaction`, `relay`),
+/// labelled by name and shard: each follower runs once per shard (ADR 42), and the series of
+/// one shard must not overwrite another's.
 #[derive(Clone, Debug)]
 pub struct FollowerMetrics {
     /// Events of the log not handled yet (capped at [`LAG_EVENTS_COUNTED_MAX`]).
@@ -123,13 +129,16 @@ pub struct FollowerMetrics {
     pub failures: IntCounterVec,
     /// Events parked as dead letters.
     pub dead_letters: IntCounterVec,
+    /// The shard whose log the followers given these metrics read.
+    shard: Arc<str>,
 }
 
 impl FollowerMetrics {
-    /// The metrics of followers of `kind` (`projection` gives `projection_lag_events{projection}`
-    /// and so on), not registered anywhere.
+    /// The metrics of followers of `kind` (`projection` gives
+    /// `projection_lag_events{projection,shard}` and so on), for the [`DEFAULT_SHARD`], not
+    /// registered anywhere.
     pub fn new(kind: &str) -> Result<Self, prometheus::Error> {
-        let labels = &[kind];
+        let labels = &[kind, "shard"];
         let opts = |name: &str, help: &str| Opts::new(format!("{kind}_{name}"), help.to_owned());
         Ok(Self {
             lag_events: IntGaugeVec::new(
@@ -162,6 +171,7 @@ impl FollowerMetrics {
                 opts("dead_letters_total", "Events parked as dead letters"),
                 labels,
             )?,
+            shard: Arc::from(DEFAULT_SHARD),
         })
     }
 
@@ -175,6 +185,25 @@ impl FollowerMetrics {
         registry.register(Box::new(metrics.failures.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
         Ok(metrics)
+    }
+
+    /// The same families, for the followers of shard `shard`'s log: what they export is
+    /// labelled `shard="<shard>"`.
+    pub fn on_shard(&self, shard: &str) -> Self {
+        Self {
+            shard: Arc::from(shard),
+            ..self.clone()
+        }
+    }
+
+    /// The shard these metrics label their series with.
+    pub fn shard(&self) -> &str {
+        &self.shard
+    }
+
+    /// The label values of follower `name`'s series: its name and shard.
+    pub fn labels<'a>(&'a self, name: &'a str) -> [&'a str; 2] {
+        [name, &self.shard]
     }
 }
 
@@ -279,7 +308,10 @@ impl<H: Handler> Follower<H> {
                     "another runner moved the checkpoint first; resuming from it"
                 );
             } else {
-                self.metrics.failures.with_label_values(&[name]).inc();
+                self.metrics
+                    .failures
+                    .with_label_values(&self.metrics.labels(name))
+                    .inc();
                 tracing::warn!(
                     follower = name,
                     error = %ErrorChain(&*err),
@@ -433,13 +465,16 @@ impl<H: Handler> Follower<H> {
             Ok(()) => {
                 self.metrics
                     .handled
-                    .with_label_values(&[name])
+                    .with_label_values(&self.metrics.labels(name))
                     .inc_by(batch.len() as u64);
                 return Ok(last.checkpoint());
             }
             Err(err) => err,
         };
-        self.metrics.failures.with_label_values(&[name]).inc();
+        self.metrics
+            .failures
+            .with_label_values(&self.metrics.labels(name))
+            .inc();
         self.resume_if_moved(from, err).await?;
         let mut from = from;
         for event in batch {
@@ -451,7 +486,10 @@ impl<H: Handler> Follower<H> {
                     Err(err) => err,
                 };
                 attempts += 1;
-                self.metrics.failures.with_label_values(&[name]).inc();
+                self.metrics
+                    .failures
+                    .with_label_values(&self.metrics.labels(name))
+                    .inc();
                 let text = ErrorChain(&*err).to_string();
                 self.resume_if_moved(from, err).await?;
                 tracing::warn!(follower = name, position = event.position, attempts, error = %text, "handling an event failed");
@@ -466,7 +504,10 @@ impl<H: Handler> Follower<H> {
                     return Err(Stop::Shutdown);
                 }
             }
-            self.metrics.handled.with_label_values(&[name]).inc();
+            self.metrics
+                .handled
+                .with_label_values(&self.metrics.labels(name))
+                .inc();
             from = event.checkpoint();
         }
         Ok(from)
@@ -499,7 +540,10 @@ impl<H: Handler> Follower<H> {
         if self.handler.checkpointing() == Checkpointing::WithRows {
             self.handler.pass(from, event.checkpoint()).await?;
         }
-        self.metrics.dead_letters.with_label_values(&[name]).inc();
+        self.metrics
+            .dead_letters
+            .with_label_values(&self.metrics.labels(name))
+            .inc();
         tracing::error!(
             follower = name,
             position = event.position,
@@ -548,15 +592,15 @@ impl<H: Handler> Follower<H> {
         });
         self.metrics
             .lag_events
-            .with_label_values(&[name])
+            .with_label_values(&self.metrics.labels(name))
             .set(i64::try_from(pending.events).unwrap_or(i64::MAX));
         self.metrics
             .lag_seconds
-            .with_label_values(&[name])
+            .with_label_values(&self.metrics.labels(name))
             .set(seconds);
         self.metrics
             .position
-            .with_label_values(&[name])
+            .with_label_values(&self.metrics.labels(name))
             .set(from.position);
         Ok(())
     }
