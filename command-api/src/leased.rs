@@ -16,6 +16,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use event_store::follower::DEFAULT_SHARD;
 use event_store::{ErrorChain, EventStore};
 use prometheus::{IntGaugeVec, Opts, Registry};
 use tokio::task::JoinHandle;
@@ -29,7 +30,9 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(1);
 /// How often a node without the lease tries to take it.
 pub const ACQUIRE_EVERY: Duration = Duration::from_secs(1);
 
-/// The leases of one node: which it holds, as `/readyz` and `/metrics` show.
+/// The leases of one node in one shard's database: which it holds, as `/readyz` and
+/// `/metrics` show (`lease_held{lease,shard}`: every shard's database has a lease of each
+/// name, ADR 42).
 #[derive(Clone)]
 pub struct Leases {
     inner: Arc<Inner>,
@@ -37,14 +40,17 @@ pub struct Leases {
 
 struct Inner {
     store: EventStore,
+    /// The shard whose database holds the leases: the gauge's `shard` label.
+    shard: String,
     holder: String,
     held: Mutex<BTreeSet<String>>,
     gauge: IntGaugeVec,
 }
 
 impl Leases {
-    /// Leases of `store` taken as `holder` (unique per process), exporting `lease_held{lease}`
-    /// to `registry`.
+    /// Leases of `store` (the default shard's database, or the one database without shards)
+    /// taken as `holder` (unique per process), exporting `lease_held{lease,shard}` to
+    /// `registry`.
     pub fn new(
         store: EventStore,
         holder: String,
@@ -52,12 +58,13 @@ impl Leases {
     ) -> Result<Self, prometheus::Error> {
         let gauge = IntGaugeVec::new(
             Opts::new("lease_held", "1 while this node holds the lease"),
-            &["lease"],
+            &["lease", "shard"],
         )?;
         registry.register(Box::new(gauge.clone()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
+                shard: DEFAULT_SHARD.to_owned(),
                 holder,
                 held: Mutex::new(BTreeSet::new()),
                 gauge,
@@ -65,17 +72,24 @@ impl Leases {
         })
     }
 
-    /// The same holder's leases in `store`'s database (another shard's, ADR 42), exporting to
-    /// the same gauge; which of them it holds is kept apart from this database's.
-    pub fn on(&self, store: EventStore) -> Self {
+    /// The same holder's leases in `store`, the database of shard `shard` (ADR 42),
+    /// exporting to the same gauge under that shard's label; which of them it holds is kept
+    /// apart from this database's.
+    pub fn on(&self, shard: &str, store: EventStore) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
+                shard: shard.to_owned(),
                 holder: self.inner.holder.clone(),
                 held: Mutex::new(BTreeSet::new()),
                 gauge: self.inner.gauge.clone(),
             }),
         }
+    }
+
+    /// The shard whose database holds these leases.
+    pub fn shard(&self) -> &str {
+        &self.inner.shard
     }
 
     /// Who this node is to the lease table.
@@ -102,7 +116,7 @@ impl Leases {
         }
         self.inner
             .gauge
-            .with_label_values(&[name])
+            .with_label_values(&[name, &self.inner.shard])
             .set(i64::from(held));
     }
 

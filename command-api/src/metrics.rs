@@ -27,7 +27,8 @@ pub struct Metrics {
     pub payment_deadline_lateness: Histogram,
     /// Payment deadlines fired, by outcome.
     pub payment_deadlines_fired: IntCounterVec,
-    /// The reactions' followers: lag, failures and dead letters, labelled by reaction.
+    /// The reactions' followers: lag, failures and dead letters, labelled by reaction and
+    /// shard (each shard's followers take theirs with [`FollowerMetrics::on_shard`]).
     pub reactions: FollowerMetrics,
     /// Seconds the oldest running append to the log has run (the readers wait for it; 0 when
     /// none runs), measured on each scrape, on PostgreSQL.

@@ -69,6 +69,13 @@ struct Shard<'a> {
     leases: &'a Leases,
 }
 
+impl Shard<'_> {
+    /// The shard's name: the `shard` label of its followers' and leases' metrics.
+    fn name(&self) -> &str {
+        self.leases.shard()
+    }
+}
+
 impl Workers<'_> {
     /// Starts the work of every role of the node but the API's, on every shard's log.
     pub(crate) fn spawn(&self) -> Result<Spawned, StartupError> {
@@ -106,10 +113,11 @@ impl Workers<'_> {
         })
     }
 
-    /// `reaction` following `shard`'s log under the lease `reaction:<name>` there.
+    /// `reaction` following `shard`'s log under the lease `reaction:<name>` there, its metrics
+    /// labelled with the shard.
     fn reaction<R: Reaction + Clone>(&self, shard: Shard<'_>, reaction: R) -> JoinHandle<()> {
         let store = shard.store.clone();
-        let metrics: FollowerMetrics = self.metrics.reactions.clone();
+        let metrics: FollowerMetrics = self.metrics.reactions.on_shard(shard.name());
         shard.leases.spawn(
             format!("reaction:{}", reaction.name()),
             self.shutdown,
@@ -188,7 +196,8 @@ impl Workers<'_> {
 
     /// The relay of every shard's log to JetStream, when `nats_url` is set: one publisher for
     /// the stream (ADR 43), under the lease `relay` of the default shard's database, running
-    /// one follower per shard, each with its checkpoint in its shard.
+    /// one follower per shard, each with its checkpoint in its shard and its lag labelled with
+    /// the shard.
     fn relay(&self, shards: &[Shard<'_>]) -> Result<Vec<JoinHandle<()>>, StartupError> {
         let Some(js) = &self.nats else {
             tracing::info!("relay role without nats_url: no event leaves the process");
@@ -201,14 +210,17 @@ impl Workers<'_> {
         let metrics = RelayMetrics::register(registry)?;
         let lag = FollowerMetrics::register("relay", registry)?;
         let relay = Relay::new(js.clone(), self.settings.relay_settings(), metrics);
-        let stores: Vec<EventStore> = shards.iter().map(|shard| shard.store.clone()).collect();
+        let followed: Vec<(EventStore, FollowerMetrics)> = shards
+            .iter()
+            .map(|shard| (shard.store.clone(), lag.on_shard(shard.name())))
+            .collect();
         Ok(vec![first.leases.spawn(
             relay::RELAY_NAME,
             self.shutdown,
             move |token| {
-                let followers: Vec<_> = stores
+                let followers: Vec<_> = followed
                     .iter()
-                    .map(|store| {
+                    .map(|(store, lag)| {
                         relay::follower(store.clone(), relay.clone(), lag.clone())
                             .run(token.clone())
                     })
@@ -245,11 +257,12 @@ impl Workers<'_> {
     }
 
     /// One runner per projection and shard, under the lease `projection:<name>` of the
-    /// shard's database, exporting its lag.
+    /// shard's database, exporting its lag labelled with the shard.
     fn projections(&self, shards: &[Shard<'_>]) -> Result<Vec<JoinHandle<()>>, StartupError> {
         let metrics = ProjectionMetrics::register(self.metrics.registry())?;
         let mut workers = Vec::new();
         for shard in shards {
+            let metrics = metrics.on_shard(shard.name());
             for projection in Projection::ALL {
                 let store = shard.store.clone();
                 let metrics = metrics.clone();

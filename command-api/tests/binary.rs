@@ -380,7 +380,7 @@ async fn a_node_plays_only_its_roles() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"node_role{role="api"} 0"#), "{metrics}");
-    assert!(metrics.contains(r#"lease_held{lease="projection:orders"} 1"#));
+    assert!(metrics.contains(r#"lease_held{lease="projection:orders",shard="default"} 1"#));
     let api = client
         .get(format!("{base}/v1/cart"))
         .header(

@@ -14,14 +14,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Checkpoint, ErrorChain, EventStore, RecordedEvent, Subscription};
 
+mod metrics;
 mod superseded;
 
+pub use metrics::{DEFAULT_SHARD, FollowerMetrics};
 pub use superseded::Superseded;
 use superseded::is_superseded;
 
@@ -106,76 +107,6 @@ pub struct FollowerOptions {
     pub batch_size: usize,
     /// Attempts at one event before it is parked (at least 1).
     pub attempts_before_parking: u32,
-}
-
-/// Lag and progress of every follower of one kind (`projection`, `reaction`), labelled by name.
-#[derive(Clone, Debug)]
-pub struct FollowerMetrics {
-    /// Events of the log not handled yet (capped at [`LAG_EVENTS_COUNTED_MAX`]).
-    pub lag_events: IntGaugeVec,
-    /// Age of the oldest event not handled yet, 0 when caught up.
-    pub lag_seconds: GaugeVec,
-    /// The log position handled up to (its checkpoint), as of the last lag measurement.
-    pub position: IntGaugeVec,
-    /// Events handled.
-    pub handled: IntCounterVec,
-    /// Batches or events that failed and were tried again.
-    pub failures: IntCounterVec,
-    /// Events parked as dead letters.
-    pub dead_letters: IntCounterVec,
-}
-
-impl FollowerMetrics {
-    /// The metrics of followers of `kind` (`projection` gives `projection_lag_events{projection}`
-    /// and so on), not registered anywhere.
-    pub fn new(kind: &str) -> Result<Self, prometheus::Error> {
-        let labels = &[kind];
-        let opts = |name: &str, help: &str| Opts::new(format!("{kind}_{name}"), help.to_owned());
-        Ok(Self {
-            lag_events: IntGaugeVec::new(
-                opts("lag_events", "Events of the log not handled yet (capped)"),
-                labels,
-            )?,
-            lag_seconds: GaugeVec::new(
-                opts("lag_seconds", "Age of the oldest event not handled yet"),
-                labels,
-            )?,
-            position: IntGaugeVec::new(
-                opts(
-                    "position",
-                    "The log position handled up to (its checkpoint)",
-                ),
-                labels,
-            )?,
-            handled: IntCounterVec::new(
-                opts("events_applied_total", "Events read and handled"),
-                labels,
-            )?,
-            failures: IntCounterVec::new(
-                opts(
-                    "failures_total",
-                    "Batches or events that failed and were tried again",
-                ),
-                labels,
-            )?,
-            dead_letters: IntCounterVec::new(
-                opts("dead_letters_total", "Events parked as dead letters"),
-                labels,
-            )?,
-        })
-    }
-
-    /// [`new`](Self::new), registered in `registry`.
-    pub fn register(kind: &str, registry: &Registry) -> Result<Self, prometheus::Error> {
-        let metrics = Self::new(kind)?;
-        registry.register(Box::new(metrics.lag_events.clone()))?;
-        registry.register(Box::new(metrics.lag_seconds.clone()))?;
-        registry.register(Box::new(metrics.position.clone()))?;
-        registry.register(Box::new(metrics.handled.clone()))?;
-        registry.register(Box::new(metrics.failures.clone()))?;
-        registry.register(Box::new(metrics.dead_letters.clone()))?;
-        Ok(metrics)
-    }
 }
 
 /// A handler following the log.
@@ -279,7 +210,10 @@ impl<H: Handler> Follower<H> {
                     "another runner moved the checkpoint first; resuming from it"
                 );
             } else {
-                self.metrics.failures.with_label_values(&[name]).inc();
+                self.metrics
+                    .failures
+                    .with_label_values(&self.metrics.labels(name))
+                    .inc();
                 tracing::warn!(
                     follower = name,
                     error = %ErrorChain(&*err),
@@ -433,13 +367,16 @@ impl<H: Handler> Follower<H> {
             Ok(()) => {
                 self.metrics
                     .handled
-                    .with_label_values(&[name])
+                    .with_label_values(&self.metrics.labels(name))
                     .inc_by(batch.len() as u64);
                 return Ok(last.checkpoint());
             }
             Err(err) => err,
         };
-        self.metrics.failures.with_label_values(&[name]).inc();
+        self.metrics
+            .failures
+            .with_label_values(&self.metrics.labels(name))
+            .inc();
         self.resume_if_moved(from, err).await?;
         let mut from = from;
         for event in batch {
@@ -451,7 +388,10 @@ impl<H: Handler> Follower<H> {
                     Err(err) => err,
                 };
                 attempts += 1;
-                self.metrics.failures.with_label_values(&[name]).inc();
+                self.metrics
+                    .failures
+                    .with_label_values(&self.metrics.labels(name))
+                    .inc();
                 let text = ErrorChain(&*err).to_string();
                 self.resume_if_moved(from, err).await?;
                 tracing::warn!(follower = name, position = event.position, attempts, error = %text, "handling an event failed");
@@ -466,7 +406,10 @@ impl<H: Handler> Follower<H> {
                     return Err(Stop::Shutdown);
                 }
             }
-            self.metrics.handled.with_label_values(&[name]).inc();
+            self.metrics
+                .handled
+                .with_label_values(&self.metrics.labels(name))
+                .inc();
             from = event.checkpoint();
         }
         Ok(from)
@@ -499,7 +442,10 @@ impl<H: Handler> Follower<H> {
         if self.handler.checkpointing() == Checkpointing::WithRows {
             self.handler.pass(from, event.checkpoint()).await?;
         }
-        self.metrics.dead_letters.with_label_values(&[name]).inc();
+        self.metrics
+            .dead_letters
+            .with_label_values(&self.metrics.labels(name))
+            .inc();
         tracing::error!(
             follower = name,
             position = event.position,
@@ -548,15 +494,15 @@ impl<H: Handler> Follower<H> {
         });
         self.metrics
             .lag_events
-            .with_label_values(&[name])
+            .with_label_values(&self.metrics.labels(name))
             .set(i64::try_from(pending.events).unwrap_or(i64::MAX));
         self.metrics
             .lag_seconds
-            .with_label_values(&[name])
+            .with_label_values(&self.metrics.labels(name))
             .set(seconds);
         self.metrics
             .position
-            .with_label_values(&[name])
+            .with_label_values(&self.metrics.labels(name))
             .set(from.position);
         Ok(())
     }

@@ -93,8 +93,9 @@ fn parse_value(text: &str) -> Option<f64> {
     }
 }
 
-/// The sum of the samples named `name` that carry every label of `labels`; `None` when there
-/// is none.
+/// The sum of the samples named `name` that carry every label of `labels`, over the values of
+/// the labels not given (a follower's series over the shards, say); `None` when there is
+/// none.
 pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples(text)
         .filter(|s| s.name == name && s.has_labels(labels))
@@ -177,8 +178,9 @@ relay_commit_to_ack_seconds_sum 2.5
 relay_commit_to_ack_seconds_count 100
 # TYPE relay_published_total counter
 relay_published_total 100
-relay_lag_events{relay="relay"} 0
-relay_lag_events{relay="other, \"quoted\""} 7
+relay_lag_events{relay="relay",shard="default"} 0
+relay_lag_events{relay="relay",shard="s2"} 2
+relay_lag_events{relay="other, \"quoted\"",shard="default"} 7
 "#;
 
     #[test]
@@ -222,14 +224,23 @@ relay_lag_events{relay="other, \"quoted\""} 7
     fn values_are_read_by_name_and_labels() {
         assert_eq!(value(TEXT, "relay_published_total", &[]), Some(100.0));
         assert_eq!(
-            value(TEXT, "relay_lag_events", &[("relay", "relay")]),
+            value(
+                TEXT,
+                "relay_lag_events",
+                &[("relay", "relay"), ("shard", "default")]
+            ),
             Some(0.0)
+        );
+        assert_eq!(
+            value(TEXT, "relay_lag_events", &[("relay", "relay")]),
+            Some(2.0),
+            "summed over the shards"
         );
         assert_eq!(
             value(TEXT, "relay_lag_events", &[("relay", "other, \"quoted\"")]),
             Some(7.0)
         );
-        assert_eq!(value(TEXT, "relay_lag_events", &[]), Some(7.0));
+        assert_eq!(value(TEXT, "relay_lag_events", &[]), Some(9.0));
         assert_eq!(value(TEXT, "relay_lag_seconds", &[]), None);
         assert_eq!(
             value("x 1.5e3 1700000000000\n", "x", &[]),

@@ -14,9 +14,12 @@ use crate::metrics::{self, Histogram};
 pub const COMMIT_TO_ACK: &str = "relay_commit_to_ack_seconds";
 /// The relay's count of acknowledged publishes.
 pub const PUBLISHED: &str = "relay_published_total";
-/// The relay's lag gauge (labelled `relay="relay"`); its follower measures it about once a
-/// second, so it confirms a drain's end rather than timing it.
+/// The relay's lag gauge, one series per shard (`relay="relay",shard="default"`, ...); its
+/// followers measure it about once a second, so it confirms a drain's end rather than timing
+/// it. [`drain`] reads it summed over the shards: the events left to publish in all.
 pub const LAG_EVENTS: &str = "relay_lag_events";
+/// The relay's follower name: its `relay` label on [`LAG_EVENTS`].
+const RELAY: &str = "relay";
 /// How often [`drain`] reads `/metrics`: the end of a drain is known to within this.
 pub const DRAIN_POLL_INTERVAL_MS: u64 = 20;
 /// How long [`drain`] waits, once every event was acknowledged, for the lag gauge to read 0.
@@ -136,13 +139,21 @@ pub async fn drain(url: &str, events: u64, timeout: Duration) -> anyhow::Result<
     })
 }
 
-/// Waits for the relay's lag gauge to read 0: nothing of the log left to publish.
+/// The relay's lag in events as the metrics text `text` gives it: summed over the shards, so
+/// it reads 0 only when every shard's follower has published its log; `None` before the
+/// followers measured it.
+fn lag_events_of(text: &str) -> Option<f64> {
+    metrics::value(text, LAG_EVENTS, &[("relay", RELAY)])
+}
+
+/// Waits for the relay's lag gauge, summed over the shards, to read 0: nothing of any shard's
+/// log left to publish.
 async fn settle(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_millis(LAG_SETTLE_MAX_MS);
     let mut lag = None;
     while Instant::now() < deadline {
         let text = scrape(http, url).await?;
-        lag = metrics::value(&text, LAG_EVENTS, &[("relay", "relay")]);
+        lag = lag_events_of(&text);
         if lag == Some(0.0) {
             return Ok(());
         }
@@ -167,6 +178,16 @@ mod tests {
         assert!((lag.relay_lag_p99_ms - 9.5).abs() < 1e-9, "{lag:?}");
         assert!((lag.relay_lag_p50_ms - 50.0 / 90.0 * 5.0).abs() < 1e-9);
         assert_eq!(lag.relay_lag_events, 100);
+    }
+
+    #[test]
+    fn the_lag_in_events_is_every_shards() {
+        let text = "relay_lag_events{relay=\"relay\",shard=\"default\"} 0\n\
+                    relay_lag_events{relay=\"relay\",shard=\"s2\"} 4\n";
+        assert_eq!(lag_events_of(text), Some(4.0));
+        let caught_up = text.replace("} 4", "} 0");
+        assert_eq!(lag_events_of(&caught_up), Some(0.0));
+        assert_eq!(lag_events_of("relay_published_total 0\n"), None);
     }
 
     #[test]

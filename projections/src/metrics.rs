@@ -1,6 +1,6 @@
 //! The projections' Prometheus metrics: the follower's (`event_store::follower`), labelled by
-//! projection: `projection_lag_events`, `projection_lag_seconds`,
-//! `projection_events_applied_total`, `projection_batch_failures_total`,
+//! projection and shard: `projection_lag_events`, `projection_lag_seconds`,
+//! `projection_position`, `projection_events_applied_total`, `projection_failures_total`,
 //! `projection_dead_letters_total`.
 
 use event_store::follower::FollowerMetrics;
@@ -8,7 +8,7 @@ use prometheus::Registry;
 
 pub use event_store::follower::LAG_EVENTS_COUNTED_MAX;
 
-/// Lag and progress of every projection, labelled by projection name.
+/// Lag and progress of every projection, labelled by projection name and shard.
 #[derive(Debug, Clone)]
 pub struct ProjectionMetrics(pub(crate) FollowerMetrics);
 
@@ -21,6 +21,12 @@ impl ProjectionMetrics {
     /// The metrics, not registered anywhere (for the command line and tests).
     pub fn unregistered() -> Result<Self, prometheus::Error> {
         FollowerMetrics::new("projection").map(Self)
+    }
+
+    /// The same metrics, for the runners of shard `shard`'s log (`shard="<shard>"`; a new
+    /// one's is `default`).
+    pub fn on_shard(&self, shard: &str) -> Self {
+        Self(self.0.on_shard(shard))
     }
 }
 

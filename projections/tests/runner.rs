@@ -242,8 +242,14 @@ async fn the_lag_gauges_fall_to_zero_once_the_runners_have_caught_up(store: Even
     let lags = || {
         Projection::ALL.map(|p| {
             (
-                metrics.lag_events.with_label_values(&[p.name()]).get(),
-                metrics.lag_seconds.with_label_values(&[p.name()]).get(),
+                metrics
+                    .lag_events
+                    .with_label_values(&metrics.labels(p.name()))
+                    .get(),
+                metrics
+                    .lag_seconds
+                    .with_label_values(&metrics.labels(p.name()))
+                    .get(),
             )
         })
     };

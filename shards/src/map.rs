@@ -18,7 +18,7 @@ pub struct ShardName(String);
 impl ShardName {
     /// The shard every deployment starts with: all genes, the database it was configured with.
     pub fn default_shard() -> Self {
-        Self("default".to_owned())
+        Self(event_store::follower::DEFAULT_SHARD.to_owned())
     }
 
     /// The name as text.

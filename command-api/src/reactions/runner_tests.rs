@@ -122,7 +122,9 @@ async fn the_lag_gauge_counts_what_the_reaction_has_yet_to_read() {
         append(&store, version).await;
     }
     let metrics = metrics();
-    let gauge = metrics.lag_events.with_label_values(&["seen"]);
+    let gauge = metrics
+        .lag_events
+        .with_label_values(&metrics.labels("seen"));
     gauge.set(-1);
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(run(
@@ -191,7 +193,13 @@ async fn an_event_that_always_fails_is_parked_and_the_reaction_goes_on() {
         "{}",
         parked[0].error
     );
-    assert_eq!(metrics.dead_letters.with_label_values(&["picky"]).get(), 1);
+    assert_eq!(
+        metrics
+            .dead_letters
+            .with_label_values(&metrics.labels("picky"))
+            .get(),
+        1
+    );
 
     picky.refused.lock().unwrap().clear();
     assert!(store.request_retry(parked[0].id).await.unwrap());

@@ -315,7 +315,7 @@ impl Application {
                 router
                     .stores()
                     .filter(|(shard, _)| **shard != ShardName::default_shard())
-                    .map(|(_, shard)| (shard.clone(), leases.on(shard.clone()))),
+                    .map(|(name, shard)| (shard.clone(), leases.on(name.as_str(), shard.clone()))),
             );
         }
         metrics.set_roles(&settings.roles);

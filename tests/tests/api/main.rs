@@ -90,6 +90,14 @@ on_both_stores!(
 
 mod sharded_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_shards_followers_and_leases_have_their_own_series_on_the_metrics() {
+        crate::metrics::each_shards_followers_and_leases_have_their_own_series(
+            crate::helpers::spawn_sharded_app().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_relay_publishes_every_shards_log_once_in_order_through_a_move() {
         crate::resharding_relay::one_relay_publishes_every_shards_log_once_in_order_through_a_move(
         )

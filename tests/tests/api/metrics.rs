@@ -1,15 +1,27 @@
 //! `/metrics` beyond the requests: the process (memory, CPU, file descriptors, start time),
-//! the build, the database pool, and where each follower of the log has got to.
+//! the build, the database pool, and where each follower of the log has got to, on each
+//! shard.
 
-use crate::helpers::{NewProduct, TestApp};
+use event_store::gene_of_buyer;
+use sqlx::Connection;
 
-/// The value of the sample `series` (name and labels, as exposed) in `text`.
-fn sample(text: &str, series: &str) -> f64 {
+use crate::helpers::{NewProduct, SHARDS, TestApp, eventually};
+use crate::sharding::{THIRDS, id_on};
+
+/// The value of the sample `series` (name and labels, as exposed) in `text`, if it is there.
+fn sample_in(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
-        .parse()
-        .unwrap_or_else(|err| panic!("{series}: {err}"))
+        .map(|value| {
+            value
+                .parse()
+                .unwrap_or_else(|err| panic!("{series}: {err}"))
+        })
+}
+
+/// The value of the sample `series` in `text`.
+fn sample(text: &str, series: &str) -> f64 {
+    sample_in(text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
 /// Each new family is exposed with a sensible value, and the followers' positions reach an
@@ -45,18 +57,107 @@ pub async fn the_metrics_show_the_process_the_build_the_pool_and_the_followers(a
 
     // the order's events are in the log: every view and reaction gets past them
     let text = app
-        .metrics_with(r#"projection_position{projection="orders"}"#)
+        .metrics_with(r#"projection_position{projection="orders",shard="default"}"#)
         .await;
     let log_events = 3.0;
-    crate::helpers::eventually(|| async {
+    eventually(|| async {
         let text = app.text("/metrics").await;
-        let views = sample(&text, r#"projection_position{projection="orders"}"#);
-        let reactions = sample(&text, r#"reaction_position{reaction="order-reactions"}"#);
+        let views = sample(
+            &text,
+            r#"projection_position{projection="orders",shard="default"}"#,
+        );
+        let reactions = sample(
+            &text,
+            r#"reaction_position{reaction="order-reactions",shard="default"}"#,
+        );
         (views >= log_events && reactions >= log_events).then_some(())
     })
     .await;
     assert!(
-        text.contains(r#"lease_held{lease="projection:orders"} 1"#),
+        text.contains(r#"lease_held{lease="projection:orders",shard="default"} 1"#),
         "{text}"
     );
+}
+
+/// The position of `projection`'s checkpoint in the database at `url`.
+async fn checkpoint_in(url: &str, projection: &str) -> i64 {
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE projection = $1")
+        .bind(projection)
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+}
+
+/// Every follower of the log and every lease runs once per shard (ADR 42), and each has its
+/// own series, labelled by its shard: each shard's `orders` projection shows its own
+/// checkpoint (the shards' logs end at different positions, so a series that mixed them up
+/// would show another's), and each shard's lease and reaction lag is there.
+pub async fn each_shards_followers_and_leases_have_their_own_series(app: TestApp) {
+    app.create_product(NewProduct {
+        sku: "tea",
+        price_cents: 300,
+        stock: 100,
+    })
+    .await;
+    // one, two and three orders on the three shards
+    for (n, genes) in THIRDS.iter().enumerate() {
+        for i in 0..=n {
+            let buyer = id_on(&format!("buyer{i}"), genes, gene_of_buyer);
+            app.order(&buyer, &[("tea", 1, 1)]).await;
+        }
+    }
+    app.read_side_settled().await;
+    let names = ["default", SHARDS[0], SHARDS[1]];
+    let urls = app.databases();
+    assert_eq!(urls.len(), names.len());
+
+    // the reactions append too (a placed order clears the cart): compared once all settle
+    let (text, checkpoints) = eventually(|| async {
+        let text = app.text("/metrics").await;
+        let mut checkpoints = Vec::new();
+        for (shard, url) in names.iter().zip(&urls) {
+            let checkpoint = checkpoint_in(url, "orders").await;
+            let shown = sample_in(
+                &text,
+                &format!(r#"projection_position{{projection="orders",shard="{shard}"}}"#),
+            )?;
+            let reaction_lag = sample_in(
+                &text,
+                &format!(r#"reaction_lag_events{{reaction="order-reactions",shard="{shard}"}}"#),
+            )?;
+            if shown != checkpoint as f64 || reaction_lag != 0.0 {
+                return None;
+            }
+            checkpoints.push(checkpoint);
+        }
+        Some((text, checkpoints))
+    })
+    .await;
+    assert!(
+        checkpoints[0] != checkpoints[1]
+            && checkpoints[1] != checkpoints[2]
+            && checkpoints[0] != checkpoints[2],
+        "the shards' checkpoints {checkpoints:?} should differ, to tell the series apart"
+    );
+    for shard in names {
+        for series in [
+            format!(r#"lease_held{{lease="projection:orders",shard="{shard}"}} 1"#),
+            format!(r#"lease_held{{lease="reaction:order-reactions",shard="{shard}"}} 1"#),
+            format!(r#"reaction_position{{reaction="order-reactions",shard="{shard}"}}"#),
+            format!(r#"projection_lag_events{{projection="orders",shard="{shard}"}} 0"#),
+        ] {
+            assert!(text.contains(&series), "no {series} in\n{text}");
+        }
+    }
+    // every series of a family carries the label: none of them is shared by the shards
+    for family in ["projection_position", "reaction_lag_events", "lease_held"] {
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{family}{{")))
+        {
+            assert!(line.contains(",shard=\""), "{line}");
+        }
+    }
+    app.stop().await;
 }

@@ -115,7 +115,10 @@ pub async fn the_relay_publishes_every_event_once_in_log_order() {
     let events = every_event_is_in_the_stream_once(&app, &js).await;
     assert!(events > 10, "{events}");
     let metrics = app.metrics_with("relay_published_total").await;
-    assert!(metrics.contains("relay_lag_events"), "{metrics}");
+    assert!(
+        metrics.contains(r#"relay_lag_events{relay="relay",shard="default"}"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 

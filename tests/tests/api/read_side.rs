@@ -214,11 +214,11 @@ pub async fn projection_lag_is_exported(app: TestApp) {
     app.create_product(TEA).await;
     app.order("b-1", &[("tea-500g", 1, 1)]).await;
     let metrics = app
-        .metrics_with("projection_events_applied_total{projection=\"orders\"}")
+        .metrics_with(r#"projection_events_applied_total{projection="orders",shard=""#)
         .await;
     for name in ["projection_lag_events", "projection_lag_seconds"] {
         assert!(
-            metrics.contains(&format!("{name}{{projection=\"stock\"}}")),
+            metrics.contains(&format!(r#"{name}{{projection="stock",shard="default"}}"#)),
             "{name}"
         );
     }

@@ -14,10 +14,14 @@ use sqlx::Connection;
 use crate::helpers::{NewProduct, SHARDS, TestApp, eventually, page_ids, thirds};
 
 /// The genes of each shard under [`thirds`], in the order of [`TestApp::databases`].
-const THIRDS: [RangeInclusive<u16>; 3] = [0..=340, 341..=681, 682..=1023];
+pub(crate) const THIRDS: [RangeInclusive<u16>; 3] = [0..=340, 341..=681, 682..=1023];
 
 /// The first `{prefix}-{n}` whose gene (by `gene`) is in `genes`.
-fn id_on(prefix: &str, genes: &RangeInclusive<u16>, gene: impl Fn(&str) -> u16) -> String {
+pub(crate) fn id_on(
+    prefix: &str,
+    genes: &RangeInclusive<u16>,
+    gene: impl Fn(&str) -> u16,
+) -> String {
     (0..)
         .map(|n| format!("{prefix}-{n}"))
         .find(|id| genes.contains(&gene(id)))
