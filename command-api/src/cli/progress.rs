@@ -15,6 +15,9 @@ const PROGRAM: &str = env!("CARGO_BIN_NAME");
 /// How often a plain progress line is written when stderr is no terminal.
 const PLAIN_LINE_INTERVAL_MS: u64 = 2_000;
 
+/// How long a run has to go before its plain lines tell a rate.
+const RATE_AFTER_MS: u64 = 500;
+
 /// How often the bar is redrawn on a terminal, at most.
 const BAR_REFRESH_PER_SEC: u8 = 4;
 
@@ -93,12 +96,24 @@ impl Progress {
         eprintln!("{PROGRAM}: {line}");
     }
 
-    /// `1200/5000 events (24%), 3400 events/s, 1 s left`.
+    /// `1200/5000 events (24%), 3400 events/s, 1 s left`; without the rate and the time left
+    /// in the first [`RATE_AFTER_MS`], when the count may hold work done before the progress
+    /// was made (a move's first window, say) and the rate would be a wild guess.
     fn figures(&self, done: u64, total: Option<u64>) -> String {
         let secs = self.started.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
         let unit = self.unit;
-        match total.filter(|total| *total > 0) {
+        let total = total.filter(|total| *total > 0);
+        if self.started.elapsed() < Duration::from_millis(RATE_AFTER_MS) {
+            return match total {
+                Some(total) => format!(
+                    "{done}/{total} {unit} ({}%)",
+                    done.saturating_mul(100) / total
+                ),
+                None => format!("{done} {unit}"),
+            };
+        }
+        let rate = done as f64 / secs;
+        match total {
             Some(total) => {
                 let left = total.saturating_sub(done) as f64;
                 let eta = if rate > 0.0 {
@@ -139,6 +154,15 @@ fn template(unit: &str, with_total: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A first count given as the progress starts may hold earlier work: no rate from it.
+    #[test]
+    fn a_first_line_tells_no_rate() {
+        let progress = Progress::new("copying", "positions");
+        let line = progress.figures(5_000, Some(300_000));
+        assert_eq!(line, "5000/300000 positions (1%)");
+        assert_eq!(progress.figures(5_000, None), "5000 positions");
+    }
 
     /// indicatif replaces a template it refuses with its plain default bar, without a word.
     #[test]

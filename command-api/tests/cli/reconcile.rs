@@ -154,7 +154,7 @@ async fn catching_up_shows_its_progress_in_plain_lines() {
     let step = at("orders: reconciling: applying the events the views lack");
     let counted = lines
         .iter()
-        .position(|l| l.starts_with("orders: reconciling: 1/1 orders (100%), "));
+        .position(|l| l.starts_with("orders: reconciling: 1/1 orders (100%)"));
     let end = at("orders: reconcile read every order and SKU");
     assert!(step.is_some() && step < counted && counted < end, "{err}");
     drop_database(&url).await;
