@@ -27,7 +27,7 @@
 //!   store's database: one statement text on either backend, the dialect where they truly
 //!   differ, and the routing seam where a key will find its shard.
 //!
-//! Modules: `store` (the API), `db` (the database handle, its queries and its routing),
+//! Modules: `store` (the API: loads and appends), `reads` (the log as read), `db` (the database handle, its queries and its routing),
 //! `postgres` and `sqlite` (the backends' SQL), `subscription`, `execute` (a command against
 //! one stream), `follower` and `dead_letters`, `slots` (per-stream locks, kept state and batched
 //! writes behind `execute`, private to this crate), `checkpoints`, `copy` (a move's copies between shards),
@@ -54,6 +54,7 @@ mod pages;
 pub mod pool;
 mod postgres;
 mod read_event;
+mod reads;
 mod recorded;
 mod slots;
 mod sqlite;
