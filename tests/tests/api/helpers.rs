@@ -660,3 +660,20 @@ pub fn page_ids(page: &Value) -> Vec<String> {
 pub fn etag_version(response: &Response) -> u64 {
     etag(response).trim_matches('"').parse().unwrap()
 }
+
+/// The `orders` binary beside this test's own executable (`target/debug/deps/…`): the
+/// workspace's test run builds it.
+pub fn orders_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("orders"))
+        .unwrap();
+    assert!(
+        bin.exists(),
+        "the orders binary is not built at {}: scripts/test builds it with the workspace",
+        bin.display()
+    );
+    bin
+}

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +20,7 @@ use serde_json::Value;
 use shards::{MapStore, ShardName, ShardRouter, Step};
 use sqlx::Connection;
 
-use crate::helpers::{NewProduct, SHARDS, TestApp, page_ids};
+use crate::helpers::{NewProduct, SHARDS, TestApp, orders_bin, page_ids};
 
 /// Half of `default`'s genes under the app's map (0-340 there).
 pub(crate) const MOVING: RangeInclusive<u16> = 0..=170;
@@ -98,6 +97,22 @@ pub(crate) async fn router(stores: &BTreeMap<ShardName, EventStore>) -> ShardRou
     let map = MapStore::new(catalog.clone()).newest().await.unwrap();
     let (_, followed) = tokio::sync::watch::channel(Arc::new(map));
     ShardRouter::new(followed, stores.clone())
+}
+
+/// The pool of the catalog (the default database) among `stores`.
+pub(crate) fn catalog(stores: &BTreeMap<ShardName, EventStore>) -> sqlx::PgPool {
+    stores[&ShardName::default_shard()]
+        .postgres_pool()
+        .unwrap()
+        .clone()
+}
+
+/// The tests' move: [`MOVING`] to `s3`.
+pub(crate) fn moving_to_s3() -> Request {
+    Request {
+        genes: MOVING,
+        target: SHARDS[1].parse().unwrap(),
+    }
 }
 
 /// SKUs on a moving gene, on a staying gene of the same shard and on another shard, each with
@@ -188,6 +203,25 @@ pub(crate) fn load(
             })
         })
         .collect()
+}
+
+/// Lets the clients go on for 2 s after a move, stops them, and checks that none of their
+/// requests failed.
+pub(crate) async fn load_after_the_move_then_stop(
+    stop: &AtomicBool,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+    failures: &Failures,
+) {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    assert!(
+        failures.lock().unwrap().is_empty(),
+        "{:#?}",
+        failures.lock().unwrap()
+    );
 }
 
 /// The event types of the order's stream in the log of the database at `url`.
@@ -311,15 +345,9 @@ pub async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing(app: Te
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let stores = shard_stores(&app).await;
-    let catalog = stores[&ShardName::default_shard()]
-        .postgres_pool()
-        .unwrap()
-        .clone();
+    let catalog = catalog(&stores);
     let resharder = Resharder::new(catalog.clone(), &stores, RECONCILE_WAIT);
-    let request = Request {
-        genes: MOVING,
-        target: SHARDS[1].parse().unwrap(),
-    };
+    let request = moving_to_s3();
     let mut steps = Vec::new();
     let job = resharder
         .run(Some(&request), None, &mut |told| {
@@ -331,16 +359,7 @@ pub async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing(app: Te
         .unwrap();
     assert_eq!(job.step, Step::Done);
     assert_eq!(steps, Step::ALL);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.await.unwrap();
-    }
-    assert!(
-        failures.lock().unwrap().is_empty(),
-        "{:#?}",
-        failures.lock().unwrap()
-    );
+    load_after_the_move_then_stop(&stop, clients, &failures).await;
     let acknowledged = acknowledged.lock().unwrap().clone();
     let moved = every_order_is_on_its_shard_once(&app, &stores, &acknowledged).await;
     assert!(moved > 8, "only {moved} orders on the moving genes");
@@ -373,23 +392,6 @@ pub async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing(app: Te
     close(stores).await;
     let app = Arc::into_inner(app).unwrap();
     app.stop().await;
-}
-
-/// The `orders` binary beside this test's own executable (`target/debug/deps/…`): the
-/// workspace's test run builds it.
-fn orders_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("orders"))
-        .unwrap();
-    assert!(
-        bin.exists(),
-        "the orders binary is not built at {}: scripts/test builds it with the workspace",
-        bin.display()
-    );
-    bin
 }
 
 /// `orders reshard` with the app's databases, and `args`.

@@ -12,15 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use command_api::reshard::{Request, ReshardError, Resharder};
+use command_api::reshard::{ReshardError, Resharder};
 use event_store::{Checkpoint, EventStore, RecordedEvent, gene_of_stream};
 use relay::testing::{ThrowawayNats, read_stream};
 use shards::{MapStore, ShardName, Step};
 
 use crate::helpers::{SHARDS, TestApp, spawn_sharded_app_with};
 use crate::resharding::{
-    Acknowledged, Failures, MOVING, RECONCILE_WAIT, buyers_in, close, load, place_and_pay,
-    products, shard_stores,
+    Acknowledged, Failures, MOVING, RECONCILE_WAIT, buyers_in, catalog, close, load,
+    load_after_the_move_then_stop, moving_to_s3, place_and_pay, products, shard_stores,
 };
 
 /// Longest the relay may take to publish what the logs hold once the load stops.
@@ -121,29 +121,13 @@ pub async fn one_relay_publishes_every_shards_log_once_in_order_through_a_move()
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let stores = shard_stores(&app).await;
-    let catalog = stores[&ShardName::default_shard()]
-        .postgres_pool()
-        .unwrap()
-        .clone();
-    let request = Request {
-        genes: MOVING,
-        target: SHARDS[1].parse().unwrap(),
-    };
-    let job = Resharder::new(catalog, &stores, RECONCILE_WAIT)
+    let request = moving_to_s3();
+    let job = Resharder::new(catalog(&stores), &stores, RECONCILE_WAIT)
         .run(Some(&request), None, &mut |_| {})
         .await
         .unwrap();
     assert_eq!(job.step, Step::Done);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.await.unwrap();
-    }
-    assert!(
-        failures.lock().unwrap().is_empty(),
-        "{:#?}",
-        failures.lock().unwrap()
-    );
+    load_after_the_move_then_stop(&stop, clients, &failures).await;
     let moved = acknowledged
         .lock()
         .unwrap()
@@ -208,11 +192,8 @@ pub async fn a_move_waits_for_the_source_relay_before_switching_writes(app: Test
         .save_checkpoint(relay::RELAY_NAME, Checkpoint::START)
         .await
         .unwrap();
-    let catalog = source.postgres_pool().unwrap().clone();
-    let request = Request {
-        genes: MOVING,
-        target: SHARDS[1].parse().unwrap(),
-    };
+    let catalog = catalog(&stores);
+    let request = moving_to_s3();
     let resharder = Resharder::new(catalog.clone(), &stores, RECONCILE_WAIT).relay_wait(RELAY_WAIT);
     let stopped = resharder.run(Some(&request), None, &mut |_| {}).await;
     assert!(

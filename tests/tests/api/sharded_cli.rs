@@ -13,7 +13,6 @@
 //! each test's name, which the nextest group of three-database tests matches.
 
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use event_store::{gene_of_buyer, gene_of_stream};
@@ -21,7 +20,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::Connection;
 
-use crate::helpers::{NewProduct, SHARDS, TestApp, fresh_database, spawn_sharded_app};
+use crate::helpers::{NewProduct, SHARDS, TestApp, fresh_database, orders_bin, spawn_sharded_app};
 
 /// The genes of `s2` and `s3` under [`crate::helpers::thirds`].
 const ON_S2: RangeInclusive<u16> = 341..=681;
@@ -37,22 +36,6 @@ fn id_on(prefix: &str, genes: &RangeInclusive<u16>, gene: impl Fn(&str) -> u16) 
         .map(|n| format!("{prefix}-{n}"))
         .find(|id| genes.contains(&gene(id)))
         .unwrap()
-}
-
-/// The `orders` binary built beside this test binary.
-fn orders_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("orders"))
-        .unwrap();
-    assert!(
-        bin.exists(),
-        "the orders binary is not built at {}: scripts/test builds it with the workspace",
-        bin.display()
-    );
-    bin
 }
 
 /// `orders ARGS` on the app's databases, configured through the environment.
@@ -146,10 +129,9 @@ async fn audit_reads_an_order_from_the_shard_its_gene_is_read_from() {
     );
 }
 
-/// The orders' views of `s2` and `s3` emptied behind the projections' backs come back with
-/// `orders replay`, which names each shard as it goes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_rebuilds_the_views_of_every_shard() {
+/// The app with an order on `s2` and one on `s3`, whose order views were then emptied behind
+/// the projections' backs; the two shards' databases.
+async fn an_order_on_s2_and_s3_with_their_views_emptied() -> (TestApp, String, String) {
     let app = spawn_sharded_app().await;
     order_on(&app, "on-s2", &ON_S2).await;
     order_on(&app, "on-s3", &ON_S3).await;
@@ -158,6 +140,14 @@ async fn replay_rebuilds_the_views_of_every_shard() {
     for url in [&s2, &s3] {
         execute(url, "DELETE FROM order_detail").await;
     }
+    (app, s2, s3)
+}
+
+/// The orders' views of `s2` and `s3` emptied behind the projections' backs come back with
+/// `orders replay`, which names each shard as it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_rebuilds_the_views_of_every_shard() {
+    let (app, s2, s3) = an_order_on_s2_and_s3_with_their_views_emptied().await;
 
     let output = orders(&app, &["replay", "--projection", "orders"]);
     let stderr = text(&output.stderr);
@@ -177,14 +167,7 @@ async fn replay_rebuilds_the_views_of_every_shard() {
 /// configured is exit 2, naming it, with nothing rebuilt anywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_of_one_shard_rebuilds_it_alone_and_an_unknown_one_is_refused() {
-    let app = spawn_sharded_app().await;
-    order_on(&app, "on-s2", &ON_S2).await;
-    order_on(&app, "on-s3", &ON_S3).await;
-    app.read_side_settled().await;
-    let (s2, s3) = (database_of(&app, SHARDS[0]), database_of(&app, SHARDS[1]));
-    for url in [&s2, &s3] {
-        execute(url, "DELETE FROM order_detail").await;
-    }
+    let (app, s2, s3) = an_order_on_s2_and_s3_with_their_views_emptied().await;
 
     let unknown = orders(&app, &["replay", "--only-shard", "s9"]);
     let stderr = text(&unknown.stderr);
