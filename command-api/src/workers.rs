@@ -209,7 +209,7 @@ impl Workers<'_> {
         let registry = self.metrics.registry();
         let metrics = RelayMetrics::register(registry)?;
         let lag = FollowerMetrics::register("relay", registry)?;
-        let relay = Relay::new(js.clone(), self.settings.relay_settings(), metrics);
+        let (js, settings) = (js.clone(), self.settings.relay_settings());
         let followed: Vec<(EventStore, FollowerMetrics)> = shards
             .iter()
             .map(|shard| (shard.store.clone(), lag.on_shard(shard.name())))
@@ -218,6 +218,9 @@ impl Workers<'_> {
             relay::RELAY_NAME,
             self.shutdown,
             move |token| {
+                // a new publisher each time the lease is taken: it reads the stream's last
+                // sequence afresh, whoever published last
+                let relay = Relay::new(js.clone(), settings.clone(), metrics.clone());
                 let followers: Vec<_> = followed
                     .iter()
                     .map(|(store, lag)| {
