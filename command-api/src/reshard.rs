@@ -324,21 +324,19 @@ impl<'a> Resharder<'a> {
         catch_up(copier, progress).await?;
         let head = target.head().await?;
         let views = ReadModels::new(target);
-        let deadline = tokio::time::Instant::now() + self.views_wait;
-        loop {
-            let at = views.views_reached().await?;
-            progress(Progress::Views { at, head });
-            if at >= head {
-                break;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ReshardError::ViewsBehind {
-                    at: at.position,
-                    head: head.position,
-                    secs: self.views_wait.as_secs(),
-                });
-            }
-            tokio::time::sleep(VIEWS_POLL).await;
+        let reached = reach(
+            head,
+            self.views_wait,
+            || async { Ok(Some(views.views_reached().await?)) },
+            &mut |at| progress(Progress::Views { at, head }),
+        )
+        .await?;
+        if let Err(at) = reached {
+            return Err(ReshardError::ViewsBehind {
+                at: at.position,
+                head: head.position,
+                secs: self.views_wait.as_secs(),
+            });
         }
         self.publish(&note(job, "read from"), progress, |map| {
             map.with_reads_on(job.genes.clone(), &job.target)
@@ -387,24 +385,18 @@ impl<'a> Resharder<'a> {
                 .find(|(name, _)| name == relay::RELAY_NAME)
                 .map(|(_, at)| *at)
         };
-        let deadline = tokio::time::Instant::now() + self.relay_wait;
-        loop {
-            let Some(at) = relay_follows(&source.checkpoints().await?) else {
-                return Ok(());
-            };
-            progress(Progress::Relay { at, head });
-            if at >= head {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ReshardError::RelayBehind {
-                    at: at.position,
-                    head: head.position,
-                    secs: self.relay_wait.as_secs(),
-                });
-            }
-            tokio::time::sleep(VIEWS_POLL).await;
-        }
+        let reached = reach(
+            head,
+            self.relay_wait,
+            || async { Ok(relay_follows(&source.checkpoints().await?)) },
+            &mut |at| progress(Progress::Relay { at, head }),
+        )
+        .await?;
+        reached.map_err(|at| ReshardError::RelayBehind {
+            at: at.position,
+            head: head.position,
+            secs: self.relay_wait.as_secs(),
+        })
     }
 
     /// Publishes the next version of the newest map, made by `change`; read again and
@@ -530,6 +522,35 @@ fn one_source(map: &ShardMap, genes: &RangeInclusive<u16>) -> Result<ShardName, 
         }
     }
     Ok(first.read.clone())
+}
+
+/// Reads where a follower of a log is with `at` (`None`: there is none to wait for), tells
+/// each reading, every [`VIEWS_POLL`] until it has reached `head`, for at most `wait`; the last
+/// reading when it did not get there.
+async fn reach<F, Fut>(
+    head: Checkpoint,
+    wait: Duration,
+    mut at: F,
+    told: &mut (dyn FnMut(Checkpoint) + Send),
+) -> Result<Result<(), Checkpoint>, ReshardError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Checkpoint>, ReshardError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let Some(reached) = at().await? else {
+            return Ok(Ok(()));
+        };
+        told(reached);
+        if reached >= head {
+            return Ok(Ok(()));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Err(reached));
+        }
+        tokio::time::sleep(VIEWS_POLL).await;
+    }
 }
 
 /// Copies up to the source's head as it is now.
