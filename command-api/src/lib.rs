@@ -9,7 +9,7 @@
 //! `access` (each request's id, span, metrics and access-log line), `auth` (bearer JWT), `checkout_token`, `http` (If-Match, ETags, metadata), `limits` (what a
 //! client may send), `admission` (admission control and risk rules in front of placement),
 //! `known_ids` (the Bloom filter of known ids that answers made-up ids without a read), `problem`
-//! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `status` (the followers' report), `views` (JSON
+//! (RFC 7807 errors) and `errors` (the table from domain errors to answers), `status` (the followers' report), `seller_places` (which shards keep each seller's rows), `views` (JSON
 //! answers), `metrics` (Prometheus), `telemetry` (tracing), `state` (what handlers share), `payments`
 //! (payment gateway and simulator, durable payment deadlines, their timer and sweeper),
 //! `tail` (`orders tail`: the JetStream stream as JSON lines), `healthcheck` (`orders
@@ -37,6 +37,7 @@ pub mod reactions;
 pub mod reshard;
 pub mod roles;
 pub mod routes;
+mod seller_places;
 pub mod services;
 pub mod shutdown;
 pub mod startup;

@@ -5,7 +5,8 @@
 //!
 //! 1. **copy**: the copier follows the source's log and appends every event of the genes to
 //!    the target (history first, then new events), its checkpoint in the target with each
-//!    window; the source's rows of no gene get theirs first;
+//!    window; the source's rows of no gene get theirs first; then the orders of the genes'
+//!    sellers are copied to the target's seller view from every shard's order view (ADR 45);
 //! 2. **reconcile**: every stream of the genes, up to the source's head, has the same events
 //!    on the target;
 //! 3. **switch-reads**: once the target's views have applied the copies, the map version that
@@ -15,8 +16,8 @@
 //!    the source's relay publishes it (ADR 43: a moved stream's events reach JetStream in
 //!    their order), and the map version that writes the genes to the target is published.
 //!
-//! The source keeps its copies until [`Resharder::cleanup`] deletes them and rebuilds its
-//! views without them.
+//! The source keeps its copies until [`Resharder::cleanup`] deletes them, rebuilds its views
+//! without them and drops the genes' sellers from its seller view.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -60,6 +61,16 @@ pub enum Progress {
     Cleaning(Job),
     /// Streams of the source given their gene so far.
     Backfilled(u64),
+    /// Rows of the seller view copied to the target from `shard`'s order view so far: the
+    /// orders of the moving genes' sellers (ADR 45).
+    Sellers {
+        /// The shard whose order view is read.
+        shard: ShardName,
+        /// Rows copied from it so far.
+        rows: u64,
+    },
+    /// Rows of the moved genes' sellers deleted from the source's seller view by a cleanup.
+    SellersForgotten(u64),
     /// Where the copier is, and the source's head it copies to.
     Copied {
         /// What it copied in this run so far.
@@ -303,6 +314,18 @@ impl<'a> Resharder<'a> {
             progress(Progress::Backfilled(backfilled));
         }
         catch_up(copier, progress).await?;
+        // the sellers of the genes: every shard's orders of theirs, from the order views
+        // (the job is recorded: from now on the `sellers` followers copy to the target too)
+        let to = target.db();
+        for (shard, store) in self.shards {
+            let mut told = |rows| {
+                progress(Progress::Sellers {
+                    shard: shard.clone(),
+                    rows,
+                });
+            };
+            projections::sellers::copy_sellers(store, &to, &job.genes, &mut told).await?;
+        }
         Ok(())
     }
 
@@ -450,6 +473,9 @@ impl<'a> Resharder<'a> {
                 projections::replay::replay(source, projection, |_| {}).await?;
             }
             self.jobs.cleaned(&mut job).await?;
+            // once cleaned: the `sellers` followers no longer copy the genes' sellers here
+            let forgotten = projections::sellers::forget_sellers(&source.db(), &job.genes).await?;
+            progress(Progress::SellersForgotten(forgotten));
             cleaned.push(job);
         }
         Ok(cleaned)

@@ -13,9 +13,10 @@ use async_nats::jetstream;
 use event_store::EventStore;
 use event_store::follower::FollowerMetrics;
 use ids::SegmentAllocator;
+use projections::sellers::{SELLERS_NAME, SellerPlaces, SellerRunner};
 use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, Runner};
 use relay::{ConsumerMetrics, Relay, RelayMetrics};
-use shards::Stores;
+use shards::{Jobs, Stores};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +32,7 @@ use crate::reactions::placement::PlacementReactions;
 use crate::reactions::placement_sweeper::{self, PLACEMENT_SWEEP_INTERVAL_SECS, PlacementSweeper};
 use crate::reactions::runner::{self, Reaction};
 use crate::roles::Role;
+use crate::seller_places::RouterPlaces;
 use crate::services::Clock;
 use crate::startup::StartupError;
 
@@ -260,7 +262,8 @@ impl Workers<'_> {
     }
 
     /// One runner per projection and shard, under the lease `projection:<name>` of the
-    /// shard's database, exporting its lag labelled with the shard.
+    /// shard's database, exporting its lag labelled with the shard; with shards, each shard's
+    /// `sellers` follower too (ADR 45).
     fn projections(&self, shards: &[Shard<'_>]) -> Result<Vec<JoinHandle<()>>, StartupError> {
         let metrics = ProjectionMetrics::register(self.metrics.registry())?;
         let mut workers = Vec::new();
@@ -276,18 +279,49 @@ impl Workers<'_> {
                 ));
             }
         }
+        if let Some(router) = self.stores.router() {
+            let places: Arc<dyn SellerPlaces> =
+                RouterPlaces::new(router.clone(), Jobs::new(self.catalog()?.clone()));
+            for shard in shards {
+                let (store, places) = (shard.store.clone(), Arc::clone(&places));
+                let metrics = metrics.on_shard(shard.name());
+                workers.push(shard.leases.spawn(
+                    format!("projection:{SELLERS_NAME}"),
+                    self.shutdown,
+                    move |token| {
+                        SellerRunner::new(store.clone(), Arc::clone(&places), metrics.clone())
+                            .run(token)
+                    },
+                ));
+            }
+        }
         Ok(workers)
+    }
+
+    /// The catalog's pool (the default shard's database), with shards.
+    fn catalog(&self) -> Result<&sqlx::PgPool, StartupError> {
+        self.stores
+            .default_store()
+            .postgres_pool()
+            .ok_or_else(|| StartupError::Setting {
+                name: "shards",
+                expected: "empty on the embedded SQLite store (one shard)".to_owned(),
+                value: "shards configured".to_owned(),
+            })
     }
 
     /// `shard`'s read side's off-peak archiver (`archive_window`; `orders archive` runs it on
     /// demand), under the lease `archiver` of its database.
     fn archiver(&self, shard: Shard<'_>) -> JoinHandle<()> {
         let settings = self.settings;
-        let archiver = Archiver::new(
+        let mut archiver = Archiver::new(
             shard.store,
             chrono::TimeDelta::days(i64::from(settings.archive_after_days)),
             settings.archive_batch_size,
         );
+        if self.stores.router().is_some() {
+            archiver = archiver.with_seller_views(self.stores.db().clone());
+        }
         let schedule = ArchiveSchedule {
             window: settings.archive_window,
             interval: Duration::from_secs(settings.archive_interval_secs.max(1)),

@@ -227,6 +227,8 @@ type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 #[derive(Clone)]
 pub struct Archiver {
     models: ReadModels,
+    /// With shards, every shard's database, whose seller views drop the archived orders.
+    seller_views: Option<Db>,
     older_than: TimeDelta,
     batch_size: u32,
     clock: Clock,
@@ -247,10 +249,19 @@ impl Archiver {
     pub fn new(store: &EventStore, older_than: TimeDelta, batch_size: u32) -> Self {
         Self {
             models: ReadModels::new(store),
+            seller_views: None,
             older_than,
             batch_size: batch_size.clamp(1, ARCHIVE_BATCH_SIZE_MAX),
             clock: Arc::new(Utc::now),
         }
+    }
+
+    /// The same archiver, deleting the orders it archives from the seller views of `shards`
+    /// (a handle routing by the shard map, ADR 45): a seller's archive shelf lists them.
+    #[must_use]
+    pub fn with_seller_views(mut self, shards: Db) -> Self {
+        self.seller_views = Some(shards);
+        self
     }
 
     /// The same archiver reading the time from `clock` (tests move it forward).
@@ -282,7 +293,15 @@ impl Archiver {
         let size = i64::from(self.batch_size);
         let now_us = (self.clock)().timestamp_micros();
         let (moved, progress) = archive_batch(&self.models.db, cutoff_us, size, now_us).await?;
-        Ok(ArchiveBatch { moved, progress })
+        if let Some(shards) = &self.seller_views {
+            // after the archive's commit: a crash in between leaves an archived order in its
+            // seller's hot list until the seller view is copied again (ADR 45)
+            crate::sellers::forget_orders(shards, &moved).await?;
+        }
+        Ok(ArchiveBatch {
+            moved: moved.len() as u64,
+            progress,
+        })
     }
 
     /// Runs batches, with the cutoff of the start, until none is left or `max_batches` have
@@ -376,13 +395,13 @@ impl Archiver {
 
 /// One archive batch: up to `batch_size` settled orders whose last change is before
 /// `cutoff_us` move from the hot views to the archive, and the high-water mark moves with them,
-/// in one transaction.
+/// in one transaction. Returns the orders moved.
 async fn archive_batch(
     db: &Db,
     cutoff_us: i64,
     batch_size: i64,
     now_us: i64,
-) -> Result<(u64, ArchiveProgress), ProjectionError> {
+) -> Result<(Vec<String>, ArchiveProgress), ProjectionError> {
     let sql = live(db);
     let mut tx = db.begin().await?;
     let row = tx
@@ -400,7 +419,7 @@ async fn archive_batch(
         .await?;
     let Some((last_id, last_changed)) = picked.last().cloned() else {
         tx.commit().await?;
-        return Ok((0, progress));
+        return Ok((Vec::new(), progress));
     };
     let ids = serde_json::to_string(&picked.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())?;
     tx.query(&sql.archive_copy)
@@ -436,7 +455,7 @@ async fn archive_batch(
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok((moved, progress))
+    Ok((picked.into_iter().map(|(id, _)| id).collect(), progress))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! | [`read_models`] | [`ReadModels`]: applying batches and reading rows, on PostgreSQL or SQLite through the store's `event_store::Db` |
 //! | `backend`, `apply`, `writes` | the queries and their row types; a batch folded and written with its checkpoint; the writes whose SQL differs by dialect, and a replay's (ADR 33) |
 //! | [`runner`] | [`Runner`]: follows the log, retries with backoff, exports lag |
+//! | [`sellers`] | with shards, the seller view on the seller's shard and its `sellers` follower (ADR 45) |
 //! | [`metrics`] | the runner's Prometheus metrics |
 //! | [`archive`] | [`Archiver`]: `orders archive` and the server's off-peak archiver, moving settled old orders to the archive in batches |
 //! | [`reconcile`] | `orders reconcile`: the views against a replay of the log, and the invariants |
@@ -17,7 +18,7 @@
 //! | [`audit`] | `orders audit`: an order's events with their metadata, its state at a time |
 //!
 //! The tables are created by this crate's [`migrations`] (`0010_read_models.sql` to
-//! `0013_one_row_per_order.sql`), which the binary runs with every other crate's.
+//! `0013_one_row_per_order.sql`, and `0048_seller_orders.sql` on PostgreSQL), which the binary runs with every other crate's.
 #![warn(missing_docs)]
 
 mod apply;
@@ -35,6 +36,7 @@ pub mod reconcile;
 pub mod replay;
 mod rows;
 pub mod runner;
+pub mod sellers;
 mod stock_change;
 mod writes;
 

@@ -46,6 +46,9 @@ pub(crate) use crate::stock_change::StockChange;
 /// a replay rebuilds every order, and the swap keeps each in one place: `swap_archive.sql`).
 pub(crate) const ARCHIVE_TABLE: &str = "order_archive";
 
+/// The seller view: with shards, each seller's orders on the seller's shard (ADR 45).
+pub(crate) const SELLER_VIEW_TABLE: &str = "seller_orders";
+
 /// The read-model tables one set of statements works on: the live ones, or shadow copies that
 /// a replay fills before swapping them in.
 #[derive(Debug, Clone)]
@@ -218,6 +221,8 @@ pub(crate) struct Sql {
     pub(crate) order_copies: String,
     pub(crate) buyer_list: String,
     pub(crate) seller_list: String,
+    /// A seller's hot list from the seller view of the seller's shard (ADR 45).
+    pub(crate) seller_view_list: String,
     pub(crate) buyer_archive_list: String,
     pub(crate) seller_archive_list: String,
     pub(crate) sku_stock: String,
@@ -275,6 +280,11 @@ impl Sql {
             order_copies: fill(include_str!("sql/order_copies.sql")),
             buyer_list: list(include_str!("sql/order_list.sql"), t.detail, "buyer_id"),
             seller_list: list(include_str!("sql/order_list.sql"), t.detail, "seller_id"),
+            seller_view_list: list(
+                include_str!("sql/order_list.sql"),
+                SELLER_VIEW_TABLE,
+                "seller_id",
+            ),
             buyer_archive_list: list(
                 include_str!("sql/order_list.sql"),
                 ARCHIVE_TABLE,

@@ -77,13 +77,15 @@ impl ReadModels {
         Self { db }
     }
 
-    /// The databases of an owner's list: a buyer's lives with the buyer; a seller's rows are
-    /// kept by the orders view of each shard whose log holds the seller's orders, so a
-    /// seller's page is read from every shard (one database without shards).
-    fn owners_dbs(&self, owner: Owner<'_>) -> Vec<&Db> {
-        match owner {
-            Owner::Buyer(buyer) => vec![self.db.for_buyer(buyer)],
-            Owner::Seller(_) => self.db.every(),
+    /// The databases of an owner's list on `shelf`: a buyer's lives with the buyer; with
+    /// shards, a seller's hot list is the seller view of the seller's shard (ADR 45), and a
+    /// seller's archive is kept by the archive of each shard whose log holds the seller's
+    /// orders, so its page is read from every shard (one database without shards).
+    fn owners_dbs(&self, owner: Owner<'_>, shelf: Shelf) -> Vec<&Db> {
+        match (owner, shelf) {
+            (Owner::Buyer(buyer), _) => vec![self.db.for_buyer(buyer)],
+            (Owner::Seller(seller), Shelf::Hot) => vec![self.db.for_seller(seller)],
+            (Owner::Seller(_), Shelf::Archive) => self.db.every(),
         }
     }
 
@@ -178,9 +180,11 @@ impl ReadModels {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<Vec<StoredOrder>, ProjectionError> {
-        let dbs = self.owners_dbs(owner);
+        let dbs = self.owners_dbs(owner, shelf);
+        let seller_view = self.db.is_routed();
         let (statement, owner): (fn(&Sql) -> &String, _) = match (owner, shelf) {
             (Owner::Buyer(id), Shelf::Hot) => (|s| &s.buyer_list, id),
+            (Owner::Seller(id), Shelf::Hot) if seller_view => (|s| &s.seller_view_list, id),
             (Owner::Seller(id), Shelf::Hot) => (|s| &s.seller_list, id),
             (Owner::Buyer(id), Shelf::Archive) => (|s| &s.buyer_archive_list, id),
             (Owner::Seller(id), Shelf::Archive) => (|s| &s.seller_archive_list, id),

@@ -222,6 +222,17 @@ impl Jobs {
         rows.iter().map(job_of).collect()
     }
 
+    /// Every move whose source's copies are not cleaned up yet, running or done: while it
+    /// is, both its shards keep its genes' sellers' rows (ADR 45).
+    pub async fn uncleaned(&self) -> Result<Vec<Job>, JobError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM reshard_jobs WHERE cleaned_at IS NULL ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_of).collect()
+    }
+
     /// Records that `job`'s source copies are gone.
     pub async fn cleaned(&self, job: &mut Job) -> Result<(), JobError> {
         sqlx::query("UPDATE reshard_jobs SET cleaned_at = now(), updated_at = now() WHERE id = $1")

@@ -130,6 +130,8 @@ fn summary(job: &Job) -> String {
 #[derive(Default)]
 struct Shown {
     copy: Option<Progress>,
+    /// The shard whose orders the sellers' copy is reading, while it does.
+    sellers_from: Option<ShardName>,
 }
 
 impl Shown {
@@ -144,6 +146,22 @@ impl Shown {
                     );
                 return;
             }
+            Told::Sellers { shard, rows } => {
+                if self.sellers_from.as_ref() != Some(&shard) {
+                    if let Some(copy) = self.copy.take() {
+                        copy.finish("copied");
+                    }
+                    self.copy = Some(Progress::new(
+                        format!("copying the sellers' orders from {shard}"),
+                        "rows",
+                    ));
+                    self.sellers_from = Some(shard);
+                }
+                if let Some(copy) = &mut self.copy {
+                    copy.update(rows, None);
+                }
+                return;
+            }
             Told::Deleted(events) => {
                 self.copy
                     .get_or_insert_with(|| Progress::new("deleting the source's copies", "events"))
@@ -155,6 +173,7 @@ impl Shown {
         if let Some(copy) = self.copy.take() {
             copy.finish("copied");
         }
+        self.sellers_from = None;
         let line = match told {
             Told::Step(job) => format!(
                 "move {} of genes {}-{} from {} to {}: {}",
@@ -191,7 +210,10 @@ impl Shown {
             Told::Rebuilding(projection) => {
                 format!("rebuilding the source's {} view", projection.name())
             }
-            Told::Copied { .. } | Told::Deleted(_) => return,
+            Told::SellersForgotten(rows) => {
+                format!("deleted {rows} row(s) of the genes' sellers from the source's seller view")
+            }
+            Told::Copied { .. } | Told::Deleted(_) | Told::Sellers { .. } => return,
         };
         eprintln!("orders: {line}");
     }

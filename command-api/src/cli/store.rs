@@ -249,12 +249,15 @@ impl Archive {
         // one clock reading for every shard's count and run: the total is what the run moves
         let now = chrono::Utc::now();
         for on in self.only.pick(&stores)? {
-            let archiver = projections::Archiver::new(
+            let mut archiver = projections::Archiver::new(
                 &on.store,
                 chrono::TimeDelta::days(i64::from(days)),
                 batch_size,
             )
             .with_clock(move || now);
+            if stores.router().is_some() {
+                archiver = archiver.with_seller_views(stores.db().clone());
+            }
             self.archive(&on, &archiver).await?;
         }
         Ok(())

@@ -118,13 +118,16 @@ pub async fn status_of_every(stores: &Stores) -> Result<Status, StoreError> {
     Ok(report)
 }
 
-/// The prefix of a reaction's lease; the relay's lease is its checkpoint's name.
+/// The prefix of a reaction's lease; the relay's lease is its checkpoint's name, the `sellers`
+/// follower's (a projection's, ADR 45) `projection:sellers`.
 const REACTION_LEASE_PREFIX: &str = "reaction:";
 
 /// The lease of the follower whose checkpoint is named `checkpoint`.
 fn lease_of(checkpoint: &str) -> String {
     if checkpoint == relay::RELAY_NAME {
         checkpoint.to_owned()
+    } else if checkpoint == projections::sellers::SELLERS_NAME {
+        format!("projection:{checkpoint}")
     } else {
         format!("{REACTION_LEASE_PREFIX}{checkpoint}")
     }

@@ -18,15 +18,18 @@ pub enum Key<'a> {
     Buyer(&'a str),
     /// A SKU's rows (its stock).
     Sku(&'a str),
+    /// A seller's rows (their orders list on several shards, ADR 45).
+    Seller(&'a str),
 }
 
 impl Key<'_> {
     /// The key's partition gene ([`crate::gene_of_stream`]): an order's is the gene its id
-    /// carries, a buyer's the hash of the buyer id, a SKU's the hash of the SKU id.
+    /// carries, a buyer's the hash of the buyer id, a SKU's the hash of the SKU id, a seller's
+    /// the hash of the seller id.
     pub fn gene(&self) -> u16 {
         match self {
             Key::Order(id) => crate::gene_of_stream("Order", id),
-            Key::Buyer(id) => crate::gene_of_buyer(id),
+            Key::Buyer(id) | Key::Seller(id) => crate::gene_of_buyer(id),
             Key::Sku(id) => crate::gene_of_stream("Sku", id),
         }
     }
@@ -75,6 +78,16 @@ impl Db {
     /// The database of the SKU `sku`'s rows ([`Key::Sku`]).
     pub fn for_sku(&self, sku: &str) -> &Db {
         self.route(Key::Sku(sku))
+    }
+
+    /// The database of the seller `seller_id`'s rows ([`Key::Seller`]).
+    pub fn for_seller(&self, seller_id: &str) -> &Db {
+        self.route(Key::Seller(seller_id))
+    }
+
+    /// Whether the handle routes by the shard map ([`Db::routed`]): the deployment has shards.
+    pub fn is_routed(&self) -> bool {
+        self.routes.is_some()
     }
 
     /// Every database, for what sweeps all rows of a table (due deadlines, the archive, a

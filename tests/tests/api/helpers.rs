@@ -550,6 +550,24 @@ impl TestApp {
             })
             .await;
         }
+        // with shards, each log's `sellers` follower copies to the seller views (ADR 45)
+        const SELLERS_BEHIND: &str = "SELECT count(*) FROM events e WHERE NOT EXISTS \
+             (SELECT 1 FROM subscription_checkpoints c WHERE c.name = 'sellers' \
+             AND (e.txid, e.position) <= (c.txid::text::xid8, c.position))";
+        if self.settings.shards.is_empty() {
+            return;
+        }
+        for url in self.databases() {
+            eventually(|| async {
+                let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+                let settled: i64 = sqlx::query_scalar(SELLERS_BEHIND)
+                    .fetch_one(&mut db)
+                    .await
+                    .unwrap();
+                (settled == 0).then_some(())
+            })
+            .await;
+        }
     }
 
     /// The URLs of the app's databases: its `database_url`, then every shard's.

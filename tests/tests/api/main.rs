@@ -23,6 +23,7 @@ mod resharding;
 mod resharding_relay;
 mod scenarios;
 mod sharded_cli;
+mod sharded_sellers;
 mod sharding;
 
 /// Each scenario of module `$module` as a test on PostgreSQL (in module `$postgres`), on
@@ -521,6 +522,14 @@ mod archive_tests {
                 crate::helpers::spawn_embedded_app().await,
             )
             .await;
+        }
+    }
+
+    mod sharded {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_archived_order_is_answered_and_its_id_never_used_again() {
+            let app = crate::helpers::spawn_sharded_app_with(crate::archive::archive_at_once).await;
+            crate::archive::an_archived_order_is_answered_and_its_id_never_used_again(app).await;
         }
     }
 }

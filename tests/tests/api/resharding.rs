@@ -328,6 +328,31 @@ async fn the_cleanup_leaves_each_stream_on_one_database(
     }
 }
 
+/// The seller's gene moved with the others: after the cleanup the seller view of the target
+/// holds each acknowledged order, and the source's none (ADR 45).
+async fn the_sellers_orders_are_on_the_target_only(app: &TestApp, acknowledged: &[(String, bool)]) {
+    assert!(MOVING.contains(&gene_of_buyer("shop-1")));
+    let urls = shard_urls(app);
+    let kept = |shard: ShardName| {
+        let url = urls[&shard].clone();
+        async move {
+            let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+            let mut ids: Vec<String> = sqlx::query_scalar(
+                "SELECT order_id FROM seller_orders WHERE seller_id = 'shop-1' ORDER BY order_id",
+            )
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+            ids.sort();
+            ids
+        }
+    };
+    assert!(kept(ShardName::default_shard()).await.is_empty());
+    let mut expected: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
+    expected.sort();
+    assert_eq!(kept(moving_to_s3().target).await, expected);
+}
+
 /// Half of `default`'s genes move to `s3` while clients place and pay orders of buyers on
 /// every shard, the moving genes among them.
 pub async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing(app: TestApp) {
@@ -376,6 +401,7 @@ pub async fn a_move_under_place_pay_load_loses_fails_and_doubles_nothing(app: Te
     let cleaned = resharder.cleanup(&mut |_| {}).await.unwrap();
     assert_eq!(cleaned.len(), 1);
     the_cleanup_leaves_each_stream_on_one_database(&app, &acknowledged).await;
+    the_sellers_orders_are_on_the_target_only(&app, &acknowledged).await;
     reconcile_is_clean(&app, &stores).await;
     the_seller_lists_each_order_once(&app, &acknowledged).await;
     // a moved order is read back from its new shard

@@ -1,0 +1,386 @@
+//! The seller view on several shards (ADR 45): a seller's orders kept in the database of the
+//! seller's gene, so that the seller's list is one query on one database.
+//!
+//! An order's detail row lives with its buyer; the `sellers` follower of each shard's log
+//! copies the detail rows of the orders each batch changed to the seller view of the database
+//! that keeps their seller ([`Places`]), after the shard's `orders` projection has applied the
+//! batch. A copy never replaces a newer one (the row's version decides), so copies may arrive
+//! twice, late or from two shards (a moved order's old and new shard): the follower keeps its
+//! checkpoint after the effect, in the shard it reads, and needs no transaction across
+//! databases. Which databases keep a seller gene is read afresh for each batch: the gene's
+//! read shard, and while a move of the gene is not cleaned up, both ends of the move, so that
+//! a move's target receives every copy from the moment the move starts ([`copy_sellers`]
+//! fills it with what came before). One database without shards has no seller view: its
+//! detail view's index is the seller's list (ADR 13).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::ops::RangeInclusive;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use event_store::follower::{
+    ATTEMPTS_BEFORE_PARKING_DEFAULT, Checkpointing, Follower, FollowerOptions, Handler,
+    HandlerError,
+};
+use event_store::{Checkpoint, Db, EventStore, GENE_COUNT, RecordedEvent, gene_of_buyer};
+use sqlx::{PgPool, Row};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ProjectionError;
+use crate::metrics::ProjectionMetrics;
+use crate::projection::Projection;
+use crate::read_models::ReadModels;
+
+/// The follower's name: its checkpoint's (in the shard whose log it reads), its lease's
+/// (`projection:sellers`) and its metrics' label.
+pub const SELLERS_NAME: &str = "sellers";
+
+/// Events read per batch.
+const SELLERS_BATCH_SIZE_MAX: usize = 500;
+
+/// Detail rows read and copied per statement when a move fills its target.
+const COPY_ROWS: i64 = 5_000;
+
+/// How often a batch looks whether the shard's order view has applied it.
+const DETAIL_POLL: Duration = Duration::from_millis(5);
+
+/// Longest a batch waits for the order view when no shutdown can end the wait (the command
+/// line, tests): then it fails, and is tried again.
+const DETAIL_WAIT_MAX: Duration = Duration::from_secs(30);
+
+const DETAIL_ROWS: &str = "SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, \
+     content_hash, state, changed_at_us FROM order_detail WHERE order_id = ANY($1)";
+
+const DETAIL_PAGE: &str = "SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, \
+     content_hash, state, changed_at_us FROM order_detail WHERE order_id > $1 \
+     ORDER BY order_id LIMIT $2";
+
+const UPSERT: &str = "INSERT INTO seller_orders (order_id, buyer_id, seller_id, seller_gene, \
+     status, placed_at_us, version, content_hash, state, changed_at_us) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::text[], \
+     $6::int8[], $7::int8[], $8::text[], $9::text[], $10::int8[]) \
+     ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, \
+     version = excluded.version, content_hash = excluded.content_hash, state = excluded.state, \
+     changed_at_us = excluded.changed_at_us \
+     WHERE seller_orders.version < excluded.version";
+
+/// The databases that keep each seller gene's rows, at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    keepers: Vec<(Db, Vec<bool>)>,
+}
+
+impl Places {
+    /// Nobody keeps anything yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `db` keeps the rows of the sellers whose gene `keeps` holds.
+    pub fn keep(&mut self, db: Db, keeps: impl Fn(u16) -> bool) {
+        let genes = (0..GENE_COUNT).map(keeps).collect();
+        self.keepers.push((db, genes));
+    }
+
+    /// The databases keeping the rows of the sellers of `gene`.
+    pub fn of(&self, gene: u16) -> impl Iterator<Item = &Db> {
+        self.keepers
+            .iter()
+            .filter(move |(_, genes)| genes.get(usize::from(gene)).copied().unwrap_or(false))
+            .map(|(db, _)| db)
+    }
+}
+
+/// A future of the places, boxed (the trait is used as an object).
+pub type PlacesFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Places, ProjectionError>> + Send + 'a>>;
+
+/// Where sellers' rows are kept now: read afresh for each batch (a move that has started must
+/// be seen by the next batch, see [`copy_sellers`]).
+pub trait SellerPlaces: std::fmt::Debug + Send + Sync + 'static {
+    /// The places in force now.
+    fn places(&self) -> PlacesFuture<'_>;
+}
+
+/// One detail row, as the seller view copies it.
+struct DetailRow {
+    order_id: String,
+    buyer_id: String,
+    seller_id: String,
+    status: String,
+    placed_at_us: i64,
+    version: i64,
+    content_hash: String,
+    state: String,
+    changed_at_us: i64,
+}
+
+impl DetailRow {
+    fn of(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            order_id: row.try_get("order_id")?,
+            buyer_id: row.try_get("buyer_id")?,
+            seller_id: row.try_get("seller_id")?,
+            status: row.try_get("status")?,
+            placed_at_us: row.try_get("placed_at_us")?,
+            version: row.try_get("version")?,
+            content_hash: row.try_get("content_hash")?,
+            state: row.try_get("state")?,
+            changed_at_us: row.try_get("changed_at_us")?,
+        })
+    }
+
+    fn seller_gene(&self) -> u16 {
+        gene_of_buyer(&self.seller_id)
+    }
+}
+
+fn pool(db: &Db) -> Result<&PgPool, ProjectionError> {
+    db.postgres().ok_or_else(|| {
+        ProjectionError::Corrupt("the seller view is kept on PostgreSQL shards only".to_owned())
+    })
+}
+
+/// Copies `rows` into the seller view of `db`, each unless it holds a newer version.
+async fn upsert(db: &Db, rows: &[&DetailRow]) -> Result<(), ProjectionError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let text = |column: fn(&DetailRow) -> &str| rows.iter().map(|r| column(r)).collect::<Vec<_>>();
+    let number = |column: fn(&DetailRow) -> i64| rows.iter().map(|r| column(r)).collect::<Vec<_>>();
+    let genes: Vec<i16> = rows
+        .iter()
+        .map(|r| i16::try_from(r.seller_gene()).unwrap_or(i16::MAX))
+        .collect();
+    sqlx::query(UPSERT)
+        .bind(text(|r| &r.order_id))
+        .bind(text(|r| &r.buyer_id))
+        .bind(text(|r| &r.seller_id))
+        .bind(genes)
+        .bind(text(|r| &r.status))
+        .bind(number(|r| r.placed_at_us))
+        .bind(number(|r| r.version))
+        .bind(text(|r| &r.content_hash))
+        .bind(text(|r| &r.state))
+        .bind(number(|r| r.changed_at_us))
+        .execute(pool(db)?)
+        .await?;
+    Ok(())
+}
+
+/// Copies `rows` to every database that keeps their sellers under `places`.
+async fn copy_to_places(places: &Places, rows: &[DetailRow]) -> Result<(), ProjectionError> {
+    for (db, genes) in &places.keepers {
+        let theirs: Vec<&DetailRow> = rows
+            .iter()
+            .filter(|row| {
+                genes
+                    .get(usize::from(row.seller_gene()))
+                    .copied()
+                    .unwrap_or(false)
+            })
+            .collect();
+        upsert(db, &theirs).await?;
+    }
+    Ok(())
+}
+
+/// The `sellers` follower of one shard's log.
+#[derive(Debug)]
+pub struct SellerSync {
+    source: ReadModels,
+    places: Arc<dyn SellerPlaces>,
+    /// Ends a wait for the order view when the runner stops.
+    stop: OnceLock<CancellationToken>,
+}
+
+impl SellerSync {
+    /// Waits until the source's order view has applied the log up to `at`.
+    async fn detail_reached(&self, at: Checkpoint) -> Result<(), ProjectionError> {
+        let deadline = tokio::time::Instant::now() + DETAIL_WAIT_MAX;
+        loop {
+            if self.source.stored_checkpoint(Projection::Orders).await? >= at {
+                return Ok(());
+            }
+            let stopping = self.stop.get().is_some_and(CancellationToken::is_cancelled);
+            let waited_long = self.stop.get().is_none() && tokio::time::Instant::now() >= deadline;
+            if stopping || waited_long {
+                return Err(ProjectionError::Corrupt(format!(
+                    "the order view has not applied the log up to position {}",
+                    at.position
+                )));
+            }
+            tokio::time::sleep(DETAIL_POLL).await;
+        }
+    }
+
+    /// Copies the detail rows of the orders `events` changed to their sellers' places, once
+    /// the order view has applied the events.
+    async fn sync(&self, events: &[Arc<RecordedEvent>]) -> Result<(), ProjectionError> {
+        let mut seen = HashSet::new();
+        let ids: Vec<&str> = events
+            .iter()
+            .filter(|e| e.aggregate_type == "Order" && seen.insert(e.aggregate_id.as_str()))
+            .map(|e| e.aggregate_id.as_str())
+            .collect();
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.detail_reached(last.checkpoint()).await?;
+        // after the view reached the batch: a move that started since is in the places, and
+        // one that started before finds these versions in the view when it fills its target
+        let places = self.places.places().await?;
+        let rows = sqlx::query(DETAIL_ROWS)
+            .bind(&ids)
+            .fetch_all(pool(&self.source.db)?)
+            .await?
+            .iter()
+            .map(DetailRow::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        copy_to_places(&places, &rows).await
+    }
+}
+
+impl Handler for SellerSync {
+    fn name(&self) -> &'static str {
+        SELLERS_NAME
+    }
+
+    fn checkpointing(&self) -> Checkpointing {
+        Checkpointing::AfterEffect
+    }
+
+    async fn handle(
+        &self,
+        _from: Checkpoint,
+        batch: &[Arc<RecordedEvent>],
+    ) -> Result<(), HandlerError> {
+        Ok(self.sync(batch).await?)
+    }
+
+    async fn retry(&self, event: &Arc<RecordedEvent>) -> Result<(), HandlerError> {
+        Ok(self.sync(std::slice::from_ref(event)).await?)
+    }
+}
+
+/// The `sellers` follower's runner over one shard's log.
+pub struct SellerRunner {
+    follower: Follower<SellerSync>,
+}
+
+impl std::fmt::Debug for SellerRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SellerRunner").finish_non_exhaustive()
+    }
+}
+
+impl SellerRunner {
+    /// A runner over `store`'s log, copying to the places `places` names, its lag exported
+    /// in `metrics` (the projections').
+    pub fn new(
+        store: EventStore,
+        places: Arc<dyn SellerPlaces>,
+        metrics: ProjectionMetrics,
+    ) -> Self {
+        let handler = SellerSync {
+            source: ReadModels::new(&store),
+            places,
+            stop: OnceLock::new(),
+        };
+        let options = FollowerOptions {
+            batch_size: SELLERS_BATCH_SIZE_MAX,
+            attempts_before_parking: ATTEMPTS_BEFORE_PARKING_DEFAULT,
+        };
+        Self {
+            follower: Follower::new(store, handler, options, metrics.0),
+        }
+    }
+
+    /// Copies for every event up to the end of the log as it is now; the events read. For
+    /// the command line and tests.
+    pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
+        self.follower
+            .catch_up()
+            .await
+            .map_err(|err| match err.downcast::<ProjectionError>() {
+                Ok(err) => *err,
+                Err(other) => ProjectionError::Corrupt(other.to_string()),
+            })
+    }
+
+    /// Runs until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) {
+        // set once, by the one run of this runner
+        let _ = self.follower.handler().stop.set(shutdown.clone());
+        self.follower.run(shutdown).await;
+    }
+}
+
+/// Copies the detail rows of `source`'s orders sold by sellers of `genes` to the seller view
+/// of `target`: a move's fill of its target. Run after the move's job is recorded: a batch of
+/// a `sellers` follower that read the places before then had its orders applied to the view
+/// before then, so this copy reads them at that version or newer. Calls `progress` with the
+/// rows copied so far; returns them.
+pub async fn copy_sellers(
+    source: &EventStore,
+    target: &Db,
+    genes: &RangeInclusive<u16>,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<u64, ProjectionError> {
+    let db = source.db();
+    let mut after = String::new();
+    let mut copied = 0;
+    loop {
+        let rows = sqlx::query(DETAIL_PAGE)
+            .bind(&after)
+            .bind(COPY_ROWS)
+            .fetch_all(pool(&db)?)
+            .await?
+            .iter()
+            .map(DetailRow::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(last) = rows.last() else {
+            return Ok(copied);
+        };
+        after.clone_from(&last.order_id);
+        let theirs: Vec<&DetailRow> = rows
+            .iter()
+            .filter(|row| genes.contains(&row.seller_gene()))
+            .collect();
+        upsert(target, &theirs).await?;
+        copied += theirs.len() as u64;
+        progress(copied);
+    }
+}
+
+/// Deletes the rows of the sellers of `genes` from `db`'s seller view: a move's source, once
+/// the move is cleaned up. Returns the rows deleted.
+pub async fn forget_sellers(db: &Db, genes: &RangeInclusive<u16>) -> Result<u64, ProjectionError> {
+    let deleted = sqlx::query("DELETE FROM seller_orders WHERE seller_gene BETWEEN $1 AND $2")
+        .bind(i16::try_from(*genes.start()).unwrap_or(i16::MAX))
+        .bind(i16::try_from(*genes.end()).unwrap_or(i16::MAX))
+        .execute(pool(db)?)
+        .await?
+        .rows_affected();
+    Ok(deleted)
+}
+
+/// Deletes `order_ids` from the seller view of every database of `db` (which routes by the
+/// shard map): orders that moved to the archive, whose seller's archive shelf lists them.
+pub async fn forget_orders(db: &Db, order_ids: &[String]) -> Result<(), ProjectionError> {
+    if order_ids.is_empty() || !db.is_routed() {
+        return Ok(());
+    }
+    for shard in db.every() {
+        sqlx::query("DELETE FROM seller_orders WHERE order_id = ANY($1)")
+            .bind(order_ids)
+            .execute(pool(shard)?)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! The seller's side on several shards (ADR 42, 45): a seller's orders are kept, and their list
+//! read, on the shard of the seller's gene, whichever shards their buyers' orders are on.
+
+use std::collections::BTreeMap;
+
+use event_store::gene_of_buyer;
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::Connection;
+
+use crate::helpers::{TestApp, eventually, page_ids, spawn_sharded_app, thirds};
+use crate::resharding::{buyers_in, shard_urls};
+
+/// The gene ranges of [`thirds`], one per shard.
+const THIRDS: [std::ops::RangeInclusive<u16>; 3] = [0..=340, 341..=681, 682..=1023];
+
+/// `seller` creates the product `sku` with plenty of stock.
+async fn create_product_of(app: &TestApp, seller: &str, sku: &str) {
+    let response = app
+        .client
+        .post(app.url("/v1/products"))
+        .bearer_auth(app.token(command_api::auth::Role::Seller, seller))
+        .json(&json!({
+            "sku": sku,
+            "title": format!("Product {sku}"),
+            "price_cents": 250,
+            "initial_stock": 1_000,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+/// Every `(seller_id, order_id)` row of the seller view of the database at `url`.
+async fn seller_rows(url: &str) -> Vec<(String, String)> {
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_as("SELECT seller_id, order_id FROM seller_orders ORDER BY seller_id, order_id")
+        .fetch_all(&mut db)
+        .await
+        .unwrap()
+}
+
+/// A seller on each shard sells to a buyer on each shard: each seller's list holds its three
+/// orders, and the seller view of the seller's shard holds them, no other shard's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sellers_orders_are_kept_and_listed_on_the_sellers_shard() {
+    let app = spawn_sharded_app().await;
+    let sellers: Vec<String> = THIRDS
+        .iter()
+        .map(|genes| buyers_in("shop", genes, 1).remove(0))
+        .collect();
+    let buyers: Vec<String> = THIRDS
+        .iter()
+        .map(|genes| buyers_in("buyer", genes, 1).remove(0))
+        .collect();
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for seller in &sellers {
+        let sku = format!("tea-of-{seller}");
+        create_product_of(&app, seller, &sku).await;
+        for buyer in &buyers {
+            let order = app.order(buyer, &[(&sku, 1, 1)]).await;
+            let id = order["order_id"].as_str().unwrap().to_owned();
+            expected.entry(seller.clone()).or_default().push(id);
+        }
+    }
+    for (seller, orders) in &mut expected {
+        orders.sort();
+        let token = app.token(command_api::auth::Role::Seller, seller);
+        let listed = eventually(|| async {
+            let mut listed = page_ids(&app.orders_page("sellers", &token, "").await);
+            listed.sort();
+            (listed == *orders).then_some(listed)
+        })
+        .await;
+        assert_eq!(listed, *orders, "{seller}");
+    }
+
+    let map = thirds();
+    for (shard, url) in shard_urls(&app) {
+        let mut kept: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (seller, order) in seller_rows(&url).await {
+            kept.entry(seller).or_default().push(order);
+        }
+        let theirs: BTreeMap<String, Vec<String>> = expected
+            .iter()
+            .filter(|(seller, _)| map.assignment(gene_of_buyer(seller)).read == shard)
+            .map(|(seller, orders)| (seller.clone(), orders.clone()))
+            .collect();
+        assert_eq!(theirs.len(), 1, "one seller on {shard}");
+        assert_eq!(kept, theirs, "the seller view of {shard}");
+    }
+    app.stop().await;
+}
