@@ -37,7 +37,7 @@ pub mod reactions;
 pub mod reshard;
 pub mod roles;
 pub mod routes;
-mod seller_places;
+pub mod seller_places;
 pub mod services;
 pub mod shutdown;
 pub mod startup;

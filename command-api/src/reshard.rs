@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use event_store::{Checkpoint, EventStore, StoreError};
+use projections::sellers::{Places, SellerSide};
 use projections::{Projection, ProjectionError, ReadModels};
 use shards::{
     Assignment, Comparison, Copied, Copier, Job, JobError, Jobs, MapError, MapStore, ShardMap,
@@ -61,12 +62,12 @@ pub enum Progress {
     Cleaning(Job),
     /// Streams of the source given their gene so far.
     Backfilled(u64),
-    /// Rows of the seller view copied to the target from `shard`'s order view so far: the
-    /// orders of the moving genes' sellers (ADR 45).
+    /// Rows of `shard`'s order view read so far to copy the orders of the moving genes'
+    /// sellers to the target's seller view (ADR 45).
     Sellers {
         /// The shard whose order view is read.
         shard: ShardName,
-        /// Rows copied from it so far.
+        /// Rows read from it so far.
         rows: u64,
     },
     /// Rows of the moved genes' sellers deleted from the source's seller view by a cleanup.
@@ -316,7 +317,8 @@ impl<'a> Resharder<'a> {
         catch_up(copier, progress).await?;
         // the sellers of the genes: every shard's orders of theirs, from the order views
         // (the job is recorded: from now on the `sellers` followers copy to the target too)
-        let to = target.db();
+        let mut to = Places::new();
+        to.keep(target.db(), |gene| job.genes.contains(&gene));
         for (shard, store) in self.shards {
             let mut told = |rows| {
                 progress(Progress::Sellers {
@@ -324,7 +326,7 @@ impl<'a> Resharder<'a> {
                     rows,
                 });
             };
-            projections::sellers::copy_sellers(store, &to, &job.genes, &mut told).await?;
+            projections::sellers::copy_sellers(store, &to, &mut told).await?;
         }
         Ok(())
     }
@@ -483,7 +485,7 @@ impl<'a> Resharder<'a> {
 }
 
 /// Whether a shard answers for a stream (`aggregate_type`, `id`).
-type OwnsFn = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
+pub(crate) type OwnsFn = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 /// Reconciles every shard of `router` ([`projections::reconcile::reconcile_shards_when_caught_up`]),
 /// each answering for the streams of the genes the map in force reads from it.
@@ -511,7 +513,68 @@ pub async fn reconcile_every_shard(
             owns: owns.as_ref(),
         })
         .collect();
-    projections::reconcile::reconcile_shards_when_caught_up(&shards, wait, progress).await
+    let mut report =
+        projections::reconcile::reconcile_shards_when_caught_up(&shards, wait, progress).await?;
+    let keeps: Vec<KeepsFn> = router
+        .stores()
+        .map(|(name, _)| {
+            let (owner, map) = (name.clone(), Arc::clone(&map));
+            Box::new(move |gene: u16| map.assignment(gene).read == owner) as KeepsFn
+        })
+        .collect();
+    let sides: Vec<SellerSide<'_>> = router
+        .stores()
+        .zip(owns.iter().zip(&keeps))
+        .map(|((_, store), (owns, keeps))| SellerSide {
+            db: store.db(),
+            owns: owns.as_ref(),
+            keeps_seller: keeps.as_ref(),
+        })
+        .collect();
+    report
+        .differences
+        .extend(seller_differences(router, &sides, wait).await?);
+    Ok(report)
+}
+
+/// Whether a shard's seller view answers for a seller gene.
+type KeepsFn = Box<dyn Fn(u16) -> bool + Send + Sync>;
+
+/// The seller views against the order views (ADR 45). A difference found while the `sellers`
+/// followers copy is looked at again once every one has reached its log's head (waiting at
+/// most `wait`): what is left is a difference.
+async fn seller_differences(
+    router: &ShardRouter,
+    sides: &[SellerSide<'_>],
+    wait: Duration,
+) -> Result<Vec<projections::reconcile::Difference>, ProjectionError> {
+    let first = projections::sellers::compare(sides).await?;
+    if first.is_empty() {
+        return Ok(first);
+    }
+    let sellers = |checkpoints: &[(String, Checkpoint)]| {
+        checkpoints
+            .iter()
+            .find(|(name, _)| name == projections::sellers::SELLERS_NAME)
+            .map(|(_, at)| *at)
+    };
+    for (shard, store) in router.stores() {
+        let head = store.head().await?;
+        let reached = reach(
+            head,
+            wait,
+            || async { Ok(sellers(&store.checkpoints().await?)) },
+            &mut |_| {},
+        )
+        .await
+        .map_err(|err| ProjectionError::Corrupt(err.to_string()))?;
+        if let Err(at) = reached {
+            // its differences stand, as a lagging order view's do
+            tracing::warn!(%shard, position = at.position, head = head.position,
+                "the sellers follower did not reach the head of the log in time");
+        }
+    }
+    projections::sellers::compare(sides).await
 }
 
 /// Whether `map` has every gene of `job` on its target, on the `side` (read or write) given.

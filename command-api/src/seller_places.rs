@@ -11,14 +11,14 @@ use shards::{JobError, Jobs, ShardRouter};
 
 /// The places of the shards of `router`, with the moves of the catalog's `jobs`.
 #[derive(Debug, Clone)]
-pub(crate) struct RouterPlaces {
+pub struct RouterPlaces {
     router: ShardRouter,
     jobs: Jobs,
 }
 
 impl RouterPlaces {
     /// The places under `router`'s map and the moves in `jobs`.
-    pub(crate) fn new(router: ShardRouter, jobs: Jobs) -> Arc<Self> {
+    pub fn new(router: ShardRouter, jobs: Jobs) -> Arc<Self> {
         Arc::new(Self { router, jobs })
     }
 

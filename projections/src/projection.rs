@@ -223,6 +223,12 @@ pub(crate) struct Sql {
     pub(crate) seller_list: String,
     /// A seller's hot list from the seller view of the seller's shard (ADR 45).
     pub(crate) seller_view_list: String,
+    /// One order of a seller's hot list from the seller view.
+    pub(crate) seller_view_row: String,
+    /// The version of an order in a seller's hot list, from the seller view.
+    pub(crate) seller_view_version: String,
+    /// The version of an order in a seller's archive (the order's shard's archive).
+    pub(crate) seller_archive_version: String,
     pub(crate) buyer_archive_list: String,
     pub(crate) seller_archive_list: String,
     pub(crate) sku_stock: String,
@@ -284,6 +290,19 @@ impl Sql {
                 include_str!("sql/order_list.sql"),
                 SELLER_VIEW_TABLE,
                 "seller_id",
+            ),
+            seller_view_row: list(
+                &include_str!("sql/list_row.sql").replace("{detail}", SELLER_VIEW_TABLE),
+                SELLER_VIEW_TABLE,
+                "seller_id",
+            ),
+            seller_view_version: format!(
+                "SELECT max(version) AS version FROM {SELLER_VIEW_TABLE} \
+                 WHERE order_id = $2 AND seller_id = $1"
+            ),
+            seller_archive_version: format!(
+                "SELECT max(version) AS version FROM {ARCHIVE_TABLE} \
+                 WHERE order_id = $2 AND seller_id = $1"
             ),
             buyer_archive_list: list(
                 include_str!("sql/order_list.sql"),

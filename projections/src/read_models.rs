@@ -248,18 +248,21 @@ impl ReadModels {
         Ok(page)
     }
 
-    /// One order as the buyer's (`Owner::Buyer`) or the seller's list holds it: its detail row,
-    /// if that owner's.
+    /// One order as the buyer's (`Owner::Buyer`) or the seller's list holds it: its detail row
+    /// (with shards, a seller's from the seller view), if that owner's.
     pub async fn listed_order(
         &self,
         owner: Owner<'_>,
         order_id: &str,
     ) -> Result<Option<StoredOrder>, ProjectionError> {
-        let (statement, owner): (fn(&Sql) -> &String, _) = match owner {
-            Owner::Buyer(id) => (|s| &s.buyer_row, id),
-            Owner::Seller(id) => (|s| &s.seller_row, id),
+        let (statement, owner, db): (fn(&Sql) -> &String, _, _) = match owner {
+            Owner::Buyer(id) => (|s| &s.buyer_row, id, self.db.for_order(order_id)),
+            Owner::Seller(id) if self.db.is_routed() => {
+                (|s| &s.seller_view_row, id, self.db.for_seller(id))
+            }
+            Owner::Seller(id) => (|s| &s.seller_row, id, self.db.for_order(order_id)),
         };
-        backend::list_row(self.db.for_order(order_id), statement, owner, order_id).await
+        backend::list_row(db, statement, owner, order_id).await
     }
 
     /// The version of an owner's order that the read side holds, in the owner's list or in the
@@ -271,6 +274,21 @@ impl ReadModels {
     ) -> Result<Option<u64>, ProjectionError> {
         let (statement, owner): (fn(&Sql) -> &String, _) = match owner {
             Owner::Buyer(id) => (|s| &s.buyer_version, id),
+            Owner::Seller(seller) if self.db.is_routed() => {
+                // the seller's hot list is the seller view on the seller's shard (ADR 45), the
+                // archive the order's shard's
+                let view = self.db.for_seller(seller);
+                let hot =
+                    backend::listed_version(view, |s| &s.seller_view_version, seller, order_id);
+                let archive = self.db.for_order(order_id);
+                let archived = backend::listed_version(
+                    archive,
+                    |s| &s.seller_archive_version,
+                    seller,
+                    order_id,
+                );
+                return Ok(hot.await?.max(archived.await?));
+            }
             Owner::Seller(id) => (|s| &s.seller_version, id),
         };
         let db = self.db.for_order(order_id);

@@ -32,6 +32,7 @@ use crate::error::ProjectionError;
 use crate::metrics::ProjectionMetrics;
 use crate::projection::Projection;
 use crate::read_models::ReadModels;
+use crate::reconcile::Difference;
 
 /// The follower's name: its checkpoint's (in the shard whose log it reads), its lease's
 /// (`projection:sellers`) and its metrics' label.
@@ -42,6 +43,10 @@ const SELLERS_BATCH_SIZE_MAX: usize = 500;
 
 /// Detail rows read and copied per statement when a move fills its target.
 const COPY_ROWS: i64 = 5_000;
+
+/// How old a batch's newest event is before the batch is copied: the order view has applied
+/// it by then as a rule, and the next batch gathers meanwhile (fewer, fuller copies).
+const SELLERS_LINGER: Duration = Duration::from_millis(100);
 
 /// How often a batch looks whether the shard's order view has applied it.
 const DETAIL_POLL: Duration = Duration::from_millis(5);
@@ -231,6 +236,11 @@ impl SellerSync {
         if ids.is_empty() {
             return Ok(());
         }
+        let age = (chrono::Utc::now() - last.recorded_at)
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        // a clock behind the writer's waits at most the linger itself
+        tokio::time::sleep(SELLERS_LINGER.saturating_sub(age)).await;
         self.detail_reached(last.checkpoint()).await?;
         // after the view reached the batch: a move that started since is in the places, and
         // one that started before finds these versions in the view when it fills its target
@@ -321,20 +331,21 @@ impl SellerRunner {
     }
 }
 
-/// Copies the detail rows of `source`'s orders sold by sellers of `genes` to the seller view
-/// of `target`: a move's fill of its target. Run after the move's job is recorded: a batch of
-/// a `sellers` follower that read the places before then had its orders applied to the view
-/// before then, so this copy reads them at that version or newer. Calls `progress` with the
-/// rows copied so far; returns them.
+/// Copies every detail row of `source`'s order view to the seller views that keep its seller
+/// under `places`: a move's fill of its target (places: the target, keeping the moving
+/// genes), and a rebuild of the seller views ([`sweep`] then deletes what is left over).
+///
+/// A move runs it after its job is recorded: a batch of a `sellers` follower that read the
+/// places before then had its orders applied to the view before then, so this copy reads them
+/// at that version or newer. Calls `progress` with the rows read so far; returns them.
 pub async fn copy_sellers(
     source: &EventStore,
-    target: &Db,
-    genes: &RangeInclusive<u16>,
+    places: &Places,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<u64, ProjectionError> {
     let db = source.db();
     let mut after = String::new();
-    let mut copied = 0;
+    let mut read = 0;
     loop {
         let rows = sqlx::query(DETAIL_PAGE)
             .bind(&after)
@@ -345,16 +356,56 @@ pub async fn copy_sellers(
             .map(DetailRow::of)
             .collect::<Result<Vec<_>, _>>()?;
         let Some(last) = rows.last() else {
-            return Ok(copied);
+            return Ok(read);
         };
         after.clone_from(&last.order_id);
-        let theirs: Vec<&DetailRow> = rows
-            .iter()
-            .filter(|row| genes.contains(&row.seller_gene()))
-            .collect();
-        upsert(target, &theirs).await?;
-        copied += theirs.len() as u64;
-        progress(copied);
+        copy_to_places(places, &rows).await?;
+        read += rows.len() as u64;
+        progress(read);
+    }
+}
+
+/// Deletes from `db`'s seller view the rows of orders that no order view of `shards` holds
+/// (archived, or moved away and cleaned up): the second half of a rebuild, after
+/// [`copy_sellers`] from every shard. A row the `sellers` followers copy meanwhile is of an
+/// order in a detail view, so it stays. Returns the rows deleted.
+pub async fn sweep(
+    db: &Db,
+    shards: &[Db],
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<u64, ProjectionError> {
+    let mut after = String::new();
+    let mut deleted = 0;
+    loop {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT order_id FROM seller_orders WHERE order_id > $1 ORDER BY order_id LIMIT $2",
+        )
+        .bind(&after)
+        .bind(COPY_ROWS)
+        .fetch_all(pool(db)?)
+        .await?;
+        let Some(last) = ids.last() else {
+            return Ok(deleted);
+        };
+        after.clone_from(last);
+        let mut held = HashSet::new();
+        for shard in shards {
+            let found: Vec<String> =
+                sqlx::query_scalar("SELECT order_id FROM order_detail WHERE order_id = ANY($1)")
+                    .bind(&ids)
+                    .fetch_all(pool(shard)?)
+                    .await?;
+            held.extend(found);
+        }
+        let gone: Vec<&String> = ids.iter().filter(|id| !held.contains(*id)).collect();
+        if !gone.is_empty() {
+            deleted += sqlx::query("DELETE FROM seller_orders WHERE order_id = ANY($1)")
+                .bind(&gone)
+                .execute(pool(db)?)
+                .await?
+                .rows_affected();
+        }
+        progress(deleted);
     }
 }
 
@@ -383,4 +434,108 @@ pub async fn forget_orders(db: &Db, order_ids: &[String]) -> Result<(), Projecti
             .await?;
     }
     Ok(())
+}
+
+/// One shard as a reconcile of the seller views sees it.
+pub struct SellerSide<'a> {
+    /// Its database.
+    pub db: Db,
+    /// Whether it answers for a stream (aggregate type, id): its gene is read from it.
+    pub owns: &'a (dyn Fn(&str, &str) -> bool + Send + Sync),
+    /// Whether its seller view answers for a seller gene (read from it).
+    pub keeps_seller: &'a (dyn Fn(u16) -> bool + Send + Sync),
+}
+
+/// One order as a view holds it, for the comparison: seller, version and content hash.
+type Held = (String, i64, String);
+
+/// Every row of `table` (`order_detail` or `seller_orders`) in `db` that `keep` takes, by
+/// order id.
+async fn held(
+    db: &Db,
+    table: &str,
+    keep: impl Fn(&str, &str) -> bool,
+) -> Result<std::collections::HashMap<String, Held>, ProjectionError> {
+    let page = format!(
+        "SELECT order_id, seller_id, version, content_hash FROM {table} \
+         WHERE order_id > $1 ORDER BY order_id LIMIT $2"
+    );
+    let mut rows = std::collections::HashMap::new();
+    let mut after = String::new();
+    loop {
+        let found: Vec<(String, String, i64, String)> = sqlx::query_as(&page)
+            .bind(&after)
+            .bind(COPY_ROWS)
+            .fetch_all(pool(db)?)
+            .await?;
+        let Some((last, ..)) = found.last() else {
+            return Ok(rows);
+        };
+        after.clone_from(last);
+        for (order, seller, version, hash) in found {
+            if keep(&order, &seller) {
+                rows.insert(order, (seller, version, hash));
+            }
+        }
+    }
+}
+
+/// Compares the seller views with the order views: every order a shard answers for in its
+/// order view is in the seller view of the shard that answers for its seller, at the same
+/// version and content hash, and a seller view holds no other order of its sellers.
+pub async fn compare(shards: &[SellerSide<'_>]) -> Result<Vec<Difference>, ProjectionError> {
+    let mut expected = std::collections::HashMap::new();
+    let mut kept = std::collections::HashMap::new();
+    for shard in shards {
+        expected.extend(
+            held(&shard.db, "order_detail", |order, _| {
+                (shard.owns)("Order", order)
+            })
+            .await?,
+        );
+        kept.extend(
+            held(&shard.db, "seller_orders", |_, seller| {
+                (shard.keeps_seller)(gene_of_buyer(seller))
+            })
+            .await?,
+        );
+    }
+    let difference = |kind: &str, id: &str, detail: String| Difference {
+        kind: kind.to_owned(),
+        view: "seller_orders".to_owned(),
+        id: id.to_owned(),
+        detail,
+    };
+    let mut differences = Vec::new();
+    for (id, (seller, version, hash)) in &expected {
+        match kept.get(id) {
+            None => differences.push(difference(
+                "missing",
+                id,
+                format!("seller {seller}'s order at version {version} is not in its seller view"),
+            )),
+            Some((_, at, _)) if at != version => differences.push(difference(
+                "version",
+                id,
+                format!("version {at} in the seller view, {version} in the order view"),
+            )),
+            Some((_, _, copied)) if copied != hash => differences.push(difference(
+                "hash",
+                id,
+                format!("content hash {copied} in the seller view, {hash} in the order view"),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (id, (seller, version, _)) in &kept {
+        if !expected.contains_key(id) {
+            differences.push(difference(
+                "extra-rows",
+                id,
+                format!("seller {seller}'s order at version {version} is in no order view"),
+            ));
+        }
+    }
+    differences.sort_by(|a, b| (&a.id, &a.kind).cmp(&(&b.id, &b.kind)));
+    Ok(differences)
 }

@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use clap::Args;
 use command_api::config::{Overrides, Settings};
+use command_api::seller_places::RouterPlaces;
 use command_api::startup::open_migrated_store;
 use command_api::telemetry;
 use cqrs_es::Aggregate;
 use event_store::EventStore;
+use projections::sellers::{SELLERS_NAME, SellerPlaces};
+use shards::Stores;
 
 use super::Common;
 use super::progress::Progress;
@@ -171,8 +174,9 @@ impl Reconcile {
 pub(crate) struct Replay {
     #[command(flatten)]
     common: Common,
-    /// Only this projection: `orders` (order detail, with the buyer and seller lists) or
-    /// `stock`.
+    /// Only this projection: `orders` (order detail, with the buyer and seller lists),
+    /// `stock`, or with shards `sellers` (each seller's orders on the seller's shard, copied
+    /// again from every shard's order view; every projection includes it).
     #[arg(long, value_name = "NAME")]
     projection: Option<String>,
     #[command(flatten)]
@@ -184,21 +188,72 @@ impl Replay {
     /// that does not exist is refused before any is rebuilt.
     pub(crate) async fn run(self, given: &Overrides) -> anyhow::Result<()> {
         let settings = self.common.settings(given)?;
-        let projections = match self.projection.as_deref() {
-            None => projections::Projection::ALL.to_vec(),
-            Some(name) => vec![
-                projections::Projection::parse(name)
-                    .ok_or_else(|| anyhow::anyhow!("no projection {name:?} (orders, stock)"))?,
-            ],
+        let (projections, sellers) = match self.projection.as_deref() {
+            None => (projections::Projection::ALL.to_vec(), true),
+            Some(SELLERS_NAME) => (Vec::new(), true),
+            Some(name) => (
+                vec![projections::Projection::parse(name).ok_or_else(|| {
+                    anyhow::anyhow!("no projection {name:?} (orders, stock, sellers)")
+                })?],
+                false,
+            ),
         };
         let stores = open_every(&settings, open(&settings).await?).await?;
-        for on in self.only.pick(&stores)? {
+        if stores.router().is_none() && self.projection.as_deref() == Some(SELLERS_NAME) {
+            return Err(Failure::CouldNotRun(anyhow::anyhow!(
+                "the sellers view is kept with shards only: on one database a seller's list is \
+                 the orders view's (replay orders)"
+            ))
+            .into());
+        }
+        let picked = self.only.pick(&stores)?;
+        for on in &picked {
             for &projection in &projections {
-                replay_one(&on, projection).await?;
+                replay_one(on, projection).await?;
             }
+        }
+        if sellers {
+            copy_sellers_again(&stores, &picked).await?;
         }
         Ok(())
     }
+}
+
+/// With shards, the seller views again (ADR 45): every hot order of the `picked` shards'
+/// order views copied to its seller's places, then the rows of orders no order view holds
+/// any more deleted from the picked shards' seller views. Nothing without shards.
+async fn copy_sellers_again(stores: &Stores, picked: &[OnShard]) -> anyhow::Result<()> {
+    let (Some(router), Some(catalog)) = (stores.router(), stores.default_store().postgres_pool())
+    else {
+        return Ok(());
+    };
+    let places = RouterPlaces::new(router.clone(), shards::Jobs::new(catalog.clone()))
+        .places()
+        .await?;
+    for on in picked {
+        let mut progress = Progress::new(format!("copying sellers' orders{}", on.on()), "orders");
+        let read = projections::sellers::copy_sellers(&on.store, &places, &mut |read| {
+            progress.update(read, None);
+        })
+        .await?;
+        progress.finish(&format!(
+            "{read} orders{} copied to their sellers' shards",
+            on.on()
+        ));
+    }
+    let every: Vec<_> = router.stores().map(|(_, store)| store.db()).collect();
+    for on in picked {
+        let mut progress = Progress::new(format!("sweeping sellers{}", on.on()), "rows deleted");
+        let deleted = projections::sellers::sweep(&on.store.db(), &every, &mut |deleted| {
+            progress.update(deleted, None);
+        })
+        .await?;
+        progress.finish(&format!(
+            "sellers{} rebuilt: {deleted} row(s) of orders no shard holds deleted",
+            on.on()
+        ));
+    }
+    Ok(())
 }
 
 /// Rebuilds `projection` on one shard, with its progress on stderr.

@@ -3,7 +3,8 @@
 //! `DATABASE_URL` and `ORDERS_SHARDS`):
 //! - `orders audit` finds an order on the shard its gene is read from;
 //! - `orders replay` rebuilds the views of every shard, or of the one `--only-shard` names,
-//!   and an unknown shard is exit 2 with nothing rebuilt;
+//!   and an unknown shard is exit 2 with nothing rebuilt; it copies the sellers' orders to
+//!   their shards again;
 //! - `orders archive` archives the settled orders of every shard, `orders dead-letters list`
 //!   lists every shard's;
 //! - a shard's database without its migrations stops a command before any work, and
@@ -161,6 +162,51 @@ async fn replay_rebuilds_the_views_of_every_shard() {
             "{stderr}"
         );
     }
+}
+
+/// `orders replay --projection sellers` copies every shard's orders to their sellers' shard
+/// again and deletes the rows of orders no shard holds: the seller view of `default` (where
+/// `shop-1`'s gene is), emptied and given a row of an order that does not exist, holds the
+/// seller's two orders again and nothing else (ADR 45).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_copies_the_sellers_orders_again_and_deletes_what_no_shard_holds() {
+    let app = spawn_sharded_app().await;
+    let mut sold = vec![
+        order_on(&app, "on-s2", &ON_S2).await,
+        order_on(&app, "on-s3", &ON_S3).await,
+    ];
+    sold.sort();
+    app.read_side_settled().await;
+    let default = database_of(&app, "default");
+    execute(&default, "DELETE FROM seller_orders").await;
+    execute(
+        &default,
+        "INSERT INTO seller_orders (order_id, buyer_id, seller_id, seller_gene, status, \
+         placed_at_us, version, content_hash, state, changed_at_us) \
+         VALUES ('1', 'nobody', 'shop-1', 71, 'Placed', 1, 1, 'x', '{}', 1)",
+    )
+    .await;
+
+    let output = orders(&app, &["replay", "--projection", "sellers"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "sellers on shard default rebuilt: 1 row(s) of orders no shard holds deleted"
+        ),
+        "{stderr}"
+    );
+    let mut db = sqlx::PgConnection::connect(&default).await.unwrap();
+    let kept: Vec<String> =
+        sqlx::query_scalar("SELECT order_id FROM seller_orders ORDER BY order_id")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(kept, sold);
+    let page: Value = app.orders_page("sellers", &app.seller(), "").await;
+    let mut listed = crate::helpers::page_ids(&page);
+    listed.sort();
+    assert_eq!(listed, sold);
 }
 
 /// `--only-shard s3` rebuilds `s3`'s views and leaves `s2`'s as they are; a shard that is not

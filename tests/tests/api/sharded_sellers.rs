@@ -1,15 +1,17 @@
 //! The seller's side on several shards (ADR 42, 45): a seller's orders are kept, and their list
-//! read, on the shard of the seller's gene, whichever shards their buyers' orders are on.
+//! read, on the shard of the seller's gene, whichever shards their buyers' orders are on; the
+//! reconcile across shards compares the seller views with the order views.
 
 use std::collections::BTreeMap;
 
+use command_api::reshard::reconcile_every_shard;
 use event_store::gene_of_buyer;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Connection;
 
 use crate::helpers::{TestApp, eventually, page_ids, spawn_sharded_app, thirds};
-use crate::resharding::{buyers_in, shard_urls};
+use crate::resharding::{RECONCILE_WAIT, buyers_in, close, router, shard_stores, shard_urls};
 
 /// The gene ranges of [`thirds`], one per shard.
 const THIRDS: [std::ops::RangeInclusive<u16>; 3] = [0..=340, 341..=681, 682..=1023];
@@ -90,5 +92,41 @@ async fn a_sellers_orders_are_kept_and_listed_on_the_sellers_shard() {
         assert_eq!(theirs.len(), 1, "one seller on {shard}");
         assert_eq!(kept, theirs, "the seller view of {shard}");
     }
+
+    // reconcile across the shards compares the seller views with the order views
+    let stores = shard_stores(&app).await;
+    let report = reconcile_every_shard(&router(&stores).await, RECONCILE_WAIT, &mut |_| {})
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{:#?}", report.differences);
+    let seller = &sellers[1];
+    let (gone, stale) = (&expected[seller][0], &expected[seller][1]);
+    let url = &shard_urls(&app)[&map.assignment(gene_of_buyer(seller)).read];
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("DELETE FROM seller_orders WHERE order_id = $1")
+        .bind(gone)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE seller_orders SET version = 0 WHERE order_id = $1")
+        .bind(stale)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let report = reconcile_every_shard(&router(&stores).await, RECONCILE_WAIT, &mut |_| {})
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str, &str)> = report
+        .differences
+        .iter()
+        .map(|d| (d.kind.as_str(), d.view.as_str(), d.id.as_str()))
+        .collect();
+    let mut want = vec![
+        ("missing", "seller_orders", gone.as_str()),
+        ("version", "seller_orders", stale.as_str()),
+    ];
+    want.sort_by_key(|(_, _, id)| *id);
+    assert_eq!(found, want);
+    close(stores).await;
     app.stop().await;
 }
