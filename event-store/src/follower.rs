@@ -100,6 +100,16 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
+/// Waits until `event` is `linger` old by its recorded time: a handler that lingers over a
+/// batch lets the next one gather meanwhile. A clock behind the writer's waits at most
+/// `linger` itself.
+pub async fn linger(event: &RecordedEvent, linger: Duration) {
+    let age = (chrono::Utc::now() - event.recorded_at)
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    tokio::time::sleep(linger.saturating_sub(age)).await;
+}
+
 /// How a follower reads and when it parks.
 #[derive(Clone, Copy, Debug)]
 pub struct FollowerOptions {

@@ -51,10 +51,6 @@ const SELLERS_LINGER: Duration = Duration::from_millis(100);
 /// How often a batch looks whether the shard's order view has applied it.
 const DETAIL_POLL: Duration = Duration::from_millis(5);
 
-/// Longest a batch waits for the order view when no shutdown can end the wait (the command
-/// line, tests): then it fails, and is tried again.
-const DETAIL_WAIT_MAX: Duration = Duration::from_secs(30);
-
 const DETAIL_ROWS: &str = "SELECT order_id, buyer_id, seller_id, status, placed_at_us, version, \
      content_hash, state, changed_at_us FROM order_detail WHERE order_id = ANY($1)";
 
@@ -202,18 +198,17 @@ pub struct SellerSync {
 }
 
 impl SellerSync {
-    /// Waits until the source's order view has applied the log up to `at`.
+    /// Waits until the source's order view has applied the log up to `at`, for as long as it
+    /// takes (a batch that failed for it would be parked in the end, and its sellers' rows
+    /// lost), or until the runner stops.
     async fn detail_reached(&self, at: Checkpoint) -> Result<(), ProjectionError> {
-        let deadline = tokio::time::Instant::now() + DETAIL_WAIT_MAX;
         loop {
             if self.source.stored_checkpoint(Projection::Orders).await? >= at {
                 return Ok(());
             }
-            let stopping = self.stop.get().is_some_and(CancellationToken::is_cancelled);
-            let waited_long = self.stop.get().is_none() && tokio::time::Instant::now() >= deadline;
-            if stopping || waited_long {
+            if self.stop.get().is_some_and(CancellationToken::is_cancelled) {
                 return Err(ProjectionError::Corrupt(format!(
-                    "the order view has not applied the log up to position {}",
+                    "stopped before the order view applied the log up to position {}",
                     at.position
                 )));
             }
@@ -236,11 +231,7 @@ impl SellerSync {
         if ids.is_empty() {
             return Ok(());
         }
-        let age = (chrono::Utc::now() - last.recorded_at)
-            .to_std()
-            .unwrap_or(Duration::ZERO);
-        // a clock behind the writer's waits at most the linger itself
-        tokio::time::sleep(SELLERS_LINGER.saturating_sub(age)).await;
+        event_store::follower::linger(last, SELLERS_LINGER).await;
         self.detail_reached(last.checkpoint()).await?;
         // after the view reached the batch: a move that started since is in the places, and
         // one that started before finds these versions in the view when it fills its target
@@ -309,18 +300,6 @@ impl SellerRunner {
         Self {
             follower: Follower::new(store, handler, options, metrics.0),
         }
-    }
-
-    /// Copies for every event up to the end of the log as it is now; the events read. For
-    /// the command line and tests.
-    pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
-        self.follower
-            .catch_up()
-            .await
-            .map_err(|err| match err.downcast::<ProjectionError>() {
-                Ok(err) => *err,
-                Err(other) => ProjectionError::Corrupt(other.to_string()),
-            })
     }
 
     /// Runs until `shutdown` is cancelled.

@@ -78,11 +78,7 @@ impl<R: Reaction> Handler for ReactionHandler<R> {
         batch: &[Arc<RecordedEvent>],
     ) -> Result<(), HandlerError> {
         if let Some(last) = batch.last().filter(|_| !R::LINGER.is_zero()) {
-            let age = (chrono::Utc::now() - last.recorded_at)
-                .to_std()
-                .unwrap_or(Duration::ZERO);
-            // a clock behind the writer's waits at most the linger itself
-            tokio::time::sleep(R::LINGER.saturating_sub(age)).await;
+            event_store::follower::linger(last, R::LINGER).await;
         }
         // a copy made by a move of its gene (ADR 42) was reacted to on the shard it came from
         let own: Cow<'_, [Arc<RecordedEvent>]> = if batch.iter().any(|e| e.copied_from.is_some()) {
