@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use projections::ProjectionError;
 use projections::sellers::{Places, PlacesFuture, SellerPlaces};
-use shards::{JobError, Jobs, ShardRouter};
+use shards::{JobError, Jobs, ShardRouter, Stores};
 
-/// The places of the shards of `router`, with the moves of the catalog's `jobs`.
+/// The places of the shards of a router, with the moves of the catalog's jobs.
 #[derive(Debug, Clone)]
 pub struct RouterPlaces {
     router: ShardRouter,
@@ -17,9 +17,12 @@ pub struct RouterPlaces {
 }
 
 impl RouterPlaces {
-    /// The places under `router`'s map and the moves in `jobs`.
-    pub fn new(router: ShardRouter, jobs: Jobs) -> Arc<Self> {
-        Arc::new(Self { router, jobs })
+    /// The places of `stores`' shards, under its router's map and with the moves in its
+    /// catalog (the default database); `None` without shards.
+    pub fn of(stores: &Stores) -> Option<Arc<Self>> {
+        let router = stores.router()?.clone();
+        let jobs = Jobs::new(stores.default_store().postgres_pool()?.clone());
+        Some(Arc::new(Self { router, jobs }))
     }
 
     async fn now(&self) -> Result<Places, ProjectionError> {

@@ -16,7 +16,7 @@ use ids::SegmentAllocator;
 use projections::sellers::{SELLERS_NAME, SellerPlaces, SellerRunner};
 use projections::{ArchiveSchedule, Archiver, Projection, ProjectionMetrics, Runner};
 use relay::{ConsumerMetrics, Relay, RelayMetrics};
-use shards::{Jobs, Stores};
+use shards::Stores;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -279,9 +279,8 @@ impl Workers<'_> {
                 ));
             }
         }
-        if let Some(router) = self.stores.router() {
-            let places: Arc<dyn SellerPlaces> =
-                RouterPlaces::new(router.clone(), Jobs::new(self.catalog()?.clone()));
+        if let Some(places) = RouterPlaces::of(self.stores) {
+            let places: Arc<dyn SellerPlaces> = places;
             for shard in shards {
                 let (store, places) = (shard.store.clone(), Arc::clone(&places));
                 let metrics = metrics.on_shard(shard.name());
@@ -296,18 +295,6 @@ impl Workers<'_> {
             }
         }
         Ok(workers)
-    }
-
-    /// The catalog's pool (the default shard's database), with shards.
-    fn catalog(&self) -> Result<&sqlx::PgPool, StartupError> {
-        self.stores
-            .default_store()
-            .postgres_pool()
-            .ok_or_else(|| StartupError::Setting {
-                name: "shards",
-                expected: "empty on the embedded SQLite store (one shard)".to_owned(),
-                value: "shards configured".to_owned(),
-            })
     }
 
     /// `shard`'s read side's off-peak archiver (`archive_window`; `orders archive` runs it on

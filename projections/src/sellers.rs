@@ -84,14 +84,6 @@ impl Places {
         let genes = (0..GENE_COUNT).map(keeps).collect();
         self.keepers.push((db, genes));
     }
-
-    /// The databases keeping the rows of the sellers of `gene`.
-    pub fn of(&self, gene: u16) -> impl Iterator<Item = &Db> {
-        self.keepers
-            .iter()
-            .filter(move |(_, genes)| genes.get(usize::from(gene)).copied().unwrap_or(false))
-            .map(|(db, _)| db)
-    }
 }
 
 /// A future of the places, boxed (the trait is used as an object).

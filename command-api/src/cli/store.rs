@@ -223,13 +223,10 @@ impl Replay {
 /// order views copied to its seller's places, then the rows of orders no order view holds
 /// any more deleted from the picked shards' seller views. Nothing without shards.
 async fn copy_sellers_again(stores: &Stores, picked: &[OnShard]) -> anyhow::Result<()> {
-    let (Some(router), Some(catalog)) = (stores.router(), stores.default_store().postgres_pool())
-    else {
+    let (Some(router), Some(places)) = (stores.router(), RouterPlaces::of(stores)) else {
         return Ok(());
     };
-    let places = RouterPlaces::new(router.clone(), shards::Jobs::new(catalog.clone()))
-        .places()
-        .await?;
+    let places = places.places().await?;
     for on in picked {
         let mut progress = Progress::new(format!("copying sellers' orders{}", on.on()), "orders");
         let read = projections::sellers::copy_sellers(&on.store, &places, &mut |read| {

@@ -342,11 +342,7 @@ impl<'a> Resharder<'a> {
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(), ReshardError> {
         let map = self.maps.newest().await?;
-        if job
-            .genes
-            .clone()
-            .all(|g| map.assignment(g).read == job.target)
-        {
+        if switched(job, &map, |a| &a.read) {
             return Ok(());
         }
         catch_up(copier, progress).await?;
@@ -407,16 +403,10 @@ impl<'a> Resharder<'a> {
         head: Checkpoint,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(), ReshardError> {
-        let relay_follows = |checkpoints: &[(String, Checkpoint)]| {
-            checkpoints
-                .iter()
-                .find(|(name, _)| name == relay::RELAY_NAME)
-                .map(|(_, at)| *at)
-        };
         let reached = reach(
             head,
             self.relay_wait,
-            || async { Ok(relay_follows(&source.checkpoints().await?)) },
+            || follower_at(source, relay::RELAY_NAME),
             &mut |at| progress(Progress::Relay { at, head }),
         )
         .await?;
@@ -521,6 +511,15 @@ fn one_source(map: &ShardMap, genes: &RangeInclusive<u16>) -> Result<ShardName, 
         }
     }
     Ok(first.read.clone())
+}
+
+/// Where the follower `name` of `store`'s log is (`None`: it has no checkpoint there).
+async fn follower_at(store: &EventStore, name: &str) -> Result<Option<Checkpoint>, ReshardError> {
+    let checkpoints = store.checkpoints().await?;
+    Ok(checkpoints
+        .into_iter()
+        .find(|(follower, _)| follower == name)
+        .map(|(_, at)| at))
 }
 
 /// Reads where a follower of a log is with `at` (`None`: there is none to wait for), tells

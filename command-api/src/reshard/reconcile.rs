@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use event_store::Checkpoint;
 use projections::ProjectionError;
 use projections::sellers::SellerSide;
 use shards::ShardRouter;
 
-use super::reach;
+use super::{follower_at, reach};
 
 /// Whether a shard answers for a stream (`aggregate_type`, `id`).
 type OwnsFn = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
@@ -79,18 +78,12 @@ async fn seller_differences(
     if first.is_empty() {
         return Ok(first);
     }
-    let sellers = |checkpoints: &[(String, Checkpoint)]| {
-        checkpoints
-            .iter()
-            .find(|(name, _)| name == projections::sellers::SELLERS_NAME)
-            .map(|(_, at)| *at)
-    };
     for (shard, store) in router.stores() {
         let head = store.head().await?;
         let reached = reach(
             head,
             wait,
-            || async { Ok(sellers(&store.checkpoints().await?)) },
+            || follower_at(store, projections::sellers::SELLERS_NAME),
             &mut |_| {},
         )
         .await
