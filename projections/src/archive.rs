@@ -292,16 +292,15 @@ impl Archiver {
         let cutoff_us = cutoff.timestamp_micros();
         let size = i64::from(self.batch_size);
         let now_us = (self.clock)().timestamp_micros();
-        let (moved, progress) = archive_batch(&self.models.db, cutoff_us, size, now_us).await?;
+        let db = &self.models.db;
+        let forgets = self.seller_views.is_some();
+        let (moved, progress) = archive_batch(db, cutoff_us, size, now_us, forgets).await?;
         if let Some(shards) = &self.seller_views {
-            // after the archive's commit: a crash in between leaves an archived order in its
-            // seller's hot list until the seller view is copied again (ADR 45)
-            crate::sellers::forget_orders(shards, &moved).await?;
+            // after the archive's commit, which recorded the orders to forget with this
+            // batch's: a batch stopped in between left its own to this one (ADR 45)
+            crate::sellers::forget_archived(db, shards).await?;
         }
-        Ok(ArchiveBatch {
-            moved: moved.len() as u64,
-            progress,
-        })
+        Ok(ArchiveBatch { moved, progress })
     }
 
     /// Runs batches, with the cutoff of the start, until none is left or `max_batches` have
@@ -395,13 +394,15 @@ impl Archiver {
 
 /// One archive batch: up to `batch_size` settled orders whose last change is before
 /// `cutoff_us` move from the hot views to the archive, and the high-water mark moves with them,
-/// in one transaction. Returns the orders moved.
+/// in one transaction; with `forgets`, the transaction also records the orders moved as still
+/// to be deleted from the seller views. Returns how many orders moved.
 async fn archive_batch(
     db: &Db,
     cutoff_us: i64,
     batch_size: i64,
     now_us: i64,
-) -> Result<(Vec<String>, ArchiveProgress), ProjectionError> {
+    forgets: bool,
+) -> Result<(u64, ArchiveProgress), ProjectionError> {
     let sql = live(db);
     let mut tx = db.begin().await?;
     let row = tx
@@ -419,7 +420,7 @@ async fn archive_batch(
         .await?;
     let Some((last_id, last_changed)) = picked.last().cloned() else {
         tx.commit().await?;
-        return Ok((Vec::new(), progress));
+        return Ok((0, progress));
     };
     let ids = serde_json::to_string(&picked.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())?;
     tx.query(&sql.archive_copy)
@@ -439,6 +440,12 @@ async fn archive_batch(
             picked.len()
         )));
     }
+    if forgets {
+        tx.query(crate::sellers::NOTE_FORGETS)
+            .bind(ids.as_str())
+            .execute(&mut tx)
+            .await?;
+    }
     // the mark only moves forward: an order whose last event committed late can be picked
     // after newer ones
     if (last_changed, last_id.as_str()) > (progress.changed_at_us, progress.order_id.as_str()) {
@@ -455,7 +462,7 @@ async fn archive_batch(
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok((picked.into_iter().map(|(id, _)| id).collect(), progress))
+    Ok((moved, progress))
 }
 
 #[cfg(test)]

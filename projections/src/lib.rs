@@ -18,7 +18,8 @@
 //! | [`audit`] | `orders audit`: an order's events with their metadata, its state at a time |
 //!
 //! The tables are created by this crate's [`migrations`] (`0010_read_models.sql` to
-//! `0013_one_row_per_order.sql`, and `0048_seller_orders.sql` on PostgreSQL), which the binary runs with every other crate's.
+//! `0013_one_row_per_order.sql`, and `0048_seller_orders.sql` and `0049_seller_forgets.sql` on
+//! PostgreSQL), which the binary runs with every other crate's.
 #![warn(missing_docs)]
 
 mod apply;

@@ -392,19 +392,43 @@ pub async fn forget_sellers(db: &Db, genes: &RangeInclusive<u16>) -> Result<u64,
     Ok(deleted)
 }
 
-/// Deletes `order_ids` from the seller view of every database of `db` (which routes by the
-/// shard map): orders that moved to the archive, whose seller's archive shelf lists them.
-pub async fn forget_orders(db: &Db, order_ids: &[String]) -> Result<(), ProjectionError> {
-    if order_ids.is_empty() || !db.is_routed() {
+/// Records, in an archive batch's transaction, the orders it moved (a JSON array of ids) as
+/// still to be forgotten by the seller views ([`forget_archived`]); PostgreSQL only.
+pub(crate) const NOTE_FORGETS: &str = "INSERT INTO seller_forgets (order_id) \
+     SELECT value FROM json_array_elements_text($1::json) ON CONFLICT DO NOTHING";
+
+/// Most orders one round of [`forget_archived`] deletes.
+const FORGETS_PER_ROUND: i64 = 10_000;
+
+/// Deletes the orders an archive batch of `own` moved (recorded in its `seller_forgets`, by
+/// that batch or by one stopped before it got here) from the seller view of every database
+/// of `shards` (which routes by the shard map), then their records: a seller's archive shelf
+/// lists them. Deletes repeat harmlessly, so a stop anywhere leaves only work to redo.
+pub async fn forget_archived(own: &Db, shards: &Db) -> Result<(), ProjectionError> {
+    if !shards.is_routed() {
         return Ok(());
     }
-    for shard in db.every() {
-        sqlx::query("DELETE FROM seller_orders WHERE order_id = ANY($1)")
-            .bind(order_ids)
-            .execute(pool(shard)?)
+    let own = pool(own)?;
+    loop {
+        let order_ids: Vec<String> =
+            sqlx::query_scalar("SELECT order_id FROM seller_forgets ORDER BY order_id LIMIT $1")
+                .bind(FORGETS_PER_ROUND)
+                .fetch_all(own)
+                .await?;
+        if order_ids.is_empty() {
+            return Ok(());
+        }
+        for shard in shards.every() {
+            sqlx::query("DELETE FROM seller_orders WHERE order_id = ANY($1)")
+                .bind(&order_ids)
+                .execute(pool(shard)?)
+                .await?;
+        }
+        sqlx::query("DELETE FROM seller_forgets WHERE order_id = ANY($1)")
+            .bind(&order_ids)
+            .execute(own)
             .await?;
     }
-    Ok(())
 }
 
 /// One shard as a reconcile of the seller views sees it.

@@ -27,6 +27,7 @@ const READ_MODEL_TABLES: &[&str] = &[
     "order_detail",
     "buyer_orders",
     "seller_orders",
+    "seller_forgets",
     "sku_stock",
     "order_archive",
     "archive_progress",

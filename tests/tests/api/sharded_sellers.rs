@@ -130,3 +130,77 @@ async fn a_sellers_orders_are_kept_and_listed_on_the_sellers_shard() {
     close(stores).await;
     app.stop().await;
 }
+
+/// An archive batch stopped after its commit, before the seller views forgot the orders it
+/// moved (a crash; here the seller's view cannot be written), leaves them to the next batch:
+/// the seller's hot list drops the archived order then, though nothing is left to archive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_stopped_before_the_seller_views_forgot_is_finished_by_the_next_batch() {
+    let app = spawn_sharded_app().await;
+    let map = thirds();
+    let seller_shard = &map.assignment(gene_of_buyer("shop-1")).read;
+    let buyer = THIRDS
+        .iter()
+        .map(|genes| buyers_in("buyer", genes, 1).remove(0))
+        .find(|buyer| map.assignment(gene_of_buyer(buyer)).read != *seller_shard)
+        .unwrap();
+    create_product_of(&app, "shop-1", "tea").await;
+    let settled = app.order(&buyer, &[("tea", 1, 1)]).await;
+    let settled = settled["order_id"].as_str().unwrap().to_owned();
+    let cancelled = app.cancel_order(&buyer, &settled, 1).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let open = app.order(&buyer, &[("tea", 1, 1)]).await;
+    let open = open["order_id"].as_str().unwrap().to_owned();
+    let hot = |want: Vec<String>| {
+        let app = &app;
+        async move {
+            eventually(|| async {
+                let mut listed = page_ids(&app.orders_page("sellers", &app.seller(), "").await);
+                listed.sort();
+                (listed == want).then_some(())
+            })
+            .await;
+        }
+    };
+    let mut both = vec![settled.clone(), open.clone()];
+    both.sort();
+    hot(both).await;
+
+    let stores = shard_stores(&app).await;
+    let routed = router(&stores).await.routed_db().unwrap();
+    let buyers_store = &stores[&map.assignment(gene_of_buyer(&buyer)).read];
+    let archiver = projections::Archiver::new(buyers_store, chrono::TimeDelta::zero(), 500)
+        .with_seller_views(routed);
+    let mut db = sqlx::PgConnection::connect(&shard_urls(&app)[seller_shard])
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE seller_orders RENAME TO seller_orders_away")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let stopped = archiver.run(None, |_| {}).await;
+    sqlx::query("ALTER TABLE seller_orders_away RENAME TO seller_orders")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert!(stopped.is_err(), "the seller view could not be written");
+    let archived = app
+        .orders_page("buyers", &app.buyer(&buyer), "archived=true")
+        .await;
+    assert_eq!(
+        page_ids(&archived),
+        [settled.as_str()],
+        "the batch committed"
+    );
+
+    let next = archiver.run(None, |_| {}).await.unwrap();
+    assert_eq!(next.moved, 0, "nothing left to archive");
+    hot(vec![open]).await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM seller_forgets")
+        .fetch_one(buyers_store.postgres_pool().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "every record of a forget to do is gone");
+    close(stores).await;
+    app.stop().await;
+}
