@@ -123,6 +123,14 @@ pub enum JobError {
         .0.id, .0.genes.start(), .0.genes.end(), .0.source, .0.target, .0.step
     )]
     AnotherRunning(Box<Job>),
+    /// Genes would move back to a shard that still holds the copies an earlier move left
+    /// there: that move's cleanup would delete them from their home.
+    #[error(
+        "move {} took genes {}-{} from {} to {} and its copies are still on {}: run \
+         `orders reshard --cleanup` first",
+        .0.id, .0.genes.start(), .0.genes.end(), .0.source, .0.target, .0.source
+    )]
+    NotCleanedUp(Box<Job>),
     /// A row that is not a job (edited by hand).
     #[error("reshard job {id} is not valid: {cause}")]
     Corrupt {
@@ -162,13 +170,26 @@ impl Jobs {
     }
 
     /// Starts a move of `genes` from `source` to `target`, at its first step; refused while
-    /// another is running.
+    /// another is running, and while a move that took any of them away from `target` is not
+    /// cleaned up.
     pub async fn start(
         &self,
         genes: &RangeInclusive<u16>,
         source: &ShardName,
         target: &ShardName,
     ) -> Result<Job, JobError> {
+        let left = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM reshard_jobs WHERE cleaned_at IS NULL AND source = $3 \
+               AND gene_from <= $2 AND gene_to >= $1 ORDER BY id LIMIT 1"
+        ))
+        .bind(i32::from(*genes.start()))
+        .bind(i32::from(*genes.end()))
+        .bind(target.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = left {
+            return Err(JobError::NotCleanedUp(Box::new(job_of(&row)?)));
+        }
         let inserted = sqlx::query(&format!(
             "INSERT INTO reshard_jobs (gene_from, gene_to, source, target) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}"

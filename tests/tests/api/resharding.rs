@@ -559,6 +559,17 @@ pub async fn a_move_killed_at_each_step_resumes_and_completes(app: TestApp) {
     let stores = shard_stores(&app).await;
     every_order_is_on_its_shard_once(&app, &stores, &acknowledged).await;
     reconcile_is_clean(&app, &stores).await;
+    // back to the source, which still holds the copies: refused, nothing started
+    let back = reshard(&app, &["--genes", &genes, "--to", "default"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&back.stderr);
+    assert_eq!(back.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("run `orders reshard --cleanup` first"),
+        "{said}"
+    );
+    assert_eq!(running_step(&app.settings.database_url).await, None);
     let cleanup = reshard(&app, &["--cleanup"]).output().unwrap();
     assert!(
         cleanup.status.success(),
