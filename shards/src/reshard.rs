@@ -170,8 +170,8 @@ impl Jobs {
     }
 
     /// Starts a move of `genes` from `source` to `target`, at its first step; refused while
-    /// another is running, and while a move that took any of them away from `target` is not
-    /// cleaned up.
+    /// another is running, and while a finished move that took any of them away from
+    /// `target` is not cleaned up.
     pub async fn start(
         &self,
         genes: &RangeInclusive<u16>,
@@ -179,8 +179,8 @@ impl Jobs {
         target: &ShardName,
     ) -> Result<Job, JobError> {
         let left = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM reshard_jobs WHERE cleaned_at IS NULL AND source = $3 \
-               AND gene_from <= $2 AND gene_to >= $1 ORDER BY id LIMIT 1"
+            "SELECT {JOB_COLUMNS} FROM reshard_jobs WHERE step = 'done' AND cleaned_at IS NULL \
+               AND source = $3 AND gene_from <= $2 AND gene_to >= $1 ORDER BY id LIMIT 1"
         ))
         .bind(i32::from(*genes.start()))
         .bind(i32::from(*genes.end()))

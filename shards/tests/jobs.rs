@@ -27,7 +27,21 @@ async fn finished(jobs: &Jobs, genes: std::ops::RangeInclusive<u16>, from: &str,
 #[sqlx::test(migrator = "shards::MIGRATOR")]
 async fn a_move_back_to_a_shard_holding_copies_waits_for_their_cleanup(pool: PgPool) {
     let jobs = Jobs::new(pool);
-    let mut away = finished(&jobs, 0..=170, "default", "s3").await;
+    let mut away = jobs
+        .start(&(0..=170), &name("default"), &name("s3"))
+        .await
+        .expect("the move starts");
+    // while it runs, it is the one running
+    match jobs
+        .start(&(100..=200), &name("s3"), &name("default"))
+        .await
+    {
+        Err(JobError::AnotherRunning(running)) => assert_eq!(running.id, away.id),
+        other => panic!("not refused as running: {other:?}"),
+    }
+    while away.step != Step::Done {
+        jobs.advance(&mut away).await.expect("the move advances");
+    }
 
     let back = jobs
         .start(&(100..=200), &name("s3"), &name("default"))
