@@ -78,6 +78,21 @@ impl EventStore {
         Ok(head.unwrap_or(Checkpoint::START))
     }
 
+    /// The newest event committed now ([`Checkpoint::START`] for an empty log), whether or
+    /// not a reader may see it yet: on PostgreSQL [`EventStore::head`] stops below a running
+    /// append and below any transaction that ended while it looked (ADR 1), while every event
+    /// committed before this call sorts at or before this one. A reader reaches it once the
+    /// appends running now have ended: the point to copy or publish up to when everything
+    /// committed so far must be covered.
+    pub async fn last_committed(&self) -> Result<Checkpoint, StoreError> {
+        let newest = match &*self.backend {
+            Backend::Postgres(b) => b.last_committed().await?,
+            // one writer at a time, no horizon: the head is the newest committed
+            Backend::Sqlite(b) => b.head().await?,
+        };
+        Ok(newest.unwrap_or(Checkpoint::START))
+    }
+
     /// A subscription to every event after `from`, in commit order, in batches of at most
     /// `batch_size` (capped at [`crate::SUBSCRIPTION_BATCH_SIZE_MAX`]).
     pub async fn subscribe(

@@ -199,9 +199,17 @@ impl PostgresBackend {
 
     /// The newest event a reader of the log may see now.
     pub(crate) async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
-        let row = sqlx::query(include_str!("head.sql"))
-            .fetch_optional(&self.pool)
-            .await?;
+        self.newest(include_str!("head.sql")).await
+    }
+
+    /// The newest event committed now, past the readers' horizon too.
+    pub(crate) async fn last_committed(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.newest(include_str!("last_committed.sql")).await
+    }
+
+    /// The one checkpoint `sql` selects (`txid_text`, `position`), if any.
+    async fn newest(&self, sql: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let row = sqlx::query(sql).fetch_optional(&self.pool).await?;
         row.map(|row| {
             Ok(Checkpoint {
                 txid: txid(&row)?,

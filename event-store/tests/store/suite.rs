@@ -364,7 +364,7 @@ pub async fn an_old_event_version_is_upcast_on_read(h: Harness) {
     let mut sub = store.subscribe(Checkpoint::START, 10).await.unwrap();
     let read = collect(&mut sub, 2).await;
     assert_eq!(read[0].decode::<CounterEvent>().unwrap(), added(1));
-    let head = store.head().await.unwrap();
+    let head = eventually_head(&store, read[1].checkpoint()).await;
     let page = store
         .read_streams_pages("Counter", head, 10)
         .await
@@ -490,7 +490,15 @@ pub async fn a_rebuild_reads_every_stream_once_up_to_the_head(h: Harness) {
             .await
             .unwrap();
     }
-    assert_eq!(store.head().await.unwrap(), head);
+    assert_eq!(eventually_head(store, head).await, head);
+    // the newest committed event is past it: c-4 on PostgreSQL; on SQLite the held writer
+    // holds every other one back
+    let committed = if store.backend_name() == "postgres" {
+        store.read_stream("Counter", "c-4").await.unwrap()[0].checkpoint()
+    } else {
+        head
+    };
+    assert_eq!(store.last_committed().await.unwrap(), committed);
 
     // pages of two, up to the head: each stream whole and in sequence, nothing after the head
     let read_up_to = |upto: Checkpoint| {
@@ -536,6 +544,7 @@ pub async fn a_rebuild_reads_every_stream_once_up_to_the_head(h: Harness) {
         }
     }
     let head = eventually_head(store, last).await;
+    assert_eq!(store.last_committed().await.unwrap(), head);
     assert_eq!(
         read_up_to(head).await.len(),
         8 + usize::from(store.backend_name() == "postgres")
