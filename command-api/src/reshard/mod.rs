@@ -346,7 +346,8 @@ impl<'a> Resharder<'a> {
             return Ok(());
         }
         catch_up(copier, progress).await?;
-        let head = target.head().await?;
+        // the copies are committed: the views wait for them all
+        let head = target.last_committed().await?;
         let views = ReadModels::new(target);
         let reached = reach(
             head,
@@ -382,7 +383,8 @@ impl<'a> Resharder<'a> {
         let version = map.version() + 1;
         source.fence_genes(&job.genes, version).await?;
         progress(Progress::Fenced(version));
-        // every append of the genes on the source has ended: the head covers them all
+        // every append of the genes on the source has ended: the newest committed event
+        // covers them all
         let head = catch_up(copier, progress).await?.at;
         // the target's relay publishes the genes' next events once the writes are there
         if let Err(err) = self.relay_passes(source, head, progress).await {
@@ -551,12 +553,14 @@ where
     }
 }
 
-/// Copies up to the source's head as it is now.
+/// Copies up to the newest event the source has committed now.
 async fn catch_up(
     copier: &Copier,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Copied, ReshardError> {
-    let until = copier.source().head().await?;
+    // not the head, which a transaction of the cluster ending while it looked can hold below
+    // events already committed (ADR 1): copying up to it could leave the last ones behind
+    let until = copier.source().last_committed().await?;
     Ok(copier
         .copy_to(until, &mut |copied| {
             progress(Progress::Copied { copied, until });
