@@ -178,17 +178,11 @@ impl Jobs {
         source: &ShardName,
         target: &ShardName,
     ) -> Result<Job, JobError> {
-        let left = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM reshard_jobs WHERE step = 'done' AND cleaned_at IS NULL \
-               AND source = $3 AND gene_from <= $2 AND gene_to >= $1 ORDER BY id LIMIT 1"
-        ))
-        .bind(i32::from(*genes.start()))
-        .bind(i32::from(*genes.end()))
-        .bind(target.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = left {
-            return Err(JobError::NotCleanedUp(Box::new(job_of(&row)?)));
+        let overlaps =
+            |job: &Job| job.genes.start() <= genes.end() && genes.start() <= job.genes.end();
+        let left = self.to_clean().await?.into_iter();
+        if let Some(job) = left.filter(|job| job.source == *target).find(overlaps) {
+            return Err(JobError::NotCleanedUp(Box::new(job)));
         }
         let inserted = sqlx::query(&format!(
             "INSERT INTO reshard_jobs (gene_from, gene_to, source, target) \
